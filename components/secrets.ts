@@ -1,0 +1,122 @@
+import * as crypto from "crypto";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
+import * as time from "@pulumiverse/time";
+import * as jwt from "jsonwebtoken";
+
+/** Arguments of {@link Secrets}. Both stacks use the same set; only the values differ. */
+export interface SecretsArgs {
+    /**
+     * The `keepers` of every generated secret. Raising it (1 -> 2) replaces every secret on the next
+     * `pulumi up`; nothing else ever rotates them. See README, "Rotating secrets", for what that costs.
+     */
+    secretsVersion: number;
+    /** Lifetime of the anon and service_role keys, in years. Default 10; at least 5. */
+    apiKeyLifetimeYears?: number;
+}
+
+/** Claims of a Supabase API key (HS256, signed with the JWT secret string as-is). */
+export interface SupabaseKeyClaims {
+    role: "anon" | "service_role";
+    iss: "supabase";
+    /** Seconds since the epoch. */
+    iat: number;
+    /** Seconds since the epoch. */
+    exp: number;
+}
+
+const SECONDS_PER_YEAR = 365 * 24 * 60 * 60;
+
+/**
+ * Signs a Supabase API key. `issuedAt` must be stable (it comes from a `time.Static` recorded with
+ * the secrets), so the same secret always yields the same key and no `pulumi up` re-issues them.
+ */
+export function signSupabaseKey(role: SupabaseKeyClaims["role"], jwtSecret: string, issuedAt: number, lifetimeYears: number): string {
+    const claims: SupabaseKeyClaims = { role, iss: "supabase", iat: issuedAt, exp: issuedAt + lifetimeYears * SECONDS_PER_YEAR };
+    // jsonwebtoken keeps a given `iat` instead of stamping the clock.
+    return jwt.sign(claims, jwtSecret, { algorithm: "HS256" });
+}
+
+/** A JSON Web Key Set holding the public half of an RSA key, with its RFC 7638 thumbprint as `kid`. */
+export function publicJwks(publicKeyPem: string): { keys: Record<string, string>[] } {
+    const jwk = crypto.createPublicKey(publicKeyPem).export({ format: "jwk" });
+    if (jwk.kty !== "RSA" || !jwk.n || !jwk.e) throw new Error("the signing key is not an RSA key");
+    const thumbprint = crypto.createHash("sha256").update(JSON.stringify({ e: jwk.e, kty: jwk.kty, n: jwk.n })).digest("base64url");
+    return { keys: [{ kty: "RSA", n: jwk.n, e: jwk.e, alg: "RS256", use: "sig", kid: thumbprint }] };
+}
+
+/**
+ * Every secret the stack needs, generated in-program and kept as Pulumi secrets. The values never
+ * change unless `secretsVersion` does: Supabase's Postgres sets role passwords only on first init,
+ * and Archon encrypts stored credentials with a key derived from the service key.
+ */
+export class Secrets extends pulumi.ComponentResource {
+    /** Password of the `postgres` superuser and the Supabase service roles. 40 alphanumerics. */
+    public readonly postgresPassword: pulumi.Output<string>;
+    /** The HS256 secret PostgREST, GoTrue, Kong and Postgres share. 64 alphanumerics. */
+    public readonly jwtSecret: pulumi.Output<string>;
+    /** The `anon` API key: a JWT signed with {@link jwtSecret}. */
+    public readonly anonKey: pulumi.Output<string>;
+    /** The `service_role` API key: a JWT signed with {@link jwtSecret}. Archon's SUPABASE_SERVICE_KEY. */
+    public readonly serviceRoleKey: pulumi.Output<string>;
+    /** Seconds since the epoch at which the API keys were issued (recorded when the secrets were made). */
+    public readonly apiKeysIssuedAt: pulumi.Output<number>;
+    /** Supabase Studio's basic-auth password (user `supabase`). */
+    public readonly dashboardPassword: pulumi.Output<string>;
+    /** Grafana's `admin` password. */
+    public readonly grafanaPassword: pulumi.Output<string>;
+    /** The private registry's password, and its bcrypt hash for htpasswd. */
+    public readonly registryPassword: pulumi.Output<string>;
+    public readonly registryPasswordBcrypt: pulumi.Output<string>;
+    /** Shared token that k3s servers and agents join with. */
+    public readonly k3sToken: pulumi.Output<string>;
+    /** Supabase SECRET_KEY_BASE (64 characters). */
+    public readonly secretKeyBase: pulumi.Output<string>;
+    /** Supabase VAULT_ENC_KEY (32 characters). */
+    public readonly vaultEncKey: pulumi.Output<string>;
+    /** postgres-meta's CRYPTO_KEY (32 characters). */
+    public readonly pgMetaCryptoKey: pulumi.Output<string>;
+    /** RS256 signing key (PEM, PKCS#1) for asymmetric JWTs. */
+    public readonly signingKeyPem: pulumi.Output<string>;
+    /** The public JWKS of {@link signingKeyPem}: not a secret. */
+    public readonly jwks: pulumi.Output<{ keys: Record<string, string>[] }>;
+
+    constructor(name: string, args: SecretsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("archon:infra:Secrets", name, {}, opts);
+        const lifetimeYears = args.apiKeyLifetimeYears ?? 10;
+        if (lifetimeYears < 5) throw new pulumi.RunError("API keys live at least 5 years (apiKeyLifetimeYears)");
+        const keepers = { secretsVersion: String(args.secretsVersion) };
+        const password = (id: string, length: number) =>
+            new random.RandomPassword(id, { length, special: false, keepers }, { parent: this });
+
+        this.postgresPassword = password("postgres-password", 40).result;
+        const jwtSecret = password("jwt-secret", 64);
+        this.jwtSecret = jwtSecret.result;
+        this.dashboardPassword = password("dashboard-password", 32).result;
+        this.grafanaPassword = password("grafana-password", 32).result;
+        const registry = password("registry-password", 32);
+        this.registryPassword = registry.result;
+        this.registryPasswordBcrypt = pulumi.secret(registry.bcryptHash);
+        this.k3sToken = password("k3s-token", 64).result;
+        this.secretKeyBase = password("secret-key-base", 64).result;
+        this.vaultEncKey = password("vault-enc-key", 32).result;
+        this.pgMetaCryptoKey = password("pg-meta-crypto-key", 32).result;
+
+        const issued = new time.Static("api-keys-issued-at", { triggers: keepers }, { parent: this });
+        this.apiKeysIssuedAt = issued.unix;
+        const sign = (role: SupabaseKeyClaims["role"]) =>
+            pulumi.secret(pulumi.all([this.jwtSecret, issued.unix]).apply(([secret, iat]) => signSupabaseKey(role, secret, iat, lifetimeYears)));
+        this.anonKey = sign("anon");
+        this.serviceRoleKey = sign("service_role");
+
+        const signingKey = new tls.PrivateKey("jwt-signing-key", { algorithm: "RSA", rsaBits: 2048 }, {
+            parent: this,
+            replacementTrigger: keepers.secretsVersion,
+        });
+        this.signingKeyPem = signingKey.privateKeyPem;
+        this.jwks = signingKey.publicKeyPem.apply(publicJwks);
+
+        this.registerOutputs({ jwks: this.jwks, apiKeysIssuedAt: this.apiKeysIssuedAt });
+    }
+}

@@ -1,0 +1,239 @@
+/**
+ * The one place that reads `pulumi.Config`. Every project key is validated here with a zod schema,
+ * before any resource is registered, and typed from then on. Defaults live in Pulumi.yaml (the
+ * Pulumi CLI applies them, and the offline synth does the same), so this module requires every key
+ * that has a default and treats the rest as optional.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+export const PROJECT = "archon-infra";
+
+/** Hetzner locations this project deploys to. */
+export const HETZNER_LOCATIONS = ["fsn1", "nbg1", "hel1", "ash", "hil", "sin"] as const;
+const EU_LOCATIONS: readonly string[] = ["fsn1", "nbg1", "hel1"];
+
+/**
+ * Hetzner Cloud server types with their CPU architecture. `cx` and `cax` are offered in the EU
+ * locations only; `cpx` and `ccx` everywhere.
+ */
+export const HETZNER_SERVER_TYPES: Readonly<Record<string, "x86" | "arm">> = {
+    cx22: "x86", cx32: "x86", cx42: "x86", cx52: "x86",
+    cx23: "x86", cx33: "x86", cx43: "x86", cx53: "x86",
+    cpx11: "x86", cpx21: "x86", cpx31: "x86", cpx41: "x86", cpx51: "x86",
+    cpx12: "x86", cpx22: "x86", cpx32: "x86", cpx42: "x86", cpx52: "x86", cpx62: "x86",
+    cax11: "arm", cax21: "arm", cax31: "arm", cax41: "arm",
+    ccx13: "x86", ccx23: "x86", ccx33: "x86", ccx43: "x86", ccx53: "x86", ccx63: "x86",
+};
+
+/** Tags that move: a deploy that names one is not reproducible, so they are refused everywhere. */
+const FLOATING_TAGS = ["latest", "main", "master", "stable", "edge", "dev", "nightly", "head"];
+/** A docker tag (the registry's grammar). */
+const DOCKER_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** What production accepts: an immutable build tag or a release version. */
+const PRODUCTION_TAG = /^(sha-[0-9a-f]{7,40}|v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?)$/;
+/** A pinned k3s release, e.g. v1.31.4+k3s1. */
+const K3S_VERSION = /^v\d+\.\d+\.\d+\+k3s\d+$/;
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const SSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/;
+
+const serverType = z.string().refine((v) => v in HETZNER_SERVER_TYPES, {
+    message: `not a known Hetzner server type; use one of ${Object.keys(HETZNER_SERVER_TYPES).join(", ")}`,
+});
+
+const cidr = z.union([z.cidrv4(), z.cidrv6()], {
+    error: "not a CIDR block; write addresses as 203.0.113.7/32 or 2001:db8::/48",
+});
+
+const kubeconfigText = z.string().refine(isKubeconfig, {
+    message: "not a kubeconfig (YAML with clusters, users and contexts); set it with: pulumi config set --secret kubeconfig -- \"$(cat ~/.kube/config)\"",
+});
+
+/** The schema of every `archon-infra:*` key. Pulumi.yaml declares the same keys (a test keeps them in step). */
+export const configSchema = z
+    .object({
+        environment: z.enum(["staging", "production"], {
+            error: "must be staging or production (production turns on protections and strict pinning)",
+        }),
+        target: z.enum(["compose", "k3s", "kubernetes"], {
+            error: "must be compose (one Docker host), k3s (a k3s cluster on Hetzner) or kubernetes (an existing cluster)",
+        }),
+        domain: z.string().regex(DOMAIN, {
+            message: "must be a DNS name you control, lower case, e.g. archon.example.com",
+        }),
+        acmeEmail: z.email({ error: "must be an e-mail address for Let's Encrypt expiry notices" }),
+        location: z.enum(HETZNER_LOCATIONS, {
+            error: `must be a Hetzner location: ${HETZNER_LOCATIONS.join(", ")}`,
+        }),
+        serverType,
+        agentServerType: serverType.optional(),
+        controlPlaneNodes: z.number().int().refine((n) => [1, 3, 5].includes(n), {
+            message: "must be 1, 3 or 5 (an odd count keeps etcd's quorum)",
+        }),
+        agentNodes: z
+            .number({ error: "must be a whole number of agent servers, 0 or more" })
+            .int({ message: "must be a whole number of agent servers, 0 or more" })
+            .min(0, { message: "must be a whole number of agent servers, 0 or more" })
+            .max(100, { message: "must be at most 100 (Hetzner's per-project server limit is lower still)" }),
+        sshAllowedCidrs: z.array(cidr).min(1, {
+            message: "must list at least one CIDR that may reach SSH and the Kubernetes API, e.g. [\"203.0.113.7/32\"]",
+        }),
+        sshPublicKey: z.string().regex(SSH_PUBLIC_KEY, { message: "must be an OpenSSH public key line" }).optional(),
+        k3sVersion: z.string().regex(K3S_VERSION, { message: "must be a pinned k3s release such as v1.31.4+k3s1" }),
+        imageTag: z
+            .string({ error: "is required: the pinned Archon image tag, e.g. sha-1a2b3c4 or v0.1.0" })
+            .min(1, { message: "is empty; set a pinned tag, e.g. pulumi config set imageTag sha-1a2b3c4" })
+            .refine((t) => !FLOATING_TAGS.includes(t.toLowerCase()), {
+                message: "is a moving tag; pin it to sha-<commit> or a release version such as v0.1.0",
+            })
+            .refine((t) => DOCKER_TAG.test(t), {
+                message: "is not a valid image tag (letters, digits, '_', '.', '-'; at most 128 characters)",
+            }),
+        buildImages: z.boolean({ error: "must be true or false" }),
+        archonSourceDir: z.string().optional(),
+        secretsVersion: z
+            .number({ error: "must be a whole number; raise it only to rotate every generated secret" })
+            .int({ message: "must be a whole number; raise it only to rotate every generated secret" })
+            .min(1, { message: "must be 1 or more" }),
+        kubeconfig: kubeconfigText.optional(),
+        dataVolumeSizeGb: z.number().int().min(10, { message: "must be at least 10 (GB)" }).max(10240),
+        postgresStorageGb: z.number().int().min(10, { message: "must be at least 10 (GB)" }),
+        registryStorageGb: z.number().int().min(10, { message: "must be at least 10 (GB)" }),
+        ingressController: z.enum(["traefik", "ingress-nginx"], {
+            error: "must be traefik (bundled with k3s) or ingress-nginx",
+        }),
+        registryServer: z.string().regex(/^[a-z0-9.-]+(:\d+)?$/, { message: "must be a registry host such as ghcr.io" }).optional(),
+        registryUsername: z.string().min(1).optional(),
+        registryPassword: z.string().min(1).optional(),
+        enableAgents: z.boolean({ error: "must be true or false" }),
+        alertWebhookUrl: z.url({ error: "must be an http(s) URL that receives Alertmanager webhooks" }).optional(),
+        metricsRetentionDays: z.number().int().min(1).max(365),
+        logsRetentionDays: z.number().int().min(1).max(365),
+    })
+    .superRefine((c, ctx) => {
+        const fail = (key: string, message: string) => ctx.addIssue({ code: "custom", path: [key], message });
+        if (c.environment === "production" && !PRODUCTION_TAG.test(c.imageTag)) {
+            fail("imageTag", "production needs an immutable tag: sha-<commit> (7-40 hex digits) or a release version such as v0.1.0");
+        }
+        if (c.target === "kubernetes" && c.kubeconfig === undefined) {
+            fail("kubeconfig", "target kubernetes needs the cluster's kubeconfig: pulumi config set --secret kubeconfig -- \"$(cat ~/.kube/config)\"");
+        }
+        for (const key of ["serverType", "agentServerType"] as const) {
+            const type = c[key];
+            if (type && /^ca?x/.test(type) && !EU_LOCATIONS.includes(c.location)) {
+                fail(key, `${type} is offered in fsn1, nbg1 and hel1 only; pick a cpx or ccx type for ${c.location}`);
+            }
+        }
+        if (c.buildImages) {
+            if (!c.archonSourceDir) {
+                fail("archonSourceDir", "buildImages is true, so set archonSourceDir to an Archon checkout (tag v0.1.0 or branch archive/v1-task-management-rag)");
+            } else if (!fs.existsSync(path.join(c.archonSourceDir, "python", "Dockerfile.server"))) {
+                fail("archonSourceDir", "is not an Archon v1 checkout (python/Dockerfile.server is missing); check out Archon's tag v0.1.0");
+            }
+        }
+        const external = [c.registryServer, c.registryUsername, c.registryPassword].filter((v) => v !== undefined).length;
+        if (external !== 0 && external !== 3) {
+            fail(c.registryServer === undefined ? "registryServer" : c.registryUsername === undefined ? "registryUsername" : "registryPassword",
+                "an external registry needs registryServer, registryUsername and registryPassword (--secret) together");
+        }
+    });
+
+type RawConfig = z.infer<typeof configSchema>;
+
+/** The validated configuration, plus what follows from it. */
+export interface ArchonConfig extends RawConfig {
+    /** The Pulumi stack name. */
+    stack: string;
+    /** Production turns on delete/rebuild protection and backups for servers. */
+    isProduction: boolean;
+    /** CPU architecture of the servers the workloads run on (cax types are arm64). */
+    architecture: "amd64" | "arm64";
+    /** Kubeconfig as a Pulumi secret (target kubernetes only). */
+    kubeconfigSecret?: pulumi.Output<string>;
+    /** External registry password as a Pulumi secret, when an external registry is configured. */
+    registryPasswordSecret?: pulumi.Output<string>;
+}
+
+/** Keys that hold secrets: Pulumi.yaml declares them `secret: true`, so the CLI refuses plain-text values. */
+export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl"] as const;
+
+/**
+ * A configuration problem. A `RunError` makes the Pulumi CLI print the message alone, without a
+ * stack trace; the synth prints it as one line and exits non-zero.
+ */
+export class ConfigError extends pulumi.RunError {
+    constructor(message: string) {
+        super(message);
+        this.name = "ConfigError";
+    }
+}
+
+/** Reads, validates and types the stack's configuration, or throws one {@link ConfigError}. */
+export function loadConfig(): ArchonConfig {
+    const cfg = new pulumi.Config(PROJECT);
+    const raw: Record<string, unknown> = {};
+    for (const [key, schema] of Object.entries(configSchema.shape)) {
+        const text = cfg.get(key);
+        if (text === undefined) continue;
+        raw[key] = expectsText(schema) ? text : parseStructured(key, text);
+    }
+    const parsed = configSchema.safeParse(raw);
+    if (!parsed.success) {
+        throw new ConfigError(describeIssues(parsed.error.issues, raw));
+    }
+    const c = parsed.data;
+    return {
+        ...c,
+        stack: pulumi.getStack(),
+        isProduction: c.environment === "production",
+        architecture: HETZNER_SERVER_TYPES[c.serverType] === "arm" ? "arm64" : "amd64",
+        kubeconfigSecret: c.kubeconfig === undefined ? undefined : pulumi.secret(c.kubeconfig),
+        registryPasswordSecret: c.registryPassword === undefined ? undefined : pulumi.secret(c.registryPassword),
+    };
+}
+
+function describeIssues(issues: readonly z.core.$ZodIssue[], raw: Record<string, unknown>): string {
+    const firstPerKey = issues.filter((issue, i) => issues.findIndex((other) => other.path[0] === issue.path[0]) === i);
+    return firstPerKey
+        .map((issue) => {
+            const key = String(issue.path[0] ?? "");
+            const value = raw[key];
+            const shown = value === undefined ? "(not set)" : SECRET_KEYS.includes(key as (typeof SECRET_KEYS)[number]) ? "[secret]" : JSON.stringify(value);
+            const message = value === undefined && issue.code === "invalid_type" ? `is required (${issue.message})` : issue.message;
+            return `${PROJECT}:${key} = ${shown}: ${message}`;
+        })
+        .join("; ");
+}
+
+function parseStructured(key: string, text: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        throw new ConfigError(`${PROJECT}:${key} = ${JSON.stringify(text)}: not a ${key === "sshAllowedCidrs" ? "list" : "value"} of the expected type; write it as JSON, e.g. pulumi config set --path '${key}[0]' 203.0.113.7/32`);
+    }
+}
+
+/** True when the key's schema takes the raw string (strings and enums); false for numbers, booleans, lists. */
+function expectsText(schema: z.ZodType): boolean {
+    let def = schema._zod.def as { type: string; innerType?: z.ZodType; in?: z.ZodType };
+    while (def.type === "optional" || def.type === "default" || def.type === "pipe") {
+        const inner = def.innerType ?? def.in;
+        if (!inner) break;
+        def = inner._zod.def as typeof def;
+    }
+    return ["string", "enum", "union"].includes(def.type);
+}
+
+function isKubeconfig(text: string): boolean {
+    try {
+        const doc: unknown = parseYaml(text);
+        if (typeof doc !== "object" || doc === null) return false;
+        const record = doc as Record<string, unknown>;
+        return ["clusters", "users", "contexts"].every((k) => Array.isArray(record[k]) && (record[k] as unknown[]).length > 0);
+    } catch {
+        return false;
+    }
+}

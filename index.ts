@@ -1,0 +1,28 @@
+/**
+ * archon-infra: reads the stack's configuration and wires the components. No logic of its own:
+ * each concern lives in one component under components/.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { loadConfig } from "./config";
+import { Secrets } from "./components/secrets";
+
+const config = loadConfig();
+
+const secrets = new Secrets("secrets", { secretsVersion: config.secretsVersion });
+
+export const stack = { name: config.stack, environment: config.environment, target: config.target };
+
+/** The Supabase credentials every consumer shares. Secret outputs, except the public JWKS. */
+export const supabase = {
+    jwtSecret: secrets.jwtSecret,
+    anonKey: secrets.anonKey,
+    serviceRoleKey: secrets.serviceRoleKey,
+    jwks: secrets.jwks,
+};
+
+export const passwords = pulumi.secret({
+    postgres: secrets.postgresPassword,
+    dashboard: secrets.dashboardPassword,
+    grafana: secrets.grafanaPassword,
+    registry: secrets.registryPassword,
+});

@@ -1,0 +1,247 @@
+/**
+ * Runs the real program under Pulumi's mocks with a stack's configuration and returns what it
+ * registered: every resource (with its inputs and resource options), the stack outputs, and every
+ * rendered text artifact. The offline synth, the tests and the offline policy check all read this.
+ */
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { stringify as toYaml } from "yaml";
+import { SynthMocks } from "./mocks";
+import { PROJECT_DIR, stackConfig } from "./stack-config";
+
+/** Resource options that matter to reviewers and policies; only those set are present. */
+export interface ResourceOptionsRecord {
+    protect?: boolean;
+    retainOnDelete?: boolean;
+    deleteBeforeReplace?: boolean;
+    ignoreChanges?: string[];
+    replaceOnChanges?: string[];
+    additionalSecretOutputs?: string[];
+    aliases?: string[];
+    replacementTrigger?: unknown;
+    provider?: string;
+    dependsOn?: string[];
+}
+
+export interface ResourceRecord {
+    urn: string;
+    type: string;
+    name: string;
+    /** URN of the parent ("" for the stack itself). */
+    parent: string;
+    /** False for component resources. */
+    custom: boolean;
+    /** Inputs as the engine receives them; secrets as `{"$secret": value}`. */
+    inputs: Record<string, unknown>;
+    options: ResourceOptionsRecord;
+}
+
+export interface SynthResult {
+    stack: string;
+    resources: ResourceRecord[];
+    outputs: Record<string, unknown>;
+    /** Rendered text artifacts by relative path under `files/`. */
+    files: Record<string, string>;
+}
+
+/** The program failed on its configuration: one line naming the key and the fix. */
+export class SynthConfigError extends Error {}
+
+interface ProtoValue {
+    toJavaScript(): unknown;
+}
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getCustom(): boolean;
+    getObject(): ProtoValue | undefined;
+    getProtect(): boolean | undefined;
+    getRetainondelete(): boolean | undefined;
+    getDeletebeforereplace(): boolean;
+    getIgnorechangesList(): string[];
+    getReplaceonchangesList(): string[];
+    getAdditionalsecretoutputsList(): string[];
+    getAliasurnsList(): string[];
+    getReplacementTrigger(): ProtoValue | undefined;
+    getProvider(): string;
+    getDependenciesList(): string[];
+}
+interface OutputsRequest {
+    getUrn(): string;
+    getOutputs(): ProtoValue | undefined;
+}
+type Callback = (err: unknown, response: { getUrn(): string } | undefined) => void;
+interface MonitorHooks {
+    registerResource(req: RegisterRequest, callback: Callback): Promise<void>;
+    registerResourceOutputs(req: OutputsRequest, callback: (err: unknown, response: unknown) => void): void;
+    newUrn(parent: string, type: string, name: string): string;
+}
+
+const SIG = pulumi.runtime.specialSigKey;
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** Serialized engine values -> plain JSON: secrets `{"$secret"}`, assets `{"$asset"}`, archives `{"$archive"}`. */
+export function normalize(value: unknown): unknown {
+    if (value === UNKNOWN) return "$unknown";
+    if (Array.isArray(value)) return value.map(normalize);
+    if (value === null || typeof value !== "object") return value;
+    const record = value as Record<string, unknown>;
+    switch (record[SIG]) {
+        case pulumi.runtime.specialSecretSig:
+            return { $secret: normalize(record.value) };
+        case pulumi.runtime.specialAssetSig:
+            return { $asset: record.text !== undefined ? { text: record.text } : { path: record.path, uri: record.uri } };
+        case pulumi.runtime.specialArchiveSig:
+            return { $archive: record.assets !== undefined ? normalize(record.assets) : { path: record.path, uri: record.uri } };
+        case pulumi.runtime.specialResourceSig:
+            return { $resource: record.urn };
+    }
+    const sorted: Record<string, unknown> = {};
+    for (const key of Object.keys(record).sort()) sorted[key] = normalize(record[key]);
+    return sorted;
+}
+
+/** Drops the `$secret` wrappers: the value as the host or cluster receives it. */
+export function reveal(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(reveal);
+    if (value === null || typeof value !== "object") return value;
+    const record = value as Record<string, unknown>;
+    if ("$secret" in record && Object.keys(record).length === 1) return reveal(record.$secret);
+    return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, reveal(v)]));
+}
+
+/** Runs the program once for `stack` with `overrides` applied over its stack file. */
+export async function synthesize(stack: string, overrides: Record<string, unknown> = {}): Promise<SynthResult> {
+    const config = stackConfig(stack, overrides);
+    pulumi.runtime.setAllConfig(config.values, config.secretKeys);
+    const mocks = new SynthMocks();
+    await pulumi.runtime.setMocks(mocks, config.project, stack, false);
+
+    const monitor = pulumi.runtime.getMonitor() as unknown as MonitorHooks;
+    const resources: ResourceRecord[] = [];
+    const componentOutputs = new Map<string, unknown>();
+    const registerResource = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, callback) => {
+        const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
+        mocks.urnOfNextRegistration = urn;
+        mocks.secretOutputsOfNextRegistration = req.getAdditionalsecretoutputsList();
+        resources.push(recordOf(urn, req));
+        return registerResource(req, callback);
+    };
+    const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
+    monitor.registerResourceOutputs = (req, callback) => {
+        componentOutputs.set(req.getUrn(), normalize(req.getOutputs()?.toJavaScript() ?? {}));
+        return registerOutputs(req, callback);
+    };
+
+    forgetProgramModules();
+    try {
+        await pulumi.runtime.runInPulumiStack(async () => require(path.join(PROJECT_DIR, "index")));
+        await pulumi.runtime.disconnect();
+    } catch (err) {
+        if (pulumi.RunError.isInstance(err)) throw new SynthConfigError(err.message);
+        throw err;
+    }
+    resources.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
+    const stackUrn = resources.find((r) => r.type === "pulumi:pulumi:Stack")?.urn ?? "";
+    const outputs = (componentOutputs.get(stackUrn) ?? {}) as Record<string, unknown>;
+    return { stack, resources, outputs, files: renderedFiles(resources) };
+}
+
+function recordOf(urn: string, req: RegisterRequest): ResourceRecord {
+    const options: ResourceOptionsRecord = {};
+    if (req.getProtect()) options.protect = true;
+    if (req.getRetainondelete()) options.retainOnDelete = true;
+    if (req.getDeletebeforereplace()) options.deleteBeforeReplace = true;
+    const lists = {
+        ignoreChanges: req.getIgnorechangesList(),
+        replaceOnChanges: req.getReplaceonchangesList(),
+        additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+        aliases: req.getAliasurnsList(),
+        dependsOn: [...req.getDependenciesList()].sort(),
+    };
+    for (const [key, list] of Object.entries(lists)) {
+        if (list.length > 0) options[key as keyof typeof lists] = list;
+    }
+    const trigger = req.getReplacementTrigger()?.toJavaScript();
+    if (trigger !== undefined && trigger !== null) options.replacementTrigger = normalize(trigger);
+    if (req.getProvider()) options.provider = req.getProvider().split("::").slice(0, 4).join("::");
+    return {
+        urn,
+        type: req.getType(),
+        name: req.getName(),
+        parent: req.getParent(),
+        custom: req.getCustom(),
+        inputs: normalize(req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
+        options,
+    };
+}
+
+/** Re-running the program in one process needs a fresh copy of its modules (they register resources on load). */
+function forgetProgramModules(): void {
+    const keep = [path.join(PROJECT_DIR, "node_modules"), path.join(PROJECT_DIR, "scripts"), path.join(PROJECT_DIR, "test")];
+    for (const file of Object.keys(require.cache)) {
+        if (file.startsWith(PROJECT_DIR + path.sep) && !keep.some((dir) => file.startsWith(dir + path.sep))) {
+            delete require.cache[file];
+        }
+    }
+}
+
+const KUBERNETES_HEAD = ["apiVersion", "kind", "metadata"];
+
+function kubernetesManifest(inputs: Record<string, unknown>): Record<string, unknown> {
+    const ordered: Record<string, unknown> = {};
+    for (const key of KUBERNETES_HEAD) if (inputs[key] !== undefined) ordered[key] = inputs[key];
+    for (const key of Object.keys(inputs)) if (!KUBERNETES_HEAD.includes(key)) ordered[key] = inputs[key];
+    return ordered;
+}
+
+function safeName(text: string): string {
+    return text.replace(/[^A-Za-z0-9._-]+/g, "_");
+}
+
+function collectArchives(value: unknown, found: Record<string, string>, prefix = ""): void {
+    if (Array.isArray(value)) return value.forEach((v) => collectArchives(v, found, prefix));
+    if (value === null || typeof value !== "object") return;
+    const record = value as Record<string, unknown>;
+    if (record.$archive && typeof record.$archive === "object") {
+        for (const [entry, asset] of Object.entries(record.$archive as Record<string, unknown>)) {
+            collectArchives(asset, found, prefix ? `${prefix}/${entry}` : entry);
+        }
+        return;
+    }
+    if (record.$asset && typeof record.$asset === "object") {
+        const text = (record.$asset as { text?: unknown }).text;
+        if (typeof text === "string") found[prefix || "asset"] = text;
+        return;
+    }
+    for (const v of Object.values(record)) collectArchives(v, found, prefix);
+}
+
+/**
+ * Every text artifact as the host or cluster receives it: cloud-init user-data, Kubernetes objects
+ * (one YAML each), Helm release values, and the files of every asset archive (compose projects,
+ * proxy and monitoring configs).
+ */
+export function renderedFiles(resources: ResourceRecord[]): Record<string, string> {
+    const files: Record<string, string> = {};
+    const yamlOptions = { lineWidth: 0 } as const;
+    for (const resource of resources) {
+        if (!resource.custom) continue;
+        const inputs = reveal(resource.inputs) as Record<string, unknown>;
+        if (resource.type === "hcloud:index/server:Server" && typeof inputs.userData === "string") {
+            files[`cloud-init/${safeName(resource.name)}.yaml`] = inputs.userData;
+        } else if (resource.type === "kubernetes:helm.sh/v3:Release") {
+            files[`helm/${safeName(resource.name)}.yaml`] = toYaml(inputs, yamlOptions);
+        } else if (resource.type.startsWith("kubernetes:") && typeof inputs.kind === "string") {
+            const metadata = (inputs.metadata ?? {}) as { name?: string; namespace?: string };
+            const scope = metadata.namespace ?? "_cluster";
+            files[`kubernetes/${safeName(scope)}/${inputs.kind}-${safeName(metadata.name ?? resource.name)}.yaml`] = toYaml(kubernetesManifest(inputs), yamlOptions);
+        }
+        const archived: Record<string, string> = {};
+        collectArchives(inputs, archived);
+        for (const [entry, text] of Object.entries(archived)) files[`${safeName(resource.name)}/${entry}`] = text;
+    }
+    return Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
