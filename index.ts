@@ -4,11 +4,15 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config";
+import { ArchonImages } from "./components/images";
+import { Platform } from "./components/platform";
 import { Secrets } from "./components/secrets";
 
 const config = loadConfig();
 
 const secrets = new Secrets("secrets", { secretsVersion: config.secretsVersion });
+const platform = new Platform("platform", { config, secrets });
+const images = new ArchonImages("images", { registry: `registry.${config.domain}`, imageTag: config.imageTag });
 
 export const stack = { name: config.stack, environment: config.environment, target: config.target };
 
@@ -26,3 +30,6 @@ export const passwords = pulumi.secret({
     grafana: secrets.grafanaPassword,
     registry: secrets.registryPassword,
 });
+
+export const kubeconfig = platform.kubeconfig;
+export const imageRefs = images.refs;

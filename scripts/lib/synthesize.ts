@@ -111,6 +111,22 @@ export function reveal(value: unknown): unknown {
     return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, reveal(v)]));
 }
 
+/**
+ * A program that fails on its configuration rejects the stack's output promise, which the synth
+ * handles, and also Pulumi's internal copies of it, which nobody awaits. Those copies are dropped
+ * here; every other unhandled rejection still fails the process.
+ */
+let droppingRunErrors = false;
+function dropUnawaitedRunErrors(): void {
+    if (droppingRunErrors) return;
+    droppingRunErrors = true;
+    process.on("unhandledRejection", (reason) => {
+        if (pulumi.RunError.isInstance(reason)) return;
+        console.error(reason);
+        process.exitCode = 1;
+    });
+}
+
 /** Runs the program once for `stack` with `overrides` applied over its stack file. */
 export async function synthesize(stack: string, overrides: Record<string, unknown> = {}): Promise<SynthResult> {
     const config = stackConfig(stack, overrides);
@@ -136,12 +152,15 @@ export async function synthesize(stack: string, overrides: Record<string, unknow
     };
 
     forgetProgramModules();
+    dropUnawaitedRunErrors();
     try {
         await pulumi.runtime.runInPulumiStack(async () => require(path.join(PROJECT_DIR, "index")));
-        await pulumi.runtime.disconnect();
     } catch (err) {
         if (pulumi.RunError.isInstance(err)) throw new SynthConfigError(err.message);
         throw err;
+    } finally {
+        // Drain every registration, also after a failure, so none lands in the next run's monitor.
+        await pulumi.runtime.disconnect().catch(() => undefined);
     }
     resources.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
     const stackUrn = resources.find((r) => r.type === "pulumi:pulumi:Stack")?.urn ?? "";

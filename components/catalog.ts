@@ -1,0 +1,116 @@
+/**
+ * The service catalog's vocabulary: every service of the stack described once, as data. Two
+ * renderers turn a catalog into Kubernetes objects or into a Docker Compose project, so adding a
+ * service is one entry, not two hand-written copies.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+/** The parts of the stack; they select labels, namespaces and network policies. */
+export type ServiceGroup = "supabase" | "archon" | "registry" | "monitoring" | "ingress";
+
+/** Where a service runs: both targets unless said otherwise. */
+export type RenderTarget = "compose" | "kubernetes";
+
+export interface PortSpec {
+    /** IANA-style port name (<= 15 chars), e.g. `http`, `postgres`. */
+    name: string;
+    /** Container port. */
+    port: number;
+}
+
+export interface FileSpec {
+    /** Absolute path inside the container; mounted read-only. */
+    path: string;
+    content: pulumi.Input<string>;
+    /** Secret files go to a Kubernetes Secret / a 0600 file, never a ConfigMap or the compose file. */
+    secret?: boolean;
+}
+
+export interface HealthSpec {
+    /** HTTP GET that answers 2xx when the service is ready. */
+    http?: { path: string; port: number };
+    /** TCP connect when the service has no HTTP endpoint. */
+    tcp?: { port: number };
+    /** A command inside the container that exits 0 when ready. */
+    exec?: string[];
+    /** Seconds the service may take to start before liveness failures count. Default 30. */
+    startupSeconds?: number;
+}
+
+export interface ResourceSpec {
+    /** CPU request, Kubernetes quantity (e.g. `250m`). */
+    cpu: string;
+    /** Memory request, Kubernetes quantity (e.g. `256Mi`). */
+    memory: string;
+    /** CPU limit; defaults to no CPU limit. */
+    cpuLimit?: string;
+    /** Memory limit, Kubernetes quantity. */
+    memoryLimit: string;
+}
+
+export interface StorageSpec {
+    /** Volume name, unique within the service. */
+    name: string;
+    mountPath: string;
+    /** Size in GB (a PVC on Kubernetes; a directory on the data volume on Compose). */
+    sizeGb: number;
+}
+
+export interface RouteSpec {
+    /** Public host name, e.g. `archon.example.com`. */
+    host: string;
+    /** URL path prefix, e.g. `/` or `/api`. */
+    path: string;
+    /** Container port the route reaches. */
+    port: number;
+    /** The route carries websockets (Upgrade headers, long timeouts). */
+    websockets?: boolean;
+    /** Maximum request body size in MB. Default 10. */
+    maxBodyMb?: number;
+}
+
+export interface SecuritySpec {
+    runAsNonRoot: boolean;
+    /** UID to run as, when the image does not set a non-root USER. */
+    runAsUser?: number;
+    readOnlyRootFilesystem: boolean;
+    /** Writable scratch paths (emptyDir / tmpfs) for a read-only root filesystem. */
+    writablePaths?: string[];
+}
+
+export interface ServiceSpec {
+    /** Service name: the Compose service, the Kubernetes Deployment and Service, the DNS name. */
+    name: string;
+    group: ServiceGroup;
+    /** Full image reference: `repo:tag` or `repo@sha256:...`. */
+    image: pulumi.Input<string>;
+    /** `service` runs continuously; `stateful` keeps data (StatefulSet); `oneshot` runs to completion (migration Job). */
+    kind: "service" | "stateful" | "oneshot";
+    command?: string[];
+    args?: string[];
+    ports: PortSpec[];
+    /** Plain settings. Never a secret value. */
+    env?: Record<string, pulumi.Input<string>>;
+    /** Secret settings: a Kubernetes Secret / the 0600 env file. */
+    secretEnv?: Record<string, pulumi.Input<string>>;
+    files?: FileSpec[];
+    health?: HealthSpec;
+    resources: ResourceSpec;
+    storage?: StorageSpec[];
+    security: SecuritySpec;
+    /** Services that must be healthy (or, for oneshot, completed) before this one starts. */
+    dependsOn?: string[];
+    /** Public routes through the ingress. */
+    routes?: RouteSpec[];
+    /** Replicas on Kubernetes. Default 1. */
+    replicas?: number;
+    /** Host ports published on the Compose host (the proxy's 80/443 only). */
+    publish?: { host: number; container: number }[];
+    /** Targets this service renders to. Default both. */
+    targets?: RenderTarget[];
+}
+
+/** The services of one target, by name. */
+export function forTarget(services: ServiceSpec[], target: RenderTarget): ServiceSpec[] {
+    return services.filter((s) => !s.targets || s.targets.includes(target));
+}

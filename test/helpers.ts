@@ -1,0 +1,61 @@
+/**
+ * Shared test helpers: the synth of a stack (cached per stack + overrides, since the program is
+ * deterministic), lookups over its resources, and running the real validators installed by .ci/run.
+ */
+import { spawnSync, SpawnSyncOptions } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ResourceRecord, SynthResult, reveal, synthesize } from "../scripts/lib/synthesize";
+
+const cache = new Map<string, Promise<SynthResult>>();
+
+/** The synth of `stack` with `overrides` (cached: runs are deterministic, and each costs ~0.5 s). */
+export function synth(stack: string, overrides: Record<string, unknown> = {}): Promise<SynthResult> {
+    const key = JSON.stringify([stack, overrides]);
+    // Runs share Pulumi's process-wide runtime state, so they queue one after another.
+    const previous = [...cache.values()].pop() ?? Promise.resolve(undefined);
+    if (!cache.has(key)) cache.set(key, previous.catch(() => undefined).then(() => synthesize(stack, overrides)));
+    return cache.get(key)!;
+}
+
+/** Resources of one type token. */
+export function ofType(result: SynthResult, type: string): ResourceRecord[] {
+    return result.resources.filter((r) => r.type === type);
+}
+
+/** The one resource of `type` named `name`; fails with the names that exist otherwise. */
+export function named(result: SynthResult, type: string, name: string): ResourceRecord {
+    const all = ofType(result, type);
+    const found = all.find((r) => r.name === name);
+    if (!found) throw new Error(`no ${type} named ${name}; there are: ${all.map((r) => r.name).join(", ") || "none"}`);
+    return found;
+}
+
+/** A resource's inputs with secrets unwrapped, as the provider receives them. */
+export function plainInputs(resource: ResourceRecord): Record<string, any> {
+    return reveal(resource.inputs) as Record<string, any>;
+}
+
+/** Fails the test when a validator that .ci/run installs is missing: a validator is never skipped. */
+export function requireTool(command: string, debianPackage: string): string {
+    const found = spawnSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" });
+    if (found.status !== 0) throw new Error(`${command} is not installed: apt-get install -y ${debianPackage} (.ci/run does)`);
+    return found.stdout.trim();
+}
+
+/** Runs a command; returns status and combined output. */
+export function run(command: string, args: string[], options: SpawnSyncOptions = {}): { status: number | null; output: string } {
+    const result = spawnSync(command, args, { encoding: "utf8", timeout: 120_000, ...options });
+    return { status: result.status, output: `${result.stdout ?? ""}${result.stderr ?? ""}${result.error ? String(result.error) : ""}` };
+}
+
+/** A fresh temporary directory holding `files` (relative path -> text). */
+export function writeTempFiles(files: Record<string, string>, prefix = "archon-test-"): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    for (const [file, text] of Object.entries(files)) {
+        fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+        fs.writeFileSync(path.join(dir, file), text);
+    }
+    return dir;
+}
