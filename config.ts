@@ -78,7 +78,9 @@ export const configSchema = z
             .int({ message: "must be a whole number of agent servers, 0 or more" })
             .min(0, { message: "must be a whole number of agent servers, 0 or more" })
             .max(100, { message: "must be at most 100 (Hetzner's per-project server limit is lower still)" }),
-        sshAllowedCidrs: z.array(cidr).min(1, {
+        sshAllowedCidrs: z.array(cidr, {
+            error: "must be a list of CIDRs: pulumi config set --path 'sshAllowedCidrs[0]' 203.0.113.7/32",
+        }).min(1, {
             message: "must list at least one CIDR that may reach SSH and the Kubernetes API, e.g. [\"203.0.113.7/32\"]",
         }),
         sshPublicKey: z.string().regex(SSH_PUBLIC_KEY, { message: "must be an OpenSSH public key line" }).optional(),
@@ -178,7 +180,7 @@ export function loadConfig(): ArchonConfig {
     for (const [key, schema] of Object.entries(configSchema.shape)) {
         const text = cfg.get(key);
         if (text === undefined) continue;
-        raw[key] = expectsText(schema) ? text : parseStructured(key, text);
+        raw[key] = expectsText(schema) ? text : parseStructured(text);
     }
     const parsed = configSchema.safeParse(raw);
     if (!parsed.success) {
@@ -208,11 +210,12 @@ function describeIssues(issues: readonly z.core.$ZodIssue[], raw: Record<string,
         .join("; ");
 }
 
-function parseStructured(key: string, text: string): unknown {
+/** Numbers, booleans and lists arrive as JSON text; what does not parse goes to the schema as is, which names it. */
+function parseStructured(text: string): unknown {
     try {
         return JSON.parse(text);
     } catch {
-        throw new ConfigError(`${PROJECT}:${key} = ${JSON.stringify(text)}: not a ${key === "sshAllowedCidrs" ? "list" : "value"} of the expected type; write it as JSON, e.g. pulumi config set --path '${key}[0]' 203.0.113.7/32`);
+        return text;
     }
 }
 

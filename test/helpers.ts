@@ -9,14 +9,39 @@ import * as path from "path";
 import { ResourceRecord, SynthResult, reveal, synthesize } from "../scripts/lib/synthesize";
 
 const cache = new Map<string, Promise<SynthResult>>();
+/** Runs share Pulumi's process-wide runtime state, so they queue one after another. */
+let queue: Promise<unknown> = Promise.resolve();
+
+function enqueue<T>(run: () => Promise<T>): Promise<T> {
+    const next = queue.catch(() => undefined).then(run);
+    queue = next;
+    return next;
+}
 
 /** The synth of `stack` with `overrides` (cached: runs are deterministic, and each costs ~0.5 s). */
 export function synth(stack: string, overrides: Record<string, unknown> = {}): Promise<SynthResult> {
     const key = JSON.stringify([stack, overrides]);
-    // Runs share Pulumi's process-wide runtime state, so they queue one after another.
-    const previous = [...cache.values()].pop() ?? Promise.resolve(undefined);
-    if (!cache.has(key)) cache.set(key, previous.catch(() => undefined).then(() => synthesize(stack, overrides)));
+    if (!cache.has(key)) cache.set(key, enqueue(() => synthesize(stack, overrides)));
     return cache.get(key)!;
+}
+
+/** A fresh, uncached synth (for determinism checks). */
+export function synthAgain(stack: string, overrides: Record<string, unknown> = {}): Promise<SynthResult> {
+    return enqueue(() => synthesize(stack, overrides));
+}
+
+/**
+ * Runs `body` as the Pulumi program of `stack` (under the same mocks as the synth) and returns what
+ * it returns, so a test can inspect component outputs in place, e.g. with `pulumi.isSecret`.
+ */
+export function inProgram<T>(stack: string, overrides: Record<string, unknown>, body: () => Promise<T>): Promise<T> {
+    return enqueue(async () => {
+        let value: T | undefined;
+        await synthesize(stack, overrides, async () => {
+            value = await body();
+        });
+        return value as T;
+    });
 }
 
 /** Resources of one type token. */

@@ -61,7 +61,7 @@ function privateKeyState(ctx: MockContext): Record<string, unknown> {
     const key = algorithm === "ED25519"
         ? crypto.createPrivateKey({
             // PKCS#8 wrapping of a raw Ed25519 seed (RFC 8410).
-            key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seededBytes(ctx.urn, 32)]),
+            key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seededBytes(`${ctx.urn}\n${JSON.stringify(ctx.inputs)}`, 32)]),
             format: "der",
             type: "pkcs8",
         })
@@ -89,7 +89,8 @@ function privateKeyState(ctx: MockContext): Record<string, unknown> {
 function passwordState(ctx: MockContext): Record<string, unknown> {
     const length = Number(ctx.inputs.length ?? 16);
     const alphabet = ctx.inputs.special === false ? ALPHANUMERIC : ALPHANUMERIC + String(ctx.inputs.overrideSpecial ?? SPECIAL);
-    const result = seededString(ctx.urn, length, alphabet);
+    // Seeded by the inputs too: a change of keepers yields a new value, as the provider's replacement would.
+    const result = seededString(`${ctx.urn}\n${JSON.stringify(ctx.inputs)}`, length, alphabet);
     // Cost 4 keeps the synth fast; the hash is a real bcrypt hash the registry's htpasswd accepts.
     const salt = `$2y$04$${seededString(`${ctx.urn}/salt`, 22, BCRYPT_ALPHABET)}`;
     return { result, bcryptHash: bcrypt.hashSync(result, salt) };

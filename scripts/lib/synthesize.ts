@@ -42,10 +42,17 @@ export interface SynthResult {
     outputs: Record<string, unknown>;
     /** Rendered text artifacts by relative path under `files/`. */
     files: Record<string, string>;
+    /** URNs of the components that called `registerOutputs`. */
+    componentsWithOutputs: string[];
 }
 
 /** The program failed on its configuration: one line naming the key and the fix. */
-export class SynthConfigError extends Error {}
+export class SynthConfigError extends Error {
+    /** Custom (non-component) resources registered before the program failed: 0 when config is checked first. */
+    constructor(message: string, public readonly resourcesRegistered: number) {
+        super(message);
+    }
+}
 
 interface ProtoValue {
     toJavaScript(): unknown;
@@ -127,8 +134,14 @@ function dropUnawaitedRunErrors(): void {
     });
 }
 
-/** Runs the program once for `stack` with `overrides` applied over its stack file. */
-export async function synthesize(stack: string, overrides: Record<string, unknown> = {}): Promise<SynthResult> {
+/** The real program: index.ts, loaded afresh. */
+const realProgram = async (): Promise<unknown> => require(path.join(PROJECT_DIR, "index"));
+
+/**
+ * Runs the program once for `stack` with `overrides` applied over its stack file. `program` defaults
+ * to index.ts; tests pass a smaller one to inspect a component's outputs in place.
+ */
+export async function synthesize(stack: string, overrides: Record<string, unknown> = {}, program = realProgram): Promise<SynthResult> {
     const config = stackConfig(stack, overrides);
     pulumi.runtime.setAllConfig(config.values, config.secretKeys);
     const mocks = new SynthMocks();
@@ -154,9 +167,9 @@ export async function synthesize(stack: string, overrides: Record<string, unknow
     forgetProgramModules();
     dropUnawaitedRunErrors();
     try {
-        await pulumi.runtime.runInPulumiStack(async () => require(path.join(PROJECT_DIR, "index")));
+        await pulumi.runtime.runInPulumiStack(program);
     } catch (err) {
-        if (pulumi.RunError.isInstance(err)) throw new SynthConfigError(err.message);
+        if (pulumi.RunError.isInstance(err)) throw new SynthConfigError(err.message, resources.filter((r) => r.custom).length);
         throw err;
     } finally {
         // Drain every registration, also after a failure, so none lands in the next run's monitor.
@@ -165,7 +178,7 @@ export async function synthesize(stack: string, overrides: Record<string, unknow
     resources.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
     const stackUrn = resources.find((r) => r.type === "pulumi:pulumi:Stack")?.urn ?? "";
     const outputs = (componentOutputs.get(stackUrn) ?? {}) as Record<string, unknown>;
-    return { stack, resources, outputs, files: renderedFiles(resources) };
+    return { stack, resources, outputs, files: renderedFiles(resources), componentsWithOutputs: [...componentOutputs.keys()].sort() };
 }
 
 function recordOf(urn: string, req: RegisterRequest): ResourceRecord {

@@ -1,0 +1,189 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse as parseYaml } from "yaml";
+import { ArchonConfig, ConfigError, configSchema, loadConfig } from "../config";
+import { PROJECT_DIR, stackConfig } from "../scripts/lib/stack-config";
+import { SynthConfigError } from "../scripts/lib/synthesize";
+import { run, synth } from "./helpers";
+
+const KUBECONFIG = [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters: [{name: c, cluster: {server: 'https://203.0.113.10:6443'}}]",
+    "users: [{name: u, user: {token: abc}}]",
+    "contexts: [{name: x, context: {cluster: c, user: u}}]",
+    "current-context: x",
+].join("\n");
+
+/** The validated config of a stack with overrides, as the program sees it. */
+function configOf(stack: string, overrides: Record<string, unknown> = {}): ArchonConfig {
+    const config = stackConfig(stack, overrides);
+    pulumi.runtime.setAllConfig(config.values, config.secretKeys);
+    return loadConfig();
+}
+
+/** The one-line message a bad config produces. */
+function refusal(stack: string, overrides: Record<string, unknown>): string {
+    try {
+        configOf(stack, overrides);
+    } catch (err) {
+        assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+        assert.ok(!err.message.includes("\n"), "the message is one line");
+        return err.message;
+    }
+    assert.fail(`config ${JSON.stringify(overrides)} was accepted`);
+}
+
+function archonCheckout(withDockerfile: boolean): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "archon-checkout-"));
+    fs.mkdirSync(path.join(dir, "python"));
+    if (withDockerfile) fs.writeFileSync(path.join(dir, "python", "Dockerfile.server"), "FROM python:3.12-slim\n");
+    return dir;
+}
+
+describe("config", () => {
+    it("accepts both stacks as committed", () => {
+        const staging = configOf("staging");
+        assert.equal(staging.target, "compose");
+        assert.equal(staging.environment, "staging");
+        assert.equal(staging.isProduction, false);
+        const production = configOf("production");
+        assert.equal(production.target, "k3s");
+        assert.equal(production.controlPlaneNodes, 3);
+        assert.ok(production.agentNodes >= 1);
+        assert.equal(production.isProduction, true);
+    });
+
+    it("applies Pulumi.yaml defaults for keys the stack file leaves out", () => {
+        const staging = configOf("staging");
+        assert.equal(staging.secretsVersion, 1);
+        assert.equal(staging.ingressController, "traefik");
+        assert.equal(staging.controlPlaneNodes, 1);
+    });
+
+    it("declares in Pulumi.yaml exactly the keys the schema validates, with matching types", () => {
+        const declared = (parseYaml(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as { config: Record<string, { type: string }> }).config;
+        assert.deepEqual(Object.keys(declared).sort(), Object.keys(configSchema.shape).sort());
+        const accepted: Record<string, unknown> = { string: "x", integer: 3, boolean: true, array: ["x"] };
+        for (const [key, decl] of Object.entries(declared)) {
+            const schema = configSchema.shape[key as keyof typeof configSchema.shape];
+            const wrongType = decl.type === "string" ? 3 : "text";
+            assert.equal(schema.safeParse(wrongType).success, false, `${key}: declared ${decl.type} but the schema accepts ${JSON.stringify(wrongType)}`);
+            assert.ok(accepted[decl.type] !== undefined, `${key}: unknown declared type ${decl.type}`);
+        }
+    });
+
+    it("derives the architecture from the server type", () => {
+        assert.equal(configOf("staging").architecture, "amd64");
+        assert.equal(configOf("staging", { serverType: "cax21" }).architecture, "arm64");
+    });
+
+    const refused: [string, string, Record<string, unknown>, RegExp][] = [
+        ["environment outside staging|production", "staging", { environment: "prod" }, /environment = "prod": must be staging or production/],
+        ["an unknown target", "staging", { target: "swarm" }, /target = "swarm": must be compose .*k3s.*kubernetes/],
+        ["a domain that is not a DNS name", "staging", { domain: "Not A Domain" }, /domain = "Not A Domain": must be a DNS name/],
+        ["an unset domain", "staging", { domain: null }, /domain = \(not set\): is required/],
+        ["a malformed e-mail", "staging", { acmeEmail: "ops-at-example" }, /acmeEmail = "ops-at-example": must be an e-mail/],
+        ["an unknown location", "staging", { location: "us-east" }, /location = "us-east": must be a Hetzner location: fsn1, nbg1, hel1, ash, hil, sin/],
+        ["an unknown server type", "staging", { serverType: "cx99" }, /serverType = "cx99": not a known Hetzner server type; use one of .*cpx21/],
+        ["an unknown agent server type", "production", { agentServerType: "m5.large" }, /agentServerType = "m5.large": not a known Hetzner server type/],
+        ["an arm type where Hetzner has none", "staging", { location: "ash", serverType: "cax11" }, /serverType = "cax11": cax11 is offered in fsn1, nbg1 and hel1 only/],
+        ["an even control-plane count", "production", { controlPlaneNodes: 2 }, /controlPlaneNodes = 2: must be 1, 3 or 5/],
+        ["zero control-plane nodes", "production", { controlPlaneNodes: 0 }, /controlPlaneNodes = 0: must be 1, 3 or 5/],
+        ["negative agents", "production", { agentNodes: -1 }, /agentNodes = -1: must be a whole number of agent servers, 0 or more/],
+        ["fractional agents", "production", { agentNodes: 1.5 }, /agentNodes = 1.5: must be a whole number/],
+        ["agents as text", "production", { agentNodes: "three" }, /agentNodes = "three": must be a whole number/],
+        ["an empty SSH allow-list", "staging", { sshAllowedCidrs: [] }, /sshAllowedCidrs = \[\]: must list at least one CIDR/],
+        ["a bad CIDR", "staging", { sshAllowedCidrs: ["10.0.0.0/33"] }, /sshAllowedCidrs = \["10.0.0.0\/33"\]: not a CIDR block/],
+        ["a CIDR list that is a bare string", "staging", { sshAllowedCidrs: "10.0.0.0/8" }, /sshAllowedCidrs = "10.0.0.0\/8": must be a list of CIDRs/],
+        ["a malformed SSH public key", "staging", { sshPublicKey: "AAAAC3Nza" }, /sshPublicKey = "AAAAC3Nza": must be an OpenSSH public key line/],
+        ["an unpinned k3s version", "production", { k3sVersion: "latest" }, /k3sVersion = "latest": must be a pinned k3s release/],
+        ["an empty image tag", "staging", { imageTag: "" }, /imageTag = "": is empty; set a pinned tag/],
+        ["the latest tag", "staging", { imageTag: "latest" }, /imageTag = "latest": is a moving tag; pin it to sha-<commit>/],
+        ["another moving tag, in any case", "staging", { imageTag: "Main" }, /imageTag = "Main": is a moving tag/],
+        ["a tag docker cannot hold", "staging", { imageTag: "rel ease" }, /imageTag = "rel ease": is not a valid image tag/],
+        ["a mutable-looking tag in production", "production", { imageTag: "release-candidate" }, /imageTag = "release-candidate": production needs an immutable tag/],
+        ["an unset image tag", "staging", { imageTag: null }, /imageTag = \(not set\): is required/],
+        ["buildImages without a checkout", "staging", { buildImages: true }, /archonSourceDir = \(not set\): buildImages is true, so set archonSourceDir/],
+        ["buildImages as text", "staging", { buildImages: "yes" }, /buildImages = "yes": must be true or false/],
+        ["secretsVersion 0", "staging", { secretsVersion: 0 }, /secretsVersion = 0: must be 1 or more/],
+        ["target kubernetes without a kubeconfig", "staging", { target: "kubernetes" }, /kubeconfig = \(not set\): target kubernetes needs the cluster's kubeconfig/],
+        ["a kubeconfig that is not one", "staging", { target: "kubernetes", kubeconfig: "hello: world" }, /kubeconfig = \[secret\]: not a kubeconfig/],
+        ["half an external registry", "staging", { registryServer: "ghcr.io" }, /registryUsername = \(not set\): an external registry needs registryServer, registryUsername and registryPassword/],
+        ["a webhook that is not a URL", "staging", { alertWebhookUrl: "hooks" }, /alertWebhookUrl = \[secret\]: must be an http\(s\) URL/],
+        ["a data volume under 10 GB", "staging", { dataVolumeSizeGb: 5 }, /dataVolumeSizeGb = 5: must be at least 10/],
+        ["an unknown ingress controller", "production", { ingressController: "haproxy" }, /ingressController = "haproxy": must be traefik .* or ingress-nginx/],
+    ];
+    for (const [what, stack, overrides, expected] of refused) {
+        it(`refuses ${what}, naming the key`, () => {
+            const message = refusal(stack, overrides);
+            assert.match(message, new RegExp(`^archon-infra:${expected.source}`));
+        });
+    }
+
+    it("refuses an archonSourceDir that is not an Archon v1 checkout", () => {
+        const message = refusal("staging", { buildImages: true, archonSourceDir: archonCheckout(false) });
+        assert.match(message, /archonSourceDir = ".*": is not an Archon v1 checkout \(python\/Dockerfile.server is missing\)/);
+    });
+
+    const accepted: [string, string, Record<string, unknown>][] = [
+        ["a release version in production", "production", { imageTag: "v0.1.0" }],
+        ["a full commit sha in production", "production", { imageTag: `sha-${"a".repeat(40)}` }],
+        ["a free-form pinned tag in staging", "staging", { imageTag: "pr-42.3" }],
+        ["5 control-plane nodes and no agents", "production", { controlPlaneNodes: 5, agentNodes: 0 }],
+        ["IPv6 CIDRs", "staging", { sshAllowedCidrs: ["2001:db8::/48", "198.51.100.7/32"] }],
+        ["an arm server in an EU location", "staging", { serverType: "cax21", location: "hel1" }],
+        ["an x86 server in Singapore", "staging", { serverType: "cpx31", location: "sin" }],
+        ["an external registry given whole", "staging", { registryServer: "ghcr.io", registryUsername: "ci", registryPassword: "tok" }],
+        ["target kubernetes with a kubeconfig", "staging", { target: "kubernetes", kubeconfig: KUBECONFIG }],
+        ["an OpenSSH public key", "staging", { sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH0Ew6Iu1s1bkXcI2c2W4mJ0P7m0nqv1rj0dC1v8xYzP ops@example" }],
+    ];
+    for (const [what, stack, overrides] of accepted) {
+        it(`accepts ${what}`, () => {
+            const config = configOf(stack, overrides);
+            for (const [key, value] of Object.entries(overrides)) {
+                if (key !== "kubeconfig") assert.deepEqual(config[key as keyof ArchonConfig], value);
+            }
+        });
+    }
+
+    it("accepts buildImages with an Archon checkout", () => {
+        const dir = archonCheckout(true);
+        assert.equal(configOf("staging", { buildImages: true, archonSourceDir: dir }).archonSourceDir, dir);
+    });
+
+    it("keeps the kubeconfig a Pulumi secret", async () => {
+        const config = configOf("staging", { target: "kubernetes", kubeconfig: KUBECONFIG });
+        assert.ok(config.kubeconfigSecret);
+        assert.equal(await pulumi.isSecret(config.kubeconfigSecret), true);
+    });
+
+    it("reports every bad key in the one line, once per key", () => {
+        const message = refusal("production", { imageTag: "latest", location: "mars" });
+        assert.match(message, /archon-infra:location = "mars"/);
+        assert.match(message, /archon-infra:imageTag = "latest"/);
+        assert.equal(message.match(/imageTag/g)?.length, 1);
+    });
+
+    it("fails the program before any resource is registered", async () => {
+        await assert.rejects(synth("production", { controlPlaneNodes: 4 }), (err: unknown) => {
+            assert.ok(err instanceof SynthConfigError);
+            assert.match(err.message, /controlPlaneNodes = 4/);
+            assert.equal(err.resourcesRegistered, 0);
+            return true;
+        });
+    });
+
+    it("makes the synth exit 2 with one line and no stack trace", () => {
+        const result = run("node", ["--require", "ts-node/register/transpile-only", "scripts/synth.ts", "--stack", "staging", "--config", "imageTag=latest", "--out", fs.mkdtempSync(path.join(os.tmpdir(), "synth-"))], { cwd: PROJECT_DIR });
+        assert.equal(result.status, 2);
+        assert.equal(result.output.trim(), 'error: archon-infra:imageTag = "latest": is a moving tag; pin it to sha-<commit> or a release version such as v0.1.0');
+    });
+
+    it("names an unknown stack and the ones that exist", () => {
+        assert.throws(() => stackConfig("prod"), /no stack file Pulumi.prod.yaml; the stacks are production, staging/);
+    });
+});

@@ -1,0 +1,132 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { PROJECT_DIR, parseOverride, stackConfig } from "../scripts/lib/stack-config";
+import { SynthResult } from "../scripts/lib/synthesize";
+import { run, synth } from "./helpers";
+
+function runSynthCli(stack: string, extra: string[] = []): { out: string; status: number | null; output: string } {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), `synth-${stack}-`));
+    const result = run("node", ["--require", "ts-node/register/transpile-only", "scripts/synth.ts", "--stack", stack, "--out", out, ...extra], { cwd: PROJECT_DIR });
+    return { out, ...result };
+}
+
+function readTree(dir: string): Record<string, string> {
+    const files: Record<string, string> = {};
+    const walk = (sub: string) => {
+        for (const entry of fs.readdirSync(path.join(dir, sub), { withFileTypes: true })) {
+            const relative = path.join(sub, entry.name);
+            if (entry.isDirectory()) walk(relative);
+            else files[relative] = fs.readFileSync(path.join(dir, relative), "utf8");
+        }
+    };
+    walk("");
+    return files;
+}
+
+function containsSecretSignature(value: unknown): boolean {
+    return JSON.stringify(value).includes("4dabf18193072939515e22adb298388d");
+}
+
+for (const stack of ["staging", "production"]) {
+    describe(`synth of ${stack}`, () => {
+        let result: SynthResult;
+        before(async () => {
+            result = await synth(stack);
+        });
+
+        it("lists every resource as {urn, type, name, parent, custom, inputs, options}, sorted by URN", () => {
+            assert.ok(result.resources.length > 0);
+            for (const resource of result.resources) {
+                assert.deepEqual(Object.keys(resource).sort(), ["custom", "inputs", "name", "options", "parent", "type", "urn"]);
+                assert.ok(resource.urn.startsWith(`urn:pulumi:${stack}::archon-infra::`), resource.urn);
+                assert.ok(resource.urn.endsWith(`::${resource.name}`), resource.urn);
+            }
+            const urns = result.resources.map((r) => r.urn);
+            assert.deepEqual(urns, [...urns].sort());
+            assert.equal(new Set(urns).size, urns.length, "URNs are unique");
+        });
+
+        it("wraps secrets as {$secret} and leaves no engine signature behind", () => {
+            assert.equal(containsSecretSignature(result.resources), false);
+            assert.equal(containsSecretSignature(result.outputs), false);
+            const supabase = result.outputs.supabase as Record<string, unknown>;
+            assert.deepEqual(Object.keys(supabase.anonKey as object), ["$secret"]);
+        });
+
+        it("parents every resource to a component, and every parent exists", () => {
+            const byUrn = new Map(result.resources.map((r) => [r.urn, r]));
+            const root = result.resources.find((r) => r.type === "pulumi:pulumi:Stack");
+            assert.ok(root);
+            for (const resource of result.resources) {
+                if (resource === root) continue;
+                const parent = byUrn.get(resource.parent);
+                assert.ok(parent, `${resource.urn}: parent ${resource.parent} is not registered`);
+                assert.equal(parent.custom, false, `${resource.urn}: parent is a custom resource`);
+                const isProvider = resource.type.startsWith("pulumi:providers:");
+                if (resource.custom && !isProvider) {
+                    assert.notEqual(parent, root, `${resource.name} (${resource.type}) sits at the stack root: parent it to its component`);
+                }
+            }
+        });
+
+        it("has every component register its outputs", () => {
+            const components = result.resources.filter((r) => !r.custom).map((r) => r.urn);
+            assert.deepEqual(components.filter((urn) => !result.componentsWithOutputs.includes(urn)), []);
+        });
+
+        it("reports the stack and target as outputs", () => {
+            const config = stackConfig(stack).values;
+            assert.deepEqual(result.outputs.stack, { name: stack, environment: config["archon-infra:environment"], target: config["archon-infra:target"] });
+        });
+    });
+}
+
+describe("synth command", () => {
+    it("writes resources.json, outputs.json and files/ that two runs make byte for byte alike", function () {
+        this.timeout(180_000);
+        const first = runSynthCli("production");
+        const second = runSynthCli("production");
+        assert.equal(first.status, 0, first.output);
+        assert.equal(second.status, 0, second.output);
+        assert.match(first.output, /^synth production: \d+ resources, \d+ components, \d+ files -> /m);
+        const a = readTree(first.out);
+        const b = readTree(second.out);
+        assert.ok("resources.json" in a && "outputs.json" in a);
+        assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort());
+        for (const file of Object.keys(a)) assert.equal(a[file], b[file], `${file} differs between runs`);
+        const resources = JSON.parse(a["resources.json"]) as { urn: string }[];
+        assert.ok(resources.length > 0);
+    });
+
+    it("applies --config overrides over the stack file, values as JSON when they parse", () => {
+        const { out, status, output } = runSynthCli("staging", ["--config", "secretsVersion=3", "--config", "domain=other.example.org"]);
+        assert.equal(status, 0, output);
+        const resources = JSON.parse(fs.readFileSync(path.join(out, "resources.json"), "utf8")) as { type: string; inputs: { keepers?: unknown } }[];
+        const password = resources.find((r) => r.type === "random:index/randomPassword:RandomPassword");
+        assert.deepEqual(password?.inputs.keepers, { secretsVersion: "3" });
+    });
+
+    it("parses override values as JSON when they can, else as strings", () => {
+        assert.deepEqual(parseOverride("agentNodes=3"), ["agentNodes", 3]);
+        assert.deepEqual(parseOverride("buildImages=false"), ["buildImages", false]);
+        assert.deepEqual(parseOverride('sshAllowedCidrs=["10.0.0.0/8"]'), ["sshAllowedCidrs", ["10.0.0.0/8"]]);
+        assert.deepEqual(parseOverride("imageTag=sha-1a2b3c4"), ["imageTag", "sha-1a2b3c4"]);
+        assert.deepEqual(parseOverride("domain=a=b.example.com"), ["domain", "a=b.example.com"]);
+        assert.throws(() => parseOverride("novalue"), /--config "novalue": write it as key=value/);
+    });
+
+    it("refuses a missing --stack, naming the stacks", () => {
+        const result = run("node", ["--require", "ts-node/register/transpile-only", "scripts/synth.ts"], { cwd: PROJECT_DIR });
+        assert.equal(result.status, 2);
+        assert.equal(result.output.trim(), "error: --stack is required; the stacks are production, staging");
+    });
+
+    it("refuses an encrypted stack value it cannot decrypt, naming the key", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "project-"));
+        fs.copyFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+        fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), "config:\n  archon-infra:kubeconfig:\n    secure: AAABAF1x\n");
+        assert.throws(() => stackConfig("dev", {}, dir), /archon-infra:kubeconfig is encrypted in Pulumi.dev.yaml .* --config kubeconfig=/);
+    });
+});
