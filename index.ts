@@ -7,6 +7,7 @@ import { loadConfig } from "./config";
 import { ArchonImages } from "./components/images";
 import { Platform } from "./components/platform";
 import { Registry } from "./components/registry";
+import { RegistryLogin } from "./components/registry-login";
 import { releaseRecord } from "./components/release";
 import { Secrets } from "./components/secrets";
 
@@ -23,6 +24,9 @@ const registry = new Registry("registry", {
     externalUsername: config.registryUsername,
     externalPassword: config.registryPasswordSecret,
 });
+// Pull credentials on the Compose host (nothing on Kubernetes targets). The Compose delivery, once
+// wired, takes `dependsOn: registryLogin.resources`.
+new RegistryLogin("registry-login", { host: platform.composeHost, registry: registry.credentials });
 const images = new ArchonImages("images", {
     registry: registry.credentials,
     imageTag: config.imageTag,

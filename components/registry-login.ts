@@ -8,8 +8,11 @@ import { ComposeHostAccess } from "./platform";
 import { RegistryCredentials } from "./registry";
 
 export interface RegistryLoginArgs {
-    /** The Compose host (Platform.composeHost). */
-    host: ComposeHostAccess;
+    /**
+     * The Compose host (Platform.composeHost). Undefined on Kubernetes targets, which pull with an
+     * imagePullSecret instead: then the login declares nothing.
+     */
+    host?: ComposeHostAccess;
     /** Registry to log in to (Registry.credentials). */
     registry: RegistryCredentials;
 }
@@ -41,20 +44,26 @@ export function dockerClientConfig(server: string, username: string, password: s
  * Pulumi owns the deploy user's ~/.docker/config.json on that host.
  */
 export class RegistryLogin extends pulumi.ComponentResource {
-    /** Pass as `dependsOn` to the Compose delivery, so pulls find the credentials. */
-    public readonly command: command.remote.Command;
+    /** Pass as `dependsOn` to the Compose delivery, so pulls find the credentials. Empty without a Compose host. */
+    public readonly resources: pulumi.Resource[];
 
     constructor(name: string, args: RegistryLoginArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:RegistryLogin", name, {}, opts);
+        this.resources = [];
+        if (!args.host) {
+            this.registerOutputs({});
+            return;
+        }
         const { server, username, password } = args.registry;
         const clientConfig = pulumi.secret(pulumi.all([server, username, password]).apply(([s, u, p]) => dockerClientConfig(s, u, p)));
-        this.command = new command.remote.Command("docker-login", {
+        const login = new command.remote.Command("docker-login", {
             connection: args.host.connection,
             create: INSTALL_DOCKER_CONFIG,
             delete: REMOVE_DOCKER_CONFIG,
             // Without an update command, a changed input (a new password) runs create again.
             stdin: clientConfig,
         }, { parent: this, additionalSecretOutputs: ["stdin"] });
+        this.resources.push(login);
         this.registerOutputs({});
     }
 }
