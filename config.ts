@@ -114,6 +114,7 @@ export const configSchema = z
         alertWebhookUrl: z.url({ error: "must be an http(s) URL that receives Alertmanager webhooks" }).optional(),
         metricsRetentionDays: z.number().int().min(1).max(365),
         logsRetentionDays: z.number().int().min(1).max(365),
+        previousImageTag: z.string().regex(DOCKER_TAG, { message: "is not a valid image tag; set it to the tag the stack ran before this build, e.g. sha-1a2b3c4" }).optional(),
     })
     .superRefine((c, ctx) => {
         const fail = (key: string, message: string) => ctx.addIssue({ code: "custom", path: [key], message });

@@ -6,13 +6,36 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config";
 import { ArchonImages } from "./components/images";
 import { Platform } from "./components/platform";
+import { Registry } from "./components/registry";
+import { RegistryLogin } from "./components/registry-login";
+import { releaseRecord } from "./components/release";
 import { Secrets } from "./components/secrets";
 
 const config = loadConfig();
 
 const secrets = new Secrets("secrets", { secretsVersion: config.secretsVersion });
 const platform = new Platform("platform", { config, secrets });
-const images = new ArchonImages("images", { registry: `registry.${config.domain}`, imageTag: config.imageTag });
+const registry = new Registry("registry", {
+    domain: config.domain,
+    storageGb: config.registryStorageGb,
+    password: secrets.registryPassword,
+    passwordBcrypt: secrets.registryPasswordBcrypt,
+    externalServer: config.registryServer,
+    externalUsername: config.registryUsername,
+    externalPassword: config.registryPasswordSecret,
+});
+// Pull credentials on the Compose host (nothing on Kubernetes targets). The Compose delivery, once
+// wired, takes `dependsOn: registryLogin.resources`.
+new RegistryLogin("registry-login", { host: platform.composeHost, registry: registry.credentials });
+const images = new ArchonImages("images", {
+    registry: registry.credentials,
+    imageTag: config.imageTag,
+    enableAgents: config.enableAgents,
+    build: config.buildImages,
+    sourceDir: config.archonSourceDir,
+    architecture: config.architecture,
+    cacheFromTag: config.previousImageTag,
+});
 
 export const stack = { name: config.stack, environment: config.environment, target: config.target };
 
@@ -33,3 +56,15 @@ export const passwords = pulumi.secret({
 
 export const kubeconfig = platform.kubeconfig;
 export const imageRefs = images.refs;
+export const registryServer = registry.server;
+
+/** What runs: the audit trail `pulumi stack history` keeps and `npm run releases` prints. */
+export const release = releaseRecord({
+    stack: config.stack,
+    target: config.target,
+    imageTag: config.imageTag,
+    registry: registry.server,
+    built: config.buildImages,
+    images: images.deployedRefs,
+    source: images.source,
+});

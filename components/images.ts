@@ -1,27 +1,112 @@
 /**
- * The four Archon images, built and pushed or referenced by tag. STUB: the registry/images issue
- * replaces the internals; the public shape stays.
+ * The four Archon images: built from the source checkout and pushed when the stack says so,
+ * otherwise referenced by their pinned tag in the registry.
  */
+import * as path from "path";
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { ConfigError } from "../config";
+import { RegistryCredentials } from "./registry";
+import { SourceRevision, readSourceRevision, shaTag, tagMatchesCommit } from "./release";
 
 export type ArchonImageName = "archon-server" | "archon-mcp" | "archon-ui" | "archon-agents";
 export const ARCHON_IMAGES: readonly ArchonImageName[] = ["archon-server", "archon-mcp", "archon-ui", "archon-agents"];
 
+/** Where each image's Dockerfile and build context sit in an Archon v1 checkout. */
+export const ARCHON_BUILDS: Readonly<Record<ArchonImageName, { context: string; dockerfile: string }>> = {
+    "archon-server": { context: "python", dockerfile: "python/Dockerfile.server" },
+    "archon-mcp": { context: "python", dockerfile: "python/Dockerfile.mcp" },
+    "archon-agents": { context: "python", dockerfile: "python/Dockerfile.agents" },
+    "archon-ui": { context: "archon-ui-main", dockerfile: "archon-ui-main/Dockerfile" },
+};
+
 export interface ArchonImagesArgs {
-    /** Registry host the images live in, e.g. registry.example.com. */
-    registry: pulumi.Input<string>;
-    /** Pinned tag (sha-<commit> or a release version). */
+    /** Registry the images are pushed to and pulled from (Registry.credentials). */
+    registry: RegistryCredentials;
+    /** Pinned tag (sha-<commit> or a release version). Tags are immutable: a new build takes a new tag. */
     imageTag: string;
+    /** Deploy archon-agents (`enableAgents`); its image is built only then. */
+    enableAgents: boolean;
+    /** Build and push (`buildImages`). When false, no docker resource is declared at all. */
+    build: boolean;
+    /** Path to the Archon checkout (`archonSourceDir`); required when building. */
+    sourceDir?: string;
+    /** CPU architecture of the servers (`config.architecture`; cax types are arm64): the build platform. */
+    architecture: "amd64" | "arm64";
+    /** An earlier tag whose layers seed the build cache (`previousImageTag`); none by default. */
+    cacheFromTag?: string;
 }
 
+/**
+ * Builds and pushes the images, or only names them. A rollback sets an older `imageTag` with
+ * `buildImages` false: the references change, nothing is rebuilt.
+ */
 export class ArchonImages extends pulumi.ComponentResource {
     /** Image reference each workload uses: the digest when built here, else registry/name:tag. */
     public readonly refs: Record<ArchonImageName, pulumi.Output<string>>;
+    /** The images this stack deploys (archon-agents only with enableAgents). */
+    public readonly deployed: ArchonImageName[];
+    /** {@link refs} of the {@link deployed} images only: what the release record lists. */
+    public readonly deployedRefs: Partial<Record<ArchonImageName, pulumi.Output<string>>>;
+    /** The build-and-push resources (empty unless building): dependsOn for whatever needs them pushed. */
+    public readonly builds: docker.Image[];
+    /** Commit of the checkout the images were built from, when it is a git work tree. */
+    public readonly source?: SourceRevision;
 
     constructor(name: string, args: ArchonImagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:ArchonImages", name, {}, opts);
-        const ref = (image: ArchonImageName) => pulumi.interpolate`${args.registry}/${image}:${args.imageTag}`;
-        this.refs = { "archon-server": ref("archon-server"), "archon-mcp": ref("archon-mcp"), "archon-ui": ref("archon-ui"), "archon-agents": ref("archon-agents") };
-        this.registerOutputs({ refs: this.refs });
+        this.deployed = ARCHON_IMAGES.filter((image) => image !== "archon-agents" || args.enableAgents);
+        const repository = (image: ArchonImageName) => pulumi.interpolate`${args.registry.server}/${image}`;
+        const tagged = (image: ArchonImageName) => pulumi.interpolate`${repository(image)}:${args.imageTag}`;
+        const refs = Object.fromEntries(ARCHON_IMAGES.map((image) => [image, tagged(image)])) as Record<ArchonImageName, pulumi.Output<string>>;
+        this.builds = [];
+
+        if (args.build) {
+            const sourceDir = args.sourceDir;
+            if (!sourceDir) throw new ConfigError("archon-infra:archonSourceDir = (not set): buildImages is true, so set it to an Archon checkout");
+            this.source = checkSource(sourceDir, args.imageTag);
+            for (const image of this.deployed) {
+                const spec = ARCHON_BUILDS[image];
+                const cacheFrom = args.cacheFromTag ? [pulumi.interpolate`${repository(image)}:${args.cacheFromTag}`] : [];
+                const built = new docker.Image(image, {
+                    imageName: tagged(image),
+                    build: {
+                        context: path.join(sourceDir, spec.context),
+                        dockerfile: path.join(sourceDir, spec.dockerfile),
+                        platform: `linux/${args.architecture}`,
+                        builderVersion: "BuilderBuildKit",
+                        // Pushed images carry their cache metadata, so the next build can start from them.
+                        args: { BUILDKIT_INLINE_CACHE: "1" },
+                        cacheFrom: { images: cacheFrom },
+                    },
+                    registry: { server: args.registry.server, username: args.registry.username, password: args.registry.password },
+                }, { parent: this });
+                this.builds.push(built);
+                refs[image] = built.repoDigest;
+            }
+        }
+        this.refs = refs;
+        this.deployedRefs = Object.fromEntries(this.deployed.map((image) => [image, refs[image]]));
+        this.registerOutputs({ refs: this.refs, sourceCommit: this.source?.commit });
     }
+}
+
+/**
+ * Refuses to publish a `sha-<commit>` tag built from another commit: tags are immutable, and a
+ * rollback with buildImages left on would otherwise rebuild an old tag from new source. Warns
+ * when the commit cannot be read or the work tree has uncommitted changes.
+ */
+function checkSource(sourceDir: string, imageTag: string): SourceRevision | undefined {
+    const source = readSourceRevision(sourceDir);
+    if (!source) {
+        pulumi.log.warn(`archonSourceDir ${sourceDir} is not a git checkout: the release output cannot record the source commit of ${imageTag}`);
+        return undefined;
+    }
+    if (!tagMatchesCommit(imageTag, source.commit)) {
+        throw new ConfigError(`archon-infra:imageTag = ${JSON.stringify(imageTag)}: archonSourceDir is at commit ${source.commit.slice(0, 12)}; tags are immutable, so build it as ${shaTag(source.commit)} (pulumi config set imageTag ${shaTag(source.commit)}), or set buildImages false to deploy the existing ${imageTag}`);
+    }
+    if (source.dirty) {
+        pulumi.log.warn(`archonSourceDir ${sourceDir} has uncommitted changes: ${imageTag} will not match commit ${source.commit.slice(0, 12)}`);
+    }
+    return source;
 }

@@ -42,8 +42,8 @@ export interface SynthResult {
     outputs: Record<string, unknown>;
     /** Rendered text artifacts by relative path under `files/`. */
     files: Record<string, string>;
-    /** URNs of the components that called `registerOutputs`. */
-    componentsWithOutputs: string[];
+    /** Outputs each component registered (`registerOutputs`), by URN; secrets as `{"$secret": v}`. */
+    componentOutputs: Record<string, Record<string, unknown>>;
 }
 
 /** The program failed on its configuration: one line naming the key and the fix. */
@@ -178,7 +178,8 @@ export async function synthesize(stack: string, overrides: Record<string, unknow
     resources.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
     const stackUrn = resources.find((r) => r.type === "pulumi:pulumi:Stack")?.urn ?? "";
     const outputs = (componentOutputs.get(stackUrn) ?? {}) as Record<string, unknown>;
-    return { stack, resources, outputs, files: renderedFiles(resources), componentsWithOutputs: [...componentOutputs.keys()].sort() };
+    const components = Object.fromEntries([...componentOutputs].filter(([urn]) => urn !== stackUrn).sort(([a], [b]) => (a < b ? -1 : 1))) as SynthResult["componentOutputs"];
+    return { stack, resources, outputs, files: renderedFiles(resources), componentOutputs: components };
 }
 
 function recordOf(urn: string, req: RegisterRequest): ResourceRecord {

@@ -1,0 +1,102 @@
+/**
+ * Turns `pulumi stack history --json` into a release log: when, who, which image tag, what kind of
+ * change (release, rollback, redeploy) and how it ended. The JSON is the CLI's documented
+ * `updateInfoJSON` list (newest first): version, kind, startTime, endTime, message, environment
+ * (git.* and ci.* keys), config (`{value?, objectValue?, secret}` per key), result, resourceChanges.
+ */
+import { z } from "zod";
+
+const configValue = z.object({ value: z.string().optional(), objectValue: z.unknown().optional(), secret: z.boolean() });
+
+const updateInfo = z.object({
+    version: z.number().int().optional(),
+    kind: z.string(),
+    startTime: z.string(),
+    endTime: z.string().optional(),
+    message: z.string().optional().default(""),
+    environment: z.record(z.string(), z.string()).optional().default({}),
+    config: z.record(z.string(), configValue).optional().default({}),
+    result: z.string().optional().default("in-progress"),
+    resourceChanges: z.record(z.string(), z.number()).optional(),
+});
+
+export const stackHistorySchema = z.array(updateInfo);
+export type StackHistoryEntry = z.infer<typeof updateInfo>;
+
+export interface ReleaseLogEntry {
+    version?: number;
+    /** ISO 8601, UTC. */
+    when: string;
+    /** Git author of the program's HEAD (name <email>), else the committer, else "unknown". */
+    who: string;
+    imageTag?: string;
+    /** `release` (a tag never deployed before), `rollback` (back to a tag that deployed before), `redeploy` (the tag of the update before). */
+    change: "release" | "rollback" | "redeploy";
+    result: string;
+    /** Commit of the infrastructure program (git.head). */
+    programCommit?: string;
+    message: string;
+    resourceChanges: Record<string, number>;
+}
+
+/**
+ * Parses Go's time rendering (`2024-05-02 10:15:00 +0000 UTC`, older CLIs) and RFC 3339 (newer ones).
+ */
+export function parseHistoryTime(text: string): Date {
+    const go = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?) ([+-]\d{2})(\d{2})(?: \S+)?$/.exec(text);
+    const date = new Date(go ? `${go[1]}T${go[2]}${go[3]}:${go[4]}` : text);
+    if (Number.isNaN(date.getTime())) throw new Error(`unreadable time in stack history: ${JSON.stringify(text)}`);
+    return date;
+}
+
+function who(environment: Record<string, string>): string {
+    const person = (name?: string, email?: string) => (name ? (email ? `${name} <${email}>` : name) : undefined);
+    return person(environment["git.author"], environment["git.author.email"])
+        ?? person(environment["git.committer"], environment["git.committer.email"])
+        ?? "unknown";
+}
+
+/**
+ * The release log, oldest first, of the `update` entries (previews, refreshes and destroys are not
+ * releases). `project` qualifies the imageTag key (`<project>:imageTag`).
+ */
+export function releaseLog(historyJson: unknown, project: string): ReleaseLogEntry[] {
+    const history = stackHistorySchema.parse(historyJson);
+    const updates = history.filter((h) => h.kind === "update").sort((a, b) => parseHistoryTime(a.startTime).getTime() - parseHistoryTime(b.startTime).getTime());
+    // A tag that once deployed successfully, named again after another tag was tried, is a rollback.
+    const deployed = new Set<string>();
+    let previous: string | undefined;
+    return updates.map((update) => {
+        const imageTag = update.config[`${project}:imageTag`]?.value;
+        const change = imageTag === undefined || imageTag === previous ? "redeploy" : deployed.has(imageTag) ? "rollback" : "release";
+        previous = imageTag ?? previous;
+        if (imageTag !== undefined && update.result === "succeeded") deployed.add(imageTag);
+        return {
+            version: update.version,
+            when: parseHistoryTime(update.startTime).toISOString(),
+            who: who(update.environment),
+            imageTag,
+            change,
+            result: update.result,
+            programCommit: update.environment["git.head"],
+            message: update.message,
+            resourceChanges: update.resourceChanges ?? {},
+        };
+    });
+}
+
+/** One line per entry, for a terminal. */
+export function formatReleaseLog(entries: ReleaseLogEntry[]): string {
+    const rows = entries.map((e) => [
+        e.version === undefined ? "" : `#${e.version}`,
+        e.when.replace(".000Z", "Z"),
+        e.change,
+        e.imageTag ?? "-",
+        e.result,
+        e.who,
+        e.programCommit ? e.programCommit.slice(0, 12) : "",
+    ]);
+    const header = ["version", "when", "change", "imageTag", "result", "who", "program"];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()).join("\n") + "\n";
+}

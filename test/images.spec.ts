@@ -1,0 +1,122 @@
+/**
+ * Image builds and pinned tags: what is built for which config, for which platform, how workloads
+ * reference the result, and that a sha- tag is never built from another commit.
+ */
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { SynthConfigError, reveal } from "../scripts/lib/synthesize";
+import { ofType, plainInputs, run, synth, writeTempFiles } from "./helpers";
+
+const IMAGE = "docker:index/image:Image";
+const CHECKOUT = path.resolve(__dirname, "fixtures", "archon-checkout");
+const BUILD = { buildImages: true, archonSourceDir: CHECKOUT };
+
+interface Release {
+    imageTag: string;
+    built: boolean;
+    images: Record<string, string>;
+    sourceCommit?: string;
+}
+
+function outputsOf(outputs: Record<string, unknown>): { imageRefs: Record<string, string>; release: Release } {
+    return reveal(outputs) as { imageRefs: Record<string, string>; release: Release };
+}
+
+/** A git checkout of the fixture with one commit; returns its directory and commit id. */
+function gitCheckout(): { dir: string; commit: string } {
+    const files = Object.fromEntries(
+        ["python/Dockerfile.server", "python/Dockerfile.mcp", "python/Dockerfile.agents", "archon-ui-main/Dockerfile"]
+            .map((file) => [file, fs.readFileSync(path.join(CHECKOUT, file), "utf8")]),
+    );
+    const dir = writeTempFiles(files, "archon-checkout-");
+    const git = (...args: string[]) => {
+        const result = run("git", ["-C", dir, "-c", "user.name=Test", "-c", "user.email=test@example.com", ...args]);
+        assert.strictEqual(result.status, 0, result.output);
+        return result.output.trim();
+    };
+    git("init", "-q");
+    git("add", "-A");
+    git("commit", "-q", "-m", "fixture");
+    return { dir, commit: git("rev-parse", "HEAD") };
+}
+
+describe("images", () => {
+    it("builds and pushes the four images from the checkout when asked", async () => {
+        const result = await synth("production", BUILD);
+        const images = ofType(result, IMAGE);
+        assert.deepStrictEqual(images.map((i) => i.name).sort(), ["archon-agents", "archon-mcp", "archon-server", "archon-ui"]);
+        const byName = Object.fromEntries(images.map((i) => [i.name, plainInputs(i)]));
+        assert.strictEqual(byName["archon-server"].imageName, "registry.archon.example.com/archon-server:sha-1a2b3c4");
+        assert.strictEqual(byName["archon-server"].build.context, path.join(CHECKOUT, "python"));
+        assert.strictEqual(byName["archon-server"].build.dockerfile, path.join(CHECKOUT, "python", "Dockerfile.server"));
+        assert.strictEqual(byName["archon-mcp"].build.dockerfile, path.join(CHECKOUT, "python", "Dockerfile.mcp"));
+        assert.strictEqual(byName["archon-agents"].build.dockerfile, path.join(CHECKOUT, "python", "Dockerfile.agents"));
+        assert.strictEqual(byName["archon-ui"].build.context, path.join(CHECKOUT, "archon-ui-main"));
+        assert.strictEqual(byName["archon-ui"].build.dockerfile, path.join(CHECKOUT, "archon-ui-main", "Dockerfile"));
+        for (const inputs of Object.values(byName)) {
+            assert.strictEqual(inputs.build.platform, "linux/amd64");
+            assert.deepStrictEqual({ server: inputs.registry.server, username: inputs.registry.username }, { server: "registry.archon.example.com", username: "archon" });
+            for (const file of [inputs.build.dockerfile]) assert.ok(fs.existsSync(file), `${file} is missing from the checkout`);
+        }
+        const password = images.map((i) => (i.inputs.registry as { password: unknown }).password);
+        assert.ok(password.every((p) => typeof p === "object" && p !== null && "$secret" in p), "the push password must stay secret");
+    });
+
+    it("references the pushed digests when built, and the tag otherwise", async () => {
+        const built = outputsOf((await synth("production", BUILD)).outputs);
+        for (const name of ["archon-server", "archon-mcp", "archon-ui", "archon-agents"]) {
+            assert.match(built.imageRefs[name], new RegExp(`^registry\\.archon\\.example\\.com/${name}@sha256:[0-9a-f]{64}$`));
+            assert.strictEqual(built.release.images[name], built.imageRefs[name]);
+        }
+        const referenced = outputsOf((await synth("production")).outputs);
+        assert.strictEqual(referenced.imageRefs["archon-ui"], "registry.archon.example.com/archon-ui:sha-1a2b3c4");
+        assert.deepStrictEqual(ofType(await synth("production"), IMAGE), [], "buildImages=false declares no docker resource");
+    });
+
+    it("builds three images when the agents are off, and lists three in the release", async () => {
+        const result = await synth("staging", BUILD);
+        assert.deepStrictEqual(ofType(result, IMAGE).map((i) => i.name).sort(), ["archon-mcp", "archon-server", "archon-ui"]);
+        assert.deepStrictEqual(Object.keys(outputsOf(result.outputs).release.images).sort(), ["archon-mcp", "archon-server", "archon-ui"]);
+    });
+
+    it("builds for linux/arm64 on cax servers", async () => {
+        const result = await synth("production", { ...BUILD, serverType: "cax31", agentServerType: "cax41" });
+        const platforms = ofType(result, IMAGE).map((i) => plainInputs(i).build.platform);
+        assert.deepStrictEqual([...new Set(platforms)], ["linux/arm64"]);
+    });
+
+    it("seeds the build cache from previousImageTag", async () => {
+        const result = await synth("production", { ...BUILD, previousImageTag: "sha-0000000" });
+        const server = ofType(result, IMAGE).find((i) => i.name === "archon-server");
+        assert.ok(server);
+        assert.deepStrictEqual(plainInputs(server).build.cacheFrom.images, ["registry.archon.example.com/archon-server:sha-0000000"]);
+    });
+
+    it("records the source commit of a git checkout whose commit the sha- tag names", async () => {
+        const { dir, commit } = gitCheckout();
+        const result = await synth("production", { buildImages: true, archonSourceDir: dir, imageTag: `sha-${commit.slice(0, 7)}` });
+        const release = outputsOf(result.outputs).release;
+        assert.strictEqual(release.sourceCommit, commit);
+        assert.strictEqual(release.built, true);
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("refuses to build a sha- tag from another commit", async () => {
+        const { dir, commit } = gitCheckout();
+        await assert.rejects(synth("production", { buildImages: true, archonSourceDir: dir, imageTag: "sha-1111111" }), (err: Error) => {
+            assert.ok(err instanceof SynthConfigError, String(err));
+            assert.match(err.message, /archon-infra:imageTag/);
+            assert.ok(err.message.includes(`sha-${commit.slice(0, 7)}`), err.message);
+            return true;
+        });
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("builds a release-version tag from any commit", async () => {
+        const { dir, commit } = gitCheckout();
+        const result = await synth("production", { buildImages: true, archonSourceDir: dir, imageTag: "v0.1.0" });
+        assert.strictEqual(outputsOf(result.outputs).release.sourceCommit, commit);
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+});

@@ -1,0 +1,60 @@
+/**
+ * The release log read from recorded `pulumi stack history --json` output (the CLI's updateInfoJSON
+ * format): which updates count, who made them, which tag, release vs rollback, and the result.
+ */
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { formatReleaseLog, parseHistoryTime, releaseLog } from "../scripts/lib/release-log";
+import { run } from "./helpers";
+
+const FIXTURE = path.join(__dirname, "fixtures", "stack-history-production.json");
+const history = JSON.parse(fs.readFileSync(FIXTURE, "utf8")) as unknown;
+
+describe("release log", () => {
+    const log = releaseLog(history, "archon-infra");
+
+    it("lists the updates oldest first, leaving out refreshes", () => {
+        assert.deepStrictEqual(log.map((e) => e.version), [1, 2, 3, 5, 6]);
+        assert.deepStrictEqual(log.map((e) => e.when), [
+            "2026-01-12T08:15:30.000Z", "2026-01-15T10:00:00.000Z", "2026-01-20T11:30:05.000Z", "2026-02-03T15:02:47.000Z", "2026-02-03T16:40:11.000Z",
+        ]);
+    });
+
+    it("records which tag each update deployed and how it ended", () => {
+        assert.deepStrictEqual(log.map((e) => [e.imageTag, e.result]), [
+            ["sha-1a2b3c4", "succeeded"], ["sha-1a2b3c4", "succeeded"], ["sha-5d6e7f8", "succeeded"], ["sha-9abcdef", "failed"], ["sha-5d6e7f8", "succeeded"],
+        ]);
+    });
+
+    it("tells releases, redeploys and rollbacks apart (a failed release does not count as deployed)", () => {
+        assert.deepStrictEqual(log.map((e) => e.change), ["release", "redeploy", "release", "release", "rollback"]);
+    });
+
+    it("names who made each update from the git author, else the committer", () => {
+        assert.strictEqual(log[0].who, "Ana Ops <ana@example.com>");
+        assert.strictEqual(log[2].who, "CI Bot <ci@example.com>");
+        assert.strictEqual(log[3].who, "Ben Builder <ben@example.com>");
+        assert.strictEqual(log[4].programCommit, "0c1d2e3f405162738495a6b7c8d9e0f1a2b3c4d5");
+        assert.deepStrictEqual(log[4].resourceChanges, { same: 71, update: 4 });
+    });
+
+    it("reads both time formats the CLI has printed", () => {
+        assert.strictEqual(parseHistoryTime("2026-02-03 16:40:11 +0000 UTC").toISOString(), "2026-02-03T16:40:11.000Z");
+        assert.strictEqual(parseHistoryTime("2026-02-03 17:40:11.5 +0100 CET").toISOString(), "2026-02-03T16:40:11.500Z");
+        assert.strictEqual(parseHistoryTime("2026-02-03T16:40:11Z").toISOString(), "2026-02-03T16:40:11.000Z");
+        assert.throws(() => parseHistoryTime("yesterday"), /unreadable time/);
+    });
+
+    it("refuses JSON that is not stack history", () => {
+        assert.throws(() => releaseLog([{ version: 1 }], "archon-infra"));
+        assert.throws(() => releaseLog({ updates: [] }, "archon-infra"));
+    });
+
+    it("prints one row per update through `npm run releases -- --file`", () => {
+        const result = run(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/releases.ts", "--stack", "production", "--file", FIXTURE], { cwd: path.join(__dirname, "..") });
+        assert.strictEqual(result.status, 0, result.output);
+        assert.strictEqual(result.output, formatReleaseLog(log));
+        assert.match(result.output.split("\n")[5], /^#6 .* rollback +sha-5d6e7f8 +succeeded +Ana Ops <ana@example.com>/);
+    });
+});
