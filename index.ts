@@ -7,12 +7,14 @@ import { loadConfig } from "./config";
 import { ArchonImages } from "./components/images";
 import { Platform } from "./components/platform";
 import { Secrets } from "./components/secrets";
+import { Workloads } from "./components/workloads";
 
 const config = loadConfig();
 
 const secrets = new Secrets("secrets", { secretsVersion: config.secretsVersion });
 const platform = new Platform("platform", { config, secrets });
 const images = new ArchonImages("images", { registry: `registry.${config.domain}`, imageTag: config.imageTag });
+const workloads = new Workloads("workloads", { config, platform, secrets, imageRefs: images.refs });
 
 export const stack = { name: config.stack, environment: config.environment, target: config.target };
 
@@ -33,3 +35,6 @@ export const passwords = pulumi.secret({
 
 export const kubeconfig = platform.kubeconfig;
 export const imageRefs = images.refs;
+export const urls = workloads.urls;
+export const supabaseUrl = workloads.urls.supabase;
+export const componentVersions = workloads.componentVersions;
