@@ -129,6 +129,7 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
 
     files["docker-compose.yml"] = pulumi.all(composeServices).apply((definitions) =>
         "# Rendered by archon-infra (components/compose-project.ts). Secrets live in env/*.env and secrets/, mode 0600.\n" +
-        stringify({ services: definitions }, { lineWidth: 0 }));
+        // docker-compose reads YAML 1.1, where a bare off/no/yes is a boolean: quote them as 1.1 does.
+        stringify({ services: definitions }, { lineWidth: 0, version: "1.1" }));
     return { files, secretFiles };
 }
