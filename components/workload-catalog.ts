@@ -278,56 +278,41 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
     };
     // Archon refuses the anon key: SUPABASE_SERVICE_KEY is the service_role key.
     const archonSecrets = { SUPABASE_SERVICE_KEY: s.serviceRoleKey };
-    const archonSecurity = nonRoot(1000);
-
-    const server: ServiceSpec = {
-        name: "archon-server",
+    /** The three Python services share image naming, settings, key, hardening and internet egress. */
+    const archonPython = (name: ArchonImageName, port: number, spec: Pick<ServiceSpec, "health" | "resources" | "dependsOn"> & Partial<ServiceSpec>): ServiceSpec => ({
+        name,
         group: "archon",
-        image: args.archonImages["archon-server"],
+        image: args.archonImages[name],
         kind: "service",
-        ports: [{ name: "http", port: PORTS.server }],
+        ports: [{ name: "http", port }],
         env: archonEnv,
         secretEnv: archonSecrets,
+        security: nonRoot(1000),
+        egressInternet: true,
+        ...spec,
+    });
+    const large = { cpu: "250m", memory: "512Mi", cpuLimit: "2", memoryLimit: "2Gi" };
+
+    const server = archonPython("archon-server", PORTS.server, {
         // /health answers 503 until the server has started and the schema is migrated.
         health: { http: { path: "/health", port: PORTS.server }, exec: PYTHON_HTTP_CHECK(PORTS.server, "/health"), startupSeconds: 60 },
-        resources: { cpu: "250m", memory: "512Mi", cpuLimit: "2", memoryLimit: "2Gi" },
-        security: archonSecurity,
+        resources: large,
         dependsOn: ["archon-migrate", "kong"],
-        egressInternet: true,
         replicas: ha ? 2 : 1,
         autoscale: ha ? { minReplicas: 2, maxReplicas: 5, cpuUtilization: 70 } : undefined,
-    };
-
-    const mcp: ServiceSpec = {
-        name: "archon-mcp",
-        group: "archon",
-        image: args.archonImages["archon-mcp"],
-        kind: "service",
-        ports: [{ name: "http", port: PORTS.mcp }],
+    });
+    const mcp = archonPython("archon-mcp", PORTS.mcp, {
         env: { ...archonEnv, TRANSPORT: "sse", API_SERVICE_URL: `http://archon-server:${PORTS.server}`, AGENTS_SERVICE_URL: `http://archon-agents:${PORTS.agents}` },
-        secretEnv: archonSecrets,
         health: { tcp: { port: PORTS.mcp }, exec: ["python", "-c", `import socket; socket.create_connection(('127.0.0.1', ${PORTS.mcp}), 5).close()`], startupSeconds: 60 },
         resources: { cpu: "100m", memory: "256Mi", memoryLimit: "1Gi" },
-        security: archonSecurity,
         dependsOn: ["archon-server"],
         routes: [{ host: hosts.mcp, path: "/", port: PORTS.mcp, websockets: true }],
-        egressInternet: true,
-    };
-
-    const agents: ServiceSpec = {
-        name: "archon-agents",
-        group: "archon",
-        image: args.archonImages["archon-agents"],
-        kind: "service",
-        ports: [{ name: "http", port: PORTS.agents }],
-        env: archonEnv,
-        secretEnv: archonSecrets,
+    });
+    const agents = archonPython("archon-agents", PORTS.agents, {
         health: { http: { path: "/health", port: PORTS.agents }, exec: PYTHON_HTTP_CHECK(PORTS.agents, "/health"), startupSeconds: 60 },
-        resources: { cpu: "250m", memory: "512Mi", cpuLimit: "2", memoryLimit: "2Gi" },
-        security: archonSecurity,
+        resources: large,
         dependsOn: ["archon-migrate", "kong"],
-        egressInternet: true,
-    };
+    });
 
     const ui: ServiceSpec = {
         name: "archon-ui",
