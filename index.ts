@@ -10,6 +10,7 @@ import { Registry } from "./components/registry";
 import { RegistryLogin } from "./components/registry-login";
 import { releaseRecord } from "./components/release";
 import { Secrets } from "./components/secrets";
+import { Workloads } from "./components/workloads";
 
 const config = loadConfig();
 
@@ -24,9 +25,8 @@ const registry = new Registry("registry", {
     externalUsername: config.registryUsername,
     externalPassword: config.registryPasswordSecret,
 });
-// Pull credentials on the Compose host (nothing on Kubernetes targets). The Compose delivery, once
-// wired, takes `dependsOn: registryLogin.resources`.
-new RegistryLogin("registry-login", { host: platform.composeHost, registry: registry.credentials });
+// Pull credentials on the Compose host (nothing on Kubernetes targets).
+const registryLogin = new RegistryLogin("registry-login", { host: platform.composeHost, registry: registry.credentials });
 const images = new ArchonImages("images", {
     registry: registry.credentials,
     imageTag: config.imageTag,
@@ -35,6 +35,15 @@ const images = new ArchonImages("images", {
     sourceDir: config.archonSourceDir,
     architecture: config.architecture,
     cacheFromTag: config.previousImageTag,
+});
+const workloads = new Workloads("workloads", {
+    config,
+    platform,
+    secrets,
+    imageRefs: images.refs,
+    registry: registry.credentials,
+    extraServices: registry.services,
+    composeDependsOn: registryLogin.resources,
 });
 
 export const stack = { name: config.stack, environment: config.environment, target: config.target };
@@ -67,4 +76,8 @@ export const release = releaseRecord({
     built: config.buildImages,
     images: images.deployedRefs,
     source: images.source,
+    supabaseVersions: workloads.componentVersions,
 });
+export const urls = workloads.urls;
+export const supabaseUrl = workloads.urls.supabase;
+export const componentVersions = workloads.componentVersions;

@@ -76,6 +76,21 @@ export interface SecuritySpec {
     readOnlyRootFilesystem: boolean;
     /** Writable scratch paths (emptyDir / tmpfs) for a read-only root filesystem. */
     writablePaths?: string[];
+    /**
+     * Capabilities added back after dropping ALL, for images whose entrypoint starts as root and
+     * steps down (e.g. Postgres: CHOWN, SETUID, SETGID). Empty by default.
+     */
+    addCapabilities?: string[];
+    /** Group that owns mounted volumes (Kubernetes `fsGroup`). */
+    fsGroup?: number;
+}
+
+/** Horizontal autoscaling on Kubernetes (an HPA on CPU). Compose runs one container. */
+export interface AutoscaleSpec {
+    minReplicas: number;
+    maxReplicas: number;
+    /** Target average CPU utilisation, percent of the request. */
+    cpuUtilization: number;
 }
 
 export interface ServiceSpec {
@@ -108,6 +123,19 @@ export interface ServiceSpec {
     publish?: { host: number; container: number }[];
     /** Targets this service renders to. Default both. */
     targets?: RenderTarget[];
+    /**
+     * Extra DNS names of this service inside the stack (a Compose network alias; on Kubernetes a
+     * `hostAliases` entry with the Service's cluster IP in every pod of the namespace).
+     */
+    aliases?: string[];
+    /**
+     * Services whose pods may connect to this one. Unset: any pod of the stack may. The ingress
+     * controller and monitoring reach routed ports regardless.
+     */
+    allowFrom?: string[];
+    /** The service makes outbound connections to the internet (LLM APIs, crawling). Default false. */
+    egressInternet?: boolean;
+    autoscale?: AutoscaleSpec;
 }
 
 /** The services of one target, by name. */

@@ -128,6 +128,10 @@ export const COMPUTED_STATE: Record<string, ComputedState> = {
     "hcloud:index/loadBalancer:LoadBalancer": (ctx) => ({ ipv4: ipv4(ctx.urn), ipv6: ipv6Network(ctx.urn).replace("::/64", "::1") }),
     "hcloud:index/primaryIp:PrimaryIp": (ctx) => ({ ipAddress: ipv4(ctx.urn) }),
     "hcloud:index/sshKey:SshKey": (ctx) => ({ fingerprint: crypto.createHash("md5").update(String(ctx.inputs.publicKey)).digest("hex").replace(/(..)(?!$)/g, "$1:") }),
+    // Kubernetes assigns a Service its cluster IP (k3s: from 10.43.0.0/16).
+    "kubernetes:core/v1:Service": (ctx) => ({
+        spec: { ...(ctx.inputs.spec as Record<string, unknown>), clusterIP: `10.43.${seededNumber(ctx.urn, 256)}.${1 + seededNumber(`${ctx.urn}/ip`, 254)}` },
+    }),
     "docker:index/image:Image": (ctx) => {
         const imageName = String(ctx.inputs.imageName ?? ctx.name);
         const repository = imageName.replace(/:[^:/]+$/, "");

@@ -1,0 +1,135 @@
+/**
+ * Renders a service catalog as a Docker Compose project: docker-compose.yml (healthchecks, start
+ * order, restart policies, hardening), one env file per service holding its secrets (delivered
+ * 0600, referenced by `env_file`), config files as read-only bind mounts, and data under the
+ * host's data directory. Other components add services simply by adding ServiceSpecs.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { stringify } from "yaml";
+import { FileSpec, ServiceSpec, forTarget } from "./catalog";
+
+export interface ComposeProjectArgs {
+    /** Every service of the project; those whose `targets` exclude compose are skipped. */
+    services: ServiceSpec[];
+    /** Host directory on the protected data volume (ComposeHostAccess.dataDir): `<dataDir>/<service>/<volume>`. */
+    dataDir: string;
+}
+
+/** What ComposeDelivery takes: paths relative to the project directory. */
+export interface ComposeProjectFiles {
+    /** docker-compose.yml and the non-secret config files (config/<service>/<file>). */
+    files: Record<string, pulumi.Output<string>>;
+    /** env/<service>.env and secret config files (secrets/<service>/<file>): mode 0600 on the host. */
+    secretFiles: Record<string, pulumi.Output<string>>;
+}
+
+/** Compose interpolates `$`; a literal dollar is written `$$`. */
+function literal(text: string): string {
+    return text.replace(/\$/g, "$$$$");
+}
+
+/** Kubernetes quantities to Compose's: `512Mi` -> `512m`, `2Gi` -> `2g`; CPU `500m` -> 0.5. */
+function memory(quantity: string): string {
+    const match = /^(\d+)(Mi|Gi)$/.exec(quantity);
+    if (!match) throw new Error(`memory ${quantity}: write it in Mi or Gi`);
+    return `${match[1]}${match[2] === "Gi" ? "g" : "m"}`;
+}
+function cpus(quantity: string): number {
+    return quantity.endsWith("m") ? Number(quantity.slice(0, -1)) / 1000 : Number(quantity);
+}
+
+function fileName(file: FileSpec): string {
+    return file.path.replace(/^\/+/, "").replace(/[^-._a-zA-Z0-9]+/g, "_");
+}
+
+function healthcheck(service: ServiceSpec): Record<string, unknown> | undefined {
+    const health = service.health;
+    if (!health || service.kind === "oneshot") return undefined;
+    let test: string[];
+    if (health.exec) test = ["CMD", ...health.exec.map(literal)];
+    else if (health.http) test = ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${health.http.port}${health.http.path}`];
+    else throw new Error(`service ${service.name}: Compose needs health.exec or health.http (a TCP check has no command)`);
+    return { test, interval: "10s", timeout: "5s", retries: 5, start_period: `${health.startupSeconds ?? 30}s` };
+}
+
+/** One env file line per variable; Compose env files cannot hold a value over several lines. */
+function envFile(service: ServiceSpec, values: Record<string, string>): string {
+    return Object.entries(values).map(([key, value]) => {
+        if (/[\r\n]/.test(value)) throw new Error(`service ${service.name}: secret ${key} spans lines; an env file cannot hold it`);
+        return `${key}=${value}\n`;
+    }).join("");
+}
+
+/** The Compose project of `args.services`. */
+export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFiles {
+    const services = forTarget(args.services, "compose");
+    const names = new Set(services.map((s) => s.name));
+    const files: Record<string, pulumi.Output<string>> = {};
+    const secretFiles: Record<string, pulumi.Output<string>> = {};
+    const composeServices: Record<string, pulumi.Output<Record<string, unknown>>> = {};
+
+    for (const service of services) {
+        const volumes: string[] = [];
+        for (const file of service.files ?? []) {
+            const relative = `${file.secret ? "secrets" : "config"}/${service.name}/${fileName(file)}`;
+            (file.secret ? secretFiles : files)[relative] = pulumi.output(file.content);
+            volumes.push(`./${relative}:${file.path}:ro`);
+        }
+        for (const storage of service.storage ?? []) volumes.push(`${args.dataDir}/${service.name}/${storage.name}:${storage.mountPath}`);
+
+        const envFiles: string[] = [];
+        if (service.secretEnv && Object.keys(service.secretEnv).length > 0) {
+            const relative = `env/${service.name}.env`;
+            secretFiles[relative] = pulumi.output(service.secretEnv).apply((values) => envFile(service, values as Record<string, string>));
+            envFiles.push(`./${relative}`);
+        }
+
+        const dependsOn: Record<string, { condition: string }> = {};
+        for (const dependency of service.dependsOn ?? []) {
+            if (!names.has(dependency)) continue;
+            const oneshot = services.find((s) => s.name === dependency)?.kind === "oneshot";
+            dependsOn[dependency] = { condition: oneshot ? "service_completed_successfully" : "service_healthy" };
+        }
+
+        const sec = service.security;
+        const routedPorts = [...new Set((service.routes ?? []).map((r) => r.port))];
+        const definition = pulumi.all([service.image, service.env ?? {}]).apply(([image, env]) => {
+            const plainEnv = Object.fromEntries(Object.entries(env as Record<string, string>).map(([k, v]) => [k, literal(v)]));
+            const entry: Record<string, unknown> = {
+                image,
+                command: service.command?.map(literal),
+                restart: service.kind === "oneshot" ? "on-failure" : "unless-stopped",
+                environment: Object.keys(plainEnv).length > 0 ? plainEnv : undefined,
+                env_file: envFiles.length > 0 ? envFiles : undefined,
+                depends_on: Object.keys(dependsOn).length > 0 ? dependsOn : undefined,
+                healthcheck: healthcheck(service),
+                volumes: volumes.length > 0 ? volumes : undefined,
+                tmpfs: sec.readOnlyRootFilesystem && (sec.writablePaths ?? []).length > 0 ? sec.writablePaths : undefined,
+                read_only: sec.readOnlyRootFilesystem,
+                user: sec.runAsUser !== undefined ? String(sec.runAsUser) : undefined,
+                cap_drop: ["ALL"],
+                cap_add: sec.addCapabilities && sec.addCapabilities.length > 0 ? sec.addCapabilities : undefined,
+                security_opt: ["no-new-privileges:true"],
+                mem_limit: memory(service.resources.memoryLimit),
+                mem_reservation: memory(service.resources.memory),
+                cpus: service.resources.cpuLimit ? cpus(service.resources.cpuLimit) : undefined,
+                // The proxy's published ports face the world; everything else only the host's loopback.
+                ports: [
+                    ...(service.publish ?? []).map((p) => `${p.host}:${p.container}`),
+                    ...routedPorts.map((port) => `127.0.0.1:${port}:${port}`),
+                ],
+                networks: service.aliases && service.aliases.length > 0 ? { default: { aliases: service.aliases } } : undefined,
+                logging: { driver: "json-file", options: { "max-size": "10m", "max-file": "3" } },
+            };
+            if ((entry.ports as string[]).length === 0) delete entry.ports;
+            return Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined));
+        });
+        composeServices[service.name] = definition;
+    }
+
+    files["docker-compose.yml"] = pulumi.all(composeServices).apply((definitions) =>
+        "# Rendered by archon-infra (components/compose-project.ts). Secrets live in env/*.env and secrets/, mode 0600.\n" +
+        // docker-compose reads YAML 1.1, where a bare off/no/yes is a boolean: quote them as 1.1 does.
+        stringify({ services: definitions }, { lineWidth: 0, version: "1.1" }));
+    return { files, secretFiles };
+}

@@ -1,0 +1,307 @@
+/**
+ * Renders a service catalog into Kubernetes objects: namespace, Secrets (the only place secret
+ * values go), ConfigMaps, Deployments / a StatefulSet / migration Jobs, Services, retained PVCs,
+ * PodDisruptionBudgets, HPAs and NetworkPolicies. Routes (`ServiceSpec.routes`) are left to the
+ * ingress component.
+ */
+import * as crypto from "crypto";
+import * as kubernetes from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { FileSpec, ServiceSpec, forTarget } from "./catalog";
+
+type Input<T> = pulumi.Input<T>;
+type PodSpec = kubernetes.types.input.core.v1.PodSpec;
+type Container = kubernetes.types.input.core.v1.Container;
+type Probe = kubernetes.types.input.core.v1.Probe;
+
+export interface KubernetesWorkloadsArgs {
+    /** The services to run; those whose `targets` exclude kubernetes are skipped. */
+    services: ServiceSpec[];
+    /** Namespace created for the workloads, e.g. `archon`. */
+    namespace: string;
+    provider: kubernetes.Provider;
+    /** Credentials of a private registry: a dockerconfigjson Secret every pod references. */
+    imagePullSecret?: { server: Input<string>; username: Input<string>; password: Input<string> };
+    /**
+     * Storage class of the PersistentVolumeClaims. Default `hcloud-volumes` (Hetzner's CSI driver).
+     * The claims are protected and kept on delete either way; a class with reclaimPolicy Retain
+     * also keeps the volume when someone deletes a claim by hand.
+     */
+    storageClassName?: string;
+    /** Size in GB of each service's volumes, overriding the catalog's `sizeGb`, by service name. */
+    storageSizesGb?: Record<string, number>;
+    /** Namespaces of the ingress controllers that reach routed ports. Default kube-system, traefik, ingress-nginx. */
+    ingressNamespaces?: string[];
+    /** Namespace of the monitoring stack that scrapes every port. Default `monitoring`. */
+    monitoringNamespace?: string;
+}
+
+/** A ConfigMap / Secret key for a file path (keys allow only [-._a-zA-Z0-9]). */
+export function fileKey(file: FileSpec): string {
+    return file.path.replace(/^\/+/, "").replace(/[^-._a-zA-Z0-9]+/g, "_");
+}
+
+function probeFor(service: ServiceSpec, kind: "readiness" | "liveness"): Probe | undefined {
+    const health = service.health;
+    if (!health) return undefined;
+    const timing = kind === "readiness"
+        ? { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }
+        : { initialDelaySeconds: health.startupSeconds ?? 30, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 };
+    if (health.http) return { httpGet: { path: health.http.path, port: health.http.port }, ...timing };
+    if (health.tcp) return { tcpSocket: { port: health.tcp.port }, ...timing };
+    if (health.exec) return { exec: { command: health.exec }, ...timing };
+    return undefined;
+}
+
+function sha256(text: string): string {
+    return crypto.createHash("sha256").update(text).digest("hex");
+}
+
+export class KubernetesWorkloads extends pulumi.ComponentResource {
+    public readonly namespace: pulumi.Output<string>;
+
+    constructor(name: string, args: KubernetesWorkloadsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("archon:infra:KubernetesWorkloads", name, {}, opts);
+        const services = forTarget(args.services, "kubernetes");
+        const ns = args.namespace;
+        const childOpts: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
+        const namespace = new kubernetes.core.v1.Namespace(ns, {
+            metadata: { name: ns, labels: { "app.kubernetes.io/part-of": "archon", "pod-security.kubernetes.io/enforce": "baseline" } },
+        }, childOpts);
+        this.namespace = namespace.metadata.name;
+        const opt: pulumi.CustomResourceOptions = { ...childOpts, dependsOn: [namespace] };
+        const labels = (service: ServiceSpec) => ({ "app.kubernetes.io/name": service.name, "app.kubernetes.io/component": service.group, "app.kubernetes.io/part-of": "archon" });
+        const selector = (serviceName: string) => ({ "app.kubernetes.io/name": serviceName });
+
+        const pullSecrets: { name: string }[] = [];
+        if (args.imagePullSecret) {
+            const pull = args.imagePullSecret;
+            const dockerConfig = pulumi.all([pull.server, pull.username, pull.password]).apply(([server, username, password]) =>
+                JSON.stringify({ auths: { [server]: { username, password, auth: Buffer.from(`${username}:${password}`).toString("base64") } } }));
+            new kubernetes.core.v1.Secret("registry-credentials", {
+                metadata: { name: "registry-credentials", namespace: ns },
+                type: "kubernetes.io/dockerconfigjson",
+                stringData: { ".dockerconfigjson": pulumi.secret(dockerConfig) },
+            }, opt);
+            pullSecrets.push({ name: "registry-credentials" });
+        }
+
+        // Kubernetes Services first: aliases need their cluster IPs.
+        const clusterServices = new Map<string, kubernetes.core.v1.Service>();
+        for (const service of services.filter((s) => s.kind !== "oneshot" && s.ports.length > 0)) {
+            clusterServices.set(service.name, new kubernetes.core.v1.Service(service.name, {
+                metadata: { name: service.name, namespace: ns, labels: labels(service) },
+                spec: { selector: selector(service.name), ports: service.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.port })) },
+            }, opt));
+        }
+        const hostAliases = services.flatMap((service) => (service.aliases ?? []).map((alias) => ({
+            ip: clusterServices.get(service.name)!.spec.clusterIP,
+            hostnames: [alias],
+        })));
+
+        this.renderNetworkPolicies(services, ns, args, opt);
+
+        // Migration Jobs first: a service that depends on one starts only after it completed.
+        const jobs = new Map<string, pulumi.Resource>();
+        for (const service of services.filter((s) => s.kind === "oneshot")) {
+            jobs.set(service.name, this.renderWorkload(service, ns, args, opt, pullSecrets, hostAliases, labels(service), []));
+        }
+        for (const service of services.filter((s) => s.kind !== "oneshot")) {
+            const waitFor = (service.dependsOn ?? []).flatMap((d) => jobs.get(d) ?? []);
+            this.renderWorkload(service, ns, args, opt, pullSecrets, hostAliases, labels(service), waitFor);
+        }
+        this.registerOutputs({ namespace: this.namespace });
+    }
+
+    private renderWorkload(
+        service: ServiceSpec,
+        ns: string,
+        args: KubernetesWorkloadsArgs,
+        opt: pulumi.CustomResourceOptions,
+        pullSecrets: { name: string }[],
+        hostAliases: { ip: Input<string>; hostnames: string[] }[],
+        labels: Record<string, string>,
+        waitFor: pulumi.Resource[],
+    ): pulumi.Resource {
+        const meta = (suffix: string) => ({ name: `${service.name}${suffix}`, namespace: ns, labels });
+        const plainFiles = (service.files ?? []).filter((f) => !f.secret);
+        const secretFiles = (service.files ?? []).filter((f) => f.secret);
+        const configData: Record<string, Input<string>> = { ...(service.env ?? {}) };
+        const fileData: Record<string, Input<string>> = Object.fromEntries(plainFiles.map((f) => [fileKey(f), f.content]));
+        const secretData: Record<string, Input<string>> = { ...(service.secretEnv ?? {}), ...Object.fromEntries(secretFiles.map((f) => [fileKey(f), f.content])) };
+
+        const volumes: kubernetes.types.input.core.v1.Volume[] = [];
+        const mounts: kubernetes.types.input.core.v1.VolumeMount[] = [];
+        const envFrom: kubernetes.types.input.core.v1.EnvFromSource[] = [];
+
+        if (Object.keys(configData).length > 0) {
+            const env = new kubernetes.core.v1.ConfigMap(`${service.name}-env`, { metadata: meta("-env"), data: configData }, opt);
+            envFrom.push({ configMapRef: { name: env.metadata.name } });
+        }
+        if (plainFiles.length > 0) {
+            new kubernetes.core.v1.ConfigMap(`${service.name}-files`, { metadata: meta("-files"), data: fileData }, opt);
+            volumes.push({ name: "files", configMap: { name: `${service.name}-files`, defaultMode: 0o444 } });
+            for (const f of plainFiles) mounts.push({ name: "files", mountPath: f.path, subPath: fileKey(f), readOnly: true });
+        }
+        if (Object.keys(secretData).length > 0) {
+            new kubernetes.core.v1.Secret(`${service.name}-secrets`, { metadata: meta("-secrets"), type: "Opaque", stringData: pulumi.secret(secretData) }, opt);
+            if (Object.keys(service.secretEnv ?? {}).length > 0) envFrom.push({ secretRef: { name: `${service.name}-secrets` } });
+            if (secretFiles.length > 0) {
+                volumes.push({ name: "secret-files", secret: { secretName: `${service.name}-secrets`, defaultMode: 0o440, items: secretFiles.map((f) => ({ key: fileKey(f), path: fileKey(f) })) } });
+                for (const f of secretFiles) mounts.push({ name: "secret-files", mountPath: f.path, subPath: fileKey(f), readOnly: true });
+            }
+        }
+        // Pods roll when their settings change: the ConfigMaps and Secrets keep their names.
+        const checksum = pulumi.all([configData, fileData, secretData]).apply((data) => sha256(JSON.stringify(data)));
+
+        (service.security.writablePaths ?? []).forEach((p, i) => {
+            volumes.push({ name: `scratch-${i}`, emptyDir: {} });
+            mounts.push({ name: `scratch-${i}`, mountPath: p });
+        });
+        for (const storage of service.storage ?? []) {
+            const claimName = `${service.name}-${storage.name}`;
+            const size = args.storageSizesGb?.[service.name] ?? storage.sizeGb;
+            new kubernetes.core.v1.PersistentVolumeClaim(claimName, {
+                metadata: meta(`-${storage.name}`),
+                spec: { accessModes: ["ReadWriteOnce"], storageClassName: args.storageClassName ?? "hcloud-volumes", resources: { requests: { storage: `${size}Gi` } } },
+            }, { ...opt, protect: true, retainOnDelete: true });
+            volumes.push({ name: `data-${storage.name}`, persistentVolumeClaim: { claimName } });
+            mounts.push({ name: `data-${storage.name}`, mountPath: storage.mountPath });
+        }
+
+        const sec = service.security;
+        const container: Container = {
+            name: service.name,
+            image: service.image,
+            command: service.command,
+            args: service.args,
+            ports: service.ports.map((p) => ({ name: p.name, containerPort: p.port })),
+            envFrom,
+            volumeMounts: mounts,
+            readinessProbe: service.kind === "oneshot" ? undefined : probeFor(service, "readiness"),
+            livenessProbe: service.kind === "oneshot" ? undefined : probeFor(service, "liveness"),
+            resources: {
+                requests: { cpu: service.resources.cpu, memory: service.resources.memory },
+                limits: { memory: service.resources.memoryLimit, ...(service.resources.cpuLimit ? { cpu: service.resources.cpuLimit } : {}) },
+            },
+            securityContext: {
+                allowPrivilegeEscalation: false,
+                privileged: false,
+                readOnlyRootFilesystem: sec.readOnlyRootFilesystem,
+                runAsNonRoot: sec.runAsNonRoot,
+                runAsUser: sec.runAsUser,
+                capabilities: { drop: ["ALL"], add: sec.addCapabilities },
+            },
+        };
+        const podSpec: PodSpec = {
+            containers: [container],
+            volumes,
+            imagePullSecrets: pullSecrets,
+            hostAliases,
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            securityContext: { runAsNonRoot: sec.runAsNonRoot, fsGroup: sec.fsGroup, seccompProfile: { type: "RuntimeDefault" } },
+            restartPolicy: service.kind === "oneshot" ? "OnFailure" : undefined,
+        };
+        const template = { metadata: { labels, annotations: { "archon.infra/config-checksum": checksum } }, spec: podSpec };
+        const workloadOpt = { ...opt, dependsOn: [...(opt.dependsOn as pulumi.Resource[]), ...waitFor] };
+
+        if (service.kind === "oneshot") {
+            const job = new kubernetes.batch.v1.Job(service.name, {
+                metadata: meta(""),
+                spec: { backoffLimit: 6, template },
+            }, { ...workloadOpt, deleteBeforeReplace: true });
+            return job;
+        }
+        const replicas = service.autoscale ? service.autoscale.minReplicas : service.replicas ?? 1;
+        let workload: pulumi.Resource;
+        if (service.kind === "stateful") {
+            workload = new kubernetes.apps.v1.StatefulSet(service.name, {
+                metadata: meta(""),
+                spec: { serviceName: service.name, replicas, selector: { matchLabels: { "app.kubernetes.io/name": service.name } }, template, updateStrategy: { type: "RollingUpdate" } },
+            }, workloadOpt);
+        } else {
+            workload = new kubernetes.apps.v1.Deployment(service.name, {
+                metadata: meta(""),
+                spec: {
+                    replicas,
+                    selector: { matchLabels: { "app.kubernetes.io/name": service.name } },
+                    template,
+                    strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+                },
+            }, workloadOpt);
+        }
+        new kubernetes.policy.v1.PodDisruptionBudget(service.name, {
+            metadata: meta(""),
+            spec: {
+                selector: { matchLabels: { "app.kubernetes.io/name": service.name } },
+                // One replica: allow the drain (a PDB of minAvailable 1 would block node upgrades forever).
+                ...(replicas > 1 ? { minAvailable: replicas - 1 } : { maxUnavailable: 1 }),
+            },
+        }, opt);
+        if (service.autoscale) {
+            new kubernetes.autoscaling.v2.HorizontalPodAutoscaler(service.name, {
+                metadata: meta(""),
+                spec: {
+                    scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: service.name },
+                    minReplicas: service.autoscale.minReplicas,
+                    maxReplicas: service.autoscale.maxReplicas,
+                    metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: service.autoscale.cpuUtilization } } }],
+                },
+            }, opt);
+        }
+        return workload;
+    }
+
+    /**
+     * Default deny in the namespace, then: DNS egress for every pod; each service reachable from the
+     * services it allows (`allowFrom`, else every pod of the stack); routed ports from the ingress
+     * controllers; every port from monitoring; internet egress where `egressInternet`.
+     */
+    private renderNetworkPolicies(services: ServiceSpec[], ns: string, args: KubernetesWorkloadsArgs, opt: pulumi.CustomResourceOptions): void {
+        const namespaces = (names: string[]) => ({ namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: names }] } });
+        const ingressNamespaces = args.ingressNamespaces ?? ["kube-system", "traefik", "ingress-nginx"];
+        new kubernetes.networking.v1.NetworkPolicy("default-deny", {
+            metadata: { name: "default-deny", namespace: ns },
+            spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+        }, opt);
+        new kubernetes.networking.v1.NetworkPolicy("allow-dns-and-stack-egress", {
+            metadata: { name: "allow-dns-and-stack-egress", namespace: ns },
+            spec: {
+                podSelector: {},
+                policyTypes: ["Egress"],
+                egress: [
+                    { to: [namespaces(["kube-system"])], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] },
+                    // Peers inside the namespace; each peer's ingress policy decides who gets in.
+                    { to: [{ podSelector: {} }] },
+                ],
+            },
+        }, opt);
+        for (const service of services) {
+            const name = `allow-${service.name}`;
+            const ingress: kubernetes.types.input.networking.v1.NetworkPolicyIngressRule[] = [];
+            if (service.ports.length > 0) {
+                const peers = service.allowFrom
+                    ? service.allowFrom.map((from) => ({ podSelector: { matchLabels: { "app.kubernetes.io/name": from } } }))
+                    : [{ podSelector: {} }];
+                ingress.push({ from: peers, ports: service.ports.map((p) => ({ protocol: "TCP", port: p.port })) });
+                ingress.push({ from: [namespaces([args.monitoringNamespace ?? "monitoring"])], ports: service.ports.map((p) => ({ protocol: "TCP", port: p.port })) });
+            }
+            const routed = [...new Set((service.routes ?? []).map((r) => r.port))];
+            if (routed.length > 0) ingress.push({ from: [namespaces(ingressNamespaces)], ports: routed.map((port) => ({ protocol: "TCP", port })) });
+            const egress = service.egressInternet
+                ? [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] } }], ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 80 }] }]
+                : [];
+            if (ingress.length === 0 && egress.length === 0) continue;
+            new kubernetes.networking.v1.NetworkPolicy(name, {
+                metadata: { name, namespace: ns },
+                spec: {
+                    podSelector: { matchLabels: { "app.kubernetes.io/name": service.name } },
+                    policyTypes: egress.length > 0 ? ["Ingress", "Egress"] : ["Ingress"],
+                    ingress,
+                    egress: egress.length > 0 ? egress : undefined,
+                },
+            }, opt);
+        }
+    }
+}

@@ -1,0 +1,342 @@
+/**
+ * The Supabase and Archon services as catalog entries: one list both renderers (Kubernetes and
+ * Compose) turn into workloads. Versions come from versions.ts; secret values only ever go to
+ * `secretEnv`.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { RenderTarget, ServiceSpec } from "./catalog";
+import { ArchonImageName } from "./images";
+import { renderKongConfigString } from "./kong-config";
+import { SUPABASE_IMAGES } from "./versions";
+
+/** The generated credentials the services share (see the Secrets component). */
+export interface WorkloadSecrets {
+    postgresPassword: pulumi.Input<string>;
+    jwtSecret: pulumi.Input<string>;
+    anonKey: pulumi.Input<string>;
+    serviceRoleKey: pulumi.Input<string>;
+    dashboardPassword: pulumi.Input<string>;
+    pgMetaCryptoKey: pulumi.Input<string>;
+}
+
+export interface WorkloadCatalogArgs {
+    /** The stack's DNS name: archon.<domain>, mcp.<domain> and supabase.<domain> are served. */
+    domain: string;
+    /** Which renderer the list is for (a few settings differ, e.g. DOCKER_CONTAINER). */
+    target: RenderTarget;
+    /** Several replicas and an HPA for the stateless services (production). Default false. */
+    highAvailability?: boolean;
+    /** Run the optional archon-agents service (config `enableAgents`). */
+    enableAgents: boolean;
+    /** Image reference of each Archon service (ArchonImages.refs). */
+    archonImages: Record<ArchonImageName, pulumi.Input<string>>;
+    secrets: WorkloadSecrets;
+    /** Migration files by name (see {@link loadArchonMigrations}). */
+    migrations: Record<string, string>;
+}
+
+/** Ports the services listen on. Archon needs all three of its ports set, always. */
+export const PORTS = { db: 5432, rest: 3000, restAdmin: 3001, auth: 9999, kong: 8000, kongStatus: 8100, meta: 8080, studio: 3000, server: 8181, mcp: 8051, agents: 8052, ui: 3737 } as const;
+
+/**
+ * How Archon reaches Supabase. Archon refuses an http SUPABASE_URL unless its host is localhost,
+ * *.localhost, host.docker.internal or a private IP literal, so the in-network name `kong` fails.
+ * `kong.localhost` passes that rule and stays inside the stack: it is an extra name of the kong
+ * service (a Compose network alias; on Kubernetes a hostAliases entry with kong's cluster IP).
+ * The public https URL would pass too, but it would hairpin through the ingress and depend on
+ * the certificate being issued before Archon can start.
+ */
+export const KONG_INTERNAL_HOST = "kong.localhost";
+export const ARCHON_SUPABASE_URL = `http://${KONG_INTERNAL_HOST}:${PORTS.kong}`;
+
+/** The public host names. */
+export function publicHosts(domain: string): { archon: string; mcp: string; supabase: string } {
+    return { archon: `archon.${domain}`, mcp: `mcp.${domain}`, supabase: `supabase.${domain}` };
+}
+
+const PYTHON_HTTP_CHECK = (port: number, urlPath: string) =>
+    ["python", "-c", `import urllib.request; urllib.request.urlopen('http://127.0.0.1:${port}${urlPath}', timeout=5)`];
+const NODE_HTTP_CHECK = (port: number, urlPath: string) =>
+    ["node", "-e", `fetch('http://127.0.0.1:${port}${urlPath}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`];
+const WGET_CHECK = (port: number, urlPath: string) => ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${port}${urlPath}`];
+
+/**
+ * Archon's migration files from a checkout (tag v0.1.0 / branch archive/v1-task-management-rag):
+ * `migration/complete_setup.sql` as `complete_setup.sql`, and each `migration/<version>/<name>.sql`
+ * as `<version>--<name>.sql` (the names the guard script expects). The Archon images do not carry
+ * these files (their build context is `python/`), so they ship from the checkout. Without one,
+ * only the guard script ships: it then refuses to set up a fresh database and says why.
+ */
+export function loadArchonMigrations(sourceDir: string | undefined): Record<string, string> {
+    if (!sourceDir) return {};
+    const root = path.join(sourceDir, "migration");
+    const files: Record<string, string> = {};
+    const setup = path.join(root, "complete_setup.sql");
+    if (fs.existsSync(setup)) files["complete_setup.sql"] = fs.readFileSync(setup, "utf8");
+    if (!fs.existsSync(root)) return files;
+    for (const version of fs.readdirSync(root).filter((v) => /^\d+\.\d+\.\d+$/.test(v)).sort()) {
+        for (const name of fs.readdirSync(path.join(root, version)).filter((f) => f.endsWith(".sql")).sort()) {
+            files[`${version}--${name}`] = fs.readFileSync(path.join(root, version, name), "utf8");
+        }
+    }
+    return files;
+}
+
+const MIGRATION_SCRIPT = fs.readFileSync(path.join(__dirname, "..", "migrations", "archon-migrate.sh"), "utf8");
+const DB_INIT_SQL = fs.readFileSync(path.join(__dirname, "..", "migrations", "supabase-init.sql"), "utf8");
+
+/** The Supabase and Archon services. */
+export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
+    const hosts = publicHosts(args.domain);
+    const ha = args.highAvailability ?? false;
+    const s = args.secrets;
+    const dbUrl = (user: string) => pulumi.interpolate`postgres://${user}:${s.postgresPassword}@db:${PORTS.db}/postgres`;
+    const nonRoot = (uid: number, writablePaths: string[] = ["/tmp"]) =>
+        ({ runAsNonRoot: true, runAsUser: uid, readOnlyRootFilesystem: true, writablePaths });
+
+    const db: ServiceSpec = {
+        name: "db",
+        group: "supabase",
+        image: SUPABASE_IMAGES.db,
+        kind: "stateful",
+        command: ["postgres", "-c", "config_file=/etc/postgresql/postgresql.conf", "-c", "log_min_messages=fatal"],
+        ports: [{ name: "postgres", port: PORTS.db }],
+        env: { POSTGRES_HOST: "/var/run/postgresql", PGPORT: String(PORTS.db), POSTGRES_PORT: String(PORTS.db), PGDATABASE: "postgres", POSTGRES_DB: "postgres", JWT_EXP: "3600", PGDATA: "/var/lib/postgresql/data/pgdata" },
+        // The image reads JWT_SECRET and the password once, on first init (app.settings.jwt_secret, role passwords).
+        secretEnv: { POSTGRES_PASSWORD: s.postgresPassword, PGPASSWORD: s.postgresPassword, JWT_SECRET: s.jwtSecret },
+        files: [{ path: "/docker-entrypoint-initdb.d/init-scripts/99-archon-infra.sql", content: DB_INIT_SQL }],
+        health: { exec: ["pg_isready", "-U", "postgres", "-h", "localhost"], startupSeconds: 120 },
+        resources: { cpu: "250m", memory: "512Mi", memoryLimit: "2Gi" },
+        storage: [{ name: "data", mountPath: "/var/lib/postgresql/data", sizeGb: 20 }],
+        // The entrypoint starts as root, owns the data directory, then steps down to postgres.
+        security: { runAsNonRoot: false, readOnlyRootFilesystem: false, addCapabilities: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"], fsGroup: 101 },
+        allowFrom: ["rest", "auth", "meta", "studio", "archon-migrate"],
+    };
+
+    const rest: ServiceSpec = {
+        name: "rest",
+        group: "supabase",
+        image: SUPABASE_IMAGES.rest,
+        kind: "service",
+        command: ["postgrest"],
+        ports: [{ name: "http", port: PORTS.rest }, { name: "admin", port: PORTS.restAdmin }],
+        env: {
+            PGRST_DB_SCHEMAS: "public,storage,graphql_public",
+            PGRST_DB_ANON_ROLE: "anon",
+            PGRST_DB_USE_LEGACY_GUCS: "false",
+            PGRST_APP_SETTINGS_JWT_EXP: "3600",
+            PGRST_SERVER_PORT: String(PORTS.rest),
+            PGRST_ADMIN_SERVER_PORT: String(PORTS.restAdmin),
+        },
+        secretEnv: { PGRST_DB_URI: dbUrl("authenticator"), PGRST_JWT_SECRET: s.jwtSecret, PGRST_APP_SETTINGS_JWT_SECRET: s.jwtSecret },
+        health: { http: { path: "/ready", port: PORTS.restAdmin }, exec: ["postgrest", "--ready"] },
+        resources: { cpu: "100m", memory: "128Mi", memoryLimit: "512Mi" },
+        security: nonRoot(1000, []),
+        dependsOn: ["db"],
+        replicas: ha ? 2 : 1,
+    };
+
+    const auth: ServiceSpec = {
+        name: "auth",
+        group: "supabase",
+        image: SUPABASE_IMAGES.auth,
+        kind: "service",
+        ports: [{ name: "http", port: PORTS.auth }],
+        env: {
+            GOTRUE_API_HOST: "0.0.0.0",
+            GOTRUE_API_PORT: String(PORTS.auth),
+            API_EXTERNAL_URL: `https://${hosts.supabase}`,
+            GOTRUE_DB_DRIVER: "postgres",
+            GOTRUE_SITE_URL: `https://${hosts.archon}`,
+            GOTRUE_URI_ALLOW_LIST: `https://${hosts.archon}`,
+            GOTRUE_DISABLE_SIGNUP: "true",
+            GOTRUE_JWT_ADMIN_ROLES: "service_role",
+            GOTRUE_JWT_AUD: "authenticated",
+            GOTRUE_JWT_DEFAULT_GROUP_NAME: "authenticated",
+            GOTRUE_JWT_EXP: "3600",
+            GOTRUE_EXTERNAL_EMAIL_ENABLED: "true",
+            GOTRUE_MAILER_AUTOCONFIRM: "false",
+        },
+        secretEnv: { GOTRUE_DB_DATABASE_URL: dbUrl("supabase_auth_admin"), GOTRUE_JWT_SECRET: s.jwtSecret },
+        health: { http: { path: "/health", port: PORTS.auth }, exec: WGET_CHECK(PORTS.auth, "/health") },
+        resources: { cpu: "100m", memory: "128Mi", memoryLimit: "512Mi" },
+        security: nonRoot(1000, []),
+        dependsOn: ["db"],
+        replicas: ha ? 2 : 1,
+    };
+
+    const meta: ServiceSpec = {
+        name: "meta",
+        group: "supabase",
+        image: SUPABASE_IMAGES.meta,
+        kind: "service",
+        ports: [{ name: "http", port: PORTS.meta }],
+        env: { PG_META_PORT: String(PORTS.meta), PG_META_DB_HOST: "db", PG_META_DB_PORT: String(PORTS.db), PG_META_DB_NAME: "postgres", PG_META_DB_USER: "supabase_admin" },
+        secretEnv: { PG_META_DB_PASSWORD: s.postgresPassword, CRYPTO_KEY: s.pgMetaCryptoKey },
+        health: { http: { path: "/health", port: PORTS.meta }, exec: NODE_HTTP_CHECK(PORTS.meta, "/health") },
+        resources: { cpu: "50m", memory: "128Mi", memoryLimit: "512Mi" },
+        security: nonRoot(1000),
+        dependsOn: ["db"],
+        allowFrom: ["kong", "studio"],
+    };
+
+    const studio: ServiceSpec = {
+        name: "studio",
+        group: "supabase",
+        image: SUPABASE_IMAGES.studio,
+        kind: "service",
+        ports: [{ name: "http", port: PORTS.studio }],
+        env: {
+            HOSTNAME: "::",
+            STUDIO_PG_META_URL: `http://meta:${PORTS.meta}`,
+            POSTGRES_HOST: "db",
+            POSTGRES_PORT: String(PORTS.db),
+            POSTGRES_DB: "postgres",
+            DEFAULT_ORGANIZATION_NAME: "Archon",
+            DEFAULT_PROJECT_NAME: "Archon",
+            SUPABASE_URL: `http://kong:${PORTS.kong}`,
+            SUPABASE_PUBLIC_URL: `https://${hosts.supabase}`,
+            NEXT_PUBLIC_ENABLE_LOGS: "false",
+        },
+        secretEnv: { POSTGRES_PASSWORD: s.postgresPassword, PG_META_CRYPTO_KEY: s.pgMetaCryptoKey, SUPABASE_ANON_KEY: s.anonKey, SUPABASE_SERVICE_KEY: s.serviceRoleKey, AUTH_JWT_SECRET: s.jwtSecret },
+        health: { http: { path: "/api/platform/profile", port: PORTS.studio }, exec: NODE_HTTP_CHECK(PORTS.studio, "/api/platform/profile"), startupSeconds: 60 },
+        resources: { cpu: "100m", memory: "256Mi", memoryLimit: "1Gi" },
+        // Next.js writes its cache next to the app: the image needs a writable root.
+        security: { runAsNonRoot: true, runAsUser: 1000, readOnlyRootFilesystem: false },
+        dependsOn: ["meta"],
+        allowFrom: ["kong"],
+    };
+
+    const kongConfigString = pulumi
+        .all([s.anonKey, s.serviceRoleKey, s.dashboardPassword])
+        .apply(([anonKey, serviceRoleKey, dashboardPassword]) => renderKongConfigString({
+            upstreams: { auth: `http://auth:${PORTS.auth}`, rest: `http://rest:${PORTS.rest}`, meta: `http://meta:${PORTS.meta}`, studio: `http://studio:${PORTS.studio}` },
+            anonKey,
+            serviceRoleKey,
+            dashboardUsername: "supabase",
+            dashboardPassword,
+        }));
+    const kong: ServiceSpec = {
+        name: "kong",
+        group: "supabase",
+        image: SUPABASE_IMAGES.kong,
+        kind: "service",
+        ports: [{ name: "http", port: PORTS.kong }, { name: "status", port: PORTS.kongStatus }],
+        env: {
+            KONG_DATABASE: "off",
+            KONG_PREFIX: "/tmp/kong",
+            KONG_PROXY_LISTEN: `0.0.0.0:${PORTS.kong}`,
+            KONG_STATUS_LISTEN: `0.0.0.0:${PORTS.kongStatus}`,
+            KONG_ADMIN_LISTEN: "off",
+            KONG_DNS_ORDER: "LAST,A,CNAME",
+            KONG_PLUGINS: "request-transformer,cors,key-auth,acl,basic-auth",
+            KONG_NGINX_PROXY_PROXY_BUFFER_SIZE: "160k",
+            KONG_NGINX_PROXY_PROXY_BUFFERS: "64 160k",
+        },
+        secretEnv: { KONG_DECLARATIVE_CONFIG_STRING: pulumi.secret(kongConfigString) },
+        health: { http: { path: "/status", port: PORTS.kongStatus }, exec: ["kong", "health"] },
+        resources: { cpu: "100m", memory: "256Mi", memoryLimit: "1Gi" },
+        security: nonRoot(1000),
+        dependsOn: ["rest", "auth", "studio"],
+        routes: [{ host: hosts.supabase, path: "/", port: PORTS.kong, maxBodyMb: 50 }],
+        aliases: [KONG_INTERNAL_HOST],
+        replicas: ha ? 2 : 1,
+    };
+
+    const migrate: ServiceSpec = {
+        name: "archon-migrate",
+        group: "archon",
+        // The Postgres image brings psql; the guard script and the SQL are mounted read-only.
+        image: SUPABASE_IMAGES.db,
+        kind: "oneshot",
+        command: ["sh", "/migrations/archon-migrate.sh"],
+        ports: [],
+        env: { PGHOST: "db", PGPORT: String(PORTS.db), PGUSER: "postgres", PGDATABASE: "postgres", MIGRATIONS_DIR: "/migrations" },
+        secretEnv: { PGPASSWORD: s.postgresPassword },
+        files: [
+            { path: "/migrations/archon-migrate.sh", content: MIGRATION_SCRIPT },
+            ...Object.entries(args.migrations).map(([name, sql]) => ({ path: `/migrations/${name}`, content: sql })),
+        ],
+        resources: { cpu: "50m", memory: "64Mi", memoryLimit: "256Mi" },
+        security: nonRoot(101, []),
+        dependsOn: ["db"],
+    };
+
+    // Archon finds its siblings by these exact service names only when DOCKER_CONTAINER is set;
+    // Docker sets it through /.dockerenv, Kubernetes has no such file, so it is set explicitly.
+    const archonEnv: Record<string, string> = {
+        SUPABASE_URL: ARCHON_SUPABASE_URL,
+        ARCHON_SERVER_PORT: String(PORTS.server),
+        ARCHON_MCP_PORT: String(PORTS.mcp),
+        ARCHON_AGENTS_PORT: String(PORTS.agents),
+        DOCKER_CONTAINER: "true",
+        SERVICE_DISCOVERY_MODE: "docker_compose",
+        LOG_LEVEL: "INFO",
+        HOME: "/tmp",
+    };
+    // Archon refuses the anon key: SUPABASE_SERVICE_KEY is the service_role key.
+    const archonSecrets = { SUPABASE_SERVICE_KEY: s.serviceRoleKey };
+    /** The three Python services share image naming, settings, key, hardening and internet egress. */
+    const archonPython = (name: ArchonImageName, port: number, spec: Pick<ServiceSpec, "health" | "resources" | "dependsOn"> & Partial<ServiceSpec>): ServiceSpec => ({
+        name,
+        group: "archon",
+        image: args.archonImages[name],
+        kind: "service",
+        ports: [{ name: "http", port }],
+        env: archonEnv,
+        secretEnv: archonSecrets,
+        security: nonRoot(1000),
+        egressInternet: true,
+        ...spec,
+    });
+    const large = { cpu: "250m", memory: "512Mi", cpuLimit: "2", memoryLimit: "2Gi" };
+
+    const server = archonPython("archon-server", PORTS.server, {
+        // /health answers 503 until the server has started and the schema is migrated.
+        health: { http: { path: "/health", port: PORTS.server }, exec: PYTHON_HTTP_CHECK(PORTS.server, "/health"), startupSeconds: 60 },
+        resources: large,
+        dependsOn: ["archon-migrate", "kong"],
+        replicas: ha ? 2 : 1,
+        autoscale: ha ? { minReplicas: 2, maxReplicas: 5, cpuUtilization: 70 } : undefined,
+    });
+    const mcp = archonPython("archon-mcp", PORTS.mcp, {
+        env: { ...archonEnv, TRANSPORT: "sse", API_SERVICE_URL: `http://archon-server:${PORTS.server}`, AGENTS_SERVICE_URL: `http://archon-agents:${PORTS.agents}` },
+        health: { tcp: { port: PORTS.mcp }, exec: ["python", "-c", `import socket; socket.create_connection(('127.0.0.1', ${PORTS.mcp}), 5).close()`], startupSeconds: 60 },
+        resources: { cpu: "100m", memory: "256Mi", memoryLimit: "1Gi" },
+        dependsOn: ["archon-server"],
+        routes: [{ host: hosts.mcp, path: "/", port: PORTS.mcp, websockets: true }],
+    });
+    const agents = archonPython("archon-agents", PORTS.agents, {
+        health: { http: { path: "/health", port: PORTS.agents }, exec: PYTHON_HTTP_CHECK(PORTS.agents, "/health"), startupSeconds: 60 },
+        resources: large,
+        dependsOn: ["archon-migrate", "kong"],
+    });
+
+    const ui: ServiceSpec = {
+        name: "archon-ui",
+        group: "archon",
+        image: args.archonImages["archon-ui"],
+        kind: "service",
+        ports: [{ name: "http", port: PORTS.ui }],
+        env: {
+            DOCKER_ENV: "true",
+            HOST: hosts.archon,
+            VITE_ALLOWED_HOSTS: hosts.archon,
+            ARCHON_SERVER_PORT: String(PORTS.server),
+            VITE_ARCHON_SERVER_PORT: String(PORTS.server),
+            ARCHON_UI_PORT: String(PORTS.ui),
+            HOME: "/tmp",
+        },
+        health: { http: { path: "/", port: PORTS.ui }, exec: WGET_CHECK(PORTS.ui, "/"), startupSeconds: 90 },
+        resources: { cpu: "100m", memory: "256Mi", memoryLimit: "1Gi" },
+        // Vite keeps its dependency cache under node_modules/.vite.
+        security: nonRoot(1000, ["/tmp", "/app/node_modules/.vite"]),
+        dependsOn: ["archon-server"],
+        routes: [{ host: hosts.archon, path: "/", port: PORTS.ui, websockets: true }],
+        replicas: ha ? 2 : 1,
+    };
+
+    return [db, rest, auth, meta, studio, kong, migrate, server, mcp, ...(args.enableAgents ? [agents] : []), ui];
+}

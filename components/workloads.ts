@@ -1,0 +1,82 @@
+/**
+ * The Supabase and Archon workloads on the stack's target: builds the catalog from config, secrets
+ * and image references, and renders it as a Compose project delivered to the Compose host, or as
+ * Kubernetes objects in the `archon` namespace.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ArchonConfig } from "../config";
+import { ServiceSpec } from "./catalog";
+import { ComposeDelivery } from "./compose-delivery";
+import { renderComposeProject } from "./compose-project";
+import { ArchonImageName } from "./images";
+import { KubernetesWorkloads } from "./kubernetes-workloads";
+import { Platform } from "./platform";
+import { RegistryCredentials } from "./registry";
+import { Secrets } from "./secrets";
+import { componentVersions } from "./versions";
+import { loadArchonMigrations, publicHosts, workloadCatalog } from "./workload-catalog";
+
+export interface WorkloadsArgs {
+    config: ArchonConfig;
+    platform: Platform;
+    secrets: Secrets;
+    /** Image reference of each Archon service (ArchonImages.refs). */
+    imageRefs: Record<ArchonImageName, pulumi.Input<string>>;
+    /**
+     * Services of other components (registry, proxy, monitoring) that run beside these: on Compose
+     * they join the same project; on Kubernetes they render into the same namespace.
+     */
+    extraServices?: ServiceSpec[];
+    /** Credentials the cluster pulls the Archon images with (Registry.credentials); an imagePullSecret on Kubernetes. */
+    registry?: RegistryCredentials;
+    /** What the Compose delivery waits for (RegistryLogin.resources: pulls need the credentials first). */
+    composeDependsOn?: pulumi.Resource[];
+}
+
+/** Kubernetes namespace of the workloads. */
+export const WORKLOADS_NAMESPACE = "archon";
+
+export class Workloads extends pulumi.ComponentResource {
+    /** Every service of the target (the catalog plus extraServices): ingress and monitoring read it. */
+    public readonly services: ServiceSpec[];
+    public readonly urls: { archon: string; mcp: string; supabase: string };
+    /** Versions of the Supabase components. */
+    public readonly componentVersions: Record<string, string>;
+
+    constructor(name: string, args: WorkloadsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("archon:infra:Workloads", name, {}, opts);
+        const { config, platform } = args;
+        const compose = config.target === "compose";
+        const catalog = workloadCatalog({
+            domain: config.domain,
+            target: compose ? "compose" : "kubernetes",
+            highAvailability: !compose && config.isProduction,
+            enableAgents: config.enableAgents,
+            archonImages: args.imageRefs,
+            secrets: args.secrets,
+            migrations: loadArchonMigrations(config.archonSourceDir),
+        });
+        this.services = [...catalog, ...(args.extraServices ?? [])];
+        const hosts = publicHosts(config.domain);
+        this.urls = { archon: `https://${hosts.archon}`, mcp: `https://${hosts.mcp}`, supabase: `https://${hosts.supabase}` };
+        this.componentVersions = componentVersions();
+
+        if (compose) {
+            const host = platform.composeHost;
+            if (!host) throw new pulumi.RunError("target compose: the platform did not provide a Compose host");
+            const project = renderComposeProject({ services: this.services, dataDir: host.dataDir });
+            new ComposeDelivery("compose-project", { host, files: project.files, secretFiles: project.secretFiles }, { parent: this, dependsOn: args.composeDependsOn });
+        } else {
+            const provider = platform.kubernetesProvider;
+            if (!provider) throw new pulumi.RunError(`target ${config.target}: the platform did not provide a Kubernetes provider`);
+            new KubernetesWorkloads("workloads", {
+                services: this.services,
+                namespace: WORKLOADS_NAMESPACE,
+                provider,
+                imagePullSecret: args.registry,
+                storageSizesGb: { db: config.postgresStorageGb },
+            }, { parent: this });
+        }
+        this.registerOutputs({ urls: this.urls, componentVersions: this.componentVersions });
+    }
+}
