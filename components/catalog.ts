@@ -108,6 +108,11 @@ export interface ServiceSpec {
     publish?: { host: number; container: number }[];
     /** Targets this service renders to. Default both. */
     targets?: RenderTarget[];
+    /**
+     * Host directories mounted read-only (Compose only): the host agents node-exporter, cAdvisor
+     * and the log shipper read the host's /proc, /sys, Docker state and container logs.
+     */
+    hostPaths?: { hostPath: string; mountPath: string }[];
 }
 
 /** The services of one target, by name. */
