@@ -7,6 +7,10 @@ import { loadConfig } from "./config";
 import { ArchonImages } from "./components/images";
 import { Platform } from "./components/platform";
 import { Secrets } from "./components/secrets";
+import { ComposeMonitoring } from "./components/compose-monitoring";
+import { ComposeProxy } from "./components/compose-proxy";
+import { KubernetesIngress } from "./components/kubernetes-ingress";
+import { KubernetesMonitoring } from "./components/kubernetes-monitoring";
 
 const config = loadConfig();
 
@@ -33,3 +37,40 @@ export const passwords = pulumi.secret({
 
 export const kubeconfig = platform.kubeconfig;
 export const imageRefs = images.refs;
+
+// Ingress and monitoring (issue #6). The catalog's services join these lists once the workloads exist.
+const composeMonitoring = config.target === "compose"
+    ? new ComposeMonitoring("monitoring", {
+        services: [],
+        domain: config.domain,
+        grafanaPassword: secrets.grafanaPassword,
+        alertWebhookUrl: config.alertWebhookUrl,
+        metricsRetentionDays: config.metricsRetentionDays,
+        logsRetentionDays: config.logsRetentionDays,
+    })
+    : undefined;
+const composeProxy = composeMonitoring
+    ? new ComposeProxy("proxy", { services: composeMonitoring.services, acmeEmail: config.acmeEmail })
+    : undefined;
+const kubernetesMonitoring = platform.kubernetesProvider
+    ? new KubernetesMonitoring("monitoring", {
+        provider: platform.kubernetesProvider,
+        domain: config.domain,
+        services: [],
+        grafanaPassword: secrets.grafanaPassword,
+        alertWebhookUrl: config.alertWebhookUrl,
+        metricsRetentionDays: config.metricsRetentionDays,
+        logsRetentionDays: config.logsRetentionDays,
+    })
+    : undefined;
+const kubernetesIngress = platform.kubernetesProvider && kubernetesMonitoring
+    ? new KubernetesIngress("ingress", {
+        provider: platform.kubernetesProvider,
+        controller: config.ingressController,
+        acmeEmail: config.acmeEmail,
+        services: kubernetesMonitoring.routedServices,
+    })
+    : undefined;
+
+export const composeServices = { proxy: composeProxy?.serviceNames, monitoring: composeMonitoring?.serviceNames };
+export const publicHosts = composeProxy?.hosts ?? kubernetesIngress?.hosts;

@@ -161,6 +161,8 @@ export interface ComposeProxyArgs {
 export class ComposeProxy extends pulumi.ComponentResource {
     /** nginx then certbot, as catalog entries (targets ["compose"], group ingress). */
     public readonly services: ServiceSpec[];
+    /** Their names, for outputs and wiring. */
+    public readonly serviceNames: string[];
     /** Public host names the proxy serves, sorted. */
     public readonly hosts: string[];
 
@@ -210,6 +212,7 @@ export class ComposeProxy extends pulumi.ComponentResource {
             targets: ["compose"],
         };
         this.services = [nginx, certbot];
-        this.registerOutputs({ services: this.services.map((s) => s.name), hosts: this.hosts });
+        this.serviceNames = this.services.map((s) => s.name);
+        this.registerOutputs({ services: this.serviceNames, hosts: this.hosts });
     }
 }

@@ -30,7 +30,7 @@ export interface HostRoutes {
  * host and path, or a route's port is not one of its service's ports: either would silently send
  * traffic to the wrong place.
  */
-export function hostRoutes(services: ServiceSpec[]): HostRoutes[] {
+export function hostRoutes(services: Pick<ServiceSpec, "name" | "ports" | "routes">[]): HostRoutes[] {
     const byHost = new Map<string, ResolvedRoute[]>();
     for (const service of services) {
         for (const route of service.routes ?? []) {
