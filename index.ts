@@ -81,3 +81,4 @@ export const release = releaseRecord({
 export const urls = workloads.urls;
 export const supabaseUrl = workloads.urls.supabase;
 export const componentVersions = workloads.componentVersions;
+export const publicHosts = workloads.hosts;

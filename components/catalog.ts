@@ -136,6 +136,11 @@ export interface ServiceSpec {
     /** The service makes outbound connections to the internet (LLM APIs, crawling). Default false. */
     egressInternet?: boolean;
     autoscale?: AutoscaleSpec;
+    /**
+     * Host directories mounted read-only (Compose only): the host agents node-exporter, cAdvisor
+     * and the log shipper read the host's /proc, /sys, Docker state and container logs.
+     */
+    hostPaths?: { hostPath: string; mountPath: string }[];
 }
 
 /** The services of one target, by name. */

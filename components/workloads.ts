@@ -6,10 +6,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ArchonConfig } from "../config";
 import { ServiceSpec } from "./catalog";
-import { ComposeDelivery } from "./compose-delivery";
-import { renderComposeProject } from "./compose-project";
+import { ComposeStack } from "./compose-stack";
 import { ArchonImageName } from "./images";
-import { KubernetesWorkloads } from "./kubernetes-workloads";
+import { KubernetesStack } from "./kubernetes-stack";
 import { Platform } from "./platform";
 import { RegistryCredentials } from "./registry";
 import { Secrets } from "./secrets";
@@ -33,15 +32,14 @@ export interface WorkloadsArgs {
     composeDependsOn?: pulumi.Resource[];
 }
 
-/** Kubernetes namespace of the workloads. */
-export const WORKLOADS_NAMESPACE = "archon";
-
 export class Workloads extends pulumi.ComponentResource {
     /** Every service of the target (the catalog plus extraServices): ingress and monitoring read it. */
     public readonly services: ServiceSpec[];
     public readonly urls: { archon: string; mcp: string; supabase: string };
     /** Versions of the Supabase components. */
     public readonly componentVersions: Record<string, string>;
+    /** Public hosts served with TLS. */
+    public readonly hosts: string[];
 
     constructor(name: string, args: WorkloadsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:Workloads", name, {}, opts);
@@ -64,19 +62,37 @@ export class Workloads extends pulumi.ComponentResource {
         if (compose) {
             const host = platform.composeHost;
             if (!host) throw new pulumi.RunError("target compose: the platform did not provide a Compose host");
-            const project = renderComposeProject({ services: this.services, dataDir: host.dataDir });
-            new ComposeDelivery("compose-project", { host, files: project.files, secretFiles: project.secretFiles }, { parent: this, dependsOn: args.composeDependsOn });
+            const stack = new ComposeStack("compose", {
+                host,
+                services: this.services,
+                domain: config.domain,
+                acmeEmail: config.acmeEmail,
+                grafanaPassword: args.secrets.grafanaPassword,
+                postgresPassword: args.secrets.postgresPassword,
+                alertWebhookUrl: config.alertWebhookUrl,
+                metricsRetentionDays: config.metricsRetentionDays,
+                logsRetentionDays: config.logsRetentionDays,
+                deliveryDependsOn: args.composeDependsOn,
+            }, { parent: this });
+            this.hosts = stack.hosts;
         } else {
             const provider = platform.kubernetesProvider;
             if (!provider) throw new pulumi.RunError(`target ${config.target}: the platform did not provide a Kubernetes provider`);
-            new KubernetesWorkloads("workloads", {
-                services: this.services,
-                namespace: WORKLOADS_NAMESPACE,
+            const stack = new KubernetesStack("kubernetes", {
                 provider,
-                imagePullSecret: args.registry,
-                storageSizesGb: { db: config.postgresStorageGb },
+                services: this.services,
+                domain: config.domain,
+                acmeEmail: config.acmeEmail,
+                ingressController: config.ingressController,
+                registry: args.registry,
+                storageSizesGb: { db: config.postgresStorageGb, registry: config.registryStorageGb },
+                grafanaPassword: args.secrets.grafanaPassword,
+                alertWebhookUrl: config.alertWebhookUrl,
+                metricsRetentionDays: config.metricsRetentionDays,
+                logsRetentionDays: config.logsRetentionDays,
             }, { parent: this });
+            this.hosts = stack.hosts;
         }
-        this.registerOutputs({ urls: this.urls, componentVersions: this.componentVersions });
+        this.registerOutputs({ urls: this.urls, componentVersions: this.componentVersions, hosts: this.hosts });
     }
 }

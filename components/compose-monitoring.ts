@@ -1,0 +1,332 @@
+/**
+ * Monitoring on the Compose target: Prometheus (with the shared alert rules), Alertmanager, Grafana,
+ * Loki with promtail shipping the containers' logs, node-exporter, cAdvisor, blackbox-exporter
+ * (certificate expiry of the public hosts) and, when given Postgres access, postgres-exporter. Each
+ * is a catalog ServiceSpec (targets ["compose"]) with its rendered configuration as `files`; the
+ * Compose renderer turns them into services. This component creates no cloud resources.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { stringify as toYaml } from "yaml";
+import { renderAlertmanagerConfig, renderRuleFile } from "./alert-rules";
+import { PortSpec, SecuritySpec, ServiceSpec, forTarget } from "./catalog";
+import { DATASOURCE_UIDS, archonDashboardJson } from "./grafana-dashboard";
+import { hostRoutes } from "./routes";
+import { IMAGES } from "./versions";
+
+/** Where Prometheus reads its configuration; rule files are relative to it. */
+export const PROMETHEUS_CONFIG_DIR = "/etc/prometheus";
+/** The rule file, relative to {@link PROMETHEUS_CONFIG_DIR} (as `rule_files` names it). */
+export const RULE_FILE = "rules/archon.yml";
+
+/** A service Prometheus scrapes: job name, host:port, metrics path. */
+export interface ScrapeTarget {
+    job: string;
+    address: string;
+    metricsPath?: string;
+}
+
+/**
+ * The port a service exposes metrics on: the one named `metrics`, else `http`, else its first port.
+ * Both targets use it (the Compose scrape config, the Kubernetes ServiceMonitor's port name).
+ */
+export function metricsPort(service: ServiceSpec): PortSpec {
+    const port = service.ports.find((p) => p.name === "metrics") ?? service.ports.find((p) => p.name === "http") ?? service.ports[0];
+    if (!port) throw new Error(`service ${service.name} has no port to scrape metrics from`);
+    return port;
+}
+
+export interface PrometheusConfigArgs {
+    targets: ScrapeTarget[];
+    /** https:// URLs whose certificates blackbox-exporter probes. */
+    probeUrls: string[];
+    /** `host:port` of blackbox-exporter. */
+    blackboxAddress: string;
+    /** `host:port` of Alertmanager. */
+    alertmanagerAddress: string;
+}
+
+/** prometheus.yml: one job per target, the blackbox probes, the rule file and Alertmanager. */
+export function renderPrometheusConfig(args: PrometheusConfigArgs): string {
+    const config = {
+        global: { scrape_interval: "30s", evaluation_interval: "30s", external_labels: { environment: "compose" } },
+        rule_files: [RULE_FILE],
+        alerting: { alertmanagers: [{ static_configs: [{ targets: [args.alertmanagerAddress] }] }] },
+        scrape_configs: [
+            ...args.targets.map((t) => ({
+                job_name: t.job,
+                ...(t.metricsPath ? { metrics_path: t.metricsPath } : {}),
+                static_configs: [{ targets: [t.address] }],
+            })),
+            {
+                job_name: "blackbox",
+                metrics_path: "/probe",
+                params: { module: ["http_2xx"] },
+                static_configs: [{ targets: args.probeUrls }],
+                relabel_configs: [
+                    { source_labels: ["__address__"], target_label: "__param_target" },
+                    { source_labels: ["__param_target"], target_label: "instance" },
+                    { target_label: "__address__", replacement: args.blackboxAddress },
+                ],
+            },
+        ],
+    };
+    return toYaml(config, { lineWidth: 0 });
+}
+
+/** Loki, single process on the local filesystem, deleting logs older than `retentionDays`. */
+export function renderLokiConfig(retentionDays: number): string {
+    return toYaml({
+        auth_enabled: false,
+        server: { http_listen_port: 3100, grpc_listen_port: 9095 },
+        common: {
+            path_prefix: "/loki",
+            replication_factor: 1,
+            ring: { kvstore: { store: "inmemory" } },
+            storage: { filesystem: { chunks_directory: "/loki/chunks", rules_directory: "/loki/rules" } },
+        },
+        schema_config: { configs: [{ from: "2024-01-01", store: "tsdb", object_store: "filesystem", schema: "v13", index: { prefix: "index_", period: "24h" } }] },
+        limits_config: { retention_period: `${retentionDays * 24}h` },
+        compactor: { working_directory: "/loki/compactor", retention_enabled: true, delete_request_store: "filesystem" },
+        analytics: { reporting_enabled: false },
+    }, { lineWidth: 0 });
+}
+
+const DOCKER_CONTAINERS = "/var/lib/docker/containers";
+
+/** promtail: every container's JSON log file on the host, to Loki. */
+export function renderPromtailConfig(lokiUrl: string): string {
+    return toYaml({
+        server: { http_listen_port: 9080, grpc_listen_port: 0 },
+        positions: { filename: "/var/lib/promtail/positions.yaml" },
+        clients: [{ url: `${lokiUrl}/loki/api/v1/push` }],
+        scrape_configs: [{
+            job_name: "containers",
+            static_configs: [{ targets: ["localhost"], labels: { job: "containers", environment: "compose", __path__: `${DOCKER_CONTAINERS}/*/*-json.log` } }],
+            pipeline_stages: [{ docker: {} }],
+        }],
+    }, { lineWidth: 0 });
+}
+
+/** Grafana's provisioned datasources (Prometheus default, Loki, Alertmanager) with the dashboard's UIDs. */
+export function renderGrafanaDatasources(urls: { prometheus: string; loki: string }): string {
+    return toYaml({
+        apiVersion: 1,
+        datasources: [
+            { name: "Prometheus", type: "prometheus", uid: DATASOURCE_UIDS.prometheus, access: "proxy", url: urls.prometheus, isDefault: true, editable: false },
+            { name: "Loki", type: "loki", uid: DATASOURCE_UIDS.loki, access: "proxy", url: urls.loki, editable: false },
+        ],
+    }, { lineWidth: 0 });
+}
+
+const GRAFANA_DASHBOARDS = "/etc/grafana/dashboards";
+
+function renderGrafanaDashboardProvider(): string {
+    return toYaml({
+        apiVersion: 1,
+        providers: [{ name: "archon", type: "file", disableDeletion: true, allowUiUpdates: false, options: { path: GRAFANA_DASHBOARDS } }],
+    });
+}
+
+export interface ComposeMonitoringArgs {
+    /** The catalog: scrape targets and probed hosts come from it. */
+    services: ServiceSpec[];
+    /** Public domain; Grafana serves at grafana.<domain> (config `domain`). */
+    domain: string;
+    /** Grafana `admin` password (secret; `Secrets.grafanaPassword`). */
+    grafanaPassword: pulumi.Input<string>;
+    /** Alertmanager webhook (config `alertWebhookUrl`); unset = the null receiver. */
+    alertWebhookUrl?: string;
+    /** Prometheus retention in days (config `metricsRetentionDays`). */
+    metricsRetentionDays: number;
+    /** Loki retention in days (config `logsRetentionDays`). */
+    logsRetentionDays: number;
+    /** Services whose /metrics Prometheus scrapes (their {@link metricsPort}). Default ["archon-server"]. */
+    metricsServices?: string[];
+    /** Postgres for postgres-exporter (`PostgresDown`, connections); no exporter when unset. */
+    postgres?: { host: string; port: number; user: string; password: pulumi.Input<string> };
+    /** Prometheus TSDB size in GB on the data volume. Default 10. */
+    prometheusStorageGb?: number;
+    /** Loki storage in GB on the data volume. Default 10. */
+    lokiStorageGb?: number;
+}
+
+/** Monitoring ServiceSpecs of the Compose target. */
+export class ComposeMonitoring extends pulumi.ComponentResource {
+    /** Catalog entries (targets ["compose"], group monitoring). */
+    public readonly services: ServiceSpec[];
+    /** Their names, for outputs and wiring. */
+    public readonly serviceNames: string[];
+
+    constructor(name: string, args: ComposeMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("archon:infra:ComposeMonitoring", name, {}, opts);
+        this.services = composeMonitoringServices(args);
+        this.serviceNames = this.services.map((s) => s.name);
+        this.registerOutputs({ services: this.serviceNames });
+    }
+}
+
+const nobody: SecuritySpec = { runAsNonRoot: true, runAsUser: 65534, readOnlyRootFilesystem: true };
+
+/** The ServiceSpecs themselves (pure: tests render them without a Pulumi runtime). */
+export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceSpec[] {
+    const catalog = forTarget(args.services, "compose");
+    const scraped = (args.metricsServices ?? ["archon-server"]).flatMap((name) => catalog.filter((s) => s.name === name));
+    const base: Pick<ServiceSpec, "group" | "kind" | "targets"> = { group: "monitoring", kind: "service", targets: ["compose"] };
+    const promTargets: ScrapeTarget[] = [
+        { job: "prometheus", address: "localhost:9090" },
+        { job: "alertmanager", address: "alertmanager:9093" },
+        { job: "grafana", address: "grafana:3000" },
+        { job: "loki", address: "loki:3100" },
+        { job: "node", address: "node-exporter:9100" },
+        { job: "cadvisor", address: "cadvisor:8080" },
+        ...(args.postgres ? [{ job: "postgres", address: "postgres-exporter:9187" }] : []),
+        ...scraped.map((s) => ({ job: s.name, address: `${s.name}:${metricsPort(s).port}`, metricsPath: "/metrics" })),
+    ];
+    const probeUrls = hostRoutes(catalog).map((h) => `https://${h.host}/`);
+    const alertmanagerConfig = renderAlertmanagerConfig({ webhookUrl: args.alertWebhookUrl });
+
+    const specs: ServiceSpec[] = [
+        {
+            ...base,
+            name: "prometheus",
+            image: IMAGES.prometheus,
+            args: [
+                `--config.file=${PROMETHEUS_CONFIG_DIR}/prometheus.yml`,
+                "--storage.tsdb.path=/prometheus",
+                `--storage.tsdb.retention.time=${args.metricsRetentionDays}d`,
+                "--web.enable-lifecycle",
+            ],
+            ports: [{ name: "http", port: 9090 }],
+            files: [
+                { path: `${PROMETHEUS_CONFIG_DIR}/prometheus.yml`, content: renderPrometheusConfig({ targets: promTargets, probeUrls, blackboxAddress: "blackbox-exporter:9115", alertmanagerAddress: "alertmanager:9093" }) },
+                { path: `${PROMETHEUS_CONFIG_DIR}/${RULE_FILE}`, content: renderRuleFile() },
+            ],
+            health: { http: { path: "/-/ready", port: 9090 }, startupSeconds: 120 },
+            resources: { cpu: "250m", memory: "512Mi", memoryLimit: "2Gi" },
+            storage: [{ name: "tsdb", mountPath: "/prometheus", sizeGb: args.prometheusStorageGb ?? 10 }],
+            security: nobody,
+            dependsOn: ["alertmanager"],
+        },
+        {
+            ...base,
+            name: "alertmanager",
+            image: IMAGES.alertmanager,
+            args: ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"],
+            ports: [{ name: "http", port: 9093 }],
+            // With a webhook the config holds its URL, a secret: then it is a 0600 secret file.
+            files: [args.alertWebhookUrl
+                ? { path: "/etc/alertmanager/alertmanager.yml", content: pulumi.secret(alertmanagerConfig), secret: true }
+                : { path: "/etc/alertmanager/alertmanager.yml", content: alertmanagerConfig }],
+            health: { http: { path: "/-/ready", port: 9093 } },
+            resources: { cpu: "50m", memory: "64Mi", memoryLimit: "256Mi" },
+            storage: [{ name: "data", mountPath: "/alertmanager", sizeGb: 1 }],
+            security: nobody,
+        },
+        {
+            ...base,
+            name: "grafana",
+            image: IMAGES.grafana,
+            ports: [{ name: "http", port: 3000 }],
+            env: {
+                GF_SERVER_ROOT_URL: `https://grafana.${args.domain}/`,
+                GF_SECURITY_ADMIN_USER: "admin",
+                GF_USERS_ALLOW_SIGN_UP: "false",
+                GF_AUTH_ANONYMOUS_ENABLED: "false",
+                GF_ANALYTICS_REPORTING_ENABLED: "false",
+                GF_PATHS_PROVISIONING: "/etc/grafana/provisioning",
+            },
+            secretEnv: { GF_SECURITY_ADMIN_PASSWORD: args.grafanaPassword },
+            files: [
+                { path: "/etc/grafana/provisioning/datasources/archon.yml", content: renderGrafanaDatasources({ prometheus: "http://prometheus:9090", loki: "http://loki:3100" }) },
+                { path: "/etc/grafana/provisioning/dashboards/archon.yml", content: renderGrafanaDashboardProvider() },
+                { path: `${GRAFANA_DASHBOARDS}/archon-overview.json`, content: archonDashboardJson() },
+            ],
+            health: { http: { path: "/api/health", port: 3000 }, startupSeconds: 60 },
+            resources: { cpu: "100m", memory: "128Mi", memoryLimit: "512Mi" },
+            storage: [{ name: "data", mountPath: "/var/lib/grafana", sizeGb: 1 }],
+            security: { runAsNonRoot: true, runAsUser: 472, readOnlyRootFilesystem: true, writablePaths: ["/tmp"] },
+            routes: [{ host: `grafana.${args.domain}`, path: "/", port: 3000, websockets: true }],
+            dependsOn: ["prometheus", "loki"],
+        },
+        {
+            ...base,
+            name: "loki",
+            image: IMAGES.loki,
+            args: ["-config.file=/etc/loki/config.yml"],
+            ports: [{ name: "http", port: 3100 }],
+            files: [{ path: "/etc/loki/config.yml", content: renderLokiConfig(args.logsRetentionDays) }],
+            health: { http: { path: "/ready", port: 3100 }, startupSeconds: 60 },
+            resources: { cpu: "100m", memory: "256Mi", memoryLimit: "1Gi" },
+            storage: [{ name: "data", mountPath: "/loki", sizeGb: args.lokiStorageGb ?? 10 }],
+            security: { runAsNonRoot: true, runAsUser: 10001, readOnlyRootFilesystem: true, writablePaths: ["/tmp"] },
+        },
+        {
+            ...base,
+            name: "promtail",
+            image: IMAGES.promtail,
+            args: ["-config.file=/etc/promtail/config.yml"],
+            ports: [{ name: "http", port: 9080 }],
+            files: [{ path: "/etc/promtail/config.yml", content: renderPromtailConfig("http://loki:3100") }],
+            resources: { cpu: "50m", memory: "64Mi", memoryLimit: "256Mi" },
+            storage: [{ name: "positions", mountPath: "/var/lib/promtail", sizeGb: 1 }],
+            // Docker's log files are root-only.
+            security: { runAsNonRoot: false, readOnlyRootFilesystem: true, writablePaths: ["/tmp"] },
+            hostPaths: [{ hostPath: DOCKER_CONTAINERS, mountPath: DOCKER_CONTAINERS }],
+            dependsOn: ["loki"],
+        },
+        {
+            ...base,
+            name: "node-exporter",
+            image: IMAGES.nodeExporter,
+            args: ["--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--path.rootfs=/host/root",
+                "--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run|var/lib/docker/.+)($|/)"],
+            ports: [{ name: "metrics", port: 9100 }],
+            resources: { cpu: "50m", memory: "32Mi", memoryLimit: "128Mi" },
+            security: nobody,
+            hostPaths: [
+                { hostPath: "/proc", mountPath: "/host/proc" },
+                { hostPath: "/sys", mountPath: "/host/sys" },
+                { hostPath: "/", mountPath: "/host/root" },
+            ],
+        },
+        {
+            ...base,
+            name: "cadvisor",
+            image: IMAGES.cadvisor,
+            args: ["--docker_only=true", "--housekeeping_interval=30s", "--store_container_labels=false"],
+            ports: [{ name: "http", port: 8080 }],
+            health: { http: { path: "/healthz", port: 8080 } },
+            resources: { cpu: "100m", memory: "64Mi", memoryLimit: "256Mi" },
+            // cAdvisor reads the Docker engine's state and cgroups, which only root may.
+            security: { runAsNonRoot: false, readOnlyRootFilesystem: true },
+            hostPaths: [
+                { hostPath: "/", mountPath: "/rootfs" },
+                { hostPath: "/var/run", mountPath: "/var/run" },
+                { hostPath: "/sys", mountPath: "/sys" },
+                { hostPath: "/var/lib/docker", mountPath: "/var/lib/docker" },
+            ],
+        },
+        {
+            ...base,
+            name: "blackbox-exporter",
+            image: IMAGES.blackboxExporter,
+            ports: [{ name: "http", port: 9115 }],
+            resources: { cpu: "20m", memory: "32Mi", memoryLimit: "64Mi" },
+            security: nobody,
+        },
+    ];
+    if (args.postgres) {
+        const pg = args.postgres;
+        specs.push({
+            ...base,
+            name: "postgres-exporter",
+            image: IMAGES.postgresExporter,
+            ports: [{ name: "metrics", port: 9187 }],
+            env: { DATA_SOURCE_URI: `${pg.host}:${pg.port}/postgres?sslmode=disable`, DATA_SOURCE_USER: pg.user },
+            secretEnv: { DATA_SOURCE_PASS: pg.password },
+            resources: { cpu: "20m", memory: "32Mi", memoryLimit: "128Mi" },
+            security: nobody,
+        });
+    }
+    return specs;
+}

@@ -1,0 +1,218 @@
+/**
+ * The Compose target's ingress: nginx terminating TLS for every public host of the catalog, and a
+ * certbot container that obtains and renews Let's Encrypt certificates (HTTP-01 through a shared
+ * webroot). Both are catalog ServiceSpecs (targets ["compose"]) that the Compose renderer turns into
+ * services; this component creates no cloud resources.
+ *
+ * First boot: nginx cannot listen on 443 without a certificate, so certbot first writes a
+ * self-signed bootstrap certificate per host (components/proxy/bootstrap-cert.py, with the
+ * `cryptography` package certbot ships) and reports healthy; nginx starts on it, serves the ACME
+ * webroot on port 80, certbot obtains the real certificates, and nginx switches to them within a
+ * minute (components/proxy/nginx-entrypoint.sh).
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { ServiceSpec, StorageSpec, forTarget } from "./catalog";
+import { HostRoutes, RATE_LIMIT, ResolvedRoute, SECURITY_HEADERS, hostRoutes } from "./routes";
+import { IMAGES } from "./versions";
+
+/** Compose service names of the proxy pair. */
+export const PROXY_SERVICE = "proxy";
+export const CERTBOT_SERVICE = "certbot";
+
+/** Where each host's certificate directory (fullchain.pem, privkey.pem) is linked inside nginx. */
+export const CERTIFICATE_DIR = "/etc/nginx/certs";
+/** The HTTP-01 webroot nginx serves and certbot writes. */
+export const ACME_WEBROOT = "/var/www/certbot";
+
+/**
+ * Volumes nginx and certbot SHARE: the Compose renderer must mount the same host directory (on the
+ * data volume) for a storage name listed here in both services.
+ */
+export const SHARED_PROXY_STORAGE: readonly StorageSpec[] = [
+    { name: "letsencrypt", mountPath: "/etc/letsencrypt", sizeGb: 1 },
+    { name: "acme-webroot", mountPath: ACME_WEBROOT, sizeGb: 1 },
+];
+
+const script = (name: string) => fs.readFileSync(path.join(__dirname, "proxy", name), "utf8");
+
+export interface NginxConfigOptions {
+    /** Per-client average requests per second; default {@link RATE_LIMIT}. */
+    rateLimitPerSecond?: number;
+    /** Requests a client may send on top of the average before getting 429; default {@link RATE_LIMIT}. */
+    rateLimitBurst?: number;
+}
+
+/**
+ * nginx.conf for the proxy (mounted at /etc/nginx/nginx.conf): port 80 serves the ACME webroot and
+ * redirects everything else to HTTPS; one TLS server per host with HSTS and security headers, a
+ * per-client request limit, a body size limit per route, websocket upgrades where a route asks for
+ * them, and proxying to the Compose service names. Unknown hosts get their TLS handshake refused.
+ */
+export function renderNginxConf(services: ServiceSpec[], options: NginxConfigOptions = {}): string {
+    const rate = options.rateLimitPerSecond ?? RATE_LIMIT.averagePerSecond;
+    const burst = options.rateLimitBurst ?? RATE_LIMIT.burst;
+    const hosts = hostRoutes(services);
+    const lines = [
+        "# Rendered by archon-infra (components/compose-proxy.ts); edits on the host are overwritten.",
+        "worker_processes auto;",
+        "error_log /dev/stderr warn;",
+        "events {",
+        "    worker_connections 4096;",
+        "}",
+        "http {",
+        "    include /etc/nginx/mime.types;",
+        "    default_type application/octet-stream;",
+        "    access_log /dev/stdout;",
+        "    server_tokens off;",
+        "    sendfile on;",
+        "    keepalive_timeout 65s;",
+        "",
+        "    map $http_upgrade $connection_upgrade {",
+        "        default upgrade;",
+        "        ''      close;",
+        "    }",
+        `    limit_req_zone $binary_remote_addr zone=per_client:10m rate=${rate}r/s;`,
+        "    limit_req_status 429;",
+        "",
+        "    ssl_protocols TLSv1.2 TLSv1.3;",
+        "    ssl_prefer_server_ciphers off;",
+        "    ssl_session_cache shared:TLS:10m;",
+        "    ssl_session_timeout 1d;",
+        "    ssl_session_tickets off;",
+        "",
+        "    server {",
+        "        listen 80 default_server;",
+        "        server_name _;",
+        "        location /.well-known/acme-challenge/ {",
+        `            root ${ACME_WEBROOT};`,
+        "        }",
+        "        location = /healthz {",
+        "            access_log off;",
+        "            default_type text/plain;",
+        "            return 200 \"ok\\n\";",
+        "        }",
+        "        location / {",
+        "            return 301 https://$host$request_uri;",
+        "        }",
+        "    }",
+        "",
+        "    server {",
+        "        listen 443 ssl default_server;",
+        "        ssl_reject_handshake on;",
+        "    }",
+        ...hosts.flatMap((host) => serverBlock(host, burst)),
+        "}",
+    ];
+    return lines.join("\n") + "\n";
+}
+
+function serverBlock(host: HostRoutes, burst: number): string[] {
+    return [
+        "",
+        "    server {",
+        "        listen 443 ssl http2;",
+        `        server_name ${host.host};`,
+        `        ssl_certificate ${CERTIFICATE_DIR}/${host.host}/fullchain.pem;`,
+        `        ssl_certificate_key ${CERTIFICATE_DIR}/${host.host}/privkey.pem;`,
+        ...Object.entries(SECURITY_HEADERS).map(([name, value]) => `        add_header ${name} "${value}" always;`),
+        `        limit_req zone=per_client burst=${burst} nodelay;`,
+        ...host.routes.flatMap(locationBlock),
+        "    }",
+    ];
+}
+
+function locationBlock(route: ResolvedRoute): string[] {
+    // proxy_set_header in a location replaces every inherited one, so each location sets them all.
+    const upgrade = route.websockets
+        ? [
+            "            proxy_set_header Upgrade $http_upgrade;",
+            "            proxy_set_header Connection $connection_upgrade;",
+            "            proxy_read_timeout 3600s;",
+            "            proxy_send_timeout 3600s;",
+        ]
+        : ["            proxy_set_header Connection \"\";", "            proxy_read_timeout 300s;"];
+    return [
+        `        location ${route.path} {`,
+        `            client_max_body_size ${route.maxBodyMb}m;`,
+        "            proxy_http_version 1.1;",
+        "            proxy_set_header Host $host;",
+        "            proxy_set_header X-Real-IP $remote_addr;",
+        "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "            proxy_set_header X-Forwarded-Proto $scheme;",
+        "            proxy_set_header X-Forwarded-Host $host;",
+        ...upgrade,
+        `            proxy_pass http://${route.service}:${route.port};`,
+        "        }",
+    ];
+}
+
+export interface ComposeProxyArgs {
+    /** The catalog (any target); the proxy routes the Compose services' `routes`. */
+    services: ServiceSpec[];
+    /** Let's Encrypt account e-mail (config `acmeEmail`). */
+    acmeEmail: string;
+    /** Rate limit overrides; defaults {@link RATE_LIMIT}. */
+    nginx?: NginxConfigOptions;
+}
+
+/** The proxy (nginx) and certbot ServiceSpecs of the Compose target. */
+export class ComposeProxy extends pulumi.ComponentResource {
+    /** nginx then certbot, as catalog entries (targets ["compose"], group ingress). */
+    public readonly services: ServiceSpec[];
+    /** Their names, for outputs and wiring. */
+    public readonly serviceNames: string[];
+    /** Public host names the proxy serves, sorted. */
+    public readonly hosts: string[];
+
+    constructor(name: string, args: ComposeProxyArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("archon:infra:ComposeProxy", name, {}, opts);
+        const routed = forTarget(args.services, "compose");
+        this.hosts = hostRoutes(routed).map((h) => h.host);
+        const domains = this.hosts.join(" ");
+        const nginx: ServiceSpec = {
+            name: PROXY_SERVICE,
+            group: "ingress",
+            image: IMAGES.nginx,
+            kind: "service",
+            command: ["/bin/sh", "/opt/proxy/nginx-entrypoint.sh"],
+            ports: [{ name: "http", port: 80 }, { name: "https", port: 443 }],
+            publish: [{ host: 80, container: 80 }, { host: 443, container: 443 }],
+            env: { DOMAINS: domains },
+            files: [
+                { path: "/etc/nginx/nginx.conf", content: renderNginxConf(routed, args.nginx) },
+                { path: "/opt/proxy/nginx-entrypoint.sh", content: script("nginx-entrypoint.sh") },
+            ],
+            health: { http: { path: "/healthz", port: 80 }, startupSeconds: 30 },
+            resources: { cpu: "100m", memory: "64Mi", memoryLimit: "256Mi" },
+            storage: [...SHARED_PROXY_STORAGE],
+            // nginx's master binds 80/443 and writes its pid and temp files; workers drop to `nginx`.
+            security: { runAsNonRoot: false, readOnlyRootFilesystem: true, writablePaths: [CERTIFICATE_DIR, "/var/cache/nginx", "/var/run", "/tmp"] },
+            dependsOn: [CERTBOT_SERVICE],
+            targets: ["compose"],
+        };
+        const certbot: ServiceSpec = {
+            name: CERTBOT_SERVICE,
+            group: "ingress",
+            image: IMAGES.certbot,
+            kind: "service",
+            command: ["/bin/sh", "/opt/certbot/certbot-loop.sh"],
+            ports: [],
+            env: { DOMAINS: domains, ACME_EMAIL: args.acmeEmail, PROXY_HOST: PROXY_SERVICE },
+            files: [
+                { path: "/opt/certbot/certbot-loop.sh", content: script("certbot-loop.sh") },
+                { path: "/opt/certbot/bootstrap-cert.py", content: script("bootstrap-cert.py") },
+            ],
+            // Healthy once every host has at least the bootstrap certificate: then nginx can start.
+            health: { exec: ["test", "-f", "/etc/letsencrypt/bootstrap/ready"], startupSeconds: 60 },
+            resources: { cpu: "10m", memory: "64Mi", memoryLimit: "256Mi" },
+            storage: [...SHARED_PROXY_STORAGE],
+            security: { runAsNonRoot: false, readOnlyRootFilesystem: true, writablePaths: ["/var/lib/letsencrypt", "/var/log/letsencrypt", "/tmp"] },
+            targets: ["compose"],
+        };
+        this.services = [nginx, certbot];
+        this.serviceNames = this.services.map((s) => s.name);
+        this.registerOutputs({ services: this.serviceNames, hosts: this.hosts });
+    }
+}

@@ -1,0 +1,220 @@
+/**
+ * The Kubernetes targets' ingress: the controller (Traefik bundled with k3s, or ingress-nginx as a
+ * pinned Helm release), cert-manager (pinned Helm release with its CRDs) with a Let's Encrypt
+ * ClusterIssuer (HTTP-01), and one TLS Ingress per service and host, rendered from the catalog's
+ * routes with HSTS and security headers, a per-client rate limit and body size limits (annotations
+ * for ingress-nginx, Traefik Middleware objects for Traefik).
+ */
+import * as kubernetes from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ServiceGroup, ServiceSpec } from "./catalog";
+import { RATE_LIMIT, SECURITY_HEADERS, hostRoutes } from "./routes";
+import { CHARTS } from "./versions";
+
+export type IngressController = "traefik" | "ingress-nginx";
+
+/** What an Ingress needs of a service: its name, group (namespace), ports and routes. */
+export type RoutedService = Pick<ServiceSpec, "name" | "group" | "ports" | "routes">;
+
+export const CLUSTER_ISSUER = "letsencrypt";
+const LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory";
+const INGRESS_CLASS: Record<IngressController, string> = { traefik: "traefik", "ingress-nginx": "nginx" };
+
+/** Namespace of each group's workloads; groups not listed go to `archon`, monitoring to `monitoring`. */
+export type NamespaceMap = Partial<Record<ServiceGroup, string>>;
+
+export function namespaceOf(group: ServiceGroup, namespaces: NamespaceMap = {}): string {
+    return namespaces[group] ?? (group === "monitoring" ? "monitoring" : "archon");
+}
+
+/** The TLS Secret of a host: `archon.example.com` -> `archon-example-com-tls`. */
+export function tlsSecretName(host: string): string {
+    return `${host.replace(/\./g, "-")}-tls`;
+}
+
+/** A Kubernetes object as plain data. */
+export interface Manifest {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; namespace: string; annotations?: Record<string, string>; labels?: Record<string, string> };
+    spec: Record<string, unknown>;
+}
+
+export interface IngressRenderOptions {
+    controller: IngressController;
+    namespaces?: NamespaceMap;
+    rateLimitPerSecond?: number;
+    rateLimitBurst?: number;
+}
+
+const TRAEFIK_API = "traefik.io/v1alpha1";
+const bodyMiddleware = (mb: number) => `body-limit-${mb}mb`;
+
+/**
+ * The Ingress objects (one per service and host, TLS on every one; cert-manager's annotation on the
+ * first Ingress of each host and namespace, so one Certificate owns each TLS Secret) and, for
+ * Traefik, the Middleware objects they reference.
+ */
+export function renderIngresses(services: RoutedService[], options: IngressRenderOptions): Manifest[] {
+    const rate = options.rateLimitPerSecond ?? RATE_LIMIT.averagePerSecond;
+    const burst = options.rateLimitBurst ?? RATE_LIMIT.burst;
+    const groupOf = new Map(services.map((s) => [s.name, s.group]));
+    const ingresses: Manifest[] = [];
+    const middlewares = new Map<string, Manifest>();
+    const certified = new Set<string>();
+    for (const host of hostRoutes(services)) {
+        const byService = new Map<string, typeof host.routes>();
+        for (const route of host.routes) byService.set(route.service, [...(byService.get(route.service) ?? []), route]);
+        for (const [service, routes] of [...byService.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+            const namespace = namespaceOf(groupOf.get(service)!, options.namespaces);
+            const maxBodyMb = Math.max(...routes.map((r) => r.maxBodyMb));
+            const websockets = routes.some((r) => r.websockets);
+            const annotations: Record<string, string> = {};
+            if (!certified.has(`${namespace}/${host.host}`)) {
+                annotations["cert-manager.io/cluster-issuer"] = CLUSTER_ISSUER;
+                certified.add(`${namespace}/${host.host}`);
+            }
+            if (options.controller === "ingress-nginx") {
+                Object.assign(annotations, {
+                    "nginx.ingress.kubernetes.io/ssl-redirect": "true",
+                    "nginx.ingress.kubernetes.io/force-ssl-redirect": "true",
+                    "nginx.ingress.kubernetes.io/limit-rps": String(rate),
+                    "nginx.ingress.kubernetes.io/limit-burst-multiplier": String(Math.max(1, Math.round(burst / rate))),
+                    "nginx.ingress.kubernetes.io/proxy-body-size": `${maxBodyMb}m`,
+                    ...(websockets ? { "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600", "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600" } : {}),
+                });
+            } else {
+                const names = ["security-headers", "rate-limit", bodyMiddleware(maxBodyMb)];
+                for (const name of names) {
+                    const key = `${namespace}/${name}`;
+                    if (!middlewares.has(key)) middlewares.set(key, traefikMiddleware(name, namespace, maxBodyMb, rate, burst));
+                }
+                Object.assign(annotations, {
+                    "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
+                    "traefik.ingress.kubernetes.io/router.tls": "true",
+                    "traefik.ingress.kubernetes.io/router.middlewares": names.map((n) => `${namespace}-${n}@kubernetescrd`).join(","),
+                });
+            }
+            ingresses.push({
+                apiVersion: "networking.k8s.io/v1",
+                kind: "Ingress",
+                metadata: { name: `${service}-${host.host.split(".")[0]}`, namespace, annotations, labels: { "app.kubernetes.io/part-of": "archon", "app.kubernetes.io/name": service } },
+                spec: {
+                    ingressClassName: INGRESS_CLASS[options.controller],
+                    tls: [{ hosts: [host.host], secretName: tlsSecretName(host.host) }],
+                    rules: [{
+                        host: host.host,
+                        http: {
+                            paths: routes.map((r) => ({
+                                path: r.path,
+                                pathType: "Prefix",
+                                backend: { service: { name: r.service, port: r.portName ? { name: r.portName } : { number: r.port } } },
+                            })),
+                        },
+                    }],
+                },
+            });
+        }
+    }
+    return [...[...middlewares.values()].sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`)), ...ingresses];
+}
+
+function traefikMiddleware(name: string, namespace: string, maxBodyMb: number, rate: number, burst: number): Manifest {
+    const hstsSeconds = Number(/max-age=(\d+)/.exec(SECURITY_HEADERS["Strict-Transport-Security"])?.[1]);
+    const specs: Record<string, Record<string, unknown>> = {
+        "security-headers": {
+            headers: {
+                stsSeconds: hstsSeconds,
+                stsIncludeSubdomains: true,
+                contentTypeNosniff: true,
+                customFrameOptionsValue: SECURITY_HEADERS["X-Frame-Options"],
+                referrerPolicy: SECURITY_HEADERS["Referrer-Policy"],
+                permissionsPolicy: SECURITY_HEADERS["Permissions-Policy"],
+            },
+        },
+        "rate-limit": { rateLimit: { average: rate, burst } },
+    };
+    const spec = specs[name] ?? { buffering: { maxRequestBodyBytes: maxBodyMb * 1024 * 1024 } };
+    return { apiVersion: TRAEFIK_API, kind: "Middleware", metadata: { name, namespace }, spec };
+}
+
+export interface KubernetesIngressArgs {
+    /** `Platform.kubernetesProvider`. */
+    provider: kubernetes.Provider;
+    /** Config `ingressController`: traefik (bundled with k3s; nothing installed) or ingress-nginx (Helm release). */
+    controller: IngressController;
+    /** Config `acmeEmail`: the Let's Encrypt account. */
+    acmeEmail: string;
+    /** The catalog (Kubernetes services) plus extra routed backends such as `KubernetesMonitoring.routedServices`. */
+    services: RoutedService[];
+    /** Namespace per service group; see {@link namespaceOf}. */
+    namespaces?: NamespaceMap;
+}
+
+export class KubernetesIngress extends pulumi.ComponentResource {
+    /** Public hosts served, sorted. */
+    public readonly hosts: string[];
+
+    constructor(name: string, args: KubernetesIngressArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("archon:infra:KubernetesIngress", name, {}, opts);
+        const child = { parent: this, provider: args.provider };
+        const release = (releaseName: keyof typeof CHARTS, namespace: string, values: Record<string, unknown>) => {
+            const chart = CHARTS[releaseName];
+            const ns = new kubernetes.core.v1.Namespace(namespace, { metadata: { name: namespace } }, child);
+            return new kubernetes.helm.v3.Release(chart.chart, {
+                name: chart.chart,
+                chart: chart.chart,
+                version: chart.version,
+                repositoryOpts: { repo: chart.repo },
+                namespace: ns.metadata.name,
+                atomic: true,
+                values,
+            }, child);
+        };
+
+        const certManager = release("certManager", "cert-manager", { installCRDs: true, prometheus: { enabled: true } });
+        const controller = args.controller === "ingress-nginx"
+            ? [release("ingressNginx", "ingress-nginx", {
+                controller: {
+                    ingressClassResource: { name: "nginx", default: true },
+                    config: {
+                        "hsts": "true",
+                        "hsts-max-age": "63072000",
+                        "hsts-include-subdomains": "true",
+                        "server-tokens": "false",
+                        "ssl-redirect": "true",
+                    },
+                    // Security headers on every response (the chart renders them as a ConfigMap).
+                    addHeaders: Object.fromEntries(Object.entries(SECURITY_HEADERS).filter(([h]) => h !== "Strict-Transport-Security")),
+                    metrics: { enabled: true },
+                },
+            })]
+            : [];
+
+        const issuer = new kubernetes.apiextensions.CustomResource("letsencrypt", {
+            apiVersion: "cert-manager.io/v1",
+            kind: "ClusterIssuer",
+            metadata: { name: CLUSTER_ISSUER },
+            spec: {
+                acme: {
+                    server: LETS_ENCRYPT,
+                    email: args.acmeEmail,
+                    privateKeySecretRef: { name: "letsencrypt-account-key" },
+                    solvers: [{ http01: { ingress: { ingressClassName: INGRESS_CLASS[args.controller] } } }],
+                },
+            },
+        }, { ...child, dependsOn: [certManager] });
+
+        const manifests = renderIngresses(args.services, { controller: args.controller, namespaces: args.namespaces });
+        for (const manifest of manifests) {
+            const resourceName = `${manifest.metadata.namespace}-${manifest.metadata.name}`;
+            if (manifest.kind === "Ingress") {
+                new kubernetes.networking.v1.Ingress(resourceName, { metadata: manifest.metadata, spec: manifest.spec }, { ...child, dependsOn: [issuer, ...controller] });
+            } else {
+                new kubernetes.apiextensions.CustomResource(resourceName, { apiVersion: manifest.apiVersion, kind: manifest.kind, metadata: manifest.metadata, spec: manifest.spec }, child);
+            }
+        }
+        this.hosts = hostRoutes(args.services).map((h) => h.host);
+        this.registerOutputs({ hosts: this.hosts });
+    }
+}

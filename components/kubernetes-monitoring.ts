@@ -1,0 +1,191 @@
+/**
+ * Monitoring on the Kubernetes targets: kube-prometheus-stack (Prometheus, Alertmanager, Grafana,
+ * node-exporter, kube-state-metrics), Loki (single binary) and Grafana Alloy shipping every pod's
+ * logs, as pinned Helm releases with persistent storage and retention; the shared alert rules as a
+ * PrometheusRule, a ServiceMonitor for archon-server, the Loki datasource and the Archon dashboard.
+ * Grafana's admin password and the Alertmanager configuration live in Kubernetes Secrets, never in
+ * Helm values.
+ */
+import * as kubernetes from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { prometheusRuleGroups, renderAlertmanagerConfig } from "./alert-rules";
+import { ServiceSpec } from "./catalog";
+import { metricsPort } from "./compose-monitoring";
+import { DATASOURCE_UIDS, archonDashboardJson } from "./grafana-dashboard";
+import { NamespaceMap, RoutedService, namespaceOf } from "./kubernetes-ingress";
+import { CHARTS } from "./versions";
+
+export const MONITORING_NAMESPACE = "monitoring";
+const LOKI_URL = `http://loki.${MONITORING_NAMESPACE}.svc.cluster.local:3100`;
+const GRAFANA_ADMIN_SECRET = "grafana-admin";
+const ALERTMANAGER_SECRET = "alertmanager-archon-config";
+
+/** Alloy configuration: every pod's logs through the Kubernetes API, labelled, to Loki. */
+export function renderAlloyConfig(lokiUrl: string): string {
+    return [
+        'discovery.kubernetes "pods" {',
+        '  role = "pod"',
+        "}",
+        "",
+        'discovery.relabel "pods" {',
+        "  targets = discovery.kubernetes.pods.targets",
+        '  rule {\n    source_labels = ["__meta_kubernetes_namespace"]\n    target_label  = "namespace"\n  }',
+        '  rule {\n    source_labels = ["__meta_kubernetes_pod_name"]\n    target_label  = "pod"\n  }',
+        '  rule {\n    source_labels = ["__meta_kubernetes_pod_container_name"]\n    target_label  = "container"\n  }',
+        '  rule {\n    source_labels = ["__meta_kubernetes_pod_label_app_kubernetes_io_name"]\n    target_label  = "app"\n  }',
+        "}",
+        "",
+        'loki.source.kubernetes "pods" {',
+        "  targets    = discovery.relabel.pods.output",
+        "  forward_to = [loki.write.default.receiver]",
+        "}",
+        "",
+        'loki.write "default" {',
+        `  endpoint {\n    url = "${lokiUrl}/loki/api/v1/push"\n  }`,
+        "}",
+        "",
+    ].join("\n");
+}
+
+export interface KubernetesMonitoringArgs {
+    /** `Platform.kubernetesProvider`. */
+    provider: kubernetes.Provider;
+    /** Config `domain`; Grafana serves at grafana.<domain>. */
+    domain: string;
+    /** The catalog; the ServiceMonitor takes archon-server's metrics port name from it. */
+    services: ServiceSpec[];
+    /** `Secrets.grafanaPassword`. */
+    grafanaPassword: pulumi.Input<string>;
+    /** Config `alertWebhookUrl`; unset = the null receiver. */
+    alertWebhookUrl?: string;
+    /** Config `metricsRetentionDays`. */
+    metricsRetentionDays: number;
+    /** Config `logsRetentionDays`. */
+    logsRetentionDays: number;
+    /** Namespace per service group (as the workloads use). */
+    namespaces?: NamespaceMap;
+    /** Volume sizes in GB. Defaults: Prometheus 20, Loki 20, Grafana 5, Alertmanager 2. */
+    storageGb?: { prometheus?: number; loki?: number; grafana?: number; alertmanager?: number };
+    /** Services with a ServiceMonitor. Default ["archon-server"]. */
+    metricsServices?: string[];
+}
+
+export class KubernetesMonitoring extends pulumi.ComponentResource {
+    /** Grafana as an ingress backend (its Service `grafana`, port 80): pass to `KubernetesIngress.services`. */
+    public readonly routedServices: RoutedService[];
+
+    constructor(name: string, args: KubernetesMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("archon:infra:KubernetesMonitoring", name, {}, opts);
+        const child = { parent: this, provider: args.provider };
+        const size = { prometheus: 20, loki: 20, grafana: 5, alertmanager: 2, ...args.storageGb };
+        const claim = (gb: number) => ({ volumeClaimTemplate: { spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: `${gb}Gi` } } } } });
+
+        const namespace = new kubernetes.core.v1.Namespace(MONITORING_NAMESPACE, { metadata: { name: MONITORING_NAMESPACE } }, child);
+        const ns = namespace.metadata.name;
+        const grafanaAdmin = new kubernetes.core.v1.Secret(GRAFANA_ADMIN_SECRET, {
+            metadata: { name: GRAFANA_ADMIN_SECRET, namespace: ns },
+            stringData: { "admin-user": "admin", "admin-password": pulumi.secret(args.grafanaPassword) },
+        }, child);
+        const alertmanagerConfig = new kubernetes.core.v1.Secret(ALERTMANAGER_SECRET, {
+            metadata: { name: ALERTMANAGER_SECRET, namespace: ns },
+            stringData: { "alertmanager.yaml": pulumi.secret(renderAlertmanagerConfig({ webhookUrl: args.alertWebhookUrl })) },
+        }, child);
+        const dashboard = new kubernetes.core.v1.ConfigMap("archon-dashboard", {
+            metadata: { name: "archon-dashboard", namespace: ns, labels: { grafana_dashboard: "1" } },
+            data: { "archon-overview.json": archonDashboardJson() },
+        }, child);
+
+        const release = (key: keyof typeof CHARTS, values: Record<string, unknown>, dependsOn: pulumi.Resource[]) => {
+            const chart = CHARTS[key];
+            return new kubernetes.helm.v3.Release(chart.chart, {
+                name: chart.chart,
+                chart: chart.chart,
+                version: chart.version,
+                repositoryOpts: { repo: chart.repo },
+                namespace: ns,
+                atomic: true,
+                values,
+            }, { ...child, dependsOn });
+        };
+
+        const stack = release("kubePrometheusStack", {
+            prometheus: {
+                prometheusSpec: {
+                    retention: `${args.metricsRetentionDays}d`,
+                    storageSpec: claim(size.prometheus),
+                    // Pick up every ServiceMonitor / PrometheusRule, not only the chart's own.
+                    serviceMonitorSelectorNilUsesHelmValues: false,
+                    podMonitorSelectorNilUsesHelmValues: false,
+                    ruleSelectorNilUsesHelmValues: false,
+                },
+            },
+            alertmanager: {
+                alertmanagerSpec: { useExistingSecret: true, configSecret: ALERTMANAGER_SECRET, storage: claim(size.alertmanager) },
+            },
+            grafana: {
+                fullnameOverride: "grafana",
+                admin: { existingSecret: GRAFANA_ADMIN_SECRET, userKey: "admin-user", passwordKey: "admin-password" },
+                persistence: { enabled: true, size: `${size.grafana}Gi` },
+                "grafana.ini": { server: { root_url: `https://grafana.${args.domain}/` }, analytics: { reporting_enabled: false }, users: { allow_sign_up: false } },
+                sidecar: {
+                    dashboards: { enabled: true, label: "grafana_dashboard", labelValue: "1", searchNamespace: "ALL" },
+                    datasources: { enabled: true, defaultDatasourceEnabled: true, uid: DATASOURCE_UIDS.prometheus },
+                },
+                additionalDataSources: [{ name: "Loki", type: "loki", uid: DATASOURCE_UIDS.loki, access: "proxy", url: LOKI_URL, editable: false }],
+            },
+        }, [grafanaAdmin, alertmanagerConfig, dashboard]);
+
+        const loki = release("loki", {
+            deploymentMode: "SingleBinary",
+            loki: {
+                auth_enabled: false,
+                commonConfig: { replication_factor: 1 },
+                storage: { type: "filesystem" },
+                schemaConfig: { configs: [{ from: "2024-01-01", store: "tsdb", object_store: "filesystem", schema: "v13", index: { prefix: "index_", period: "24h" } }] },
+                limits_config: { retention_period: `${args.logsRetentionDays * 24}h` },
+                compactor: { retention_enabled: true, delete_request_store: "filesystem" },
+            },
+            singleBinary: { replicas: 1, persistence: { enabled: true, size: `${size.loki}Gi` } },
+            read: { replicas: 0 },
+            write: { replicas: 0 },
+            backend: { replicas: 0 },
+            gateway: { enabled: false },
+            chunksCache: { enabled: false },
+            resultsCache: { enabled: false },
+            lokiCanary: { enabled: false },
+            test: { enabled: false },
+        }, [namespace]);
+
+        release("alloy", { alloy: { configMap: { create: true, content: renderAlloyConfig(LOKI_URL) } } }, [loki]);
+
+        new kubernetes.apiextensions.CustomResource("archon-alerts", {
+            apiVersion: "monitoring.coreos.com/v1",
+            kind: "PrometheusRule",
+            metadata: { name: "archon-alerts", namespace: ns },
+            spec: { groups: prometheusRuleGroups() },
+        }, { ...child, dependsOn: [stack] });
+
+        for (const serviceName of args.metricsServices ?? ["archon-server"]) {
+            const service = args.services.find((s) => s.name === serviceName);
+            if (!service) continue;
+            new kubernetes.apiextensions.CustomResource(serviceName, {
+                apiVersion: "monitoring.coreos.com/v1",
+                kind: "ServiceMonitor",
+                metadata: { name: serviceName, namespace: ns },
+                spec: {
+                    namespaceSelector: { matchNames: [namespaceOf(service.group, args.namespaces)] },
+                    selector: { matchLabels: { "app.kubernetes.io/name": serviceName } },
+                    endpoints: [{ port: metricsPort(service).name, path: "/metrics", interval: "30s" }],
+                },
+            }, { ...child, dependsOn: [stack] });
+        }
+
+        this.routedServices = [{
+            name: "grafana",
+            group: "monitoring",
+            ports: [{ name: "http-web", port: 80 }],
+            routes: [{ host: `grafana.${args.domain}`, path: "/", port: 80, websockets: true }],
+        }];
+        this.registerOutputs({ routedServices: this.routedServices.map((s) => s.name) });
+    }
+}
