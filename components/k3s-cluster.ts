@@ -89,7 +89,14 @@ export class K3sCluster extends pulumi.ComponentResource {
                 stdin: pulumi.secret(args.token),
                 logging: "stderr",
                 triggers: [node.serverId],
-            }, { parent: this, dependsOn, additionalSecretOutputs: ["stdin"] });
+            }, {
+                parent: this,
+                dependsOn,
+                additionalSecretOutputs: ["stdin"],
+                // A running cluster keeps its token: re-running installs with a rotated one would
+                // not change it (that takes `k3s token rotate`), so rotation does not re-run them.
+                ignoreChanges: ["stdin"],
+            });
 
         const firstInstall = install("cp-1", first, "init", []);
         const serverInstalls = [firstInstall];
