@@ -45,30 +45,25 @@ export class ClusterAddons extends pulumi.ComponentResource {
         } else {
             pulumi.log.warn("no Hetzner token for the cluster: set `pulumi config set --secret hcloudTokenForCluster <token>` (or hcloud:token) so the CCM and CSI driver can start", this);
         }
-        new kubernetes.helm.v3.Release("hcloud-ccm", {
-            name: "hcloud-ccm",
-            chart: "hcloud-cloud-controller-manager",
-            version: CCM_CHART_VERSION,
-            repositoryOpts: { repo: HETZNER_CHARTS_REPO },
-            namespace: NAMESPACE,
-            values: {
-                // Ingress reaches the nodes through ingress-load-balancer.ts (or the single node's
-                // ports); the CCM must not also create load balancers for LoadBalancer Services.
-                env: { HCLOUD_LOAD_BALANCERS_ENABLED: { value: "false" } },
-                // Pod traffic stays on flannel over the private network; the CCM manages no routes.
-                networking: { enabled: false },
-            },
-        }, { ...k8s, dependsOn: needs });
-        new kubernetes.helm.v3.Release("hcloud-csi", {
-            name: "hcloud-csi",
-            chart: "hcloud-csi",
-            version: CSI_CHART_VERSION,
-            repositoryOpts: { repo: HETZNER_CHARTS_REPO },
-            namespace: NAMESPACE,
-            values: {
-                storageClasses: [{ name: RETAINED_STORAGE_CLASS, defaultStorageClass: true, reclaimPolicy: "Retain" }],
-            },
-        }, { ...k8s, dependsOn: needs });
+        const release = (releaseName: string, chart: string, version: string, values: Record<string, unknown>) =>
+            new kubernetes.helm.v3.Release(releaseName, {
+                name: releaseName,
+                chart,
+                version,
+                repositoryOpts: { repo: HETZNER_CHARTS_REPO },
+                namespace: NAMESPACE,
+                values,
+            }, { ...k8s, dependsOn: needs });
+        release("hcloud-ccm", "hcloud-cloud-controller-manager", CCM_CHART_VERSION, {
+            // Ingress reaches the nodes through ingress-load-balancer.ts (or the single node's ports);
+            // the CCM must not also create load balancers for LoadBalancer Services.
+            env: { HCLOUD_LOAD_BALANCERS_ENABLED: { value: "false" } },
+            // Pod traffic stays on flannel over the private network; the CCM manages no routes.
+            networking: { enabled: false },
+        });
+        release("hcloud-csi", "hcloud-csi", CSI_CHART_VERSION, {
+            storageClasses: [{ name: RETAINED_STORAGE_CLASS, defaultStorageClass: true, reclaimPolicy: "Retain" }],
+        });
         this.registerOutputs({ storageClassName: this.storageClassName });
     }
 }

@@ -56,22 +56,16 @@ export class K3sCluster extends pulumi.ComponentResource {
             new hcloud.PlacementGroup(`spread-${g}`, { name: `${args.namePrefix}-spread-${g}`, type: "spread", labels: args.placement.labels }, { parent: this }));
         const groupIdOf = (position: number) => groups[Math.floor(position / SPREAD_GROUP_LIMIT)].id.apply(Number);
 
-        const servers = Array.from({ length: args.controlPlaneNodes }, (_, i) => new HetznerServer(`cp-${i + 1}`, {
+        const node = (kind: "cp" | "agent", i: number, position: number) => new HetznerServer(`${kind}-${i + 1}`, {
             placement: args.placement,
-            serverName: `${args.namePrefix}-cp-${i + 1}`,
-            serverType: args.serverType,
-            role: "k3s-server",
-            privateIp: privateIpFor("server", i),
-            placementGroupId: groupIdOf(i),
-        }, { parent: this }));
-        const agents = Array.from({ length: args.agentNodes }, (_, i) => new HetznerServer(`agent-${i + 1}`, {
-            placement: args.placement,
-            serverName: `${args.namePrefix}-agent-${i + 1}`,
-            serverType: args.agentServerType,
-            role: "k3s-agent",
-            privateIp: privateIpFor("agent", i),
-            placementGroupId: groupIdOf(args.controlPlaneNodes + i),
-        }, { parent: this }));
+            serverName: `${args.namePrefix}-${kind}-${i + 1}`,
+            serverType: kind === "cp" ? args.serverType : args.agentServerType,
+            role: kind === "cp" ? "k3s-server" : "k3s-agent",
+            privateIp: privateIpFor(kind === "cp" ? "server" : "agent", i),
+            placementGroupId: groupIdOf(position),
+        }, { parent: this });
+        const servers = Array.from({ length: args.controlPlaneNodes }, (_, i) => node("cp", i, i));
+        const agents = Array.from({ length: args.agentNodes }, (_, i) => node("agent", i, args.controlPlaneNodes + i));
         this.nodes = [...servers, ...agents];
 
         const first = servers[0];
