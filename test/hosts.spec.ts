@@ -11,6 +11,7 @@ import { SynthResult } from "../scripts/lib/synthesize";
 import { HOST_SCRIPTS_DIR, renderHostScript } from "../components/host-scripts";
 import { RETAINED_STORAGE_CLASS } from "../components/cluster-addons";
 import { SERVER_IMAGE } from "../components/server";
+import { contentHash } from "../components/compose-delivery";
 import { named, ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
 
 const SERVER = "hcloud:index/server:Server";
@@ -358,4 +359,13 @@ describe("hosts: releases and secret rotations never replace a server", () => {
             assert.ok(ofType(before, SERVER).length > 0);
         });
     }
+});
+
+describe("hosts: compose delivery re-runs on content changes only", () => {
+    it("the project hash changes with any file's content or path, never with key order", () => {
+        const base = { "docker-compose.yml": "services: {}\n", "kong.yml": "_format_version: '3.0'\n" };
+        assert.strictEqual(contentHash(base), contentHash({ "kong.yml": base["kong.yml"], "docker-compose.yml": base["docker-compose.yml"] }));
+        assert.notStrictEqual(contentHash(base), contentHash({ ...base, "kong.yml": "_format_version: '3.1'\n" }));
+        assert.notStrictEqual(contentHash(base), contentHash({ "docker-compose.yaml": base["docker-compose.yml"], "kong.yml": base["kong.yml"] }));
+    });
 });
