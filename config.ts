@@ -115,6 +115,7 @@ export const configSchema = z
         metricsRetentionDays: z.number().int().min(1).max(365),
         logsRetentionDays: z.number().int().min(1).max(365),
         previousImageTag: z.string().regex(DOCKER_TAG, { message: "is not a valid image tag; set it to the tag the stack ran before this build, e.g. sha-1a2b3c4" }).optional(),
+        hcloudTokenForCluster: z.string().min(1, { message: "is empty; set the Hetzner API token the cluster's CCM/CSI use: pulumi config set --secret hcloudTokenForCluster <token>" }).optional(),
     })
     .superRefine((c, ctx) => {
         const fail = (key: string, message: string) => ctx.addIssue({ code: "custom", path: [key], message });
@@ -158,10 +159,16 @@ export interface ArchonConfig extends RawConfig {
     kubeconfigSecret?: pulumi.Output<string>;
     /** External registry password as a Pulumi secret, when an external registry is configured. */
     registryPasswordSecret?: pulumi.Output<string>;
+    /**
+     * Hetzner API token the k3s cluster's cloud controller manager and CSI driver use, as a secret:
+     * `hcloudTokenForCluster`, else the provider's own `hcloud:token`, else `HCLOUD_TOKEN` (how the
+     * Pulumi CLI usually passes it). Undefined offline, where the cluster's `hcloud` Secret is skipped.
+     */
+    hcloudTokenForClusterSecret?: pulumi.Output<string>;
 }
 
 /** Keys that hold secrets: Pulumi.yaml declares them `secret: true`, so the CLI refuses plain-text values. */
-export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl"] as const;
+export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl", "hcloudTokenForCluster"] as const;
 
 /**
  * A configuration problem. A `RunError` makes the Pulumi CLI print the message alone, without a
@@ -195,7 +202,17 @@ export function loadConfig(): ArchonConfig {
         architecture: HETZNER_SERVER_TYPES[c.serverType] === "arm" ? "arm64" : "amd64",
         kubeconfigSecret: c.kubeconfig === undefined ? undefined : pulumi.secret(c.kubeconfig),
         registryPasswordSecret: c.registryPassword === undefined ? undefined : pulumi.secret(c.registryPassword),
+        hcloudTokenForClusterSecret: clusterHcloudToken(c.hcloudTokenForCluster),
     };
+}
+
+/** The cluster's Hetzner token: the explicit key, else the hcloud provider's token (config or environment). */
+function clusterHcloudToken(explicit: string | undefined): pulumi.Output<string> | undefined {
+    if (explicit !== undefined) return pulumi.secret(explicit);
+    const providerToken = new pulumi.Config("hcloud").getSecret("token");
+    if (providerToken !== undefined) return providerToken;
+    const environmentToken = process.env.HCLOUD_TOKEN;
+    return environmentToken ? pulumi.secret(environmentToken) : undefined;
 }
 
 function describeIssues(issues: readonly z.core.$ZodIssue[], raw: Record<string, unknown>): string {

@@ -64,6 +64,10 @@ export const passwords = pulumi.secret({
 });
 
 export const kubeconfig = platform.kubeconfig;
+export const hosts = platform.hosts;
+export const sshCommands = platform.sshCommands;
+export const sshPrivateKey = platform.sshPrivateKey;
+export const ingressIpv4 = platform.ingressIpv4;
 export const imageRefs = images.refs;
 export const registryServer = registry.server;
 

@@ -1,10 +1,14 @@
 /**
- * Delivers a Compose project directory to the Compose host and brings it up. STUB: the hosts issue
- * replaces the internals; the public shape stays.
+ * Delivers a Compose project to the Compose host and brings it up: the non-secret files are copied
+ * with CopyToRemote, every secret file is written over SSH from stdin with mode 0600 (never logged,
+ * never in an archive), then `docker compose up -d --wait --remove-orphans` runs again whenever the
+ * project's content (files and secrets) changes.
  */
+import * as crypto from "crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ComposeHostAccess } from "./platform";
+import { renderHostScript } from "./host-scripts";
+import { ComposeHostAccess } from "./compose-host";
 
 export interface ComposeDeliveryArgs {
     host: ComposeHostAccess;
@@ -14,12 +18,54 @@ export interface ComposeDeliveryArgs {
     secretFiles: Record<string, pulumi.Input<string>>;
 }
 
+/** SHA-256 over path/content pairs, in path order: the project's identity. */
+export function contentHash(files: Record<string, string>): string {
+    const hash = crypto.createHash("sha256");
+    for (const file of Object.keys(files).sort()) hash.update(`${file}\0${files[file]}\0`);
+    return hash.digest("hex");
+}
+
+/** A resource name for a project path (stable: renaming a file renames its resource). */
+function resourceNameOf(file: string): string {
+    return file.replace(/[^A-Za-z0-9.-]+/g, "-");
+}
+
 export class ComposeDelivery extends pulumi.ComponentResource {
+    /** Hash of the delivered project (secret: it covers the secret files too). */
+    public readonly projectHash: pulumi.Output<string>;
+
     constructor(name: string, args: ComposeDeliveryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:ComposeDelivery", name, {}, opts);
-        const archive = pulumi.all(args.files).apply((files) =>
-            new pulumi.asset.AssetArchive(Object.fromEntries(Object.entries(files).map(([p, text]) => [p, new pulumi.asset.StringAsset(text)]))));
-        new command.remote.CopyToRemote("project", { connection: args.host.connection, source: archive, remotePath: args.host.projectDir }, { parent: this });
-        this.registerOutputs({});
+        const files = pulumi.output(args.files) as pulumi.Output<Record<string, string>>;
+        const filesHash = files.apply(contentHash);
+        const archive = files.apply((all) =>
+            new pulumi.asset.AssetArchive(Object.fromEntries(Object.entries(all).map(([p, text]) => [p, new pulumi.asset.StringAsset(text)]))));
+        const copy = new command.remote.CopyToRemote("project", {
+            connection: args.host.connection,
+            source: archive,
+            remotePath: args.host.projectDir,
+            triggers: [filesHash],
+        }, { parent: this });
+
+        const secretWrites = Object.entries(args.secretFiles).map(([file, content]) => {
+            const secretContent = pulumi.secret(content);
+            return new command.remote.Command(`secret-${resourceNameOf(file)}`, {
+                connection: args.host.connection,
+                create: renderHostScript(["write-secret-file"], { PROJECT_DIR: args.host.projectDir, SECRET_FILE: file }),
+                stdin: secretContent,
+                logging: "none",
+                triggers: [pulumi.secret(secretContent.apply((text) => contentHash({ [file]: text })))],
+            }, { parent: this, additionalSecretOutputs: ["stdin", "stdout", "stderr"] });
+        });
+
+        const secretsHash = pulumi.output(args.secretFiles).apply((all) => contentHash(all as Record<string, string>));
+        this.projectHash = pulumi.secret(pulumi.all([filesHash, secretsHash]).apply(([f, s]) => contentHash({ files: f, secrets: s })));
+        new command.remote.Command("compose-up", {
+            connection: args.host.connection,
+            create: renderHostScript(["compose-up"], { PROJECT_DIR: args.host.projectDir }),
+            logging: "stdoutAndStderr",
+            triggers: [this.projectHash],
+        }, { parent: this, dependsOn: [copy, ...secretWrites] });
+        this.registerOutputs({ projectHash: this.projectHash });
     }
 }

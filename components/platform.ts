@@ -1,21 +1,23 @@
 /**
- * Where the stack runs, by `target`: one Compose host, a k3s cluster on Hetzner, or an existing
- * Kubernetes cluster. STUB: the hosts issue replaces the internals; the public shape stays.
+ * Where the stack runs, by `target`: one Compose host (compose), a k3s cluster on Hetzner (k3s),
+ * or an existing Kubernetes cluster from the `kubeconfig` secret (kubernetes, no Hetzner resources).
  */
-import * as command from "@pulumi/command";
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ArchonConfig } from "../config";
+import { DEPLOY_USER } from "./cloud-init";
+import { ClusterAddons } from "./cluster-addons";
+import { ComposeHost, ComposeHostAccess } from "./compose-host";
+import { HostFirewall } from "./firewall";
+import { IngressLoadBalancer } from "./ingress-load-balancer";
+import { K3sCluster } from "./k3s-cluster";
+import { PrivateNetwork } from "./network";
 import { Secrets } from "./secrets";
+import { HostSummary, ServerPlacement } from "./server";
+import { HostSshKey } from "./ssh-key";
 
-/** How to reach the Compose host over SSH, and where its persistent data lives. */
-export interface ComposeHostAccess {
-    connection: command.types.input.remote.ConnectionArgs;
-    /** Directory on the protected data volume that holds every stateful service's data. */
-    dataDir: string;
-    /** Directory the Compose project is delivered to. */
-    projectDir: string;
-}
+export type { ComposeHostAccess } from "./compose-host";
+export type { HostSummary } from "./server";
 
 export interface PlatformArgs {
     config: ArchonConfig;
@@ -23,25 +25,104 @@ export interface PlatformArgs {
 }
 
 export class Platform extends pulumi.ComponentResource {
-    /** Provider for every Kubernetes resource (targets k3s and kubernetes). */
+    /** Provider for every Kubernetes resource (targets k3s and kubernetes); k3s: ready once the cluster is. */
     public readonly kubernetesProvider?: kubernetes.Provider;
     /** The Compose host (target compose). */
     public readonly composeHost?: ComposeHostAccess;
     /** Kubeconfig of the cluster (secret); undefined for compose. */
     public readonly kubeconfig?: pulumi.Output<string>;
+    /** Every Hetzner host: name, role, public IPv4/IPv6, private IP (empty for target kubernetes). */
+    public readonly hosts: pulumi.Output<HostSummary[]>;
+    /** Ready-to-paste SSH command per host name. */
+    public readonly sshCommands: pulumi.Output<Record<string, string>>;
+    /** The generated SSH private key (secret); undefined when `sshPublicKey` is configured or without hosts. */
+    public readonly sshPrivateKey?: pulumi.Output<string>;
+    /** Public IPv4 that DNS records for the stack's hosts point at (load balancer or single host). */
+    public readonly ingressIpv4?: pulumi.Output<string>;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:Platform", name, {}, opts);
-        if (args.config.target === "compose") {
-            this.composeHost = {
-                connection: { host: "compose-host.invalid", user: "deploy" },
-                dataDir: "/mnt/data",
-                projectDir: "/opt/archon",
-            };
-        } else {
-            this.kubeconfig = args.config.kubeconfigSecret ?? pulumi.secret("apiVersion: v1\nkind: Config\n");
+        const config = args.config;
+        if (config.target === "kubernetes") {
+            this.kubeconfig = config.kubeconfigSecret;
             this.kubernetesProvider = new kubernetes.Provider("cluster", { kubeconfig: this.kubeconfig }, { parent: this });
+            this.hosts = pulumi.output<HostSummary[]>([]);
+            this.sshCommands = pulumi.output<Record<string, string>>({});
+            this.registerOutputs({});
+            return;
         }
-        this.registerOutputs({});
+
+        const namePrefix = `archon-${config.stack}`;
+        const labels = { project: "archon", stack: config.stack };
+        const network = new PrivateNetwork("network", { namePrefix, location: config.location, deleteProtection: config.isProduction, labels }, { parent: this });
+        const firewall = new HostFirewall("firewall", {
+            namePrefix,
+            adminCidrs: config.sshAllowedCidrs,
+            kubernetesApi: config.target === "k3s",
+            labels,
+        }, { parent: this });
+        const sshKey = new HostSshKey("ssh-key", { keyName: namePrefix, publicKey: config.sshPublicKey, labels }, { parent: this });
+        this.sshPrivateKey = sshKey.privateKey;
+        const placement: ServerPlacement = {
+            location: config.location,
+            networkId: network.networkId,
+            subnet: network.subnet,
+            firewallId: firewall.firewallId,
+            sshKeyId: sshKey.keyId,
+            sshPublicKey: sshKey.publicKey,
+            sshPrivateKey: sshKey.privateKey,
+            production: config.isProduction,
+            labels,
+        };
+
+        if (config.target === "compose") {
+            const host = new ComposeHost("compose", {
+                placement,
+                serverName: `${namePrefix}-compose`,
+                serverType: config.serverType,
+                dataVolumeSizeGb: config.dataVolumeSizeGb,
+            }, { parent: this });
+            this.composeHost = host.access;
+            this.hosts = host.summary.apply((summary) => [summary]);
+            this.ingressIpv4 = host.publicIpv4;
+        } else {
+            const cluster = new K3sCluster("k3s", {
+                placement,
+                namePrefix,
+                controlPlaneNodes: config.controlPlaneNodes,
+                agentNodes: config.agentNodes,
+                serverType: config.serverType,
+                agentServerType: config.agentServerType ?? config.serverType,
+                k3sVersion: config.k3sVersion,
+                token: args.secrets.k3sToken,
+            }, { parent: this });
+            this.kubeconfig = cluster.kubeconfig;
+            this.kubernetesProvider = new kubernetes.Provider("cluster", { kubeconfig: this.kubeconfig }, { parent: this });
+            new ClusterAddons("cluster-addons", {
+                provider: this.kubernetesProvider,
+                networkId: network.networkId,
+                hcloudToken: config.hcloudTokenForClusterSecret,
+            }, { parent: this });
+            this.hosts = cluster.summaries;
+            if (cluster.nodes.length > 1) {
+                const lb = new IngressLoadBalancer("ingress", {
+                    lbName: `${namePrefix}-ingress`,
+                    location: config.location,
+                    networkId: network.networkId,
+                    subnet: network.subnet,
+                    targets: Object.fromEntries(cluster.nodes.map((node) => [node.nodeName, node.serverId])),
+                    deleteProtection: config.isProduction,
+                    labels,
+                }, { parent: this });
+                this.ingressIpv4 = lb.ipv4;
+            } else {
+                // One node: the firewall already admits 80/443 to it, where k3s exposes the ingress controller.
+                this.ingressIpv4 = cluster.nodes[0].publicIpv4;
+            }
+        }
+        const keyFile = this.sshPrivateKey ? ` -i ~/.ssh/${namePrefix}` : "";
+        this.sshCommands = this.hosts.apply((hosts) =>
+            Object.fromEntries(hosts.map((h) => [h.name, `ssh${keyFile} ${DEPLOY_USER}@${h.publicIpv4}`])));
+        this.registerOutputs({ hosts: this.hosts, sshCommands: this.sshCommands, ingressIpv4: this.ingressIpv4 });
     }
 }

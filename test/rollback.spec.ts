@@ -63,7 +63,8 @@ for (const stack of ["staging", "production"]) {
 
         it("changes no stack output but image references (no host, URL or secret output moves)", () => {
             assert.deepStrictEqual(differences(older.outputs, withTag(newer.outputs, NEW, OLD)), []);
-            assert.deepStrictEqual(differences(older.componentOutputs, withTag(newer.componentOutputs, NEW, OLD)), []);
+            const componentChanges = differences(older.componentOutputs, withTag(newer.componentOutputs, NEW, OLD)).filter((p) => !DERIVED_HASH.test(p));
+            assert.deepStrictEqual(componentChanges, []);
         });
 
         it("points every image reference at the older tag", () => {

@@ -109,6 +109,33 @@ function numericId(seed: string): string {
 }
 
 /**
+ * What `sudo cat /etc/rancher/k3s/k3s.yaml` prints on a k3s server: the admin kubeconfig pointing at
+ * the loopback address (the program re-points it). Placeholder credentials, valid YAML.
+ */
+export const MOCK_K3S_KUBECONFIG = [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    "  - name: default",
+    "    cluster:",
+    "      server: https://127.0.0.1:6443",
+    `      certificate-authority-data: ${Buffer.from("mock cluster CA").toString("base64")}`,
+    "contexts:",
+    "  - name: default",
+    "    context:",
+    "      cluster: default",
+    "      user: default",
+    "current-context: default",
+    "preferences: {}",
+    "users:",
+    "  - name: default",
+    "    user:",
+    `      client-certificate-data: ${Buffer.from("mock client certificate").toString("base64")}`,
+    `      client-key-data: ${Buffer.from("mock client key").toString("base64")}`,
+    "",
+].join("\n");
+
+/**
  * Computed outputs per resource type, keyed by Pulumi type token. Inputs are echoed for every type;
  * these add what the provider would compute. Add an entry when a component reads a computed output.
  */
@@ -132,6 +159,8 @@ export const COMPUTED_STATE: Record<string, ComputedState> = {
     "kubernetes:core/v1:Service": (ctx) => ({
         spec: { ...(ctx.inputs.spec as Record<string, unknown>), clusterIP: `10.43.${seededNumber(ctx.urn, 256)}.${1 + seededNumber(`${ctx.urn}/ip`, 254)}` },
     }),
+    // Remote commands print nothing offline, except the k3s kubeconfig fetch (components/k3s-cluster.ts).
+    "command:remote:Command": (ctx) => ({ stdout: ctx.name === "kubeconfig" ? MOCK_K3S_KUBECONFIG : "", stderr: "" }),
     "docker:index/image:Image": (ctx) => {
         const imageName = String(ctx.inputs.imageName ?? ctx.name);
         const repository = imageName.replace(/:[^:/]+$/, "");

@@ -1,0 +1,69 @@
+/**
+ * What a k3s cluster on Hetzner needs from Hetzner itself: the cloud controller manager (node
+ * addresses and lifecycle from the Hetzner API) and the CSI driver (PVCs become Hetzner volumes),
+ * with a default storage class that RETAINS volumes when their claim is deleted.
+ *
+ * Both read the Hetzner token from the kube-system Secret `hcloud` (keys `token`, `network`). It is
+ * created from config `hcloudTokenForCluster` (else the provider's hcloud:token / HCLOUD_TOKEN).
+ * Offline there is no token: the Secret is skipped (no placeholder is ever deployed) and a warning
+ * says how to set it.
+ */
+import * as kubernetes from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+
+export const HETZNER_CHARTS_REPO = "https://charts.hetzner.cloud";
+/** Pinned chart versions (the chart index at HETZNER_CHARTS_REPO lists the releases). */
+export const CCM_CHART_VERSION = "1.26.0";
+export const CSI_CHART_VERSION = "2.16.0";
+/** The default storage class every PVC without one gets: Hetzner volumes, kept on claim deletion. */
+export const RETAINED_STORAGE_CLASS = "hcloud-volumes-retain";
+const HCLOUD_SECRET = "hcloud";
+const NAMESPACE = "kube-system";
+
+export interface ClusterAddonsArgs {
+    provider: kubernetes.Provider;
+    /** The cluster's private network, for the CCM's node addresses. */
+    networkId: pulumi.Input<number>;
+    /** Hetzner API token (secret); undefined offline. */
+    hcloudToken?: pulumi.Output<string>;
+}
+
+export class ClusterAddons extends pulumi.ComponentResource {
+    /** Name of the default, retained storage class. */
+    public readonly storageClassName = RETAINED_STORAGE_CLASS;
+
+    constructor(name: string, args: ClusterAddonsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("archon:infra:ClusterAddons", name, {}, opts);
+        const k8s = { parent: this, provider: args.provider };
+        const needs: pulumi.Resource[] = [];
+        if (args.hcloudToken !== undefined) {
+            needs.push(new kubernetes.core.v1.Secret("hcloud", {
+                metadata: { name: HCLOUD_SECRET, namespace: NAMESPACE },
+                type: "Opaque",
+                stringData: { token: args.hcloudToken, network: pulumi.output(args.networkId).apply(String) },
+            }, k8s));
+        } else {
+            pulumi.log.warn("no Hetzner token for the cluster: set `pulumi config set --secret hcloudTokenForCluster <token>` (or hcloud:token) so the CCM and CSI driver can start", this);
+        }
+        const release = (releaseName: string, chart: string, version: string, values: Record<string, unknown>) =>
+            new kubernetes.helm.v3.Release(releaseName, {
+                name: releaseName,
+                chart,
+                version,
+                repositoryOpts: { repo: HETZNER_CHARTS_REPO },
+                namespace: NAMESPACE,
+                values,
+            }, { ...k8s, dependsOn: needs });
+        release("hcloud-ccm", "hcloud-cloud-controller-manager", CCM_CHART_VERSION, {
+            // Ingress reaches the nodes through ingress-load-balancer.ts (or the single node's ports);
+            // the CCM must not also create load balancers for LoadBalancer Services.
+            env: { HCLOUD_LOAD_BALANCERS_ENABLED: { value: "false" } },
+            // Pod traffic stays on flannel over the private network; the CCM manages no routes.
+            networking: { enabled: false },
+        });
+        release("hcloud-csi", "hcloud-csi", CSI_CHART_VERSION, {
+            storageClasses: [{ name: RETAINED_STORAGE_CLASS, defaultStorageClass: true, reclaimPolicy: "Retain" }],
+        });
+        this.registerOutputs({ storageClassName: this.storageClassName });
+    }
+}

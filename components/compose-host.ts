@@ -1,0 +1,92 @@
+/**
+ * The compose target's host: one Hetzner server (Docker Engine and the Compose plugin from
+ * cloud-init) and a protected Hetzner volume for every stateful service's data, mounted by a
+ * remote step that formats it only when it holds no filesystem.
+ */
+import * as command from "@pulumi/command";
+import * as hcloud from "@pulumi/hcloud";
+import * as pulumi from "@pulumi/pulumi";
+import { privateIpFor } from "./network";
+import { DEPLOY_USER } from "./cloud-init";
+import { renderHostScriptOutput } from "./host-scripts";
+import { HetznerServer, HostSummary, ServerPlacement } from "./server";
+
+/** How to reach the Compose host over SSH, and where its persistent data lives. */
+export interface ComposeHostAccess {
+    /**
+     * SSH connection of the deploy user. Its `host` resolves only once the data volume is mounted,
+     * so every remote command using it runs after the mount.
+     */
+    connection: command.types.input.remote.ConnectionArgs;
+    /** Directory on the protected data volume that holds every stateful service's data. */
+    dataDir: string;
+    /** Directory the Compose project is delivered to. */
+    projectDir: string;
+}
+
+/** Mount point of the data volume. */
+export const DATA_MOUNT = "/mnt/archon-data";
+
+export interface ComposeHostArgs {
+    placement: ServerPlacement;
+    /** Hetzner server name, e.g. `archon-staging-compose`. */
+    serverName: string;
+    /** Hetzner server type (config `serverType`). */
+    serverType: string;
+    /** Size of the data volume in GB (config `dataVolumeSizeGb`); it can grow, never shrink. */
+    dataVolumeSizeGb: number;
+}
+
+export class ComposeHost extends pulumi.ComponentResource {
+    public readonly access: ComposeHostAccess;
+    public readonly summary: pulumi.Output<HostSummary>;
+    public readonly publicIpv4: pulumi.Output<string>;
+
+    constructor(name: string, args: ComposeHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("archon:infra:ComposeHost", name, {}, opts);
+        const host = new HetznerServer(name, {
+            placement: args.placement,
+            serverName: args.serverName,
+            serverType: args.serverType,
+            role: "compose",
+            privateIp: privateIpFor("server", 0),
+        }, { parent: this });
+
+        // Its own resource, not tied to the server: replacing the server keeps the volume and its data.
+        const volume = new hcloud.Volume("data", {
+            name: `${args.serverName}-data`,
+            size: args.dataVolumeSizeGb,
+            location: args.placement.location,
+            format: "ext4",
+            deleteProtection: true,
+            labels: { ...args.placement.labels, role: "compose-data" },
+        }, { parent: this, protect: true });
+        const attachment = new hcloud.VolumeAttachment("data", {
+            serverId: host.serverId,
+            volumeId: volume.id.apply(Number),
+            automount: false,
+        }, { parent: this });
+
+        const projectDir = "/opt/archon";
+        const dataDir = `${DATA_MOUNT}/data`;
+        const mount = new command.remote.Command("mount-data", {
+            connection: host.connection,
+            create: renderHostScriptOutput(["mount-data-volume"], {
+                VOLUME_DEVICE: volume.linuxDevice,
+                DATA_DIR: DATA_MOUNT,
+                PROJECT_DIR: projectDir,
+                DEPLOY_USER,
+            }),
+            triggers: [host.serverId, attachment.id],
+        }, { parent: this, dependsOn: [attachment] });
+
+        this.access = {
+            connection: { ...host.connection, host: pulumi.all([host.publicIpv4, mount.id]).apply(([ip]) => ip) },
+            dataDir,
+            projectDir,
+        };
+        this.summary = host.summary;
+        this.publicIpv4 = host.publicIpv4;
+        this.registerOutputs({ summary: this.summary });
+    }
+}

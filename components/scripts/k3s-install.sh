@@ -1,0 +1,48 @@
+# Installs the pinned k3s release on this node: K3S_ROLE init (first server, --cluster-init),
+# server (joins as control plane) or agent. The join token arrives on stdin and is kept in a
+# root-only file, never on a command line. Node traffic (node-ip, flannel) uses the private network.
+: "${K3S_VERSION:?}" "${K3S_ROLE:?}" "${NODE_PRIVATE_IP:?}" "${NODE_PUBLIC_IP:?}"
+token_file=/etc/rancher/k3s/cluster-token
+sudo install -d -m 0700 /etc/rancher/k3s
+sudo sh -c "umask 077 && cat >$token_file"
+
+private_iface=""
+for _ in $(seq 1 60); do
+  private_iface="$(ip -o -4 addr show | awk -v ip="$NODE_PRIVATE_IP" '{ split($4, a, "/"); if (a[1] == ip) print $2 }')"
+  [ -n "$private_iface" ] && break
+  sleep 5
+done
+if [ -z "$private_iface" ]; then
+  echo "no interface holds the private address $NODE_PRIVATE_IP" >&2
+  exit 1
+fi
+
+node_args=(
+  --token-file "$token_file"
+  --node-ip "$NODE_PRIVATE_IP"
+  --node-external-ip "$NODE_PUBLIC_IP"
+  --flannel-iface "$private_iface"
+  --kubelet-arg cloud-provider=external
+)
+server_args=(
+  --advertise-address "$NODE_PRIVATE_IP"
+  --tls-san "$NODE_PUBLIC_IP"
+  --disable-cloud-controller
+  --disable local-storage
+  --write-kubeconfig-mode 0600
+)
+case "$K3S_ROLE" in
+  init) k3s_args=(server --cluster-init "${node_args[@]}" "${server_args[@]}") ;;
+  server) k3s_args=(server --server "${K3S_SERVER_URL:?}" "${node_args[@]}" "${server_args[@]}") ;;
+  agent) k3s_args=(agent --server "${K3S_SERVER_URL:?}" "${node_args[@]}") ;;
+  *)
+    echo "unknown K3S_ROLE $K3S_ROLE (init, server or agent)" >&2
+    exit 1
+    ;;
+esac
+
+# The installer is pinned to the same release as the binary it installs.
+installer="$(mktemp)"
+curl -sfL "https://raw.githubusercontent.com/k3s-io/k3s/${K3S_VERSION/+/%2B}/install.sh" -o "$installer"
+sudo env INSTALL_K3S_VERSION="$K3S_VERSION" sh "$installer" "${k3s_args[@]}"
+rm -f "$installer"
