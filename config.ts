@@ -147,8 +147,13 @@ export const configSchema = z
 
 type RawConfig = z.infer<typeof configSchema>;
 
-/** The validated configuration, plus what follows from it. */
-export interface ArchonConfig extends RawConfig {
+/**
+ * The validated configuration, plus what follows from it. Secret keys are present only as Pulumi
+ * secrets (`*Secret`), so no component can put their plain text into a resource input by mistake;
+ * `alertWebhookUrl` stays text because the Alertmanager config is rendered from it, and both
+ * renderers keep that config secret.
+ */
+export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPassword" | "hcloudTokenForCluster"> {
     /** The Pulumi stack name. */
     stack: string;
     /** Production turns on delete/rebuild protection and backups for servers. */
@@ -194,15 +199,15 @@ export function loadConfig(): ArchonConfig {
     if (!parsed.success) {
         throw new ConfigError(describeIssues(parsed.error.issues, raw));
     }
-    const c = parsed.data;
+    const { kubeconfig, registryPassword, hcloudTokenForCluster, ...c } = parsed.data;
     return {
         ...c,
         stack: pulumi.getStack(),
         isProduction: c.environment === "production",
         architecture: HETZNER_SERVER_TYPES[c.serverType] === "arm" ? "arm64" : "amd64",
-        kubeconfigSecret: c.kubeconfig === undefined ? undefined : pulumi.secret(c.kubeconfig),
-        registryPasswordSecret: c.registryPassword === undefined ? undefined : pulumi.secret(c.registryPassword),
-        hcloudTokenForClusterSecret: clusterHcloudToken(c.hcloudTokenForCluster),
+        kubeconfigSecret: kubeconfig === undefined ? undefined : pulumi.secret(kubeconfig),
+        registryPasswordSecret: registryPassword === undefined ? undefined : pulumi.secret(registryPassword),
+        hcloudTokenForClusterSecret: clusterHcloudToken(hcloudTokenForCluster),
     };
 }
 

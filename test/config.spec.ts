@@ -145,7 +145,12 @@ describe("config", () => {
         it(`accepts ${what}`, () => {
             const config = configOf(stack, overrides);
             for (const [key, value] of Object.entries(overrides)) {
-                if (key !== "kubeconfig") assert.deepEqual(config[key as keyof ArchonConfig], value);
+                if (key === "kubeconfig" || key === "registryPassword") {
+                    assert.equal(key in config, false, `${key} is only available as a Pulumi secret`);
+                    assert.ok(config[`${key}Secret` as keyof ArchonConfig]);
+                } else {
+                    assert.deepEqual(config[key as keyof ArchonConfig], value);
+                }
             }
         });
     }
