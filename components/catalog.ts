@@ -49,11 +49,20 @@ export interface ResourceSpec {
 }
 
 export interface StorageSpec {
-    /** Volume name, unique within the service. */
+    /** Volume name, unique within the service (within the project when `shared`). */
     name: string;
     mountPath: string;
     /** Size in GB (a PVC on Kubernetes; a directory on the data volume on Compose). */
     sizeGb: number;
+    /**
+     * One directory for every service declaring this name: on Compose `<dataDir>/shared/<name>`
+     * instead of `<dataDir>/<service>/<name>` (e.g. nginx and certbot both read and write the
+     * certificates and the ACME webroot). Services sharing a name must run as the same user.
+     * Compose only: the Kubernetes renderer refuses it (one ReadWriteOnce PVC cannot serve several
+     * pods, and the services sharing storage today, the Compose proxy pair, never run there).
+     * Default false.
+     */
+    shared?: boolean;
 }
 
 export interface RouteSpec {
@@ -71,8 +80,16 @@ export interface RouteSpec {
 
 export interface SecuritySpec {
     runAsNonRoot: boolean;
-    /** UID to run as, when the image does not set a non-root USER. */
+    /**
+     * UID the container runs as (Compose `user`, Kubernetes `runAsUser`); it also owns the
+     * service's storage (the Compose project creates and chowns the data directories before the
+     * services start). Required for a service with storage and `runAsNonRoot`. Unset with
+     * `runAsNonRoot: false`: the image starts as root, its data directories are root's (an
+     * entrypoint that steps down, like Postgres', hands its data over itself).
+     */
     runAsUser?: number;
+    /** Primary GID (Kubernetes `runAsGroup`). Default: the image's group for the user. */
+    runAsGroup?: number;
     readOnlyRootFilesystem: boolean;
     /** Writable scratch paths (emptyDir / tmpfs) for a read-only root filesystem. */
     writablePaths?: string[];
@@ -81,7 +98,10 @@ export interface SecuritySpec {
      * steps down (e.g. Postgres: CHOWN, SETUID, SETGID). Empty by default.
      */
     addCapabilities?: string[];
-    /** Group that owns mounted volumes (Kubernetes `fsGroup`). */
+    /**
+     * Group that owns mounted volumes (Kubernetes `fsGroup`; the group of the Compose data
+     * directories). Default for a service with storage: `runAsGroup`, else `runAsUser`.
+     */
     fsGroup?: number;
 }
 
@@ -101,7 +121,16 @@ export interface ServiceSpec {
     image: pulumi.Input<string>;
     /** `service` runs continuously; `stateful` keeps data (StatefulSet); `oneshot` runs to completion (migration Job). */
     kind: "service" | "stateful" | "oneshot";
+    /**
+     * Replaces the image's ENTRYPOINT (Kubernetes `command`, Compose `entrypoint`). Set it only to
+     * run something else than the image's entrypoint (a mounted script); an image whose entrypoint
+     * prepares the container (Postgres' initdb and init scripts, nginx's templates) loses that.
+     */
     command?: string[];
+    /**
+     * Replaces the image's CMD, the arguments of its ENTRYPOINT (Kubernetes `args`, Compose
+     * `command`): e.g. `postgres -c ...` for docker-entrypoint.sh, flags for /bin/prometheus.
+     */
     args?: string[];
     ports: PortSpec[];
     /** Plain settings. Never a secret value. */
@@ -138,7 +167,9 @@ export interface ServiceSpec {
     autoscale?: AutoscaleSpec;
     /**
      * Host directories mounted read-only (Compose only): the host agents node-exporter, cAdvisor
-     * and the log shipper read the host's /proc, /sys, Docker state and container logs.
+     * and the log shipper read the host's /proc, /sys, Docker state and container logs. The
+     * Kubernetes renderer refuses a service with hostPaths (a hostPath volume breaks the baseline
+     * Pod Security level and pins the pod to a node); those services are `targets: ["compose"]`.
      */
     hostPaths?: { hostPath: string; mountPath: string }[];
 }
@@ -146,4 +177,24 @@ export interface ServiceSpec {
 /** The services of one target, by name. */
 export function forTarget(services: ServiceSpec[], target: RenderTarget): ServiceSpec[] {
     return services.filter((s) => !s.targets || s.targets.includes(target));
+}
+
+/** UID and GID that own a service's storage. */
+export interface StorageOwner {
+    uid: number;
+    gid: number;
+}
+
+/**
+ * Who owns `service`'s storage: `security.runAsUser` (root for an image that starts as root),
+ * group `fsGroup`, else `runAsGroup`, else the uid. Refuses a non-root service with storage and no
+ * runAsUser: its data directory would stay root's and the service could not write it.
+ */
+export function storageOwner(service: ServiceSpec): StorageOwner {
+    const sec = service.security;
+    if (sec.runAsUser === undefined && sec.runAsNonRoot && (service.storage ?? []).length > 0) {
+        throw new Error(`service ${service.name}: has storage but no security.runAsUser; set the image's uid so its data directories can be owned by it`);
+    }
+    const uid = sec.runAsUser ?? 0;
+    return { uid, gid: sec.fsGroup ?? sec.runAsGroup ?? uid };
 }

@@ -2,7 +2,7 @@
  * Delivers a Compose project to the Compose host and brings it up: the non-secret files are copied
  * with CopyToRemote, every secret file is written over SSH from stdin with mode 0600 (never logged,
  * never in an archive), then `docker compose up -d --wait --remove-orphans` runs again whenever the
- * project's content (files and secrets) changes.
+ * project's content (files and secrets) changes, followed by a reload of the proxy.
  */
 import * as crypto from "crypto";
 import * as command from "@pulumi/command";
@@ -16,6 +16,11 @@ export interface ComposeDeliveryArgs {
     files: Record<string, pulumi.Input<string>>;
     /** Secret files (env files, htpasswd), written with mode 0600 over SSH. */
     secretFiles: Record<string, pulumi.Input<string>>;
+    /**
+     * The project's nginx service, sent SIGHUP after every `up` so it re-resolves the containers
+     * that `up` recreated (nginx keeps the IPs it resolved at load). Unset: no reload.
+     */
+    proxyService?: string;
 }
 
 /** SHA-256 over path/content pairs, in path order: the project's identity. */
@@ -62,7 +67,7 @@ export class ComposeDelivery extends pulumi.ComponentResource {
         this.projectHash = pulumi.secret(pulumi.all([filesHash, secretsHash]).apply(([f, s]) => contentHash({ files: f, secrets: s })));
         new command.remote.Command("compose-up", {
             connection: args.host.connection,
-            create: renderHostScript(["compose-up"], { PROJECT_DIR: args.host.projectDir }),
+            create: renderHostScript(["compose-up"], { PROJECT_DIR: args.host.projectDir, ...(args.proxyService ? { PROXY_SERVICE: args.proxyService } : {}) }),
             logging: "stdoutAndStderr",
             triggers: [this.projectHash],
         }, { parent: this, dependsOn: [copy, ...secretWrites] });

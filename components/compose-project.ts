@@ -1,19 +1,35 @@
 /**
  * Renders a service catalog as a Docker Compose project: docker-compose.yml (healthchecks, start
  * order, restart policies, hardening), one env file per service holding its secrets (delivered
- * 0600, referenced by `env_file`), config files as read-only bind mounts, and data under the
- * host's data directory. Other components add services simply by adding ServiceSpecs.
+ * 0600, referenced by `env_file`), config files as read-only bind mounts, host directories
+ * (`hostPaths`) read-only, and data under the host's data directory, created and owned by each
+ * service's user by a one-shot `data-permissions` service before anything that stores data
+ * starts. Other components add services simply by adding ServiceSpecs.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import { FileSpec, ServiceSpec, forTarget } from "./catalog";
+import { FileSpec, ServiceSpec, StorageOwner, StorageSpec, forTarget, storageOwner } from "./catalog";
+import { IMAGES } from "./versions";
 
 export interface ComposeProjectArgs {
     /** Every service of the project; those whose `targets` exclude compose are skipped. */
     services: ServiceSpec[];
-    /** Host directory on the protected data volume (ComposeHostAccess.dataDir): `<dataDir>/<service>/<volume>`. */
+    /**
+     * Host directory on the protected data volume (ComposeHostAccess.dataDir):
+     * `<dataDir>/<service>/<volume>`, or `<dataDir>/shared/<volume>` for shared storage.
+     */
     dataDir: string;
 }
+
+/**
+ * The one-shot service that creates every storage directory and hands it to its service's user
+ * (Docker would create a missing bind-mount source as root, which a non-root service cannot write).
+ */
+export const DATA_PERMISSIONS_SERVICE = "data-permissions";
+/** The directory under `dataDir` holding shared storage. */
+export const SHARED_STORAGE_DIR = "shared";
+/** Where data-permissions sees the data directory. */
+const DATA_MOUNT = "/data";
 
 /** What ComposeDelivery takes: paths relative to the project directory. */
 export interface ComposeProjectFiles {
@@ -60,10 +76,67 @@ function envFile(service: ServiceSpec, values: Record<string, string>): string {
     }).join("");
 }
 
+/** A storage directory relative to `dataDir`. */
+export function storageDirectory(service: ServiceSpec, storage: StorageSpec): string {
+    return storage.shared ? `${SHARED_STORAGE_DIR}/${storage.name}` : `${service.name}/${storage.name}`;
+}
+
+/** Every storage directory of `services` (relative to dataDir) with its owner; shared ones once. */
+export function storageDirectories(services: ServiceSpec[]): Map<string, StorageOwner & { services: string[] }> {
+    const directories = new Map<string, StorageOwner & { services: string[] }>();
+    for (const service of services) {
+        for (const storage of service.storage ?? []) {
+            if (!/^[a-z0-9][a-z0-9._-]*$/.test(storage.name)) throw new Error(`service ${service.name}: storage name ${storage.name} must be lower-case letters, digits, . _ -`);
+            const directory = storageDirectory(service, storage);
+            const owner = storageOwner(service);
+            const known = directories.get(directory);
+            if (!known) {
+                directories.set(directory, { ...owner, services: [service.name] });
+            } else if (!storage.shared) {
+                throw new Error(`service ${service.name}: storage ${storage.name} is declared twice`);
+            } else if (known.uid !== owner.uid || known.gid !== owner.gid) {
+                throw new Error(`shared storage ${storage.name}: ${known.services.join(", ")} run as ${known.uid}:${known.gid} but ${service.name} as ${owner.uid}:${owner.gid}; services sharing storage must run as the same user`);
+            } else {
+                known.services.push(service.name);
+            }
+        }
+    }
+    return directories;
+}
+
+/**
+ * The data-permissions service: root with only CHOWN, DAC_OVERRIDE and FOWNER, no network, a
+ * read-only root filesystem; creates each storage directory and chowns it (the directory itself,
+ * not its contents: an existing tree keeps its owners, and a registry of many GB is not walked
+ * on every deploy).
+ */
+function dataPermissionsService(dataDir: string, directories: Map<string, StorageOwner>): Record<string, unknown> {
+    const steps = [...directories.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([directory, owner]) =>
+        `mkdir -p ${DATA_MOUNT}/${directory} && chown ${owner.uid}:${owner.gid} ${DATA_MOUNT}/${directory}`);
+    return {
+        image: IMAGES.dataPermissions,
+        entrypoint: ["/bin/sh", "-ec", steps.join("\n")],
+        restart: "on-failure",
+        volumes: [`${dataDir}:${DATA_MOUNT}`],
+        network_mode: "none",
+        read_only: true,
+        user: "0",
+        cap_drop: ["ALL"],
+        cap_add: ["CHOWN", "DAC_OVERRIDE", "FOWNER"],
+        security_opt: ["no-new-privileges:true"],
+        mem_limit: "32m",
+        logging: { driver: "json-file", options: { "max-size": "10m", "max-file": "3" } },
+    };
+}
+
 /** The Compose project of `args.services`. */
 export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFiles {
     const services = forTarget(args.services, "compose");
     const names = new Set(services.map((s) => s.name));
+    for (const reserved of [DATA_PERMISSIONS_SERVICE, SHARED_STORAGE_DIR]) {
+        if (names.has(reserved)) throw new Error(`service name ${reserved} is reserved by the Compose renderer`);
+    }
+    const directories = storageDirectories(services);
     const files: Record<string, pulumi.Output<string>> = {};
     const secretFiles: Record<string, pulumi.Output<string>> = {};
     const composeServices: Record<string, pulumi.Output<Record<string, unknown>>> = {};
@@ -75,7 +148,8 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
             (file.secret ? secretFiles : files)[relative] = pulumi.output(file.content);
             volumes.push(`./${relative}:${file.path}:ro`);
         }
-        for (const storage of service.storage ?? []) volumes.push(`${args.dataDir}/${service.name}/${storage.name}:${storage.mountPath}`);
+        for (const storage of service.storage ?? []) volumes.push(`${args.dataDir}/${storageDirectory(service, storage)}:${storage.mountPath}`);
+        for (const host of service.hostPaths ?? []) volumes.push(`${host.hostPath}:${host.mountPath}:ro`);
 
         const envFiles: string[] = [];
         if (service.secretEnv && Object.keys(service.secretEnv).length > 0) {
@@ -85,6 +159,7 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
         }
 
         const dependsOn: Record<string, { condition: string }> = {};
+        if ((service.storage ?? []).length > 0) dependsOn[DATA_PERMISSIONS_SERVICE] = { condition: "service_completed_successfully" };
         for (const dependency of service.dependsOn ?? []) {
             if (!names.has(dependency)) continue;
             const oneshot = services.find((s) => s.name === dependency)?.kind === "oneshot";
@@ -97,7 +172,8 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
             const plainEnv = Object.fromEntries(Object.entries(env as Record<string, string>).map(([k, v]) => [k, literal(v)]));
             const entry: Record<string, unknown> = {
                 image,
-                command: service.command?.map(literal),
+                entrypoint: service.command?.map(literal),
+                command: service.args?.map(literal),
                 restart: service.kind === "oneshot" ? "on-failure" : "unless-stopped",
                 environment: Object.keys(plainEnv).length > 0 ? plainEnv : undefined,
                 env_file: envFiles.length > 0 ? envFiles : undefined,
@@ -127,9 +203,11 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
         composeServices[service.name] = definition;
     }
 
-    files["docker-compose.yml"] = pulumi.all(composeServices).apply((definitions) =>
-        "# Rendered by archon-infra (components/compose-project.ts). Secrets live in env/*.env and secrets/, mode 0600.\n" +
-        // docker-compose reads YAML 1.1, where a bare off/no/yes is a boolean: quote them as 1.1 does.
-        stringify({ services: definitions }, { lineWidth: 0, version: "1.1" }));
+    files["docker-compose.yml"] = pulumi.all(composeServices).apply((definitions) => {
+        const all = directories.size > 0 ? { [DATA_PERMISSIONS_SERVICE]: dataPermissionsService(args.dataDir, directories), ...definitions } : definitions;
+        return "# Rendered by archon-infra (components/compose-project.ts). Secrets live in env/*.env and secrets/, mode 0600.\n" +
+            // docker-compose reads YAML 1.1, where a bare off/no/yes is a boolean: quote them as 1.1 does.
+            stringify({ services: all }, { lineWidth: 0, version: "1.1" });
+    });
     return { files, secretFiles };
 }

@@ -27,12 +27,12 @@ export const CERTIFICATE_DIR = "/etc/nginx/certs";
 export const ACME_WEBROOT = "/var/www/certbot";
 
 /**
- * Volumes nginx and certbot SHARE: the Compose renderer must mount the same host directory (on the
- * data volume) for a storage name listed here in both services.
+ * Volumes nginx and certbot SHARE (`shared`: the Compose renderer mounts one host directory,
+ * `<dataDir>/shared/<name>`, into both). Both run as root, so both may write them.
  */
 export const SHARED_PROXY_STORAGE: readonly StorageSpec[] = [
-    { name: "letsencrypt", mountPath: "/etc/letsencrypt", sizeGb: 1 },
-    { name: "acme-webroot", mountPath: ACME_WEBROOT, sizeGb: 1 },
+    { name: "letsencrypt", mountPath: "/etc/letsencrypt", sizeGb: 1, shared: true },
+    { name: "acme-webroot", mountPath: ACME_WEBROOT, sizeGb: 1, shared: true },
 ];
 
 const script = (name: string) => fs.readFileSync(path.join(__dirname, "proxy", name), "utf8");
@@ -176,6 +176,7 @@ export class ComposeProxy extends pulumi.ComponentResource {
             group: "ingress",
             image: IMAGES.nginx,
             kind: "service",
+            // Replaces the image's /docker-entrypoint.sh (templates into a writable conf.d, not used here).
             command: ["/bin/sh", "/opt/proxy/nginx-entrypoint.sh"],
             ports: [{ name: "http", port: 80 }, { name: "https", port: 443 }],
             publish: [{ host: 80, container: 80 }, { host: 443, container: 443 }],
@@ -197,6 +198,7 @@ export class ComposeProxy extends pulumi.ComponentResource {
             group: "ingress",
             image: IMAGES.certbot,
             kind: "service",
+            // The image's ENTRYPOINT is `certbot` itself: the loop script replaces it.
             command: ["/bin/sh", "/opt/certbot/certbot-loop.sh"],
             ports: [],
             env: { DOMAINS: domains, ACME_EMAIL: args.acmeEmail, PROXY_HOST: PROXY_SERVICE },

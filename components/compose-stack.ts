@@ -7,7 +7,7 @@ import { ServiceSpec } from "./catalog";
 import { ComposeDelivery } from "./compose-delivery";
 import { ComposeMonitoring } from "./compose-monitoring";
 import { renderComposeProject } from "./compose-project";
-import { ComposeProxy } from "./compose-proxy";
+import { ComposeProxy, PROXY_SERVICE } from "./compose-proxy";
 import { ComposeHostAccess } from "./platform";
 
 export interface ComposeStackArgs {
@@ -51,7 +51,7 @@ export class ComposeStack extends pulumi.ComponentResource {
         const proxy = new ComposeProxy("proxy", { services: routed, acmeEmail: args.acmeEmail }, { parent: this });
         const services = [...routed, ...proxy.services];
         const project = renderComposeProject({ services, dataDir: args.host.dataDir });
-        new ComposeDelivery("compose-project", { host: args.host, files: project.files, secretFiles: project.secretFiles }, {
+        new ComposeDelivery("compose-project", { host: args.host, files: project.files, secretFiles: project.secretFiles, proxyService: PROXY_SERVICE }, {
             parent: this,
             dependsOn: args.deliveryDependsOn,
         });

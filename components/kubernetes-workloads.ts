@@ -7,7 +7,7 @@
 import * as crypto from "crypto";
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { FileSpec, ServiceSpec, forTarget } from "./catalog";
+import { FileSpec, ServiceSpec, forTarget, storageOwner } from "./catalog";
 
 type Input<T> = pulumi.Input<T>;
 type PodSpec = kubernetes.types.input.core.v1.PodSpec;
@@ -53,6 +53,32 @@ function probeFor(service: ServiceSpec, kind: "readiness" | "liveness"): Probe |
     return undefined;
 }
 
+/**
+ * The services that render on Kubernetes: those targeting it, refusing what only Compose can run
+ * (host directories: a hostPath volume breaks the namespace's baseline Pod Security level and ties
+ * the pod to one node; shared storage: one ReadWriteOnce PVC cannot serve several pods).
+ */
+export function kubernetesServices(services: ServiceSpec[]): ServiceSpec[] {
+    const selected = forTarget(services, "kubernetes");
+    for (const service of selected) {
+        if ((service.hostPaths ?? []).length > 0) {
+            throw new Error(`service ${service.name}: hostPaths are Compose only (a hostPath volume breaks the baseline Pod Security level); set targets: ["compose"]`);
+        }
+        const shared = (service.storage ?? []).filter((s) => s.shared).map((s) => s.name);
+        if (shared.length > 0) {
+            throw new Error(`service ${service.name}: shared storage (${shared.join(", ")}) is Compose only (a ReadWriteOnce PVC serves one pod); set targets: ["compose"]`);
+        }
+    }
+    return selected;
+}
+
+/** The pod's fsGroup: given, or for a pod with storage its owner's group, so the volume is writable. */
+function podFsGroup(service: ServiceSpec): number | undefined {
+    if (service.security.fsGroup !== undefined || (service.storage ?? []).length === 0) return service.security.fsGroup;
+    const gid = storageOwner(service).gid;
+    return gid === 0 ? undefined : gid;
+}
+
 function sha256(text: string): string {
     return crypto.createHash("sha256").update(text).digest("hex");
 }
@@ -62,7 +88,7 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
 
     constructor(name: string, args: KubernetesWorkloadsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:KubernetesWorkloads", name, {}, opts);
-        const services = forTarget(args.services, "kubernetes");
+        const services = kubernetesServices(args.services);
         const ns = args.namespace;
         const childOpts: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
         const namespace = new kubernetes.core.v1.Namespace(ns, {
@@ -170,6 +196,7 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
         }
 
         const sec = service.security;
+        const fsGroup = podFsGroup(service);
         const container: Container = {
             name: service.name,
             image: service.image,
@@ -190,6 +217,7 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
                 readOnlyRootFilesystem: sec.readOnlyRootFilesystem,
                 runAsNonRoot: sec.runAsNonRoot,
                 runAsUser: sec.runAsUser,
+                runAsGroup: sec.runAsGroup,
                 capabilities: { drop: ["ALL"], add: sec.addCapabilities },
             },
         };
@@ -200,7 +228,13 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
             hostAliases,
             automountServiceAccountToken: false,
             enableServiceLinks: false,
-            securityContext: { runAsNonRoot: sec.runAsNonRoot, fsGroup: sec.fsGroup, seccompProfile: { type: "RuntimeDefault" } },
+            securityContext: {
+                runAsNonRoot: sec.runAsNonRoot,
+                fsGroup,
+                // Only the volume's root when it is not already the group's: a large registry is not re-walked on every start.
+                fsGroupChangePolicy: fsGroup !== undefined ? "OnRootMismatch" : undefined,
+                seccompProfile: { type: "RuntimeDefault" },
+            },
             restartPolicy: service.kind === "oneshot" ? "OnFailure" : undefined,
         };
         const template = { metadata: { labels, annotations: { "archon.infra/config-checksum": checksum } }, spec: podSpec };

@@ -53,4 +53,6 @@ export const IMAGES = {
     cadvisor: "gcr.io/cadvisor/cadvisor:v0.52.1",
     blackboxExporter: "prom/blackbox-exporter:v0.27.0",
     postgresExporter: "quay.io/prometheuscommunity/postgres-exporter:v0.18.1",
+    /** The Compose project's one-shot that creates and chowns the data directories. */
+    dataPermissions: "busybox:1.37.0",
 } as const;

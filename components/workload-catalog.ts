@@ -101,7 +101,9 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
         group: "supabase",
         image: SUPABASE_IMAGES.db,
         kind: "stateful",
-        command: ["postgres", "-c", "config_file=/etc/postgresql/postgresql.conf", "-c", "log_min_messages=fatal"],
+        // Arguments of the image's docker-entrypoint.sh (its CMD), which runs initdb and the init
+        // scripts on first start and then execs postgres: replacing the entrypoint would skip both.
+        args: ["postgres", "-c", "config_file=/etc/postgresql/postgresql.conf", "-c", "log_min_messages=fatal"],
         ports: [{ name: "postgres", port: PORTS.db }],
         env: { POSTGRES_HOST: "/var/run/postgresql", PGPORT: String(PORTS.db), POSTGRES_PORT: String(PORTS.db), PGDATABASE: "postgres", POSTGRES_DB: "postgres", JWT_EXP: "3600", PGDATA: "/var/lib/postgresql/data/pgdata" },
         // The image reads JWT_SECRET and the password once, on first init (app.settings.jwt_secret, role passwords).
@@ -120,7 +122,8 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
         group: "supabase",
         image: SUPABASE_IMAGES.rest,
         kind: "service",
-        command: ["postgrest"],
+        // The image has no ENTRYPOINT; its CMD is the binary (as Supabase's compose file runs it).
+        args: ["postgrest"],
         ports: [{ name: "http", port: PORTS.rest }, { name: "admin", port: PORTS.restAdmin }],
         env: {
             PGRST_DB_SCHEMAS: "public,storage,graphql_public",
@@ -251,6 +254,7 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
         // The Postgres image brings psql; the guard script and the SQL are mounted read-only.
         image: SUPABASE_IMAGES.db,
         kind: "oneshot",
+        // Replaces docker-entrypoint.sh: the guard script only needs psql, never an initdb.
         command: ["sh", "/migrations/archon-migrate.sh"],
         ports: [],
         env: { PGHOST: "db", PGPORT: String(PORTS.db), PGUSER: "postgres", PGDATABASE: "postgres", MIGRATIONS_DIR: "/migrations" },

@@ -2,8 +2,8 @@
 # Entrypoint of the Compose proxy (nginx). Each host's certificate directory under /etc/nginx/certs
 # is a symlink: to Let's Encrypt's live certificate once certbot has one, until then to the
 # self-signed bootstrap certificate certbot generated at its start (nginx cannot listen on 443
-# without a certificate). nginx reloads when a link changes and every 6 hours, so renewed
-# certificates are served without a restart.
+# without a certificate). nginx reloads when a link changes, every 6 hours (so renewed
+# certificates are served without a restart) and on SIGHUP to this script.
 set -eu
 : "${DOMAINS:?space-separated host names}"
 CERTS=/etc/nginx/certs
@@ -30,6 +30,9 @@ link_certificates || true
 nginx -g 'daemon off;' &
 nginx_pid=$!
 trap 'kill -TERM "$nginx_pid" 2>/dev/null || true' TERM INT
+# `docker compose kill -s HUP proxy` (after every deploy) reaches this shell, PID 1: hand it to
+# nginx, which reloads and resolves the upstream containers' addresses again.
+trap 'kill -HUP "$nginx_pid" 2>/dev/null || true' HUP
 
 elapsed=0
 while kill -0 "$nginx_pid" 2>/dev/null; do
