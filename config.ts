@@ -30,7 +30,7 @@ export const HETZNER_SERVER_TYPES: Readonly<Record<string, "x86" | "arm">> = {
 };
 
 /** Tags that move: a deploy that names one is not reproducible, so they are refused everywhere. */
-const FLOATING_TAGS = ["latest", "main", "master", "stable", "edge", "dev", "nightly", "head"];
+export const FLOATING_TAGS = ["latest", "main", "master", "stable", "edge", "dev", "nightly", "head"];
 /** A docker tag (the registry's grammar). */
 const DOCKER_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 /** What production accepts: an immutable build tag or a release version. */
