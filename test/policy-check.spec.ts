@@ -35,6 +35,12 @@ function firewallRecord(stack: string, sshSources: string[]): ResourceRecord {
     };
 }
 
+/** A staging docker.Image building `imageName`. */
+function imageRecord(name: string, imageName: string): ResourceRecord {
+    const type = "docker:index/image:Image";
+    return { urn: `urn:pulumi:staging::archon-infra::${type}::${name}`, type, name, parent: "", custom: true, inputs: { imageName }, options: {} };
+}
+
 /** A directory holding a synth's resources.json (plus `extra` resources) and outputs.json. */
 async function synthDir(stack: "staging" | "production", extra: ResourceRecord[] = []): Promise<string> {
     const result = await synth(stack);
@@ -89,16 +95,7 @@ describe("npm run policy (scripts/policy.ts)", () => {
     });
 
     it("exits 1 on an unpinned image, and only warns when the pack config makes the policy advisory", async () => {
-        const image: ResourceRecord = {
-            urn: "urn:pulumi:staging::archon-infra::docker:index/image:Image::archon-ui",
-            type: "docker:index/image:Image",
-            name: "archon-ui",
-            parent: "",
-            custom: true,
-            inputs: { imageName: "registry.staging.archon.example.com/archon-ui:latest" },
-            options: {},
-        };
-        const dir = await synthDir("staging", [image]);
+        const dir = await synthDir("staging", [imageRecord("archon-ui", "registry.staging.archon.example.com/archon-ui:latest")]);
         const strict = policyCli("--stack", "staging", "--from", dir);
         assert.equal(strict.status, 1, strict.output);
         assert.match(strict.output, /mandatory: \[images-pinned\] urn:pulumi:staging::archon-infra::docker:index\/image:Image::archon-ui\n.*moving tag "latest"/);
@@ -111,16 +108,7 @@ describe("npm run policy (scripts/policy.ts)", () => {
     });
 
     it("applies production strictness to a sha-less release tag only with --environment production", async () => {
-        const image: ResourceRecord = {
-            urn: "urn:pulumi:staging::archon-infra::docker:index/image:Image::archon-server",
-            type: "docker:index/image:Image",
-            name: "archon-server",
-            parent: "",
-            custom: true,
-            inputs: { imageName: "registry.example.com/archon-server:v0.1.0" },
-            options: {},
-        };
-        const dir = await synthDir("staging", [image]);
+        const dir = await synthDir("staging", [imageRecord("archon-server", "registry.example.com/archon-server:v0.1.0")]);
         assert.equal(policyCli("--stack", "staging", "--from", dir).status, 0);
         const production = policyCli("--stack", "staging", "--from", dir, "--environment", "production");
         assert.equal(production.status, 1, production.output);
