@@ -30,11 +30,14 @@ export const HETZNER_SERVER_TYPES: Readonly<Record<string, "x86" | "arm">> = {
 };
 
 /** Tags that move: a deploy that names one is not reproducible, so they are refused everywhere. */
-const FLOATING_TAGS = ["latest", "main", "master", "stable", "edge", "dev", "nightly", "head"];
+export const FLOATING_TAGS = ["latest", "main", "master", "stable", "edge", "dev", "nightly", "head"];
 /** A docker tag (the registry's grammar). */
 const DOCKER_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-/** What production accepts: an immutable build tag or a release version. */
-const PRODUCTION_TAG = /^(sha-[0-9a-f]{7,40}|v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?)$/;
+/**
+ * What production accepts: the immutable build tag of one Archon commit. A release version is
+ * promoted through staging as the sha- tag it was built under (the policy pack holds the same rule).
+ */
+const PRODUCTION_TAG = /^sha-[0-9a-f]{7,40}$/;
 /** A pinned k3s release, e.g. v1.31.4+k3s1. */
 const K3S_VERSION = /^v\d+\.\d+\.\d+\+k3s\d+$/;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
@@ -120,7 +123,7 @@ export const configSchema = z
     .superRefine((c, ctx) => {
         const fail = (key: string, message: string) => ctx.addIssue({ code: "custom", path: [key], message });
         if (c.environment === "production" && !PRODUCTION_TAG.test(c.imageTag)) {
-            fail("imageTag", "production needs an immutable tag: sha-<commit> (7-40 hex digits) or a release version such as v0.1.0");
+            fail("imageTag", "production needs the immutable tag of one Archon commit: sha-<commit> (7-40 hex digits), as built and run on staging");
         }
         if (c.target === "kubernetes" && c.kubeconfig === undefined) {
             fail("kubeconfig", "target kubernetes needs the cluster's kubeconfig: pulumi config set --secret kubeconfig -- \"$(cat ~/.kube/config)\"");

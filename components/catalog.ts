@@ -42,8 +42,8 @@ export interface ResourceSpec {
     cpu: string;
     /** Memory request, Kubernetes quantity (e.g. `256Mi`). */
     memory: string;
-    /** CPU limit; defaults to no CPU limit. */
-    cpuLimit?: string;
+    /** CPU limit, Kubernetes quantity (e.g. `1`): every container has one, so no service starves its neighbours. */
+    cpuLimit: string;
     /** Memory limit, Kubernetes quantity. */
     memoryLimit: string;
 }

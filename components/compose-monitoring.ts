@@ -202,7 +202,7 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
                 { path: `${PROMETHEUS_CONFIG_DIR}/${RULE_FILE}`, content: renderRuleFile() },
             ],
             health: { http: { path: "/-/ready", port: 9090 }, startupSeconds: 120 },
-            resources: { cpu: "250m", memory: "512Mi", memoryLimit: "2Gi" },
+            resources: { cpu: "250m", memory: "512Mi", cpuLimit: "2", memoryLimit: "2Gi" },
             storage: [{ name: "tsdb", mountPath: "/prometheus", sizeGb: args.prometheusStorageGb ?? 10 }],
             security: nobody,
             dependsOn: ["alertmanager"],
@@ -218,7 +218,7 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
                 ? { path: "/etc/alertmanager/alertmanager.yml", content: pulumi.secret(alertmanagerConfig), secret: true }
                 : { path: "/etc/alertmanager/alertmanager.yml", content: alertmanagerConfig }],
             health: { http: { path: "/-/ready", port: 9093 } },
-            resources: { cpu: "50m", memory: "64Mi", memoryLimit: "256Mi" },
+            resources: { cpu: "50m", memory: "64Mi", cpuLimit: "500m", memoryLimit: "256Mi" },
             storage: [{ name: "data", mountPath: "/alertmanager", sizeGb: 1 }],
             security: nobody,
         },
@@ -242,7 +242,7 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
                 { path: `${GRAFANA_DASHBOARDS}/archon-overview.json`, content: archonDashboardJson() },
             ],
             health: { http: { path: "/api/health", port: 3000 }, startupSeconds: 60 },
-            resources: { cpu: "100m", memory: "128Mi", memoryLimit: "512Mi" },
+            resources: { cpu: "100m", memory: "128Mi", cpuLimit: "1", memoryLimit: "512Mi" },
             storage: [{ name: "data", mountPath: "/var/lib/grafana", sizeGb: 1 }],
             security: { runAsNonRoot: true, runAsUser: 472, readOnlyRootFilesystem: true, writablePaths: ["/tmp"] },
             routes: [{ host: `grafana.${args.domain}`, path: "/", port: 3000, websockets: true }],
@@ -256,7 +256,7 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             ports: [{ name: "http", port: 3100 }],
             files: [{ path: "/etc/loki/config.yml", content: renderLokiConfig(args.logsRetentionDays) }],
             health: { http: { path: "/ready", port: 3100 }, startupSeconds: 60 },
-            resources: { cpu: "100m", memory: "256Mi", memoryLimit: "1Gi" },
+            resources: { cpu: "100m", memory: "256Mi", cpuLimit: "1", memoryLimit: "1Gi" },
             storage: [{ name: "data", mountPath: "/loki", sizeGb: args.lokiStorageGb ?? 10 }],
             security: { runAsNonRoot: true, runAsUser: 10001, readOnlyRootFilesystem: true, writablePaths: ["/tmp"] },
         },
@@ -267,7 +267,7 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             args: ["-config.file=/etc/promtail/config.yml"],
             ports: [{ name: "http", port: 9080 }],
             files: [{ path: "/etc/promtail/config.yml", content: renderPromtailConfig("http://loki:3100") }],
-            resources: { cpu: "50m", memory: "64Mi", memoryLimit: "256Mi" },
+            resources: { cpu: "50m", memory: "64Mi", cpuLimit: "500m", memoryLimit: "256Mi" },
             storage: [{ name: "positions", mountPath: "/var/lib/promtail", sizeGb: 1 }],
             // Docker's log files are root-only.
             security: { runAsNonRoot: false, readOnlyRootFilesystem: true, writablePaths: ["/tmp"] },
@@ -281,7 +281,7 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             args: ["--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--path.rootfs=/host/root",
                 "--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run|var/lib/docker/.+)($|/)"],
             ports: [{ name: "metrics", port: 9100 }],
-            resources: { cpu: "50m", memory: "32Mi", memoryLimit: "128Mi" },
+            resources: { cpu: "50m", memory: "32Mi", cpuLimit: "500m", memoryLimit: "128Mi" },
             security: nobody,
             hostPaths: [
                 { hostPath: "/proc", mountPath: "/host/proc" },
@@ -296,7 +296,7 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             args: ["--docker_only=true", "--housekeeping_interval=30s", "--store_container_labels=false"],
             ports: [{ name: "http", port: 8080 }],
             health: { http: { path: "/healthz", port: 8080 } },
-            resources: { cpu: "100m", memory: "64Mi", memoryLimit: "256Mi" },
+            resources: { cpu: "100m", memory: "64Mi", cpuLimit: "1", memoryLimit: "256Mi" },
             // cAdvisor reads the Docker engine's state and cgroups, which only root may.
             security: { runAsNonRoot: false, readOnlyRootFilesystem: true },
             hostPaths: [
@@ -311,7 +311,7 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             name: "blackbox-exporter",
             image: IMAGES.blackboxExporter,
             ports: [{ name: "http", port: 9115 }],
-            resources: { cpu: "20m", memory: "32Mi", memoryLimit: "64Mi" },
+            resources: { cpu: "20m", memory: "32Mi", cpuLimit: "500m", memoryLimit: "64Mi" },
             security: nobody,
         },
     ];
@@ -324,7 +324,7 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             ports: [{ name: "metrics", port: 9187 }],
             env: { DATA_SOURCE_URI: `${pg.host}:${pg.port}/postgres?sslmode=disable`, DATA_SOURCE_USER: pg.user },
             secretEnv: { DATA_SOURCE_PASS: pg.password },
-            resources: { cpu: "20m", memory: "32Mi", memoryLimit: "128Mi" },
+            resources: { cpu: "20m", memory: "32Mi", cpuLimit: "500m", memoryLimit: "128Mi" },
             security: nobody,
         });
     }

@@ -188,7 +188,7 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
                 security_opt: ["no-new-privileges:true"],
                 mem_limit: memory(service.resources.memoryLimit),
                 mem_reservation: memory(service.resources.memory),
-                cpus: service.resources.cpuLimit ? cpus(service.resources.cpuLimit) : undefined,
+                cpus: cpus(service.resources.cpuLimit),
                 // The proxy's published ports face the world; everything else only the host's loopback.
                 ports: [
                     ...(service.publish ?? []).map((p) => `${p.host}:${p.container}`),

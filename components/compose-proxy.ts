@@ -186,7 +186,7 @@ export class ComposeProxy extends pulumi.ComponentResource {
                 { path: "/opt/proxy/nginx-entrypoint.sh", content: script("nginx-entrypoint.sh") },
             ],
             health: { http: { path: "/healthz", port: 80 }, startupSeconds: 30 },
-            resources: { cpu: "100m", memory: "64Mi", memoryLimit: "256Mi" },
+            resources: { cpu: "100m", memory: "64Mi", cpuLimit: "1", memoryLimit: "256Mi" },
             storage: [...SHARED_PROXY_STORAGE],
             // nginx's master binds 80/443 and writes its pid and temp files; workers drop to `nginx`.
             security: { runAsNonRoot: false, readOnlyRootFilesystem: true, writablePaths: [CERTIFICATE_DIR, "/var/cache/nginx", "/var/run", "/tmp"] },
@@ -208,7 +208,7 @@ export class ComposeProxy extends pulumi.ComponentResource {
             ],
             // Healthy once every host has at least the bootstrap certificate: then nginx can start.
             health: { exec: ["test", "-f", "/etc/letsencrypt/bootstrap/ready"], startupSeconds: 60 },
-            resources: { cpu: "10m", memory: "64Mi", memoryLimit: "256Mi" },
+            resources: { cpu: "10m", memory: "64Mi", cpuLimit: "500m", memoryLimit: "256Mi" },
             storage: [...SHARED_PROXY_STORAGE],
             security: { runAsNonRoot: false, readOnlyRootFilesystem: true, writablePaths: ["/var/lib/letsencrypt", "/var/log/letsencrypt", "/tmp"] },
             targets: ["compose"],

@@ -209,7 +209,7 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
             livenessProbe: service.kind === "oneshot" ? undefined : probeFor(service, "liveness"),
             resources: {
                 requests: { cpu: service.resources.cpu, memory: service.resources.memory },
-                limits: { memory: service.resources.memoryLimit, ...(service.resources.cpuLimit ? { cpu: service.resources.cpuLimit } : {}) },
+                limits: { cpu: service.resources.cpuLimit, memory: service.resources.memoryLimit },
             },
             securityContext: {
                 allowPrivilegeEscalation: false,

@@ -96,7 +96,7 @@ export function registryService(publicHost: string, storageGb: number, passwordB
         ],
         // `/` answers 200 without credentials once the registry serves; /v2/ would answer 401.
         health: { http: { path: "/", port: REGISTRY_PORT }, startupSeconds: 20 },
-        resources: { cpu: "50m", memory: "64Mi", memoryLimit: "512Mi" },
+        resources: { cpu: "50m", memory: "64Mi", cpuLimit: "500m", memoryLimit: "512Mi" },
         storage: [{ name: "data", mountPath: REGISTRY_DATA_PATH, sizeGb: storageGb }],
         // The image declares no USER; distribution needs no root, only its data directory.
         security: { runAsNonRoot: true, runAsUser: 1000, readOnlyRootFilesystem: true, writablePaths: ["/tmp"] },

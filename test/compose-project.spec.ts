@@ -43,7 +43,7 @@ function dataVolumes(service: ComposeService): { host: string; mount: string }[]
 
 const minimal = (name: string, extra: Partial<ServiceSpec>): ServiceSpec => ({
     name, group: "monitoring", kind: "service", image: "example/image:1", ports: [],
-    resources: { cpu: "10m", memory: "16Mi", memoryLimit: "32Mi" },
+    resources: { cpu: "10m", memory: "16Mi", cpuLimit: "500m", memoryLimit: "32Mi" },
     security: { runAsNonRoot: true, runAsUser: 1000, readOnlyRootFilesystem: true },
     ...extra,
 });

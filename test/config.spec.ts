@@ -105,7 +105,8 @@ describe("config", () => {
         ["the latest tag", "staging", { imageTag: "latest" }, /imageTag = "latest": is a moving tag; pin it to sha-<commit>/],
         ["another moving tag, in any case", "staging", { imageTag: "Main" }, /imageTag = "Main": is a moving tag/],
         ["a tag docker cannot hold", "staging", { imageTag: "rel ease" }, /imageTag = "rel ease": is not a valid image tag/],
-        ["a mutable-looking tag in production", "production", { imageTag: "release-candidate" }, /imageTag = "release-candidate": production needs an immutable tag/],
+        ["a mutable-looking tag in production", "production", { imageTag: "release-candidate" }, /imageTag = "release-candidate": production needs the immutable tag of one Archon commit/],
+        ["a release version in production (promote its sha- tag)", "production", { imageTag: "v0.1.0" }, /imageTag = "v0.1.0": production needs the immutable tag of one Archon commit: sha-<commit>/],
         ["an unset image tag", "staging", { imageTag: null }, /imageTag = \(not set\): is required/],
         ["buildImages without a checkout", "staging", { buildImages: true }, /archonSourceDir = \(not set\): buildImages is true, so set archonSourceDir/],
         ["buildImages as text", "staging", { buildImages: "yes" }, /buildImages = "yes": must be true or false/],
@@ -130,7 +131,7 @@ describe("config", () => {
     });
 
     const accepted: [string, string, Record<string, unknown>][] = [
-        ["a release version in production", "production", { imageTag: "v0.1.0" }],
+        ["a release version in staging", "staging", { imageTag: "v0.1.0" }],
         ["a full commit sha in production", "production", { imageTag: `sha-${"a".repeat(40)}` }],
         ["a free-form pinned tag in staging", "staging", { imageTag: "pr-42.3" }],
         ["5 control-plane nodes and no agents", "production", { controlPlaneNodes: 5, agentNodes: 0 }],

@@ -115,7 +115,7 @@ describe("images", () => {
 
     it("builds a release-version tag from any commit", async () => {
         const { dir, commit } = gitCheckout();
-        const result = await synth("production", { buildImages: true, archonSourceDir: dir, imageTag: "v0.1.0" });
+        const result = await synth("staging", { buildImages: true, archonSourceDir: dir, imageTag: "v0.1.0" });
         assert.strictEqual(outputsOf(result.outputs).release.sourceCommit, commit);
         fs.rmSync(dir, { recursive: true, force: true });
     });

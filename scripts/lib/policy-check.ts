@@ -1,0 +1,137 @@
+/**
+ * The offline policy check: runs the pack's own policy functions (policies/all.ts) over a synth's
+ * resources, the way the Pulumi CLI hands them a resource during `pulumi preview --policy-pack`.
+ * Enforcement levels and policy settings come from the same JSON the CLI takes with
+ * `--policy-pack-config` (`{"<policy>": "advisory" | {"enforcementLevel": ..., ...settings}}`).
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import { policies as ALL_POLICIES } from "../../policies/all";
+import { ENVIRONMENT_TAG, PolicyArgs } from "../../policies/lib/context";
+import { ResourceRecord } from "./synthesize";
+import { PROJECT_DIR } from "./stack-config";
+
+export type PolicyPackConfig = Record<string, EnforcementLevel | ({ enforcementLevel?: EnforcementLevel } & Record<string, unknown>)>;
+
+export interface Violation {
+    policy: string;
+    enforcementLevel: "advisory" | "mandatory";
+    urn: string;
+    message: string;
+}
+
+export interface CheckOptions {
+    /** `staging` or `production`: the stack tag `environment` the policies read. */
+    environment: string;
+    /** Pack config; defaults to policies/config/<environment>.json when that file exists. */
+    policyConfig?: PolicyPackConfig;
+    /** The policies to run (the pack's, unless a test narrows them). */
+    policies?: ResourceValidationPolicy[];
+}
+
+/** The pack config committed for an environment (what the workflows pass with --policy-pack-config). */
+export function committedPolicyConfig(environment: string): PolicyPackConfig {
+    const file = path.join(PROJECT_DIR, "policies", "config", `${environment}.json`);
+    return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as PolicyPackConfig) : {};
+}
+
+class NotApplicable extends Error {}
+
+interface Unwrapped {
+    value: unknown;
+    secretPaths: Set<string>;
+}
+
+/** Drops `{"$secret": v}` wrappers, remembering the dotted path of every value that was one. */
+export function unwrapSecrets(value: unknown, at = "", secretPaths = new Set<string>()): Unwrapped {
+    const join = (key: string | number) => (at === "" ? String(key) : `${at}.${key}`);
+    if (Array.isArray(value)) {
+        return { value: value.map((item, i) => unwrapSecrets(item, join(i), secretPaths).value), secretPaths };
+    }
+    if (value === null || typeof value !== "object") return { value, secretPaths };
+    const object = value as Record<string, unknown>;
+    if ("$secret" in object && Object.keys(object).length === 1) {
+        if (at !== "") secretPaths.add(at);
+        return unwrapSecrets(object.$secret, at, secretPaths);
+    }
+    const plain: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(object)) plain[key] = unwrapSecrets(item, join(key), secretPaths).value;
+    return { value: plain, secretPaths };
+}
+
+function levelOf(policy: ResourceValidationPolicy, config: PolicyPackConfig): EnforcementLevel {
+    const entry = config[policy.name];
+    const configured = typeof entry === "string" ? entry : entry?.enforcementLevel;
+    return configured ?? policy.enforcementLevel ?? "mandatory";
+}
+
+function settingsOf(policy: ResourceValidationPolicy, config: PolicyPackConfig): Record<string, unknown> {
+    const entry = config[policy.name];
+    if (entry === undefined || typeof entry === "string") return {};
+    const { enforcementLevel: _level, ...rest } = entry;
+    return rest;
+}
+
+/** What `validateResource` receives for one synth record (ResourceValidationArgs plus what only the synth knows). */
+export function validationArgs(resource: ResourceRecord, stackTags: ReadonlyMap<string, string>, settings: Record<string, unknown>): PolicyArgs {
+    const { value, secretPaths } = unwrapSecrets(resource.inputs);
+    const type = resource.type;
+    const props = value as Record<string, unknown>;
+    const typeOf = (resourceClass: unknown) => (resourceClass as { __pulumiType?: string }).__pulumiType;
+    return {
+        type,
+        props,
+        urn: resource.urn,
+        name: resource.name,
+        opts: {
+            protect: resource.options.protect === true,
+            ignoreChanges: resource.options.ignoreChanges ?? [],
+            deleteBeforeReplace: resource.options.deleteBeforeReplace,
+            aliases: resource.options.aliases ?? [],
+            customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+            additionalSecretOutputs: resource.options.additionalSecretOutputs ?? [],
+            parent: resource.parent || undefined,
+        },
+        stackTags,
+        isType: (resourceClass) => typeOf(resourceClass) === type,
+        asType: ((resourceClass: unknown) => (typeOf(resourceClass) === type ? props : undefined)) as ResourceValidationArgs["asType"],
+        getConfig: <T extends object>() => settings as T,
+        notApplicable: (reason?: string): never => {
+            throw new NotApplicable(reason);
+        },
+        secretPaths,
+        retainOnDelete: resource.options.retainOnDelete === true,
+    };
+}
+
+/** Runs every enabled policy over every custom resource; returns the violations in resource order. */
+export async function checkResources(resources: ResourceRecord[], options: CheckOptions): Promise<Violation[]> {
+    const config = options.policyConfig ?? committedPolicyConfig(options.environment);
+    const stackTags: ReadonlyMap<string, string> = new Map([[ENVIRONMENT_TAG, options.environment]]);
+    const violations: Violation[] = [];
+    for (const resource of resources.filter((r) => r.custom && !r.type.startsWith("pulumi:providers:"))) {
+        for (const policy of options.policies ?? ALL_POLICIES) {
+            const level = levelOf(policy, config);
+            if (level === "disabled" || policy.validateResource === undefined) continue;
+            const enforcementLevel = level === "advisory" ? "advisory" : "mandatory";
+            const report: ReportViolation = (message: string) => {
+                violations.push({ policy: policy.name, enforcementLevel, urn: resource.urn, message });
+            };
+            const validations = Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
+            for (const validate of validations) {
+                try {
+                    await validate(validationArgs(resource, stackTags, settingsOf(policy, config)), report);
+                } catch (err) {
+                    if (!(err instanceof NotApplicable)) throw err;
+                }
+            }
+        }
+    }
+    return violations;
+}
+
+/** One line per violation, as `pulumi preview` prints them: level, policy, URN, message. */
+export function formatViolations(violations: Violation[]): string {
+    return violations.map((v) => `${v.enforcementLevel}: [${v.policy}] ${v.urn}\n    ${v.message}`).join("\n");
+}
