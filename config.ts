@@ -134,6 +134,9 @@ export const configSchema = z
                 fail(key, `${type} is offered in fsn1, nbg1 and hel1 only; pick a cpx or ccx type for ${c.location}`);
             }
         }
+        if (c.archonSourceDir !== undefined && !fs.existsSync(path.join(c.archonSourceDir, "migration", "complete_setup.sql"))) {
+            fail("archonSourceDir", "has no migration/complete_setup.sql; point it at an Archon checkout of tag v0.1.0 (branch archive/v1-task-management-rag)");
+        }
         if (c.buildImages) {
             if (!c.archonSourceDir) {
                 fail("archonSourceDir", "buildImages is true, so set archonSourceDir to an Archon checkout (tag v0.1.0 or branch archive/v1-task-management-rag)");

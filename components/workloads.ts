@@ -54,6 +54,9 @@ export class Workloads extends pulumi.ComponentResource {
             secrets: args.secrets,
             migrations: loadArchonMigrations(config.archonSourceDir),
         });
+        if (!config.archonSourceDir) {
+            pulumi.log.warn("archonSourceDir is unset, so the migration step carries no Archon SQL: a database Archon has not migrated yet stays unmigrated and Archon stays unready. Set archonSourceDir to an Archon v0.1.0 checkout for the first deploy.", this);
+        }
         this.services = [...catalog, ...(args.extraServices ?? [])];
         const hosts = publicHosts(config.domain);
         this.urls = { archon: `https://${hosts.archon}`, mcp: `https://${hosts.mcp}`, supabase: `https://${hosts.supabase}` };

@@ -37,10 +37,12 @@ function refusal(stack: string, overrides: Record<string, unknown>): string {
     assert.fail(`config ${JSON.stringify(overrides)} was accepted`);
 }
 
-function archonCheckout(withDockerfile: boolean): string {
+function archonCheckout(withDockerfile: boolean, withMigrations = true): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "archon-checkout-"));
     fs.mkdirSync(path.join(dir, "python"));
+    fs.mkdirSync(path.join(dir, "migration"));
     if (withDockerfile) fs.writeFileSync(path.join(dir, "python", "Dockerfile.server"), "FROM python:3.12-slim\n");
+    if (withMigrations) fs.writeFileSync(path.join(dir, "migration", "complete_setup.sql"), "SELECT 1;\n");
     return dir;
 }
 
@@ -155,6 +157,11 @@ describe("config", () => {
             }
         });
     }
+
+    it("refuses an archonSourceDir without Archon's migrations", () => {
+        const message = refusal("staging", { archonSourceDir: archonCheckout(true, false) });
+        assert.match(message, /archonSourceDir = ".*": has no migration\/complete_setup.sql; point it at an Archon checkout of tag v0.1.0/);
+    });
 
     it("accepts buildImages with an Archon checkout", () => {
         const dir = archonCheckout(true);

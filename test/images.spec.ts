@@ -26,7 +26,7 @@ function outputsOf(outputs: Record<string, unknown>): { imageRefs: Record<string
 /** A git checkout of the fixture with one commit; returns its directory and commit id. */
 function gitCheckout(): { dir: string; commit: string } {
     const files = Object.fromEntries(
-        ["python/Dockerfile.server", "python/Dockerfile.mcp", "python/Dockerfile.agents", "archon-ui-main/Dockerfile"]
+        ["python/Dockerfile.server", "python/Dockerfile.mcp", "python/Dockerfile.agents", "archon-ui-main/Dockerfile", "migration/complete_setup.sql"]
             .map((file) => [file, fs.readFileSync(path.join(CHECKOUT, file), "utf8")]),
     );
     const dir = writeTempFiles(files, "archon-checkout-");
