@@ -8,10 +8,11 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
+import { runCli } from "./lib/cli";
 import { PRODUCTION } from "../policies/lib/context";
 import { PolicyPackConfig, checkResources, committedPolicyConfig, formatViolations } from "./lib/policy-check";
 import { PROJECT } from "../config";
-import { ResourceRecord, SynthConfigError, synthesize } from "./lib/synthesize";
+import { ResourceRecord, synthesize } from "./lib/synthesize";
 import { StackConfigError, listStacks, parseOverride, stackConfig } from "./lib/stack-config";
 
 interface Loaded {
@@ -59,11 +60,4 @@ async function main(): Promise<void> {
     if (mandatory > 0) process.exitCode = 1;
 }
 
-main().catch((err: unknown) => {
-    if (err instanceof SynthConfigError || err instanceof StackConfigError) {
-        console.error(`error: ${err.message}`);
-        process.exit(2);
-    }
-    console.error(err);
-    process.exit(1);
-});
+runCli(main);

@@ -6,7 +6,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
-import { SynthConfigError, synthesize } from "./lib/synthesize";
+import { runCli } from "./lib/cli";
+import { synthesize } from "./lib/synthesize";
 import { PROJECT_DIR, StackConfigError, listStacks, parseOverride } from "./lib/stack-config";
 
 async function main(): Promise<void> {
@@ -34,11 +35,4 @@ async function main(): Promise<void> {
     console.log(`synth ${values.stack}: ${custom} resources, ${result.resources.length - custom} components, ${Object.keys(result.files).length} files -> ${path.relative(process.cwd(), out) || "."}`);
 }
 
-main().catch((err: unknown) => {
-    if (err instanceof SynthConfigError || err instanceof StackConfigError) {
-        console.error(`error: ${err.message}`);
-        process.exit(2);
-    }
-    console.error(err);
-    process.exit(1);
-});
+runCli(main);
