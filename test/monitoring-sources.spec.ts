@@ -12,16 +12,8 @@ import { RETAINED_STORAGE_CLASS } from "../components/cluster-addons";
 import { POSTGRES_EXPORTER } from "../components/exporters";
 import { K3S_TRAEFIK } from "../components/kubernetes-ingress";
 import { SynthResult } from "../scripts/lib/synthesize";
-import { named, plainInputs, synth } from "./helpers";
+import { KUBECONFIG, named, plainInputs, synth } from "./helpers";
 
-const KUBECONFIG = [
-    "apiVersion: v1",
-    "kind: Config",
-    "clusters: [{name: c, cluster: {server: 'https://203.0.113.10:6443'}}]",
-    "users: [{name: u, user: {token: abc}}]",
-    "contexts: [{name: x, context: {cluster: c, user: u}}]",
-    "current-context: x",
-].join("\n");
 const KUBERNETES_TARGET = { target: "kubernetes", kubeconfig: KUBECONFIG };
 
 /**
