@@ -119,11 +119,15 @@ export const configSchema = z
         logsRetentionDays: z.number().int().min(1).max(365),
         previousImageTag: z.string().regex(DOCKER_TAG, { message: "is not a valid image tag; set it to the tag the stack ran before this build, e.g. sha-1a2b3c4" }).optional(),
         hcloudTokenForCluster: z.string().min(1, { message: "is empty; set the Hetzner API token the cluster's CCM/CSI use: pulumi config set --secret hcloudTokenForCluster <token>" }).optional(),
+        storageClassName: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { message: "must be the name of a StorageClass in the cluster (lower case, e.g. gp3-retain); unset = the cluster's default" }).optional(),
     })
     .superRefine((c, ctx) => {
         const fail = (key: string, message: string) => ctx.addIssue({ code: "custom", path: [key], message });
         if (c.environment === "production" && !PRODUCTION_TAG.test(c.imageTag)) {
             fail("imageTag", "production needs the immutable tag of one Archon commit: sha-<commit> (7-40 hex digits), as built and run on staging");
+        }
+        if (c.storageClassName !== undefined && c.target !== "kubernetes") {
+            fail("storageClassName", `is for target kubernetes only; ${c.target === "k3s" ? "k3s volumes use the retained class hcloud-volumes-retain" : "compose keeps data on the host's data volume"}: pulumi config rm storageClassName`);
         }
         if (c.target === "kubernetes" && c.kubeconfig === undefined) {
             fail("kubeconfig", "target kubernetes needs the cluster's kubeconfig: pulumi config set --secret kubeconfig -- \"$(cat ~/.kube/config)\"");

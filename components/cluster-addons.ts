@@ -13,8 +13,8 @@ import * as pulumi from "@pulumi/pulumi";
 
 export const HETZNER_CHARTS_REPO = "https://charts.hetzner.cloud";
 /** Pinned chart versions (the chart index at HETZNER_CHARTS_REPO lists the releases). */
-export const CCM_CHART_VERSION = "1.26.0";
-export const CSI_CHART_VERSION = "2.16.0";
+export const CCM_CHART_VERSION = "1.26.0"; // NOT confirmed: the stored CHANGELOG / issue search did not reach 1.26.0
+export const CSI_CHART_VERSION = "2.16.0"; // confirmed: hetznercloud/csi-driver CHANGELOG v2.16.0 (single binary); chart follows the app version
 /** The default storage class every PVC without one gets: Hetzner volumes, kept on claim deletion. */
 export const RETAINED_STORAGE_CLASS = "hcloud-volumes-retain";
 const HCLOUD_SECRET = "hcloud";

@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
 import { renderAlertmanagerConfig, renderRuleFile } from "./alert-rules";
 import { PortSpec, SecuritySpec, ServiceSpec, forTarget } from "./catalog";
+import { POSTGRES_EXPORTER, POSTGRES_EXPORTER_PORT, postgresExporterService } from "./exporters";
 import { DATASOURCE_UIDS, archonDashboardJson } from "./grafana-dashboard";
 import { hostRoutes } from "./routes";
 import { IMAGES } from "./versions";
@@ -177,9 +178,9 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
         { job: "alertmanager", address: "alertmanager:9093" },
         { job: "grafana", address: "grafana:3000" },
         { job: "loki", address: "loki:3100" },
-        { job: "node", address: "node-exporter:9100" },
+        { job: "node-exporter", address: "node-exporter:9100" },
         { job: "cadvisor", address: "cadvisor:8080" },
-        ...(args.postgres ? [{ job: "postgres", address: "postgres-exporter:9187" }] : []),
+        ...(args.postgres ? [{ job: POSTGRES_EXPORTER, address: `${POSTGRES_EXPORTER}:${POSTGRES_EXPORTER_PORT}` }] : []),
         ...scraped.map((s) => ({ job: s.name, address: `${s.name}:${metricsPort(s).port}`, metricsPath: "/metrics" })),
     ];
     const probeUrls = hostRoutes(catalog).map((h) => `https://${h.host}/`);
@@ -316,17 +317,7 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
         },
     ];
     if (args.postgres) {
-        const pg = args.postgres;
-        specs.push({
-            ...base,
-            name: "postgres-exporter",
-            image: IMAGES.postgresExporter,
-            ports: [{ name: "metrics", port: 9187 }],
-            env: { DATA_SOURCE_URI: `${pg.host}:${pg.port}/postgres?sslmode=disable`, DATA_SOURCE_USER: pg.user },
-            secretEnv: { DATA_SOURCE_PASS: pg.password },
-            resources: { cpu: "20m", memory: "32Mi", cpuLimit: "500m", memoryLimit: "128Mi" },
-            security: nobody,
-        });
+        specs.push(postgresExporterService({ ...args.postgres, target: "compose", group: "monitoring" }));
     }
     return specs;
 }

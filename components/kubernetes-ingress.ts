@@ -7,6 +7,7 @@
  */
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { stringify as toYaml } from "yaml";
 import { ServiceGroup, ServiceSpec } from "./catalog";
 import { RATE_LIMIT, SECURITY_HEADERS, hostRoutes } from "./routes";
 import { CHARTS } from "./versions";
@@ -149,6 +150,38 @@ export interface KubernetesIngressArgs {
     services: RoutedService[];
     /** Namespace per service group; see {@link namespaceOf}. */
     namespaces?: NamespaceMap;
+    /**
+     * The cluster runs the Traefik k3s bundles (target k3s): it is configured through a
+     * HelmChartConfig to redirect every plain-HTTP request to HTTPS. Default false (target
+     * kubernetes: a Traefik someone else installed, left as it is).
+     */
+    bundledTraefik?: boolean;
+    /**
+     * Render cert-manager's ServiceMonitor, the source of `certmanager_certificate_expiration_timestamp_seconds`
+     * (alert CertificateExpiringSoon). Needs the Prometheus Operator CRDs (KubernetesMonitoring) first. Default false.
+     */
+    certManagerServiceMonitor?: boolean;
+}
+
+/** Namespace and name of the HelmChartConfig that k3s merges into its bundled Traefik chart. */
+export const K3S_TRAEFIK = { namespace: "kube-system", name: "traefik" } as const;
+
+/**
+ * Values for k3s's bundled Traefik: entrypoint `web` (port 80) answers every request with a
+ * permanent redirect to `websecure` over https. Set as Traefik's own static-configuration flags
+ * rather than chart values because the chart's redirect key changed meaning across the versions
+ * k3s bundles (chart 27 / Traefik 2.11 in k3s v1.31: `ports.web.redirectTo.port`; chart 34+ /
+ * Traefik 3: `ports.web.redirections.entryPoint`, and `redirectTo` is refused), while these flags
+ * mean the same in Traefik 2.x and 3.x. Let's Encrypt follows the redirect for HTTP-01 challenges.
+ */
+export function k3sTraefikValues(): Record<string, unknown> {
+    return {
+        additionalArguments: [
+            "--entryPoints.web.http.redirections.entryPoint.to=websecure",
+            "--entryPoints.web.http.redirections.entryPoint.scheme=https",
+            "--entryPoints.web.http.redirections.entryPoint.permanent=true",
+        ],
+    };
 }
 
 export class KubernetesIngress extends pulumi.ComponentResource {
@@ -172,7 +205,23 @@ export class KubernetesIngress extends pulumi.ComponentResource {
             }, child);
         };
 
-        const certManager = release("certManager", "cert-manager", { installCRDs: true, prometheus: { enabled: true } });
+        const certManager = release("certManager", "cert-manager", {
+            // `installCRDs` is deprecated since chart v1.15; `crds.enabled` installs them, `crds.keep` keeps them on uninstall.
+            crds: { enabled: true, keep: true },
+            prometheus: {
+                enabled: true,
+                // honorLabels keeps the metric's own `namespace` (the Certificate's), not the scrape target's.
+                servicemonitor: { enabled: args.certManagerServiceMonitor ?? false, honorLabels: true },
+            },
+        });
+        if (args.controller === "traefik" && args.bundledTraefik) {
+            new kubernetes.apiextensions.CustomResource("traefik-config", {
+                apiVersion: "helm.cattle.io/v1",
+                kind: "HelmChartConfig",
+                metadata: { name: K3S_TRAEFIK.name, namespace: K3S_TRAEFIK.namespace },
+                spec: { valuesContent: toYaml(k3sTraefikValues()) },
+            }, child);
+        }
         const controller = args.controller === "ingress-nginx"
             ? [release("ingressNginx", "ingress-nginx", {
                 controller: {

@@ -66,8 +66,13 @@ export interface KubernetesMonitoringArgs {
     namespaces?: NamespaceMap;
     /** Volume sizes in GB. Defaults: Prometheus 20, Loki 20, Grafana 5, Alertmanager 2. */
     storageGb?: { prometheus?: number; loki?: number; grafana?: number; alertmanager?: number };
-    /** Services with a ServiceMonitor. Default ["archon-server"]. */
+    /** Services with a ServiceMonitor (job label = the service name, as on Compose). Default ["archon-server"]. */
     metricsServices?: string[];
+    /**
+     * StorageClass of the charts' claims (Prometheus, Alertmanager, Grafana, Loki); k3s passes the
+     * retained Hetzner class so metrics and logs outlive a deleted release. Unset = the cluster's default.
+     */
+    storageClassName?: string;
 }
 
 export class KubernetesMonitoring extends pulumi.ComponentResource {
@@ -78,7 +83,8 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
         super("archon:infra:KubernetesMonitoring", name, {}, opts);
         const child = { parent: this, provider: args.provider };
         const size = { prometheus: 20, loki: 20, grafana: 5, alertmanager: 2, ...args.storageGb };
-        const claim = (gb: number) => ({ volumeClaimTemplate: { spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: `${gb}Gi` } } } } });
+        const storageClassName = args.storageClassName;
+        const claim = (gb: number) => ({ volumeClaimTemplate: { spec: { accessModes: ["ReadWriteOnce"], storageClassName, resources: { requests: { storage: `${gb}Gi` } } } } });
 
         const namespace = new kubernetes.core.v1.Namespace(MONITORING_NAMESPACE, { metadata: { name: MONITORING_NAMESPACE } }, child);
         const ns = namespace.metadata.name;
@@ -119,13 +125,19 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
                     ruleSelectorNilUsesHelmValues: false,
                 },
             },
+            // Control-plane components k3s embeds (and managed clusters hide) expose no scrapeable
+            // endpoint: their targets would hold `up == 0` and keep ServiceDown firing.
+            kubeControllerManager: { enabled: false },
+            kubeScheduler: { enabled: false },
+            kubeProxy: { enabled: false },
+            kubeEtcd: { enabled: false },
             alertmanager: {
                 alertmanagerSpec: { useExistingSecret: true, configSecret: ALERTMANAGER_SECRET, storage: claim(size.alertmanager) },
             },
             grafana: {
                 fullnameOverride: "grafana",
                 admin: { existingSecret: GRAFANA_ADMIN_SECRET, userKey: "admin-user", passwordKey: "admin-password" },
-                persistence: { enabled: true, size: `${size.grafana}Gi` },
+                persistence: { enabled: true, size: `${size.grafana}Gi`, storageClassName },
                 "grafana.ini": { server: { root_url: `https://grafana.${args.domain}/` }, analytics: { reporting_enabled: false }, users: { allow_sign_up: false } },
                 sidecar: {
                     dashboards: { enabled: true, label: "grafana_dashboard", labelValue: "1", searchNamespace: "ALL" },
@@ -145,7 +157,7 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
                 limits_config: { retention_period: `${args.logsRetentionDays * 24}h` },
                 compactor: { retention_enabled: true, delete_request_store: "filesystem" },
             },
-            singleBinary: { replicas: 1, persistence: { enabled: true, size: `${size.loki}Gi` } },
+            singleBinary: { replicas: 1, persistence: { enabled: true, size: `${size.loki}Gi`, storageClass: storageClassName } },
             read: { replicas: 0 },
             write: { replicas: 0 },
             backend: { replicas: 0 },

@@ -5,6 +5,7 @@
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceSpec } from "./catalog";
+import { postgresExporterService } from "./exporters";
 import { IngressController, KubernetesIngress } from "./kubernetes-ingress";
 import { KubernetesMonitoring } from "./kubernetes-monitoring";
 import { KubernetesWorkloads } from "./kubernetes-workloads";
@@ -24,6 +25,12 @@ export interface KubernetesStackArgs {
     registry?: RegistryCredentials;
     /** Size in GB of each stateful service's volumes, by service name (e.g. `{ db: 50 }`). */
     storageSizesGb?: Record<string, number>;
+    /** StorageClass of every claim, the workloads' and the Helm charts' (`Platform.storageClassName`); unset = the cluster's default. */
+    storageClassName?: string;
+    /** Traefik is the one k3s bundles (kube-system, configured through a HelmChartConfig). Default false. */
+    bundledTraefik?: boolean;
+    /** Password of the `postgres` role, for postgres-exporter (a Kubernetes Secret). */
+    postgresPassword: pulumi.Input<string>;
     grafanaPassword: pulumi.Input<string>;
     /** Alertmanager webhook; unset = the null receiver. */
     alertWebhookUrl?: string;
@@ -39,27 +46,36 @@ export class KubernetesStack extends pulumi.ComponentResource {
 
     constructor(name: string, args: KubernetesStackArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:KubernetesStack", name, {}, opts);
+        const db = args.services.find((s) => s.name === "db");
+        // The Postgres alerts need pg_* metrics: the exporter runs beside db, in its group's namespace.
+        const exporters = db ? [postgresExporterService({ host: db.name, port: db.ports[0].port, user: "postgres", password: args.postgresPassword, target: "kubernetes", group: db.group })] : [];
         const workloads = new KubernetesWorkloads("workloads", {
-            services: args.services,
+            services: [...args.services, ...exporters],
             namespace: WORKLOADS_NAMESPACE,
             provider: args.provider,
             imagePullSecret: args.registry,
             storageSizesGb: args.storageSizesGb,
+            storageClassName: args.storageClassName,
         }, { parent: this });
         const monitoring = new KubernetesMonitoring("monitoring", {
             provider: args.provider,
             domain: args.domain,
-            services: args.services,
+            services: [...args.services, ...exporters],
             grafanaPassword: args.grafanaPassword,
             alertWebhookUrl: args.alertWebhookUrl,
             metricsRetentionDays: args.metricsRetentionDays,
             logsRetentionDays: args.logsRetentionDays,
+            storageClassName: args.storageClassName,
+            metricsServices: ["archon-server", ...exporters.map((e) => e.name)],
         }, { parent: this, dependsOn: [workloads] });
         const ingress = new KubernetesIngress("ingress", {
             provider: args.provider,
             controller: args.ingressController,
+            bundledTraefik: args.bundledTraefik,
             acmeEmail: args.acmeEmail,
             services: [...args.services, ...monitoring.routedServices],
+            // cert-manager's ServiceMonitor (certificate expiry) needs the Prometheus Operator CRDs of the monitoring stack.
+            certManagerServiceMonitor: true,
         }, { parent: this, dependsOn: [workloads, monitoring] });
         this.hosts = ingress.hosts;
         this.registerOutputs({ hosts: this.hosts });

@@ -23,9 +23,9 @@ export interface KubernetesWorkloadsArgs {
     /** Credentials of a private registry: a dockerconfigjson Secret every pod references. */
     imagePullSecret?: { server: Input<string>; username: Input<string>; password: Input<string> };
     /**
-     * Storage class of the PersistentVolumeClaims. Default `hcloud-volumes` (Hetzner's CSI driver).
-     * The claims are protected and kept on delete either way; a class with reclaimPolicy Retain
-     * also keeps the volume when someone deletes a claim by hand.
+     * Storage class of the PersistentVolumeClaims (k3s: `hcloud-volumes-retain`). Unset: the
+     * cluster's default class. The claims are protected and kept on delete either way; a class with
+     * reclaimPolicy Retain also keeps the volume when someone deletes a claim by hand.
      */
     storageClassName?: string;
     /** Size in GB of each service's volumes, overriding the catalog's `sizeGb`, by service name. */
@@ -189,7 +189,7 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
             const size = args.storageSizesGb?.[service.name] ?? storage.sizeGb;
             new kubernetes.core.v1.PersistentVolumeClaim(claimName, {
                 metadata: meta(`-${storage.name}`),
-                spec: { accessModes: ["ReadWriteOnce"], storageClassName: args.storageClassName ?? "hcloud-volumes", resources: { requests: { storage: `${size}Gi` } } },
+                spec: { accessModes: ["ReadWriteOnce"], storageClassName: args.storageClassName, resources: { requests: { storage: `${size}Gi` } } },
             }, { ...opt, protect: true, retainOnDelete: true });
             volumes.push({ name: `data-${storage.name}`, persistentVolumeClaim: { claimName } });
             mounts.push({ name: `data-${storage.name}`, mountPath: storage.mountPath });

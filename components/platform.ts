@@ -39,6 +39,11 @@ export class Platform extends pulumi.ComponentResource {
     public readonly sshPrivateKey?: pulumi.Output<string>;
     /** Public IPv4 that DNS records for the stack's hosts point at (load balancer or single host). */
     public readonly ingressIpv4?: pulumi.Output<string>;
+    /**
+     * StorageClass of every volume claim on the cluster: k3s the retained Hetzner class of
+     * ClusterAddons; kubernetes config `storageClassName`, undefined = the cluster's default.
+     */
+    public readonly storageClassName?: string;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:Platform", name, {}, opts);
@@ -46,6 +51,7 @@ export class Platform extends pulumi.ComponentResource {
         if (config.target === "kubernetes") {
             this.kubeconfig = config.kubeconfigSecret;
             this.kubernetesProvider = new kubernetes.Provider("cluster", { kubeconfig: this.kubeconfig }, { parent: this });
+            this.storageClassName = config.storageClassName;
             this.hosts = pulumi.output<HostSummary[]>([]);
             this.sshCommands = pulumi.output<Record<string, string>>({});
             this.registerOutputs({});
@@ -98,11 +104,12 @@ export class Platform extends pulumi.ComponentResource {
             }, { parent: this });
             this.kubeconfig = cluster.kubeconfig;
             this.kubernetesProvider = new kubernetes.Provider("cluster", { kubeconfig: this.kubeconfig }, { parent: this });
-            new ClusterAddons("cluster-addons", {
+            const addons = new ClusterAddons("cluster-addons", {
                 provider: this.kubernetesProvider,
                 networkId: network.networkId,
                 hcloudToken: config.hcloudTokenForClusterSecret,
             }, { parent: this });
+            this.storageClassName = addons.storageClassName;
             this.hosts = cluster.summaries;
             if (cluster.nodes.length > 1) {
                 const lb = new IngressLoadBalancer("ingress", {

@@ -7,17 +7,17 @@
  */
 export const SUPABASE_IMAGES = {
     /** Postgres 15 with pgvector and the Supabase roles (supabase_admin, authenticator, anon, ...). */
-    db: "supabase/postgres:15.8.1.085",
+    db: "supabase/postgres:15.8.1.085", // confirmed: supabase/supabase docker/docker-compose.yml (commit 00069a4c), search 2026
     /** PostgREST: /rest/v1 and /graphql/v1. */
-    rest: "postgrest/postgrest:v14.5",
+    rest: "postgrest/postgrest:v14.5", // confirmed: supabase/supabase docker/docker-compose.yml (commit 00069a4c), search 2026
     /** GoTrue: /auth/v1. */
-    auth: "supabase/gotrue:v2.186.0",
+    auth: "supabase/gotrue:v2.186.0", // confirmed: supabase/supabase docker/docker-compose.yml (commit 00069a4c), search 2026
     /** Kong 2.8 in DB-less mode: the API gateway in front of rest, auth, meta and studio. */
-    kong: "kong:2.8.1",
+    kong: "kong:2.8.1", // confirmed: supabase/supabase docker/docker-compose.yml (commit 00069a4c), search 2026
     /** postgres-meta: Studio's database API (/pg, admin only). */
-    meta: "supabase/postgres-meta:v0.95.2",
+    meta: "supabase/postgres-meta:v0.95.2", // confirmed: supabase/supabase docker/docker-compose.yml (commit 00069a4c), search 2026
     /** Supabase Studio, behind Kong's basic auth. */
-    studio: "supabase/studio:2026.02.16-sha-26c615c",
+    studio: "supabase/studio:2026.02.16-sha-26c615c", // confirmed: supabase/supabase docker/docker-compose.yml (commit 00069a4c), search 2026
 } as const;
 
 export type SupabaseComponent = keyof typeof SUPABASE_IMAGES;
@@ -31,28 +31,28 @@ export function componentVersions(): Record<SupabaseComponent, string> {
 
 /** Helm charts (repository + chart + version), installed as `kubernetes.helm.v3.Release`. */
 export const CHARTS = {
-    ingressNginx: { repo: "https://kubernetes.github.io/ingress-nginx", chart: "ingress-nginx", version: "4.13.2" },
-    certManager: { repo: "https://charts.jetstack.io", chart: "cert-manager", version: "v1.18.2" },
-    kubePrometheusStack: { repo: "https://prometheus-community.github.io/helm-charts", chart: "kube-prometheus-stack", version: "79.5.0" },
-    loki: { repo: "https://grafana.github.io/helm-charts", chart: "loki", version: "6.30.1" },
-    alloy: { repo: "https://grafana.github.io/helm-charts", chart: "alloy", version: "1.1.2" },
+    ingressNginx: { repo: "https://kubernetes.github.io/ingress-nginx", chart: "ingress-nginx", version: "4.13.2" }, // confirmed: controller-v1.13.2 manifests referenced upstream, chart 4.13.0/4.13.3/4.13.5 neighbours listed (search 2026); chart 4.13.2 itself inferred
+    certManager: { repo: "https://charts.jetstack.io", chart: "cert-manager", version: "v1.18.2" }, // confirmed: cert-manager v1.18.2 release notes (search 2026); values use crds.enabled (v1.15+)
+    kubePrometheusStack: { repo: "https://prometheus-community.github.io/helm-charts", chart: "kube-prometheus-stack", version: "79.5.0" }, // confirmed: chart 79.5.0 pinned in public helmfiles, bumped to 79.6.1 (search 2026)
+    loki: { repo: "https://grafana.github.io/helm-charts", chart: "loki", version: "6.30.1" }, // confirmed: helm-loki-6.30.1 release asset URL referenced publicly (search 2026)
+    alloy: { repo: "https://grafana.github.io/helm-charts", chart: "alloy", version: "1.1.2" }, // confirmed: grafana/alloy chart CHANGELOG, 1.1.2 (2025-06-26)
 } as const;
 
 export type ChartName = keyof typeof CHARTS;
 
 /** Container images of the Compose proxy and monitoring services. */
 export const IMAGES = {
-    nginx: "nginx:1.28.0-alpine",
-    certbot: "certbot/certbot:v4.1.1",
-    prometheus: "prom/prometheus:v3.7.3",
-    alertmanager: "prom/alertmanager:v0.29.0",
-    grafana: "grafana/grafana:12.2.1",
-    loki: "grafana/loki:3.5.7",
-    promtail: "grafana/promtail:3.5.7",
-    nodeExporter: "prom/node-exporter:v1.10.2",
-    cadvisor: "gcr.io/cadvisor/cadvisor:v0.52.1",
-    blackboxExporter: "prom/blackbox-exporter:v0.27.0",
-    postgresExporter: "quay.io/prometheuscommunity/postgres-exporter:v0.18.1",
+    nginx: "nginx:1.28.0-alpine", // NOT confirmed by search (no look-up made)
+    certbot: "certbot/certbot:v4.1.1", // NOT confirmed by search (no look-up made)
+    prometheus: "prom/prometheus:v3.7.3", // confirmed (public pins, search 2026)
+    alertmanager: "prom/alertmanager:v0.29.0", // confirmed (public pins, search 2026)
+    grafana: "grafana/grafana:12.2.1", // NOT confirmed by search (no look-up made)
+    loki: "grafana/loki:3.5.7", // NOT confirmed by search (no look-up made)
+    promtail: "grafana/promtail:3.5.7", // NOT confirmed by search (no look-up made)
+    nodeExporter: "prom/node-exporter:v1.10.2", // confirmed (public pins, search 2026)
+    cadvisor: "gcr.io/cadvisor/cadvisor:v0.52.1", // confirmed (public pins, search 2026)
+    blackboxExporter: "prom/blackbox-exporter:v0.27.0", // NOT confirmed by search (no look-up made)
+    postgresExporter: "quay.io/prometheuscommunity/postgres-exporter:v0.18.1", // confirmed (public pins, search 2026)
     /** The Compose project's one-shot that creates and chowns the data directories. */
     dataPermissions: "busybox:1.37.0",
 } as const;

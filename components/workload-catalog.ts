@@ -114,7 +114,8 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
         storage: [{ name: "data", mountPath: "/var/lib/postgresql/data", sizeGb: 20 }],
         // The entrypoint starts as root, owns the data directory, then steps down to postgres.
         security: { runAsNonRoot: false, readOnlyRootFilesystem: false, addCapabilities: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"], fsGroup: 101 },
-        allowFrom: ["rest", "auth", "meta", "studio", "archon-migrate"],
+        // postgres-exporter (exporters.ts) reads pg_stat_database / pg_settings for the Postgres alerts.
+        allowFrom: ["rest", "auth", "meta", "studio", "archon-migrate", "postgres-exporter"],
     };
 
     const rest: ServiceSpec = {

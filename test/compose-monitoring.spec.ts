@@ -61,9 +61,9 @@ describe("compose monitoring", () => {
         };
         const targets = (job: string) => config.scrape_configs.find((c) => c.job_name === job)?.static_configs[0].targets;
         assert.deepEqual(targets("archon-server"), ["archon-server:8181"]);
-        assert.deepEqual(targets("node"), ["node-exporter:9100"]);
+        assert.deepEqual(targets("node-exporter"), ["node-exporter:9100"]);
         assert.deepEqual(targets("cadvisor"), ["cadvisor:8080"]);
-        assert.deepEqual(targets("postgres"), ["postgres-exporter:9187"]);
+        assert.deepEqual(targets("postgres-exporter"), ["postgres-exporter:9187"]);
         assert.ok(targets("blackbox")?.includes(`https://archon.${FIXTURE_DOMAIN}/`));
     });
 

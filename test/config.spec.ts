@@ -7,16 +7,8 @@ import { parse as parseYaml } from "yaml";
 import { ArchonConfig, ConfigError, configSchema, loadConfig } from "../config";
 import { PROJECT_DIR, stackConfig } from "../scripts/lib/stack-config";
 import { SynthConfigError } from "../scripts/lib/synthesize";
-import { run, synth } from "./helpers";
+import { KUBECONFIG, run, synth } from "./helpers";
 
-const KUBECONFIG = [
-    "apiVersion: v1",
-    "kind: Config",
-    "clusters: [{name: c, cluster: {server: 'https://203.0.113.10:6443'}}]",
-    "users: [{name: u, user: {token: abc}}]",
-    "contexts: [{name: x, context: {cluster: c, user: u}}]",
-    "current-context: x",
-].join("\n");
 
 /** The validated config of a stack with overrides, as the program sees it. */
 function configOf(stack: string, overrides: Record<string, unknown> = {}): ArchonConfig {
@@ -114,6 +106,7 @@ describe("config", () => {
         ["buildImages as text", "staging", { buildImages: "yes" }, /buildImages = "yes": must be true or false/],
         ["secretsVersion 0", "staging", { secretsVersion: 0 }, /secretsVersion = 0: must be 1 or more/],
         ["target kubernetes without a kubeconfig", "staging", { target: "kubernetes" }, /kubeconfig = \(not set\): target kubernetes needs the cluster's kubeconfig/],
+        ["a storage class on k3s (it always uses the retained Hetzner class)", "production", { storageClassName: "fast" }, /storageClassName = "fast": is for target kubernetes only; k3s volumes use the retained class hcloud-volumes-retain/],
         ["a kubeconfig that is not one", "staging", { target: "kubernetes", kubeconfig: "hello: world" }, /kubeconfig = \[secret\]: not a kubeconfig/],
         ["half an external registry", "staging", { registryServer: "ghcr.io" }, /registryUsername = \(not set\): an external registry needs registryServer, registryUsername and registryPassword/],
         ["a webhook that is not a URL", "staging", { alertWebhookUrl: "hooks" }, /alertWebhookUrl = \[secret\]: must be an http\(s\) URL/],

@@ -84,3 +84,13 @@ export function writeTempFiles(files: Record<string, string>, prefix = "archon-t
     }
     return dir;
 }
+
+/** A minimal kubeconfig for config `kubeconfig` (target kubernetes). */
+export const KUBECONFIG = [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters: [{name: c, cluster: {server: 'https://203.0.113.10:6443'}}]",
+    "users: [{name: u, user: {token: abc}}]",
+    "contexts: [{name: x, context: {cluster: c, user: u}}]",
+    "current-context: x",
+].join("\n");

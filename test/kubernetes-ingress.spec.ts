@@ -74,7 +74,9 @@ describe("kubernetes ingress", () => {
             const result = await synth("production");
             const release = plainInputs(named(result, "kubernetes:helm.sh/v3:Release", "cert-manager"));
             assert.equal(release.version, CHARTS.certManager.version);
-            assert.equal(release.values.installCRDs, true);
+            // chart v1.15+: `crds.enabled` (installCRDs is deprecated); the CRDs outlive an uninstall.
+            assert.deepEqual(release.values.crds, { enabled: true, keep: true });
+            assert.equal(release.values.installCRDs, undefined);
             const issuer = parseYaml(result.files["kubernetes/_cluster/ClusterIssuer-letsencrypt.yaml"]) as { spec: { acme: { email: string; solvers: { http01: { ingress: { ingressClassName: string } } }[] } } };
             assert.equal(issuer.spec.acme.email, "ops@example.com");
             assert.equal(issuer.spec.acme.solvers[0].http01.ingress.ingressClassName, "traefik");
