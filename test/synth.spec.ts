@@ -4,7 +4,8 @@ import * as os from "os";
 import * as path from "path";
 import { PROJECT_DIR, parseOverride, stackConfig } from "../scripts/lib/stack-config";
 import { SynthResult } from "../scripts/lib/synthesize";
-import { run, synth } from "./helpers";
+import { parse as parseYaml } from "yaml";
+import { requireTool, run, synth } from "./helpers";
 
 function runSynthCli(stack: string, extra: string[] = []): { out: string; status: number | null; output: string } {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), `synth-${stack}-`));
@@ -99,6 +100,19 @@ describe("synth command", () => {
         for (const file of Object.keys(a)) assert.equal(a[file], b[file], `${file} differs between runs`);
         const resources = JSON.parse(a["resources.json"]) as { urn: string }[];
         assert.ok(resources.length > 0);
+    });
+
+    it("writes the staging Compose project whole, env files included, as the real docker-compose accepts it", () => {
+        requireTool("docker-compose", "docker-compose");
+        const { out, status, output } = runSynthCli("staging");
+        assert.equal(status, 0, output);
+        const project = path.join(out, "files", "project");
+        const compose = parseYaml(fs.readFileSync(path.join(project, "docker-compose.yml"), "utf8")) as { services: Record<string, { env_file?: string[] }> };
+        const envFiles = Object.values(compose.services).flatMap((service) => service.env_file ?? []);
+        assert.ok(envFiles.length > 0);
+        for (const envFile of envFiles) assert.ok(fs.existsSync(path.join(project, envFile)), `${envFile} is written beside docker-compose.yml`);
+        const check = run("docker-compose", ["config", "-q"], { cwd: project });
+        assert.equal(check.status, 0, check.output);
     });
 
     it("applies --config overrides over the stack file, values as JSON when they parse", () => {

@@ -151,9 +151,12 @@ describe("workloads on Docker Compose (staging)", () => {
     it("keeps every secret value out of the compose file and config files", async () => {
         const result = await synth("staging");
         const secrets = secretValues(result);
-        const projectFiles = Object.entries(result.files).filter(([f]) => f.startsWith("project/") || f.startsWith("cloud-init/"));
+        const isSecretFile = (f: string) => f.startsWith("project/env/") || f.startsWith("project/secrets/");
+        const projectFiles = Object.entries(result.files).filter(([f]) => (f.startsWith("project/") || f.startsWith("cloud-init/")) && !isSecretFile(f));
         assert.ok(projectFiles.some(([f]) => f === "project/docker-compose.yml"));
         for (const [file, text] of projectFiles) for (const s of secrets) assert.ok(!text.includes(s), `${file} holds a secret value`);
+        const secretFiles = Object.entries(result.files).filter(([f]) => isSecretFile(f));
+        assert.ok(secretFiles.some(([, text]) => secrets.some((s) => text.includes(s))), "the secrets travel in the 0600 env and secret files");
     });
 
     it("renders a project docker-compose 1.29 accepts, with secrets from the 0600 env files", async () => {

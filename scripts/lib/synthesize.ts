@@ -252,10 +252,26 @@ function collectArchives(value: unknown, found: Record<string, string>, prefix =
     for (const v of Object.values(record)) collectArchives(v, found, prefix);
 }
 
+/** How ComposeDelivery's remote commands name the secret file they write from stdin (components/scripts/write-secret-file.sh). */
+const SECRET_FILE_ASSIGNMENT = /^export SECRET_FILE='([^']+)'$/m;
+
+/**
+ * A secret file a remote command writes from stdin (env files, htpasswd): it belongs in the same
+ * project directory as the files its sibling CopyToRemote delivers, so it lands beside them.
+ */
+function secretFileWrittenBy(resource: ResourceRecord, inputs: Record<string, unknown>, resources: ResourceRecord[]): { path: string; text: string } | undefined {
+    if (resource.type !== "command:remote:Command" || typeof inputs.stdin !== "string" || typeof inputs.create !== "string") return undefined;
+    const file = SECRET_FILE_ASSIGNMENT.exec(inputs.create)?.[1];
+    const copy = resources.find((r) => r.parent === resource.parent && r.type === "command:remote:CopyToRemote");
+    if (!file || !copy) return undefined;
+    return { path: `${safeName(copy.name)}/${file}`, text: inputs.stdin };
+}
+
 /**
  * Every text artifact as the host or cluster receives it: cloud-init user-data, Kubernetes objects
- * (one YAML each), Helm release values, and the files of every asset archive (compose projects,
- * proxy and monitoring configs).
+ * (one YAML each), Helm release values, the files of every asset archive (compose projects,
+ * proxy and monitoring configs) and the secret files written beside them (env files, mode 0600 on
+ * the host; here with the synth's placeholder values).
  */
 export function renderedFiles(resources: ResourceRecord[]): Record<string, string> {
     const files: Record<string, string> = {};
@@ -272,6 +288,8 @@ export function renderedFiles(resources: ResourceRecord[]): Record<string, strin
             const scope = metadata.namespace ?? "_cluster";
             files[`kubernetes/${safeName(scope)}/${inputs.kind}-${safeName(metadata.name ?? resource.name)}.yaml`] = toYaml(kubernetesManifest(inputs), yamlOptions);
         }
+        const secretFile = secretFileWrittenBy(resource, inputs, resources);
+        if (secretFile) files[secretFile.path] = secretFile.text;
         const archived: Record<string, string> = {};
         collectArchives(inputs, archived);
         for (const [entry, text] of Object.entries(archived)) files[`${safeName(resource.name)}/${entry}`] = text;
