@@ -13,8 +13,13 @@ import * as pulumi from "@pulumi/pulumi";
 
 export const HETZNER_CHARTS_REPO = "https://charts.hetzner.cloud";
 /** Pinned chart versions (the chart index at HETZNER_CHARTS_REPO lists the releases). */
-export const CCM_CHART_VERSION = "1.26.0"; // NOT confirmed: the stored CHANGELOG / issue search did not reach 1.26.0
-export const CSI_CHART_VERSION = "2.16.0"; // confirmed: hetznercloud/csi-driver CHANGELOG v2.16.0 (single binary); chart follows the app version
+/**
+ * Hetzner announced (May 2026) that CCMs older than v1.30.1 crash once the API drops the server
+ * "datacenter" property (1 July 2026), so the pin must stay at 1.30.1 or later. Chart 1.26.0 was
+ * never seen: Renovate moved public pins from 1.25.1 straight to 1.27.0.
+ */
+export const CCM_CHART_VERSION = "1.31.1"; // confirmed: Renovate "update helm release hcloud-cloud-controller-manager to v1.31.1" (identiops/terraform-hcloud-k3s#111, 2026-05-19, repo charts.hetzner.cloud); values `env.<NAME>.value` and `networking.enabled` read by chart/templates/deployment.yaml (search 2026)
+export const CSI_CHART_VERSION = "2.16.0"; // confirmed: hetznercloud/csi-driver CHANGELOG v2.16.0 (single binary); chart follows the app version; `storageClasses[].name/defaultStorageClass/reclaimPolicy` read by chart/templates/core/storageclass.yaml, token from Secret hcloud/token by default (controller.hcloudToken.existingSecret) (search 2026)
 /** The default storage class every PVC without one gets: Hetzner volumes, kept on claim deletion. */
 export const RETAINED_STORAGE_CLASS = "hcloud-volumes-retain";
 const HCLOUD_SECRET = "hcloud";

@@ -184,6 +184,25 @@ export function k3sTraefikValues(): Record<string, unknown> {
     };
 }
 
+/**
+ * cert-manager controller configuration for clusters whose Ingress controller is ingress-nginx.
+ * Since cert-manager 1.18 the ACME HTTP-01 solver Ingress uses `pathType: Exact`, and the
+ * ingress-nginx admission webhook (strict-validate-path-type, on by default since controller 1.12)
+ * rejects `/.well-known/acme-challenge/<token>` as an Exact path because of the dot, so no
+ * certificate is ever issued (cert-manager issue #7791, a documented known issue of 1.18). The fix
+ * cert-manager documents (1.18.1+) is turning its feature gate `ACMEHTTP01IngressPathTypeExact` off,
+ * which restores `ImplementationSpecific` for the solver only; ingress-nginx keeps validating
+ * every other Ingress strictly. apiVersion and kind are set because some chart versions refuse a
+ * `config` without them.
+ */
+export function certManagerIngressNginxConfig(): Record<string, unknown> {
+    return {
+        apiVersion: "controller.config.cert-manager.org/v1alpha1",
+        kind: "ControllerConfiguration",
+        featureGates: { ACMEHTTP01IngressPathTypeExact: false },
+    };
+}
+
 export class KubernetesIngress extends pulumi.ComponentResource {
     /** Public hosts served, sorted. */
     public readonly hosts: string[];
@@ -213,6 +232,7 @@ export class KubernetesIngress extends pulumi.ComponentResource {
                 // honorLabels keeps the metric's own `namespace` (the Certificate's), not the scrape target's.
                 servicemonitor: { enabled: args.certManagerServiceMonitor ?? false, honorLabels: true },
             },
+            ...(args.controller === "ingress-nginx" ? { config: certManagerIngressNginxConfig() } : {}),
         });
         if (args.controller === "traefik" && args.bundledTraefik) {
             new kubernetes.apiextensions.CustomResource("traefik-config", {

@@ -8,7 +8,7 @@ import { ConfigError } from "../config";
 import { ServiceSpec } from "./catalog";
 
 /** The upstream registry image (CNCF distribution 2.8), pinned. */
-export const REGISTRY_IMAGE = "registry:2.8.3";
+export const REGISTRY_IMAGE = "registry:2.8.3"; // confirmed: public pins incl. digest registry:2.8.3@sha256:a3d8aaa6... (search 2026)
 /** The user the private registry accepts (htpasswd). */
 export const REGISTRY_USER = "archon";
 /** Container port of the registry's API. */

@@ -31,28 +31,28 @@ export function componentVersions(): Record<SupabaseComponent, string> {
 
 /** Helm charts (repository + chart + version), installed as `kubernetes.helm.v3.Release`. */
 export const CHARTS = {
-    ingressNginx: { repo: "https://kubernetes.github.io/ingress-nginx", chart: "ingress-nginx", version: "4.13.2" }, // confirmed: controller-v1.13.2 manifests referenced upstream, chart 4.13.0/4.13.3/4.13.5 neighbours listed (search 2026); chart 4.13.2 itself inferred
-    certManager: { repo: "https://charts.jetstack.io", chart: "cert-manager", version: "v1.18.2" }, // confirmed: cert-manager v1.18.2 release notes (search 2026); values use crds.enabled (v1.15+)
-    kubePrometheusStack: { repo: "https://prometheus-community.github.io/helm-charts", chart: "kube-prometheus-stack", version: "79.5.0" }, // confirmed: chart 79.5.0 pinned in public helmfiles, bumped to 79.6.1 (search 2026)
-    loki: { repo: "https://grafana.github.io/helm-charts", chart: "loki", version: "6.30.1" }, // confirmed: helm-loki-6.30.1 release asset URL referenced publicly (search 2026)
-    alloy: { repo: "https://grafana.github.io/helm-charts", chart: "alloy", version: "1.1.2" }, // confirmed: grafana/alloy chart CHANGELOG, 1.1.2 (2025-06-26)
+    ingressNginx: { repo: "https://kubernetes.github.io/ingress-nginx", chart: "ingress-nginx", version: "4.13.2" }, // confirmed: k0rdent/catalog PR #745 "ingress-nginx: update to 4.13.2" (merged), public docs pinning INGRESS_NGINX_HELM_CHART_VERSION="4.13.2" and linking the helm-chart-4.13.2 tag's values.yaml, upstream changelog/helm-chart-4.13.2.md (search 2026); values controller.config / addHeaders / ingressClassResource.{name,default} / metrics.enabled are in the chart's values.yaml
+    certManager: { repo: "https://charts.jetstack.io", chart: "cert-manager", version: "v1.18.2" }, // confirmed: cert-manager v1.18.2 release notes (search 2026); values use crds.enabled (v1.15+), prometheus.servicemonitor.{enabled,honorLabels} (templates/servicemonitor.yaml), config.featureGates (ACMEHTTP01IngressPathTypeExact exists since v1.18.1)
+    kubePrometheusStack: { repo: "https://prometheus-community.github.io/helm-charts", chart: "kube-prometheus-stack", version: "79.5.0" }, // confirmed: chart 79.5.0 pinned in public helmfiles, bumped to 79.6.1 (search 2026); grafana.admin.{existingSecret,userKey,passwordKey} in the chart's Grafana values (defaults admin-user / admin-password)
+    loki: { repo: "https://grafana.github.io/helm-charts", chart: "loki", version: "6.30.1" }, // confirmed: helm-loki-6.30.1 release asset URL referenced publicly (search 2026); values loki.limits_config / loki.compactor are copied into the config by the chart's loki.config template, singleBinary.persistence.storageClass becomes the volumeClaimTemplate's storageClassName (grafana/loki production/helm/loki)
+    alloy: { repo: "https://grafana.github.io/helm-charts", chart: "alloy", version: "1.1.2" }, // confirmed: grafana/alloy chart CHANGELOG, 1.1.2 (2025-06-26); the pipeline goes in alloy.configMap.content (create: true)
 } as const;
 
 export type ChartName = keyof typeof CHARTS;
 
 /** Container images of the Compose proxy and monitoring services. */
 export const IMAGES = {
-    nginx: "nginx:1.28.0-alpine", // NOT confirmed by search (no look-up made)
-    certbot: "certbot/certbot:v4.1.1", // NOT confirmed by search (no look-up made)
+    nginx: "nginx:1.28.0-alpine", // confirmed: public pins incl. digest nginx:1.28.0-alpine@sha256:30f1c0d7... (search 2026)
+    certbot: "certbot/certbot:v4.1.1", // confirmed: public compose files and scripts pin certbot/certbot:v4.1.1 (search 2026)
     prometheus: "prom/prometheus:v3.7.3", // confirmed (public pins, search 2026)
     alertmanager: "prom/alertmanager:v0.29.0", // confirmed (public pins, search 2026)
-    grafana: "grafana/grafana:12.2.1", // NOT confirmed by search (no look-up made)
-    loki: "grafana/loki:3.5.7", // NOT confirmed by search (no look-up made)
-    promtail: "grafana/promtail:3.5.7", // NOT confirmed by search (no look-up made)
+    grafana: "grafana/grafana:12.2.1", // confirmed: public pins (compose, Dockerfile FROM docker.io/grafana/grafana:12.2.1) (search 2026)
+    loki: "grafana/loki:3.5.7", // confirmed: public pins incl. digest grafana/loki:3.5.7@sha256:0eaee7bf... (search 2026)
+    promtail: "grafana/promtail:3.5.7", // confirmed: public compose files pin grafana/promtail:3.5.7 next to loki 3.5.7 (search 2026)
     nodeExporter: "prom/node-exporter:v1.10.2", // confirmed (public pins, search 2026)
     cadvisor: "gcr.io/cadvisor/cadvisor:v0.52.1", // confirmed (public pins, search 2026)
-    blackboxExporter: "prom/blackbox-exporter:v0.27.0", // NOT confirmed by search (no look-up made)
+    blackboxExporter: "prom/blackbox-exporter:v0.27.0", // confirmed: public pins incl. digest prom/blackbox-exporter:v0.27.0@sha256:a50c4c0e... (search 2026)
     postgresExporter: "quay.io/prometheuscommunity/postgres-exporter:v0.18.1", // confirmed (public pins, search 2026)
     /** The Compose project's one-shot that creates and chowns the data directories. */
-    dataPermissions: "busybox:1.37.0",
+    dataPermissions: "busybox:1.37.0", // confirmed: public pins incl. digest busybox:1.37.0@sha256:f10e809b... (search 2026)
 } as const;

@@ -212,6 +212,13 @@ describe("hosts: k3s target (production)", () => {
         }
         assert.deepStrictEqual(csi.values.storageClasses, [{ name: RETAINED_STORAGE_CLASS, defaultStorageClass: true, reclaimPolicy: "Retain" }]);
         assert.strictEqual(ccm.values.env.HCLOUD_LOAD_BALANCERS_ENABLED.value, "false");
+        assert.strictEqual(ccm.values.networking.enabled, false);
+    });
+
+    it("pins a CCM Hetzner still supports (v1.30.1 or later: older ones crash once the API drops `datacenter`)", async () => {
+        const version = plainInputs(named(await synth("production"), RELEASE, "hcloud-ccm")).version as string;
+        const [major, minor, patch] = version.split(".").map(Number);
+        assert.ok(major > 1 || (major === 1 && (minor > 30 || (minor === 30 && patch >= 1))), `hcloud-cloud-controller-manager ${version} is older than 1.30.1`);
     });
 
     it("creates the cluster's hcloud Secret only from a real token, as a secret", async () => {

@@ -96,6 +96,23 @@ describe("kubernetes ingress", () => {
             assert.equal(plainInputs(named(nginx, "kubernetes:helm.sh/v3:Release", "ingress-nginx")).version, CHARTS.ingressNginx.version);
             assert.equal(ofType(nginx, "kubernetes:traefik.io/v1alpha1:Middleware").length, 0);
         });
+
+        it("turns off cert-manager's Exact solver path type only with ingress-nginx, whose webhook rejects it (cert-manager #7791)", async () => {
+            type CertManagerRelease = { version: string; values: { config?: { apiVersion?: string; kind?: string; featureGates?: Record<string, boolean> } } };
+            const rendered = async (controller: "traefik" | "ingress-nginx") =>
+                parseYaml((await synth("production", { ingressController: controller })).files["helm/cert-manager.yaml"]) as CertManagerRelease;
+            const nginx = await rendered("ingress-nginx");
+            // The feature gate exists from cert-manager v1.18.1; the pin must not fall below it.
+            const [major, minor, patch] = nginx.version.replace(/^v/, "").split(".").map(Number);
+            assert.ok(major > 1 || (major === 1 && (minor > 18 || (minor === 18 && patch >= 1))), `cert-manager ${nginx.version} has no ACMEHTTP01IngressPathTypeExact gate`);
+            assert.deepEqual(nginx.values.config, {
+                apiVersion: "controller.config.cert-manager.org/v1alpha1",
+                kind: "ControllerConfiguration",
+                featureGates: { ACMEHTTP01IngressPathTypeExact: false },
+            });
+            // Traefik accepts Exact paths: cert-manager keeps its default there.
+            assert.equal((await rendered("traefik")).values.config, undefined);
+        });
     });
 });
 
