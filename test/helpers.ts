@@ -94,3 +94,22 @@ export const KUBECONFIG = [
     "contexts: [{name: x, context: {cluster: c, user: u}}]",
     "current-context: x",
 ].join("\n");
+
+/**
+ * Every secret value the stack generated (passwords, JWT secret, API keys), from its secret outputs,
+ * for leak checks. Fails when the outputs hold none, so a leak check can never pass vacuously.
+ */
+export function generatedSecretValues(result: SynthResult): string[] {
+    const found: string[] = [];
+    const walk = (value: unknown, inSecret: boolean): void => {
+        if (typeof value === "string" && inSecret) found.push(value);
+        else if (Array.isArray(value)) value.forEach((v) => walk(v, inSecret));
+        else if (value !== null && typeof value === "object") {
+            for (const [key, v] of Object.entries(value)) walk(v, inSecret || key === "$secret");
+        }
+    };
+    walk(result.outputs.passwords, false);
+    walk(result.outputs.supabase, false);
+    if (found.length === 0 || found.some((v) => v.length < 20)) throw new Error("the synth's secret outputs are missing or not generated values");
+    return found;
+}

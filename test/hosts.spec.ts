@@ -6,13 +6,12 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { stringify as toYaml } from "yaml";
 import { SynthResult } from "../scripts/lib/synthesize";
 import { HOST_SCRIPTS_DIR, renderHostScript } from "../components/host-scripts";
 import { RETAINED_STORAGE_CLASS } from "../components/cluster-addons";
 import { SERVER_IMAGE } from "../components/server";
 import { contentHash } from "../components/compose-delivery";
-import { named, ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
+import { KUBECONFIG, generatedSecretValues, named, ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
 
 const SERVER = "hcloud:index/server:Server";
 const VOLUME = "hcloud:index/volume:Volume";
@@ -22,14 +21,6 @@ const RELEASE = "kubernetes:helm.sh/v3:Release";
 const WORLD = ["0.0.0.0/0", "::/0"];
 const ADMIN_CIDRS = ["203.0.113.0/24"];
 
-const EXISTING_KUBECONFIG = toYaml({
-    apiVersion: "v1",
-    kind: "Config",
-    clusters: [{ name: "managed", cluster: { server: "https://k8s.example.com:6443" } }],
-    users: [{ name: "admin", user: { token: "test-token" } }],
-    contexts: [{ name: "managed", context: { cluster: "managed", user: "admin" } }],
-    "current-context": "managed",
-});
 
 function hcloudResources(result: SynthResult) {
     return result.resources.filter((r) => r.type.startsWith("hcloud:"));
@@ -39,20 +30,6 @@ function isSecret(value: unknown): boolean {
     return value !== null && typeof value === "object" && "$secret" in (value as object);
 }
 
-/** Every generated secret value of a synth (passwords, Supabase keys). */
-function secretValues(result: SynthResult): string[] {
-    const found: string[] = [];
-    const walk = (value: unknown, inSecret: boolean): void => {
-        if (typeof value === "string" && inSecret && value.length >= 16) found.push(value);
-        else if (Array.isArray(value)) value.forEach((v) => walk(v, inSecret));
-        else if (value !== null && typeof value === "object") {
-            for (const [key, v] of Object.entries(value)) walk(v, inSecret || key === "$secret");
-        }
-    };
-    walk(result.outputs.passwords, false);
-    walk(result.outputs.supabase, false);
-    return found;
-}
 
 describe("hosts: compose target (staging)", () => {
     it("creates one compose host with network, firewall, SSH key and one protected data volume", async () => {
@@ -243,11 +220,11 @@ describe("hosts: k3s target (production)", () => {
 
 describe("hosts: kubernetes target", () => {
     it("creates no Hetzner resource and builds the provider from the kubeconfig secret", async () => {
-        const s = await synth("staging", { target: "kubernetes", kubeconfig: EXISTING_KUBECONFIG });
+        const s = await synth("staging", { target: "kubernetes", kubeconfig: KUBECONFIG });
         assert.deepStrictEqual(hcloudResources(s).map((r) => r.type), []);
         assert.strictEqual(ofType(s, COMMAND).length, 0);
         const provider = named(s, "pulumi:providers:kubernetes", "cluster");
-        assert.deepStrictEqual(provider.inputs.kubeconfig, { $secret: EXISTING_KUBECONFIG });
+        assert.deepStrictEqual(provider.inputs.kubeconfig, { $secret: KUBECONFIG });
         assert.deepStrictEqual(s.outputs.hosts, []);
     });
 });
@@ -296,7 +273,7 @@ describe("hosts: rendered cloud-init and host scripts pass their real validators
         }
         for (const stack of ["staging", "production"]) {
             const s = await synth(stack);
-            const secrets = secretValues(s);
+            const secrets = generatedSecretValues(s);
             assert.ok(secrets.length > 5);
             for (const file of Object.keys(s.files).filter((f) => f.startsWith("cloud-init/"))) {
                 for (const secret of secrets) assert.ok(!s.files[file].includes(secret), `${stack}/${file} holds a secret`);

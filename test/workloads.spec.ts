@@ -12,7 +12,7 @@ import { parse as parseYaml } from "yaml";
 import { renderComposeProject } from "../components/compose-project";
 import { workloadCatalog } from "../components/workload-catalog";
 import { SynthResult } from "../scripts/lib/synthesize";
-import { named, ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
+import { generatedSecretValues, named, ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
 
 const NS = "archon";
 
@@ -22,16 +22,6 @@ function manifests(result: SynthResult): { file: string; doc: any }[] {
         .map(([file, text]) => ({ file, doc: parseYaml(text) }));
 }
 
-/** Every secret value the stack generated, from its secret outputs. */
-function secretValues(result: SynthResult): string[] {
-    const out = result.outputs as any;
-    const supabase = out.supabase;
-    const unwrap = (v: any): any => (v && typeof v === "object" && "$secret" in v ? unwrap(v.$secret) : v);
-    const passwords = unwrap(out.passwords);
-    const values = [unwrap(supabase.jwtSecret), unwrap(supabase.anonKey), unwrap(supabase.serviceRoleKey), ...Object.values(passwords).map(unwrap)];
-    for (const v of values) assert.ok(typeof v === "string" && v.length >= 20, "secret outputs are present");
-    return values as string[];
-}
 
 function podTemplates(result: SynthResult): { kind: string; name: string; spec: any }[] {
     return manifests(result)
@@ -136,7 +126,7 @@ describe("workloads on Kubernetes (production)", () => {
 
     it("keeps every secret value out of ConfigMaps, plain env values and non-secret outputs", async () => {
         const result = await synth("production");
-        const secrets = secretValues(result);
+        const secrets = generatedSecretValues(result);
         for (const { file, doc } of manifests(result)) {
             if (doc.kind === "Secret") continue;
             const text = JSON.stringify(doc);
@@ -150,7 +140,7 @@ describe("workloads on Kubernetes (production)", () => {
 describe("workloads on Docker Compose (staging)", () => {
     it("keeps every secret value out of the compose file and config files", async () => {
         const result = await synth("staging");
-        const secrets = secretValues(result);
+        const secrets = generatedSecretValues(result);
         const isSecretFile = (f: string) => f.startsWith("project/env/") || f.startsWith("project/secrets/");
         const projectFiles = Object.entries(result.files).filter(([f]) => (f.startsWith("project/") || f.startsWith("cloud-init/")) && !isSecretFile(f));
         assert.ok(projectFiles.some(([f]) => f === "project/docker-compose.yml"));
