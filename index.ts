@@ -4,13 +4,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config";
-import { ArchonImages } from "./components/images";
-import { Platform } from "./components/platform";
-import { Registry } from "./components/registry";
-import { RegistryLogin } from "./components/registry-login";
-import { releaseRecord } from "./components/release";
+import { Platform } from "./components/hetzner";
+import { ArchonImages, Registry, RegistryLogin, releaseRecord } from "./components/registry";
 import { Secrets } from "./components/secrets";
-import { Workloads } from "./components/workloads";
+import { Workloads } from "./components/services";
 
 const config = loadConfig();
 

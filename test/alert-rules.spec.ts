@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { ALERT_GROUPS, renderAlertmanagerConfig, renderRuleFile } from "../components/alert-rules";
+import { ALERT_GROUPS, renderAlertmanagerConfig, renderRuleFile } from "../components/services/alert-rules";
 import { requireTool, run, writeTempFiles } from "./helpers";
 
 const UNIT_TESTS = path.join(__dirname, "fixtures", "promtool", "alert-rules.test.yml");

@@ -2,9 +2,9 @@ import { strict as assert } from "assert";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
-import { ServiceSpec } from "../components/catalog";
-import { ComposeMonitoringArgs, PROMETHEUS_CONFIG_DIR, composeMonitoringServices } from "../components/compose-monitoring";
-import { renderNginxConf } from "../components/compose-proxy";
+import { ServiceSpec } from "../components/services/catalog";
+import { ComposeMonitoringArgs, PROMETHEUS_CONFIG_DIR, composeMonitoringServices } from "../components/compose/monitoring";
+import { renderNginxConf } from "../components/compose/proxy";
 import { FIXTURE_DOMAIN, ROUTED_SERVICES } from "./fixtures/routed-services";
 import { requireTool, run, writeTempFiles } from "./helpers";
 

@@ -8,9 +8,9 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { ServiceSpec } from "../components/catalog";
-import { DATA_PERMISSIONS_SERVICE, renderComposeProject } from "../components/compose-project";
-import { kubernetesServices } from "../components/kubernetes-workloads";
+import { ServiceSpec } from "../components/services/catalog";
+import { DATA_PERMISSIONS_SERVICE, renderComposeProject } from "../components/compose/project";
+import { kubernetesServices } from "../components/kubernetes/workloads";
 import { named, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
 
 const DATA_DIR = "/mnt/archon-data/data";
@@ -178,7 +178,7 @@ describe("compose deploy reloads the proxy", () => {
 
     it("has the proxy's entrypoint (PID 1) hand SIGHUP to nginx", () => {
         requireTool("unshare", "util-linux");
-        const entrypoint = path.join(__dirname, "..", "components", "proxy", "nginx-entrypoint.sh");
+        const entrypoint = path.join(__dirname, "..", "components", "compose", "nginx", "nginx-entrypoint.sh");
         const dir = writeTempFiles({
             // A stand-in nginx that records what it is asked and the signals it gets.
             "bin/nginx": "#!/bin/sh\necho \"args $*\" >>\"$LOG\"\nif [ \"$1\" = -g ]; then echo $$ >\"$LOG.pid\"; trap 'echo HUP >>\"$LOG\"' HUP; trap 'exit 0' TERM; while :; do sleep 0.1; done; fi\n",

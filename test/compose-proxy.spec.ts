@@ -1,13 +1,13 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { ServiceSpec } from "../components/catalog";
-import { CERTIFICATE_DIR, renderNginxConf } from "../components/compose-proxy";
-import { hostRoutes } from "../components/routes";
+import { ServiceSpec } from "../components/services/catalog";
+import { CERTIFICATE_DIR, renderNginxConf } from "../components/compose/proxy";
+import { hostRoutes } from "../components/services/routes";
 import { FIXTURE_HOSTS, ROUTED_SERVICES } from "./fixtures/routed-services";
 import { requireTool, run, writeTempFiles } from "./helpers";
 
-const PROXY_SCRIPTS = path.join(__dirname, "..", "components", "proxy");
+const PROXY_SCRIPTS = path.join(__dirname, "..", "components", "compose", "nginx");
 
 /**
  * Runs the REAL `nginx -t` on `nginxConf` exactly as rendered: in a private mount namespace, a copy

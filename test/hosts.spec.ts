@@ -7,10 +7,10 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { SynthResult } from "../scripts/lib/synthesize";
-import { HOST_SCRIPTS_DIR, renderHostScript } from "../components/host-scripts";
-import { RETAINED_STORAGE_CLASS } from "../components/cluster-addons";
-import { SERVER_IMAGE } from "../components/server";
-import { contentHash } from "../components/compose-delivery";
+import { HOST_SCRIPTS_DIR, renderHostScript } from "../components/hetzner/host-scripts";
+import { RETAINED_STORAGE_CLASS } from "../components/hetzner/cluster-addons";
+import { SERVER_IMAGE } from "../components/hetzner/server";
+import { contentHash } from "../components/compose/delivery";
 import { KUBECONFIG, generatedSecretValues, named, ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
 
 const SERVER = "hcloud:index/server:Server";

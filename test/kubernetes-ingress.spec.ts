@@ -1,8 +1,8 @@
 import { strict as assert } from "assert";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { CLUSTER_ISSUER, Manifest, renderIngresses, tlsSecretName } from "../components/kubernetes-ingress";
-import { CHARTS } from "../components/versions";
+import { CLUSTER_ISSUER, Manifest, renderIngresses, tlsSecretName } from "../components/kubernetes/ingress";
+import { CHARTS } from "../components/services/versions";
 import { FIXTURE_HOSTS, ROUTED_SERVICES } from "./fixtures/routed-services";
 import { named, ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
 

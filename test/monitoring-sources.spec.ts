@@ -7,10 +7,10 @@
  */
 import { strict as assert } from "assert";
 import { parse as parseYaml } from "yaml";
-import { ALERT_GROUPS } from "../components/alert-rules";
-import { RETAINED_STORAGE_CLASS } from "../components/cluster-addons";
-import { POSTGRES_EXPORTER } from "../components/exporters";
-import { K3S_TRAEFIK } from "../components/kubernetes-ingress";
+import { ALERT_GROUPS } from "../components/services/alert-rules";
+import { RETAINED_STORAGE_CLASS } from "../components/hetzner/cluster-addons";
+import { POSTGRES_EXPORTER } from "../components/services/exporters";
+import { K3S_TRAEFIK } from "../components/kubernetes/ingress";
 import { SynthResult } from "../scripts/lib/synthesize";
 import { KUBECONFIG, named, plainInputs, synth } from "./helpers";
 

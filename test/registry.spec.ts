@@ -12,7 +12,7 @@ import * as net from "net";
 import * as path from "path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { reveal } from "../scripts/lib/synthesize";
-import { INSTALL_DOCKER_CONFIG } from "../components/registry-login";
+import { INSTALL_DOCKER_CONFIG } from "../components/registry/login";
 import { named, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
 
 const REGISTRY_URN = /archon:infra:Registry::registry$/;

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as jwt from "jsonwebtoken";
-import { Secrets, publicJwks } from "../components/secrets";
+import { Secrets, publicJwks } from "../components/secrets/secrets";
 import { MOCK_NOW_UNIX } from "../scripts/lib/mocks";
 import { SynthResult } from "../scripts/lib/synthesize";
 import { inProgram, named, ofType, requireTool, run, synth, synthAgain } from "./helpers";

@@ -9,8 +9,8 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
-import { renderComposeProject } from "../components/compose-project";
-import { workloadCatalog } from "../components/workload-catalog";
+import { renderComposeProject } from "../components/compose/project";
+import { workloadCatalog } from "../components/services/workload-catalog";
 import { SynthResult } from "../scripts/lib/synthesize";
 import { generatedSecretValues, named, ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
 

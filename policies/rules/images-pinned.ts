@@ -1,6 +1,6 @@
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { parse as parseYaml } from "yaml";
-import { ARCHON_IMAGES } from "../../components/images";
+import { ARCHON_IMAGES } from "../../components/registry/images";
 import { PolicyArgs, containersOf, isProduction, record, settings } from "../lib/context";
 import { archivedTextFiles, isComposeFile } from "../lib/files";
 import { pinningProblem } from "../lib/images";

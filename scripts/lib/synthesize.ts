@@ -6,6 +6,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
+import { aliasSpecsOf, resolveAliases } from "./aliases";
 import { SynthMocks } from "./mocks";
 import { PROJECT_DIR, stackConfig } from "./stack-config";
 
@@ -70,6 +71,7 @@ interface RegisterRequest {
     getReplaceonchangesList(): string[];
     getAdditionalsecretoutputsList(): string[];
     getAliasurnsList(): string[];
+    getAliasesList(): Parameters<typeof aliasSpecsOf>[0];
     getReplacementTrigger(): ProtoValue | undefined;
     getProvider(): string;
     getDependenciesList(): string[];
@@ -149,6 +151,7 @@ export async function synthesize(stack: string, overrides: Record<string, unknow
 
     const monitor = pulumi.runtime.getMonitor() as unknown as MonitorHooks;
     const resources: ResourceRecord[] = [];
+    const aliasSpecs = new Map<string, ReturnType<typeof aliasSpecsOf>>();
     const componentOutputs = new Map<string, unknown>();
     const registerResource = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req, callback) => {
@@ -156,6 +159,7 @@ export async function synthesize(stack: string, overrides: Record<string, unknow
         mocks.urnOfNextRegistration = urn;
         mocks.secretOutputsOfNextRegistration = req.getAdditionalsecretoutputsList();
         resources.push(recordOf(urn, req));
+        aliasSpecs.set(urn, [...req.getAliasurnsList().map((alias) => ({ urn: alias })), ...aliasSpecsOf(req.getAliasesList())]);
         return registerResource(req, callback);
     };
     const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
@@ -176,6 +180,11 @@ export async function synthesize(stack: string, overrides: Record<string, unknow
         await pulumi.runtime.disconnect().catch(() => undefined);
     }
     resources.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
+    const aliases = resolveAliases(resources.map((r) => ({ ...r, aliasSpecs: aliasSpecs.get(r.urn) ?? [] })));
+    for (const resource of resources) {
+        const list = aliases.get(resource.urn) ?? [];
+        if (list.length > 0) resource.options.aliases = list;
+    }
     const stackUrn = resources.find((r) => r.type === "pulumi:pulumi:Stack")?.urn ?? "";
     const outputs = (componentOutputs.get(stackUrn) ?? {}) as Record<string, unknown>;
     const components = Object.fromEntries([...componentOutputs].filter(([urn]) => urn !== stackUrn).sort(([a], [b]) => (a < b ? -1 : 1))) as SynthResult["componentOutputs"];
@@ -191,7 +200,6 @@ function recordOf(urn: string, req: RegisterRequest): ResourceRecord {
         ignoreChanges: req.getIgnorechangesList(),
         replaceOnChanges: req.getReplaceonchangesList(),
         additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
-        aliases: req.getAliasurnsList(),
         dependsOn: [...req.getDependenciesList()].sort(),
     };
     for (const [key, list] of Object.entries(lists)) {
@@ -252,7 +260,7 @@ function collectArchives(value: unknown, found: Record<string, string>, prefix =
     for (const v of Object.values(record)) collectArchives(v, found, prefix);
 }
 
-/** How ComposeDelivery's remote commands name the secret file they write from stdin (components/scripts/write-secret-file.sh). */
+/** How ComposeDelivery's remote commands name the secret file they write from stdin (components/hetzner/scripts/write-secret-file.sh). */
 const SECRET_FILE_ASSIGNMENT = /^export SECRET_FILE='([^']+)'$/m;
 
 /**

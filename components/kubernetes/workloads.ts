@@ -7,7 +7,7 @@
 import * as crypto from "crypto";
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { FileSpec, ServiceSpec, forTarget, storageOwner } from "./catalog";
+import { FileSpec, ServiceSpec, forTarget, storageOwner } from "../services/catalog";
 
 type Input<T> = pulumi.Input<T>;
 type PodSpec = kubernetes.types.input.core.v1.PodSpec;

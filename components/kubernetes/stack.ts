@@ -4,12 +4,12 @@
  */
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ServiceSpec } from "./catalog";
-import { postgresExporterService } from "./exporters";
-import { IngressController, KubernetesIngress } from "./kubernetes-ingress";
-import { KubernetesMonitoring } from "./kubernetes-monitoring";
-import { KubernetesWorkloads } from "./kubernetes-workloads";
-import { RegistryCredentials } from "./registry";
+import { ServiceSpec } from "../services/catalog";
+import { postgresExporterService } from "../services/exporters";
+import { IngressController, KubernetesIngress } from "./ingress";
+import { KubernetesMonitoring } from "./monitoring";
+import { KubernetesWorkloads } from "./workloads";
+import { RegistryCredentials } from "../registry/registry";
 
 /** Kubernetes namespace of the workloads. */
 export const WORKLOADS_NAMESPACE = "archon";

@@ -8,8 +8,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import { FileSpec, ServiceSpec, StorageOwner, StorageSpec, forTarget, storageOwner } from "./catalog";
-import { IMAGES } from "./versions";
+import { FileSpec, ServiceSpec, StorageOwner, StorageSpec, forTarget, storageOwner } from "../services/catalog";
+import { IMAGES } from "../services/versions";
 
 export interface ComposeProjectArgs {
     /** Every service of the project; those whose `targets` exclude compose are skipped. */

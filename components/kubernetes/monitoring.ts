@@ -8,12 +8,12 @@
  */
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { prometheusRuleGroups, renderAlertmanagerConfig } from "./alert-rules";
-import { ServiceSpec } from "./catalog";
-import { metricsPort } from "./compose-monitoring";
-import { DATASOURCE_UIDS, archonDashboardJson } from "./grafana-dashboard";
-import { NamespaceMap, RoutedService, namespaceOf } from "./kubernetes-ingress";
-import { CHARTS } from "./versions";
+import { prometheusRuleGroups, renderAlertmanagerConfig } from "../services/alert-rules";
+import { ServiceSpec } from "../services/catalog";
+import { metricsPort } from "../compose/monitoring";
+import { DATASOURCE_UIDS, archonDashboardJson } from "../services/grafana-dashboard";
+import { NamespaceMap, RoutedService, namespaceOf } from "./ingress";
+import { CHARTS } from "../services/versions";
 
 export const MONITORING_NAMESPACE = "monitoring";
 const LOKI_URL = `http://loki.${MONITORING_NAMESPACE}.svc.cluster.local:3100`;

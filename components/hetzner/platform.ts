@@ -4,7 +4,7 @@
  */
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ArchonConfig } from "../config";
+import { ArchonConfig } from "../../config";
 import { DEPLOY_USER } from "./cloud-init";
 import { ClusterAddons } from "./cluster-addons";
 import { ComposeHost, ComposeHostAccess } from "./compose-host";
@@ -12,7 +12,7 @@ import { HostFirewall } from "./firewall";
 import { IngressLoadBalancer } from "./ingress-load-balancer";
 import { K3sCluster } from "./k3s-cluster";
 import { PrivateNetwork } from "./network";
-import { Secrets } from "./secrets";
+import { Secrets } from "../secrets/secrets";
 import { HostSummary, ServerPlacement } from "./server";
 import { HostSshKey } from "./ssh-key";
 

@@ -5,17 +5,17 @@
  * services; this component creates no cloud resources.
  *
  * First boot: nginx cannot listen on 443 without a certificate, so certbot first writes a
- * self-signed bootstrap certificate per host (components/proxy/bootstrap-cert.py, with the
+ * self-signed bootstrap certificate per host (components/compose/nginx/bootstrap-cert.py, with the
  * `cryptography` package certbot ships) and reports healthy; nginx starts on it, serves the ACME
  * webroot on port 80, certbot obtains the real certificates, and nginx switches to them within a
- * minute (components/proxy/nginx-entrypoint.sh).
+ * minute (components/compose/nginx/nginx-entrypoint.sh).
  */
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ServiceSpec, StorageSpec, forTarget } from "./catalog";
-import { HostRoutes, RATE_LIMIT, ResolvedRoute, SECURITY_HEADERS, hostRoutes } from "./routes";
-import { IMAGES } from "./versions";
+import { ServiceSpec, StorageSpec, forTarget } from "../services/catalog";
+import { HostRoutes, RATE_LIMIT, ResolvedRoute, SECURITY_HEADERS, hostRoutes } from "../services/routes";
+import { IMAGES } from "../services/versions";
 
 /** Compose service names of the proxy pair. */
 export const PROXY_SERVICE = "proxy";
@@ -35,7 +35,7 @@ export const SHARED_PROXY_STORAGE: readonly StorageSpec[] = [
     { name: "acme-webroot", mountPath: ACME_WEBROOT, sizeGb: 1, shared: true },
 ];
 
-const script = (name: string) => fs.readFileSync(path.join(__dirname, "proxy", name), "utf8");
+const script = (name: string) => fs.readFileSync(path.join(__dirname, "nginx", name), "utf8");
 
 export interface NginxConfigOptions {
     /** Per-client average requests per second; default {@link RATE_LIMIT}. */

@@ -8,9 +8,9 @@
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
-import { ServiceGroup, ServiceSpec } from "./catalog";
-import { RATE_LIMIT, SECURITY_HEADERS, hostRoutes } from "./routes";
-import { CHARTS } from "./versions";
+import { ServiceGroup, ServiceSpec } from "../services/catalog";
+import { RATE_LIMIT, SECURITY_HEADERS, hostRoutes } from "../services/routes";
+import { CHARTS } from "../services/versions";
 
 export type IngressController = "traefik" | "ingress-nginx";
 

@@ -7,8 +7,8 @@
 import * as crypto from "crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { renderHostScript } from "./host-scripts";
-import { ComposeHostAccess } from "./compose-host";
+import { renderHostScript } from "../hetzner/host-scripts";
+import { ComposeHostAccess } from "../hetzner/compose-host";
 
 export interface ComposeDeliveryArgs {
     host: ComposeHostAccess;

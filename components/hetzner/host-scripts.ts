@@ -1,5 +1,5 @@
 /**
- * The shell scripts run on Hetzner hosts over SSH (components/scripts/*.sh), rendered as complete
+ * The shell scripts run on Hetzner hosts over SSH (components/hetzner/scripts/*.sh), rendered as complete
  * bash programs: a strict-mode header, the parameters as quoted exports, then the script. Pure
  * functions; the tests run shellcheck on every rendered script.
  */
@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 
-/** The scripts under components/scripts, by file name without `.sh`. */
+/** The scripts under components/hetzner/scripts, by file name without `.sh`. */
 export type HostScriptName = "wait-for-boot" | "mount-data-volume" | "write-secret-file" | "compose-up" | "k3s-install" | "k3s-kubeconfig";
 
 export const HOST_SCRIPTS_DIR = path.join(__dirname, "scripts");

@@ -5,7 +5,7 @@
 import * as path from "path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError } from "../config";
+import { ConfigError } from "../../config";
 import { RegistryCredentials } from "./registry";
 import { SourceRevision, readSourceRevision, shaTag, tagMatchesCommit } from "./release";
 

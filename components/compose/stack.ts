@@ -3,12 +3,12 @@
  * rendered as one Compose project and delivered over SSH.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ServiceSpec } from "./catalog";
-import { ComposeDelivery } from "./compose-delivery";
-import { ComposeMonitoring } from "./compose-monitoring";
-import { renderComposeProject } from "./compose-project";
-import { ComposeProxy, PROXY_SERVICE } from "./compose-proxy";
-import { ComposeHostAccess } from "./platform";
+import { ServiceSpec } from "../services/catalog";
+import { ComposeDelivery } from "./delivery";
+import { ComposeMonitoring } from "./monitoring";
+import { renderComposeProject } from "./project";
+import { ComposeProxy, PROXY_SERVICE } from "./proxy";
+import { ComposeHostAccess } from "../hetzner/platform";
 
 export interface ComposeStackArgs {
     host: ComposeHostAccess;

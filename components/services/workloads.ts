@@ -4,14 +4,14 @@
  * Kubernetes objects in the `archon` namespace.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ArchonConfig } from "../config";
+import { ArchonConfig } from "../../config";
 import { ServiceSpec } from "./catalog";
-import { ComposeStack } from "./compose-stack";
-import { ArchonImageName } from "./images";
-import { KubernetesStack } from "./kubernetes-stack";
-import { Platform } from "./platform";
-import { RegistryCredentials } from "./registry";
-import { Secrets } from "./secrets";
+import { ComposeStack } from "../compose/stack";
+import { ArchonImageName } from "../registry/images";
+import { KubernetesStack } from "../kubernetes/stack";
+import { Platform } from "../hetzner/platform";
+import { RegistryCredentials } from "../registry/registry";
+import { Secrets } from "../secrets/secrets";
 import { componentVersions } from "./versions";
 import { loadArchonMigrations, publicHosts, workloadCatalog } from "./workload-catalog";
 

@@ -4,7 +4,7 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ComposeHostAccess } from "./platform";
+import { ComposeHostAccess } from "../hetzner/platform";
 import { RegistryCredentials } from "./registry";
 
 export interface RegistryLoginArgs {

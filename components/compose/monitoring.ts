@@ -7,12 +7,12 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
-import { renderAlertmanagerConfig, renderRuleFile } from "./alert-rules";
-import { PortSpec, SecuritySpec, ServiceSpec, forTarget } from "./catalog";
-import { POSTGRES_EXPORTER, POSTGRES_EXPORTER_PORT, postgresExporterService } from "./exporters";
-import { DATASOURCE_UIDS, archonDashboardJson } from "./grafana-dashboard";
-import { hostRoutes } from "./routes";
-import { IMAGES } from "./versions";
+import { renderAlertmanagerConfig, renderRuleFile } from "../services/alert-rules";
+import { PortSpec, SecuritySpec, ServiceSpec, forTarget } from "../services/catalog";
+import { POSTGRES_EXPORTER, POSTGRES_EXPORTER_PORT, postgresExporterService } from "../services/exporters";
+import { DATASOURCE_UIDS, archonDashboardJson } from "../services/grafana-dashboard";
+import { hostRoutes } from "../services/routes";
+import { IMAGES } from "../services/versions";
 
 /** Where Prometheus reads its configuration; rule files are relative to it. */
 export const PROMETHEUS_CONFIG_DIR = "/etc/prometheus";

@@ -4,8 +4,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
-import { ConfigError } from "../config";
-import { ServiceSpec } from "./catalog";
+import { ConfigError } from "../../config";
+import { ServiceSpec } from "../services/catalog";
 
 /** The upstream registry image (CNCF distribution 2.8), pinned. */
 export const REGISTRY_IMAGE = "registry:2.8.3"; // confirmed: public pins incl. digest registry:2.8.3@sha256:a3d8aaa6... (search 2026)

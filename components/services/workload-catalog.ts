@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { RenderTarget, ServiceSpec } from "./catalog";
-import { ArchonImageName } from "./images";
+import { ArchonImageName } from "../registry/images";
 import { renderKongConfigString } from "./kong-config";
 import { SUPABASE_IMAGES } from "./versions";
 
@@ -84,8 +84,8 @@ export function loadArchonMigrations(sourceDir: string | undefined): Record<stri
     return files;
 }
 
-const MIGRATION_SCRIPT = fs.readFileSync(path.join(__dirname, "..", "migrations", "archon-migrate.sh"), "utf8");
-const DB_INIT_SQL = fs.readFileSync(path.join(__dirname, "..", "migrations", "supabase-init.sql"), "utf8");
+const MIGRATION_SCRIPT = fs.readFileSync(path.join(__dirname, "..", "..", "migrations", "archon-migrate.sh"), "utf8");
+const DB_INIT_SQL = fs.readFileSync(path.join(__dirname, "..", "..", "migrations", "supabase-init.sql"), "utf8");
 
 /** The Supabase and Archon services. */
 export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
