@@ -7,7 +7,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
 import { SynthMocks } from "./mocks";
-import { PROJECT_DIR, stackConfig } from "./stack-config";
+import { PROJECT_DIR, StackConfig, stackConfig } from "./stack-config";
 
 /** Resource options that matter to reviewers and policies; only those set are present. */
 export interface ResourceOptionsRecord {
@@ -141,8 +141,8 @@ const realProgram = async (): Promise<unknown> => require(path.join(PROJECT_DIR,
  * Runs the program once for `stack` with `overrides` applied over its stack file. `program` defaults
  * to index.ts; tests pass a smaller one to inspect a component's outputs in place.
  */
-export async function synthesize(stack: string, overrides: Record<string, unknown> = {}, program = realProgram): Promise<SynthResult> {
-    const config = stackConfig(stack, overrides);
+export async function synthesize(stack: string, overrides: Record<string, unknown> = {}, program = realProgram, dir = PROJECT_DIR): Promise<SynthResult> {
+    const config = stackConfig(stack, overrides, dir);
     pulumi.runtime.setAllConfig(config.values, config.secretKeys);
     const mocks = new SynthMocks();
     await pulumi.runtime.setMocks(mocks, config.project, stack, false);
@@ -169,7 +169,7 @@ export async function synthesize(stack: string, overrides: Record<string, unknow
     try {
         await pulumi.runtime.runInPulumiStack(program);
     } catch (err) {
-        if (pulumi.RunError.isInstance(err)) throw new SynthConfigError(err.message, resources.filter((r) => r.custom).length);
+        if (pulumi.RunError.isInstance(err)) throw new SynthConfigError(withStandInHint(err.message, config), resources.filter((r) => r.custom).length);
         throw err;
     } finally {
         // Drain every registration, also after a failure, so none lands in the next run's monitor.
@@ -180,6 +180,17 @@ export async function synthesize(stack: string, overrides: Record<string, unknow
     const outputs = (componentOutputs.get(stackUrn) ?? {}) as Record<string, unknown>;
     const components = Object.fromEntries([...componentOutputs].filter(([urn]) => urn !== stackUrn).sort(([a], [b]) => (a < b ? -1 : 1))) as SynthResult["componentOutputs"];
     return { stack, resources, outputs, files: renderedFiles(resources), componentOutputs: components };
+}
+
+/**
+ * When the program refuses a stand-in for an encrypted value, the message says so and how to give
+ * the synth a value of the right shape.
+ */
+export function withStandInHint(message: string, config: StackConfig): string {
+    const hints = Object.entries(config.standIns)
+        .filter(([key]) => message.includes(`${key} =`))
+        .map(([key, file]) => `${key} is encrypted in ${file} and the synth cannot decrypt it: pass a stand-in with --config ${key.startsWith(`${config.project}:`) ? key.slice(config.project.length + 1) : key}=<value>`);
+    return [message, ...hints].join("; ");
 }
 
 function recordOf(urn: string, req: RegisterRequest): ResourceRecord {
