@@ -2,7 +2,8 @@
  * The one place that reads `pulumi.Config`. Every project key is validated here with a zod schema,
  * before any resource is registered, and typed from then on. Defaults live in Pulumi.yaml (the
  * Pulumi CLI applies them, and the offline synth does the same), so this module requires every key
- * that has a default and treats the rest as optional.
+ * that has a default and treats the rest as optional. Pulumi.yaml declares only the keys with a
+ * default and the four every stack sets; the optional ones are documented in README.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -182,7 +183,12 @@ export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPa
     hcloudTokenForClusterSecret?: pulumi.Output<string>;
 }
 
-/** Keys that hold secrets: Pulumi.yaml declares them `secret: true`, so the CLI refuses plain-text values. */
+/**
+ * Keys that hold secrets. They are optional, so Pulumi.yaml cannot declare them (`secret: true` on a
+ * declared key without a default makes the CLI require it); set them with `pulumi config set --secret`.
+ * The offline synth treats `--config` values of these keys as set that way, and stands in for their
+ * encrypted stack-file values.
+ */
 export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl", "hcloudTokenForCluster"] as const;
 
 /**

@@ -5,7 +5,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { ArchonConfig, ConfigError, configSchema, loadConfig } from "../config";
-import { PROJECT_DIR, stackConfig } from "../scripts/lib/stack-config";
+import { PROJECT_DIR, StackConfigError, stackConfig } from "../scripts/lib/stack-config";
 import { SynthConfigError } from "../scripts/lib/synthesize";
 import { KUBECONFIG, run, synth } from "./helpers";
 
@@ -58,15 +58,22 @@ describe("config", () => {
         assert.equal(staging.controlPlaneNodes, 1);
     });
 
-    it("declares in Pulumi.yaml exactly the keys the schema validates, with matching types", () => {
-        const declared = (parseYaml(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as { config: Record<string, { type: string }> }).config;
-        assert.deepEqual(Object.keys(declared).sort(), Object.keys(configSchema.shape).sort());
+    it("declares in Pulumi.yaml only keys the schema validates, with matching types, and documents the rest in README", () => {
+        const declared = (parseYaml(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as { config: Record<string, { type: string; default?: unknown }> }).config;
+        const schemaKeys = Object.keys(configSchema.shape);
+        assert.deepEqual(Object.keys(declared).filter((k) => !schemaKeys.includes(k)), [], "declared keys the schema does not know");
         const accepted: Record<string, unknown> = { string: "x", integer: 3, boolean: true, array: ["x"] };
         for (const [key, decl] of Object.entries(declared)) {
             const schema = configSchema.shape[key as keyof typeof configSchema.shape];
             const wrongType = decl.type === "string" ? 3 : "text";
             assert.equal(schema.safeParse(wrongType).success, false, `${key}: declared ${decl.type} but the schema accepts ${JSON.stringify(wrongType)}`);
             assert.ok(accepted[decl.type] !== undefined, `${key}: unknown declared type ${decl.type}`);
+        }
+        // A declared key without a default is one the CLI requires: exactly the four every stack sets.
+        assert.deepEqual(Object.keys(declared).filter((k) => declared[k].default === undefined).sort(), ["acmeEmail", "domain", "imageTag", "sshAllowedCidrs"]);
+        const readme = fs.readFileSync(path.join(PROJECT_DIR, "README.md"), "utf8");
+        for (const key of schemaKeys.filter((k) => !(k in declared))) {
+            assert.match(readme, new RegExp(`^\\|[^\\n]*\`${key}\`[^\\n]*\\|`, "m"), `optional key ${key} is in README's configuration table`);
         }
     });
 
@@ -79,7 +86,6 @@ describe("config", () => {
         ["environment outside staging|production", "staging", { environment: "prod" }, /environment = "prod": must be staging or production/],
         ["an unknown target", "staging", { target: "swarm" }, /target = "swarm": must be compose .*k3s.*kubernetes/],
         ["a domain that is not a DNS name", "staging", { domain: "Not A Domain" }, /domain = "Not A Domain": must be a DNS name/],
-        ["an unset domain", "staging", { domain: null }, /domain = \(not set\): is required/],
         ["a malformed e-mail", "staging", { acmeEmail: "ops-at-example" }, /acmeEmail = "ops-at-example": must be an e-mail/],
         ["an unknown location", "staging", { location: "us-east" }, /location = "us-east": must be a Hetzner location: fsn1, nbg1, hel1, ash, hil, sin/],
         ["an unknown server type", "staging", { serverType: "cx99" }, /serverType = "cx99": not a known Hetzner server type; use one of .*cpx21/],
@@ -88,11 +94,8 @@ describe("config", () => {
         ["an even control-plane count", "production", { controlPlaneNodes: 2 }, /controlPlaneNodes = 2: must be 1, 3 or 5/],
         ["zero control-plane nodes", "production", { controlPlaneNodes: 0 }, /controlPlaneNodes = 0: must be 1, 3 or 5/],
         ["negative agents", "production", { agentNodes: -1 }, /agentNodes = -1: must be a whole number of agent servers, 0 or more/],
-        ["fractional agents", "production", { agentNodes: 1.5 }, /agentNodes = 1.5: must be a whole number/],
-        ["agents as text", "production", { agentNodes: "three" }, /agentNodes = "three": must be a whole number/],
         ["an empty SSH allow-list", "staging", { sshAllowedCidrs: [] }, /sshAllowedCidrs = \[\]: must list at least one CIDR/],
         ["a bad CIDR", "staging", { sshAllowedCidrs: ["10.0.0.0/33"] }, /sshAllowedCidrs = \["10.0.0.0\/33"\]: not a CIDR block/],
-        ["a CIDR list that is a bare string", "staging", { sshAllowedCidrs: "10.0.0.0/8" }, /sshAllowedCidrs = "10.0.0.0\/8": must be a list of CIDRs/],
         ["a malformed SSH public key", "staging", { sshPublicKey: "AAAAC3Nza" }, /sshPublicKey = "AAAAC3Nza": must be an OpenSSH public key line/],
         ["an unpinned k3s version", "production", { k3sVersion: "latest" }, /k3sVersion = "latest": must be a pinned k3s release/],
         ["an empty image tag", "staging", { imageTag: "" }, /imageTag = "": is empty; set a pinned tag/],
@@ -101,9 +104,7 @@ describe("config", () => {
         ["a tag docker cannot hold", "staging", { imageTag: "rel ease" }, /imageTag = "rel ease": is not a valid image tag/],
         ["a mutable-looking tag in production", "production", { imageTag: "release-candidate" }, /imageTag = "release-candidate": production needs the immutable tag of one Archon commit/],
         ["a release version in production (promote its sha- tag)", "production", { imageTag: "v0.1.0" }, /imageTag = "v0.1.0": production needs the immutable tag of one Archon commit: sha-<commit>/],
-        ["an unset image tag", "staging", { imageTag: null }, /imageTag = \(not set\): is required/],
         ["buildImages without a checkout", "staging", { buildImages: true }, /archonSourceDir = \(not set\): buildImages is true, so set archonSourceDir/],
-        ["buildImages as text", "staging", { buildImages: "yes" }, /buildImages = "yes": must be true or false/],
         ["secretsVersion 0", "staging", { secretsVersion: 0 }, /secretsVersion = 0: must be 1 or more/],
         ["target kubernetes without a kubeconfig", "staging", { target: "kubernetes" }, /kubeconfig = \(not set\): target kubernetes needs the cluster's kubeconfig/],
         ["a storage class on k3s (it always uses the retained Hetzner class)", "production", { storageClassName: "fast" }, /storageClassName = "fast": is for target kubernetes only; k3s volumes use the retained class hcloud-volumes-retain/],
@@ -117,6 +118,25 @@ describe("config", () => {
         it(`refuses ${what}, naming the key`, () => {
             const message = refusal(stack, overrides);
             assert.match(message, new RegExp(`^archon-infra:${expected.source}`));
+        });
+    }
+
+    // What Pulumi.yaml declares, the CLI checks before the program runs; the synth refuses it the same way.
+    const refusedByTheCli: [string, string, Record<string, unknown>, string][] = [
+        ["an unset domain", "staging", { domain: null }, "Stack 'staging' is missing configuration value 'domain'"],
+        ["fractional agents", "production", { agentNodes: 1.5 }, "Stack 'production' with configuration key 'agentNodes' must be of type 'integer'"],
+        ["agents as text", "production", { agentNodes: "three" }, "Stack 'production' with configuration key 'agentNodes' must be of type 'integer'"],
+        ["a CIDR list that is a bare string", "staging", { sshAllowedCidrs: "10.0.0.0/8" }, "Stack 'staging' with configuration key 'sshAllowedCidrs' must be of type 'array<string>'"],
+        ["an unset image tag", "staging", { imageTag: null }, "Stack 'staging' is missing configuration value 'imageTag'"],
+        ["buildImages as text", "staging", { buildImages: "yes" }, "Stack 'staging' with configuration key 'buildImages' must be of type 'boolean'"],
+    ];
+    for (const [what, stack, overrides, expected] of refusedByTheCli) {
+        it(`refuses ${what} before the program runs, in the Pulumi CLI's words`, () => {
+            assert.throws(() => configOf(stack, overrides), (err: unknown) => {
+                assert.ok(err instanceof StackConfigError, String(err));
+                assert.ok(err.message.startsWith(`${expected} (Pulumi.yaml; `), err.message);
+                return true;
+            });
         });
     }
 

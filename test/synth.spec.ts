@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { PROJECT_DIR, parseOverride, stackConfig } from "../scripts/lib/stack-config";
-import { SynthResult } from "../scripts/lib/synthesize";
+import { SynthResult, synthesize, withStandInHint } from "../scripts/lib/synthesize";
 import { parse as parseYaml } from "yaml";
 import { requireTool, run, synth } from "./helpers";
 
@@ -138,10 +138,34 @@ describe("synth command", () => {
         assert.equal(result.output.trim(), "error: --stack is required; the stacks are production, staging");
     });
 
-    it("refuses an encrypted stack value it cannot decrypt, naming the key", () => {
+    it("stands in for encrypted stack values with labelled, deterministic secrets the program accepts", async () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "project-"));
         fs.copyFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
-        fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), "config:\n  archon-infra:kubeconfig:\n    secure: AAABAF1x\n");
-        assert.throws(() => stackConfig("dev", {}, dir), /archon-infra:kubeconfig is encrypted in Pulumi.dev.yaml .* --config kubeconfig=/);
+        const committed = fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.production.yaml"), "utf8");
+        fs.writeFileSync(path.join(dir, "Pulumi.production.yaml"), `${committed}  archon-infra:alertWebhookUrl:\n    secure: AAABAF1x\n  hcloud:token:\n    secure: AAABAG2y\n`);
+        const config = stackConfig("production", {}, dir);
+        const webhook = config.values["archon-infra:alertWebhookUrl"];
+        assert.ok(webhook.includes(encodeURIComponent("<secret archon-infra:alertWebhookUrl from Pulumi.production.yaml>")), webhook);
+        assert.equal(config.values["hcloud:token"], "<secret hcloud:token from Pulumi.production.yaml>");
+        assert.deepEqual(config.secretKeys, ["archon-infra:alertWebhookUrl", "hcloud:token"]);
+        assert.deepEqual(stackConfig("production", {}, dir), config, "deterministic");
+        // The program accepts the stand-ins; they stay secret in what it renders.
+        const result = await synthesize("production", {}, undefined, dir);
+        const alertmanager = Object.entries(result.files).filter(([, text]) => text.includes("stand-in.invalid"));
+        assert.ok(alertmanager.length > 0, "the webhook stand-in reaches the Alertmanager config");
+        const outsideSecrets = (value: unknown): boolean => {
+            if (typeof value === "string") return value.includes("stand-in.invalid");
+            if (Array.isArray(value)) return value.some(outsideSecrets);
+            if (value === null || typeof value !== "object") return false;
+            if ("$secret" in value) return false;
+            return Object.values(value).some(outsideSecrets);
+        };
+        assert.deepEqual(result.resources.filter((r) => outsideSecrets(r.inputs)).map((r) => r.urn), [], "the stand-in appears only inside secrets");
+    });
+
+    it("names the key when the program refuses a stand-in, and how to pass one", () => {
+        const config = { project: "archon-infra", values: {}, secretKeys: [], standIns: { "archon-infra:kubeconfig": "Pulumi.dev.yaml" } };
+        assert.equal(withStandInHint("archon-infra:kubeconfig = [secret]: not a kubeconfig", config),
+            "archon-infra:kubeconfig = [secret]: not a kubeconfig; archon-infra:kubeconfig is encrypted in Pulumi.dev.yaml and the synth cannot decrypt it: pass a stand-in with --config kubeconfig=<value>");
     });
 });

@@ -1,22 +1,23 @@
 /**
- * The configuration the Pulumi CLI would hand the program for a stack: Pulumi.yaml's declared
- * defaults, then Pulumi.<stack>.yaml, then `--config key=value` overrides.
+ * The configuration the Pulumi CLI would hand the program for a stack: Pulumi.<stack>.yaml, then
+ * `--config key=value` overrides, then Pulumi.yaml's defaults and checks, applied by the CLI's own
+ * rules (./project-config-rules.ts). Encrypted values, which only the CLI can decrypt, become
+ * labelled, deterministic stand-ins, marked secret.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
+import { SECRET_KEYS, configSchema } from "../../config";
+import { MOCK_K3S_KUBECONFIG } from "./mocks";
+import { DeclaredKey, ProjectConfigError, StackValue, applyProjectConfig, stackValueOf } from "./project-config-rules";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 
-interface DeclaredKey {
-    type?: string;
-    default?: unknown;
-    secret?: boolean;
-    description?: string;
-}
-
-interface ProjectFile {
+/** The parts of Pulumi.yaml the synth reads. */
+export interface ProjectFile {
     name: string;
+    main?: string;
+    runtime: string | { name: string; options?: Record<string, unknown> };
     config?: Record<string, DeclaredKey>;
 }
 
@@ -24,7 +25,10 @@ interface ProjectFile {
 export interface StackConfig {
     project: string;
     values: Record<string, string>;
+    /** Keys whose values are secret (PULUMI_CONFIG_SECRET_KEYS): the encrypted ones. */
     secretKeys: string[];
+    /** Keys encrypted in the stack file that got a stand-in, with the file they came from. */
+    standIns: Record<string, string>;
 }
 
 export class StackConfigError extends Error {}
@@ -45,34 +49,85 @@ export function parseOverride(text: string): [string, unknown] {
     }
 }
 
+/** The label a stand-in carries: which key, from which file. */
+export function standInLabel(key: string, file: string): string {
+    return `<secret ${key} from ${file}>`;
+}
+
+/**
+ * A deterministic stand-in for an encrypted value: the label itself, or, where config.ts wants a
+ * shape (a URL, a kubeconfig), the label inside that shape, so the program's own checks pass.
+ */
+export function standIn(key: string, file: string, project: string): string {
+    const label = standInLabel(key, file);
+    const name = key.startsWith(`${project}:`) ? key.slice(project.length + 1) : undefined;
+    const schema = name === undefined ? undefined : configSchema.shape[name as keyof typeof configSchema.shape];
+    if (schema === undefined) return label;
+    const candidates = [
+        label,
+        `https://stand-in.invalid/${encodeURIComponent(label)}`,
+        `# ${label}\n${MOCK_K3S_KUBECONFIG}`,
+    ];
+    return candidates.find((candidate) => schema.safeParse(candidate).success) ?? label;
+}
+
+/** An override as `pulumi config set` would store it; keys config.ts keeps secret count as set with --secret. */
+function overrideValue(project: string, key: string, value: unknown): StackValue {
+    const secret = (SECRET_KEYS as readonly string[]).some((k) => `${project}:${k}` === key);
+    const plain = typeof value === "string" ? { text: value, object: false } : value !== null && typeof value === "object" ? { text: JSON.stringify(value), object: true } : { text: String(value), object: false };
+    return { ...plain, secure: secret };
+}
+
 export function stackConfig(stack: string, overrides: Record<string, unknown> = {}, dir = PROJECT_DIR): StackConfig {
     const project = readProject(dir);
     const qualify = (key: string) => (key.includes(":") ? key : `${project.name}:${key}`);
-    const merged: Record<string, unknown> = {};
-    const declared = project.config ?? {};
-    for (const [key, decl] of Object.entries(declared)) {
-        if (decl.default !== undefined) merged[qualify(key)] = decl.default;
-    }
-    const stackFile = path.join(dir, `Pulumi.${stack}.yaml`);
+    const fileName = `Pulumi.${stack}.yaml`;
+    const stackFile = path.join(dir, fileName);
     if (!fs.existsSync(stackFile)) {
-        throw new StackConfigError(`no stack file Pulumi.${stack}.yaml; the stacks are ${listStacks(dir).join(", ")}`);
+        throw new StackConfigError(`no stack file ${fileName}; the stacks are ${listStacks(dir).join(", ")}`);
     }
     const stackValues = (parseYaml(fs.readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown> } | null)?.config ?? {};
-    for (const [key, value] of Object.entries(stackValues)) {
-        if (value !== null && typeof value === "object" && "secure" in value) {
-            throw new StackConfigError(`${key} is encrypted in Pulumi.${stack}.yaml and the synth cannot decrypt it; pass a stand-in with --config ${key.replace(/^[^:]*:/, "")}=...`);
+    const given: Record<string, StackValue> = {};
+    const standIns: Record<string, string> = {};
+    const plaintext: Record<string, string> = {};
+    for (const [key, raw] of Object.entries(stackValues)) {
+        const full = qualify(key);
+        const value = stackValueOf(raw);
+        given[full] = value;
+        if (value.secure) {
+            standIns[full] = fileName;
+            plaintext[full] = standIn(full, fileName, project.name);
         }
-        merged[qualify(key)] = value;
     }
-    for (const [key, value] of Object.entries(overrides)) merged[qualify(key)] = value;
+    for (const [key, raw] of Object.entries(overrides)) {
+        const full = qualify(key);
+        delete standIns[full];
+        delete plaintext[full];
+        if (raw === null || raw === undefined) {
+            delete given[full];
+            continue;
+        }
+        given[full] = overrideValue(project.name, full, raw);
+    }
 
-    const values = Object.fromEntries(
-        Object.entries(merged)
-            .filter(([, v]) => v !== null && v !== undefined)
-            .map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
-    );
-    const secretKeys = Object.entries(declared).filter(([, d]) => d.secret).map(([k]) => qualify(k));
-    return { project: project.name, values, secretKeys };
+    let merged: Record<string, StackValue>;
+    try {
+        merged = applyProjectConfig(stack, project.name, project.config ?? {}, given);
+    } catch (err) {
+        if (err instanceof ProjectConfigError) throw new StackConfigError(`${err.message} (Pulumi.yaml; ${fixFor(err.message, stack)})`);
+        throw err;
+    }
+    const values = Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, plaintext[k] ?? v.text]));
+    const secretKeys = Object.entries(merged).filter(([, v]) => v.secure).map(([k]) => k).sort();
+    return { project: project.name, values, secretKeys, standIns };
+}
+
+/** The fix for each of the CLI's refusals, in this project's one-line style. */
+function fixFor(message: string, stack: string): string {
+    if (message.includes("is missing configuration")) return `set it: pulumi config set --stack ${stack} <key> <value> (the synth also takes --config <key>=<value>)`;
+    if (message.includes("must be encrypted")) return `set it with: pulumi config set --stack ${stack} --secret <key> <value>`;
+    if (message.includes("must be of type")) return `fix the value in Pulumi.${stack}.yaml`;
+    return "fix the declaration in Pulumi.yaml";
 }
 
 export function listStacks(dir = PROJECT_DIR): string[] {

@@ -8,7 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
 import { aliasSpecsOf, resolveAliases } from "./aliases";
 import { SynthMocks } from "./mocks";
-import { PROJECT_DIR, stackConfig } from "./stack-config";
+import { MonitorLike, runUnderRunner } from "./runner";
+import { PROJECT_DIR, StackConfig, readProject, stackConfig } from "./stack-config";
 
 /** Resource options that matter to reviewers and policies; only those set are present. */
 export interface ResourceOptionsRecord {
@@ -136,17 +137,17 @@ function dropUnawaitedRunErrors(): void {
     });
 }
 
-/** The real program: index.ts, loaded afresh. */
-const realProgram = async (): Promise<unknown> => require(path.join(PROJECT_DIR, "index"));
-
 /**
- * Runs the program once for `stack` with `overrides` applied over its stack file. `program` defaults
- * to index.ts; tests pass a smaller one to inspect a component's outputs in place.
+ * Runs the program once for `stack` with `overrides` applied over its stack file (and Pulumi.yaml's
+ * rules). Without `program`, the real program runs as `pulumi up` starts it: under Pulumi's Node
+ * runner in a child process (./runner.ts), against the same mocks served over gRPC. Tests pass a
+ * smaller `program` to inspect a component's outputs in place; that one runs in this process.
  */
-export async function synthesize(stack: string, overrides: Record<string, unknown> = {}, program = realProgram): Promise<SynthResult> {
-    const config = stackConfig(stack, overrides);
+export async function synthesize(stack: string, overrides: Record<string, unknown> = {}, program?: () => Promise<unknown>, dir = PROJECT_DIR): Promise<SynthResult> {
+    const config = stackConfig(stack, overrides, dir);
     pulumi.runtime.setAllConfig(config.values, config.secretKeys);
     const mocks = new SynthMocks();
+    // Also for the runner: the mock monitor names URNs after this process's project and stack.
     await pulumi.runtime.setMocks(mocks, config.project, stack, false);
 
     const monitor = pulumi.runtime.getMonitor() as unknown as MonitorHooks;
@@ -167,17 +168,27 @@ export async function synthesize(stack: string, overrides: Record<string, unknow
         componentOutputs.set(req.getUrn(), normalize(req.getOutputs()?.toJavaScript() ?? {}));
         return registerOutputs(req, callback);
     };
+    const customCount = () => resources.filter((r) => r.custom).length;
 
-    forgetProgramModules();
-    dropUnawaitedRunErrors();
-    try {
-        await pulumi.runtime.runInPulumiStack(program);
-    } catch (err) {
-        if (pulumi.RunError.isInstance(err)) throw new SynthConfigError(err.message, resources.filter((r) => r.custom).length);
-        throw err;
-    } finally {
-        // Drain every registration, also after a failure, so none lands in the next run's monitor.
-        await pulumi.runtime.disconnect().catch(() => undefined);
+    if (program === undefined) {
+        const outcome = await runUnderRunner(readProject(dir), stack, config, PROJECT_DIR, monitor as unknown as MonitorLike);
+        if (outcome.status !== 0) {
+            // A RunError reaches the engine as one logged error (run.js `uncaughtHandler`); anything else is a bug.
+            if (outcome.errors.length === 1 && !outcome.errors[0].includes("\n")) throw new SynthConfigError(withStandInHint(outcome.errors[0], config), customCount());
+            throw new Error(`the program failed under Pulumi's Node runner (exit ${outcome.status}):\n${outcome.errors.join("\n")}\n${outcome.output}`);
+        }
+    } else {
+        forgetProgramModules();
+        dropUnawaitedRunErrors();
+        try {
+            await pulumi.runtime.runInPulumiStack(program);
+        } catch (err) {
+            if (pulumi.RunError.isInstance(err)) throw new SynthConfigError(withStandInHint(err.message, config), customCount());
+            throw err;
+        } finally {
+            // Drain every registration, also after a failure, so none lands in the next run's monitor.
+            await pulumi.runtime.disconnect().catch(() => undefined);
+        }
     }
     resources.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
     const aliases = resolveAliases(resources.map((r) => ({ ...r, aliasSpecs: aliasSpecs.get(r.urn) ?? [] })));
@@ -189,6 +200,17 @@ export async function synthesize(stack: string, overrides: Record<string, unknow
     const outputs = (componentOutputs.get(stackUrn) ?? {}) as Record<string, unknown>;
     const components = Object.fromEntries([...componentOutputs].filter(([urn]) => urn !== stackUrn).sort(([a], [b]) => (a < b ? -1 : 1))) as SynthResult["componentOutputs"];
     return { stack, resources, outputs, files: renderedFiles(resources), componentOutputs: components };
+}
+
+/**
+ * When the program refuses a stand-in for an encrypted value, the message says so and how to give
+ * the synth a value of the right shape.
+ */
+export function withStandInHint(message: string, config: StackConfig): string {
+    const hints = Object.entries(config.standIns)
+        .filter(([key]) => message.includes(`${key} =`))
+        .map(([key, file]) => `${key} is encrypted in ${file} and the synth cannot decrypt it: pass a stand-in with --config ${key.startsWith(`${config.project}:`) ? key.slice(config.project.length + 1) : key}=<value>`);
+    return [message, ...hints].join("; ");
 }
 
 function recordOf(urn: string, req: RegisterRequest): ResourceRecord {
