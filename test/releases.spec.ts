@@ -39,6 +39,13 @@ describe("release log", () => {
         assert.deepStrictEqual(log[4].resourceChanges, { same: 71, update: 4 });
     });
 
+    it("links a CI deploy to its run and names who approved it", () => {
+        assert.strictEqual(log[2].run, "https://github.com/example/archon-infra/actions/runs/9876543210");
+        assert.strictEqual(log[2].approvedBy, "alice-lead");
+        assert.strictEqual(log[0].run, undefined);
+        assert.match(formatReleaseLog(log).split("\n")[3], /CI Bot <ci@example.com> +\S+ +alice-lead +https:\/\/github.com\/example\/archon-infra\/actions\/runs\/9876543210$/);
+    });
+
     it("reads both time formats the CLI has printed", () => {
         assert.strictEqual(parseHistoryTime("2026-02-03 16:40:11 +0000 UTC").toISOString(), "2026-02-03T16:40:11.000Z");
         assert.strictEqual(parseHistoryTime("2026-02-03 17:40:11.5 +0100 CET").toISOString(), "2026-02-03T16:40:11.500Z");

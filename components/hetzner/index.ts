@@ -8,3 +8,4 @@ export { PrivateNetwork, PrivateNetworkArgs } from "./network";
 export { HostFirewall, HostFirewallArgs } from "./firewall";
 export { HostSshKey, HostSshKeyArgs } from "./ssh-key";
 export { IngressLoadBalancer, IngressLoadBalancerArgs } from "./ingress-load-balancer";
+export { CiAccessFirewall, CiAccessFirewallArgs } from "./ci-access-firewall";

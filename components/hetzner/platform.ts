@@ -6,6 +6,7 @@ import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ArchonConfig } from "../../config";
 import { DEPLOY_USER } from "./cloud-init";
+import { CiAccessFirewall } from "./ci-access-firewall";
 import { ClusterAddons } from "./cluster-addons";
 import { ComposeHost, ComposeHostAccess } from "./compose-host";
 import { HostFirewall } from "./firewall";
@@ -67,13 +68,14 @@ export class Platform extends pulumi.ComponentResource {
             kubernetesApi: config.target === "k3s",
             labels,
         }, { parent: this });
+        const ciAccess = new CiAccessFirewall("ci-access", { namePrefix, labels }, { parent: this });
         const sshKey = new HostSshKey("ssh-key", { keyName: namePrefix, publicKey: config.sshPublicKey, labels }, { parent: this });
         this.sshPrivateKey = sshKey.privateKey;
         const placement: ServerPlacement = {
             location: config.location,
             networkId: network.networkId,
             subnet: network.subnet,
-            firewallId: firewall.firewallId,
+            firewallIds: [firewall.firewallId, ciAccess.firewallId],
             sshKeyId: sshKey.keyId,
             sshPublicKey: sshKey.publicKey,
             sshPrivateKey: sshKey.privateKey,

@@ -21,7 +21,8 @@ export interface ServerPlacement {
     networkId: pulumi.Input<number>;
     /** Servers with a fixed private IP must be created once the subnet exists. */
     subnet: pulumi.Resource;
-    firewallId: pulumi.Input<number>;
+    /** The hosts' firewall and the CI access firewall, attached at creation. */
+    firewallIds: pulumi.Input<number>[];
     sshKeyId: pulumi.Input<string>;
     sshPublicKey: pulumi.Input<string>;
     /** Private key for the remote steps (secret), or undefined to use the local ssh-agent. */
@@ -74,7 +75,7 @@ export class HetznerServer extends pulumi.ComponentResource {
             image: SERVER_IMAGE,
             location: p.location,
             sshKeys: [p.sshKeyId],
-            firewallIds: [p.firewallId],
+            firewallIds: p.firewallIds,
             networks: [{ networkId: p.networkId, ip: args.privateIp }],
             publicNets: [{ ipv4Enabled: true, ipv6Enabled: true }],
             placementGroupId: args.placementGroupId,

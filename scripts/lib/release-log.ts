@@ -36,7 +36,16 @@ export interface ReleaseLogEntry {
     /** Commit of the infrastructure program (git.head). */
     programCommit?: string;
     message: string;
+    /** The CI run that made the update (the CLI records `ci.build.url`); its page shows the approval. */
+    run?: string;
+    /** Who approved a CI deploy, as the deploy workflow writes it into the update message ("approved by a, b"). */
+    approvedBy?: string;
     resourceChanges: Record<string, number>;
+}
+
+/** The deploy workflows write "approved by <login>[, <login>]" into the update's message. */
+function approvers(message: string): string | undefined {
+    return /approved by ([\w-]+(?:, ?[\w-]+)*)/.exec(message)?.[1];
 }
 
 /**
@@ -80,6 +89,8 @@ export function releaseLog(historyJson: unknown, project: string): ReleaseLogEnt
             result: update.result,
             programCommit: update.environment["git.head"],
             message: update.message,
+            run: update.environment["ci.build.url"],
+            approvedBy: approvers(update.message),
             resourceChanges: update.resourceChanges ?? {},
         };
     });
@@ -95,8 +106,10 @@ export function formatReleaseLog(entries: ReleaseLogEntry[]): string {
         e.result,
         e.who,
         e.programCommit ? e.programCommit.slice(0, 12) : "",
+        e.approvedBy ?? "",
+        e.run ?? "",
     ]);
-    const header = ["version", "when", "change", "imageTag", "result", "who", "program"];
+    const header = ["version", "when", "change", "imageTag", "result", "who", "program", "approved by", "run"];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()).join("\n") + "\n";
 }

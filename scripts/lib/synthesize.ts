@@ -7,6 +7,9 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
 import { aliasSpecsOf, resolveAliases } from "./aliases";
+import { reveal } from "./reveal";
+
+export { reveal };
 import { SynthMocks } from "./mocks";
 import { MonitorLike, runUnderRunner } from "./runner";
 import { PROJECT_DIR, StackConfig, readProject, stackConfig } from "./stack-config";
@@ -110,15 +113,6 @@ export function normalize(value: unknown): unknown {
     const sorted: Record<string, unknown> = {};
     for (const key of Object.keys(record).sort()) sorted[key] = normalize(record[key]);
     return sorted;
-}
-
-/** Drops the `$secret` wrappers: the value as the host or cluster receives it. */
-export function reveal(value: unknown): unknown {
-    if (Array.isArray(value)) return value.map(reveal);
-    if (value === null || typeof value !== "object") return value;
-    const record = value as Record<string, unknown>;
-    if ("$secret" in record && Object.keys(record).length === 1) return reveal(record.$secret);
-    return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, reveal(v)]));
 }
 
 /**

@@ -1,0 +1,115 @@
+/**
+ * CI reaches the hosts without world-open ports: every server carries the stack's CI access
+ * firewall, which the program creates empty and never manages the rules of, and `npm run ci-access`
+ * opens it to one address and empties it again through Hetzner's API (a stub of that API on
+ * loopback answers as the documented endpoints do).
+ */
+import * as assert from "assert";
+import { execFile } from "child_process";
+import * as http from "http";
+import { AddressInfo } from "net";
+import * as path from "path";
+import { named, ofType, plainInputs, synth } from "./helpers";
+
+const PROJECT_DIR = path.resolve(__dirname, "..");
+
+describe("CI access firewall", () => {
+    for (const [stack, servers] of [["staging", 1], ["production", 6]] as const) {
+        it(`${stack}: every server carries the CI access firewall, created without rules the program would manage`, async () => {
+            const result = await synth(stack);
+            const firewall = named(result, "hcloud:index/firewall:Firewall", "ci-access");
+            const inputs = plainInputs(firewall);
+            assert.deepStrictEqual(inputs.rules, []);
+            assert.deepStrictEqual(firewall.options.ignoreChanges, ["rules"]);
+            assert.deepStrictEqual({ stack: inputs.labels.stack, role: inputs.labels.role }, { stack, role: "ci-access" });
+            const hostsFirewall = named(result, "hcloud:index/firewall:Firewall", "hosts");
+            assert.ok(!plainInputs(hostsFirewall).rules.some((r: { port?: string; sourceIps: string[] }) => r.sourceIps.some((ip) => ip.endsWith("/0") && r.port === "22")));
+            const serverResources = ofType(result, "hcloud:index/server:Server");
+            assert.strictEqual(serverResources.length, servers);
+            for (const server of serverResources) assert.strictEqual(plainInputs(server).firewallIds.length, 2, `${server.name} lacks a firewall`);
+        });
+    }
+});
+
+describe("npm run ci-access (against a stub of Hetzner's API)", () => {
+    let server: http.Server;
+    let endpoint: string;
+    const calls: { method: string; url: string; auth?: string; body: unknown }[] = [];
+    let firewalls: { id: number }[] = [{ id: 4711 }];
+
+    before(async () => {
+        server = http.createServer((req, res) => {
+            let text = "";
+            req.on("data", (chunk) => (text += chunk));
+            req.on("end", () => {
+                calls.push({ method: req.method!, url: req.url!, auth: req.headers.authorization, body: text ? JSON.parse(text) : undefined });
+                res.setHeader("content-type", "application/json");
+                if (req.method === "GET" && req.url!.startsWith("/v1/firewalls?label_selector=")) {
+                    res.end(JSON.stringify({ firewalls }));
+                } else if (req.method === "POST" && req.url === "/v1/firewalls/4711/actions/set_rules") {
+                    res.writeHead(201).end(JSON.stringify({ actions: [{ id: 1, command: "set_firewall_rules", status: "running" }] }));
+                } else {
+                    res.writeHead(404).end(JSON.stringify({ error: { code: "not_found", message: "not found" } }));
+                }
+            });
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    });
+    after(() => server.close());
+    beforeEach(() => {
+        calls.length = 0;
+        firewalls = [{ id: 4711 }];
+    });
+
+    function ciAccess(args: string[], token: string | null = "hetzner-token"): Promise<{ status: number; output: string }> {
+        const env = { ...process.env, HCLOUD_ENDPOINT: endpoint, HCLOUD_TOKEN: token ?? "" };
+        return new Promise((resolve) => {
+            execFile(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/ci-access.ts", ...args], { cwd: PROJECT_DIR, env, encoding: "utf8" }, (err, stdout, stderr) =>
+                resolve({ status: err ? (typeof err.code === "number" ? err.code : 1) : 0, output: `${stdout}${stderr}` }));
+        });
+    }
+
+    it("opens SSH and the Kubernetes API (k3s) to exactly the runner's address, found by the stack's labels", async () => {
+        const result = await ciAccess(["open", "--stack", "production", "--ip", "198.51.100.7", "--minutes", "30", "--owner", "https://github.com/o/r/actions/runs/1"]);
+        assert.strictEqual(result.status, 0, result.output);
+        assert.strictEqual(calls[0].url, `/v1/firewalls?label_selector=${encodeURIComponent("stack=production,role=ci-access")}`);
+        assert.strictEqual(calls[0].auth, "Bearer hetzner-token");
+        const rules = (calls[1].body as { rules: { port: string; source_ips: string[]; description: string }[] }).rules;
+        assert.deepStrictEqual(rules.map((r) => [r.port, r.source_ips]), [["22", ["198.51.100.7/32"]], ["6443", ["198.51.100.7/32"]]]);
+        assert.match(rules[0].description, /^SSH for CI until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: https:\/\/github.com\/o\/r\/actions\/runs\/1$/);
+    });
+
+    it("opens only SSH on the compose host, and takes IPv6 as a /128", async () => {
+        const result = await ciAccess(["open", "--stack", "staging", "--ip", "2001:db8::7"]);
+        assert.strictEqual(result.status, 0, result.output);
+        const rules = (calls[1].body as { rules: { port: string; source_ips: string[] }[] }).rules;
+        assert.deepStrictEqual(rules.map((r) => [r.port, r.source_ips]), [["22", ["2001:db8::7/128"]]]);
+    });
+
+    it("closes by emptying the firewall", async () => {
+        const result = await ciAccess(["close", "--stack", "staging"]);
+        assert.strictEqual(result.status, 0, result.output);
+        assert.deepStrictEqual(calls[1].body, { rules: [] });
+    });
+
+    it("refuses bad input and a missing firewall in one line, exit 2", async () => {
+        const cases: [string[], string | null, RegExp][] = [
+            [["open", "--stack", "staging", "--ip", "0.0.0.0/0"], "t", /^error: --ip "0.0.0.0\/0" is not an IP address/],
+            [["open", "--stack", "staging"], "t", /^error: --ip is required with open/],
+            [["close", "--stack", "staging"], null, /^error: HCLOUD_TOKEN is not set/],
+            [["wipe", "--stack", "staging"], "t", /^error: say open or close/],
+        ];
+        for (const [args, token, message] of cases) {
+            const result = await ciAccess(args, token);
+            assert.strictEqual(result.status, 2, result.output);
+            assert.match(result.output, message);
+            assert.strictEqual(result.output.trim().split("\n").length, 1, result.output);
+        }
+        firewalls = [];
+        const missing = await ciAccess(["close", "--stack", "staging"]);
+        assert.strictEqual(missing.status, 2);
+        assert.match(missing.output, /^error: expected one firewall labelled stack=staging,role=ci-access, found 0: deploy the stack once from an address in sshAllowedCidrs/);
+        assert.ok(!calls.some((c) => c.method === "POST"), "nothing was changed");
+    });
+});

@@ -1,0 +1,56 @@
+/**
+ * A release is a commit: the image workflow records what it built and scanned, promotion refuses a
+ * tag without a passed scan, and the bump of a stack file changes its imageTag line and nothing else.
+ */
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { ReleaseRecordFile, bumpImageTag, stackImageTag, verifiedRecord, writeRecord } from "../scripts/lib/release-record";
+import { run, writeTempFiles } from "./helpers";
+
+const PROJECT_DIR = path.resolve(__dirname, "..");
+const COMMIT = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d";
+const digest = (image: string) => `registry.example.com/${image}@sha256:${"ab".repeat(32)}`;
+
+function record(overrides: Partial<ReleaseRecordFile> = {}): ReleaseRecordFile {
+    return {
+        tag: "sha-1a2b3c4",
+        archonCommit: COMMIT,
+        archonRef: "v0.1.0",
+        images: { "archon-server": digest("archon-server"), "archon-ui": digest("archon-ui") },
+        scan: { tool: "trivy v0.70.0", policy: "no fixable CRITICAL vulnerability", result: "passed" },
+        run: "https://github.com/example/archon-infra/actions/runs/1",
+        ...overrides,
+    };
+}
+
+describe("release records", () => {
+    it("a recorded tag whose scan passed verifies; a missing, failed or malformed record does not", () => {
+        const dir = writeTempFiles({});
+        writeRecord(dir, record());
+        assert.strictEqual(verifiedRecord(dir, "sha-1a2b3c4").archonCommit, COMMIT);
+        assert.throws(() => verifiedRecord(dir, "sha-9999999"), /releases\/sha-9999999.json does not exist: sha-9999999 was not built and scanned/);
+        assert.throws(() => verifiedRecord(dir, "v0.1.0"), /is not sha-<commit>/);
+        writeRecord(dir, record({ tag: "sha-badbad0", scan: { tool: "trivy", policy: "p", result: "failed" } }));
+        assert.throws(() => verifiedRecord(dir, "sha-badbad0"), /sha-badbad0's image scan failed .*cannot be promoted/);
+        fs.writeFileSync(path.join(dir, "releases", "sha-0000000.json"), JSON.stringify({ ...record({ tag: "sha-0000000" }), images: { "archon-ui": "registry/archon-ui:latest" } }));
+        assert.throws(() => verifiedRecord(dir, "sha-0000000"), /is not a release record: images.archon-ui/);
+        assert.throws(() => writeRecord(dir, record({ archonCommit: "abc" })));
+    });
+
+    it("bumping a stack's imageTag changes that line only, comments included", () => {
+        const original = fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.production.yaml"), "utf8");
+        const dir = writeTempFiles({ "Pulumi.production.yaml": original });
+        assert.strictEqual(bumpImageTag(dir, "production", "archon-infra", "sha-5d6e7f8"), stackImageTag(PROJECT_DIR, "production", "archon-infra"));
+        const bumped = fs.readFileSync(path.join(dir, "Pulumi.production.yaml"), "utf8");
+        const changed = bumped.split("\n").filter((line, i) => line !== original.split("\n")[i]);
+        assert.deepStrictEqual(changed, ["  archon-infra:imageTag: sha-5d6e7f8"]);
+        assert.strictEqual(stackImageTag(dir, "production", "archon-infra"), "sha-5d6e7f8");
+    });
+
+    it("the CLI refuses the committed example tag, which no workflow built, in one line with exit 2", () => {
+        const result = run(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/release.ts", "verify", "--stack", "production"], { cwd: PROJECT_DIR });
+        assert.strictEqual(result.status, 2, result.output);
+        assert.match(result.output, /^error: releases\/sha-[0-9a-f]+\.json does not exist: sha-[0-9a-f]+ was not built and scanned by the image workflow\n$/);
+    });
+});
