@@ -88,7 +88,7 @@ function firewall(...rules: Record<string, unknown>[]): Case {
 
 const inbound = (port: string, sourceIps: string[]) => ({ direction: "in", protocol: "tcp", port, sourceIps });
 
-const PROTECTED_SERVER = { name: "cp-0", serverType: "cpx31", location: "fsn1", image: "ubuntu-24.04", deleteProtection: true, rebuildProtection: true, backups: true };
+const PROTECTED_SERVER = { name: "cp-0", serverType: "cpx32", location: "fsn1", image: "ubuntu-24.04", deleteProtection: true, rebuildProtection: true, backups: true };
 
 describe("policy pack", () => {
     it("has at least ten uniquely named policies, each with a description and an enforcement level", () => {

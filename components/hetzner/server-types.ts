@@ -67,14 +67,18 @@ export function reservableMemoryMib(type: string): number {
     return Math.floor((spec.memoryGb * 1024 - HOST_RESERVED_MIB) * RESERVATION_SHARE);
 }
 
+/** Families from cheapest per GB (cost-optimised shared vCPUs) to dearest (dedicated vCPUs). */
+const FAMILY_ORDER = ["cx", "cpx", "cax", "ccx"];
+const familyRank = (type: string): number => FAMILY_ORDER.indexOf(/^[a-z]+/.exec(type)?.[0] ?? "");
+
 /**
- * The smallest types (least memory, then fewest vCPUs, then name) sold in `location` with the
+ * The smallest types (least memory, then the cheaper family, then fewest vCPUs) sold in `location` with the
  * architecture `architecture` whose reservable memory holds `reservedMib`; the first is THE fit.
  */
 export function typesThatFit(reservedMib: number, location: string, architecture: ServerTypeSpec["architecture"]): string[] {
     return Object.entries(HETZNER_SERVER_TYPES)
         .filter(([name, spec]) => spec.architecture === architecture && (spec.locations as readonly string[]).includes(location) && reservableMemoryMib(name) >= reservedMib)
-        .sort(([a, x], [b, y]) => x.memoryGb - y.memoryGb || x.vcpus - y.vcpus || a.localeCompare(b))
+        .sort(([a, x], [b, y]) => x.memoryGb - y.memoryGb || familyRank(a) - familyRank(b) || x.vcpus - y.vcpus || a.localeCompare(b))
         .map(([name]) => name);
 }
 
