@@ -245,7 +245,9 @@ describe("hetzner policies", () => {
     it("hetzner-server-types allows known types, not the smallest in production", async () => {
         await passes("hetzner-server-types", { type: "hcloud:index/server:Server", inputs: PROTECTED_SERVER, stack: "production" });
         await fails("hetzner-server-types", { type: "hcloud:index/server:Server", inputs: { ...PROTECTED_SERVER, serverType: "cx99" } }, /cx99 is not allowed/);
-        await passes("hetzner-server-types", { type: "hcloud:index/server:Server", inputs: { ...PROTECTED_SERVER, serverType: "cpx11" } });
-        await fails("hetzner-server-types", { type: "hcloud:index/server:Server", inputs: { ...PROTECTED_SERVER, serverType: "cpx11" }, stack: "production" }, /too small for production/);
+        await passes("hetzner-server-types", { type: "hcloud:index/server:Server", inputs: { ...PROTECTED_SERVER, serverType: "cpx12" } });
+        await fails("hetzner-server-types", { type: "hcloud:index/server:Server", inputs: { ...PROTECTED_SERVER, serverType: "cpx22" }, stack: "production" }, /too small for production/);
+        // Removed from Hetzner's API in October 2025 (CPX Gen 1, CX Gen 2).
+        await fails("hetzner-server-types", { type: "hcloud:index/server:Server", inputs: { ...PROTECTED_SERVER, serverType: "cpx21" } }, /cpx21 is not allowed/);
     });
 });
