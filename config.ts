@@ -10,25 +10,14 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { ALL_LOCATIONS, HETZNER_SERVER_TYPES } from "./components/hetzner/server-types";
 
 export const PROJECT = "archon-infra";
 
 /** Hetzner locations this project deploys to. */
-export const HETZNER_LOCATIONS = ["fsn1", "nbg1", "hel1", "ash", "hil", "sin"] as const;
-const EU_LOCATIONS: readonly string[] = ["fsn1", "nbg1", "hel1"];
-
-/**
- * Hetzner Cloud server types with their CPU architecture. `cx` and `cax` are offered in the EU
- * locations only; `cpx` and `ccx` everywhere.
- */
-export const HETZNER_SERVER_TYPES: Readonly<Record<string, "x86" | "arm">> = {
-    cx22: "x86", cx32: "x86", cx42: "x86", cx52: "x86",
-    cx23: "x86", cx33: "x86", cx43: "x86", cx53: "x86",
-    cpx11: "x86", cpx21: "x86", cpx31: "x86", cpx41: "x86", cpx51: "x86",
-    cpx12: "x86", cpx22: "x86", cpx32: "x86", cpx42: "x86", cpx52: "x86", cpx62: "x86",
-    cax11: "arm", cax21: "arm", cax31: "arm", cax41: "arm",
-    ccx13: "x86", ccx23: "x86", ccx33: "x86", ccx43: "x86", ccx53: "x86", ccx63: "x86",
-};
+export const HETZNER_LOCATIONS = ALL_LOCATIONS;
+/** The one table of server types (vCPUs, memory, architecture, locations); the policy pack reads it too. */
+export { HETZNER_SERVER_TYPES };
 
 /** Tags that move: a deploy that names one is not reproducible, so they are refused everywhere. */
 export const FLOATING_TAGS = ["latest", "main", "master", "stable", "edge", "dev", "nightly", "head"];
@@ -135,8 +124,9 @@ export const configSchema = z
         }
         for (const key of ["serverType", "agentServerType"] as const) {
             const type = c[key];
-            if (type && /^ca?x/.test(type) && !EU_LOCATIONS.includes(c.location)) {
-                fail(key, `${type} is offered in fsn1, nbg1 and hel1 only; pick a cpx or ccx type for ${c.location}`);
+            const sold = type ? HETZNER_SERVER_TYPES[type]?.locations ?? [] : [];
+            if (type && !(sold as readonly string[]).includes(c.location)) {
+                fail(key, `${type} is offered in ${sold.join(", ")} only; pick a type sold in ${c.location} (cpx and ccx types are sold everywhere)`);
             }
         }
         if (c.archonSourceDir !== undefined && !fs.existsSync(path.join(c.archonSourceDir, "migration", "complete_setup.sql"))) {
@@ -220,7 +210,7 @@ export function loadConfig(): ArchonConfig {
         ...c,
         stack: pulumi.getStack(),
         isProduction: c.environment === "production",
-        architecture: HETZNER_SERVER_TYPES[c.serverType] === "arm" ? "arm64" : "amd64",
+        architecture: HETZNER_SERVER_TYPES[c.serverType].architecture === "arm" ? "arm64" : "amd64",
         kubeconfigSecret: kubeconfig === undefined ? undefined : pulumi.secret(kubeconfig),
         registryPasswordSecret: registryPassword === undefined ? undefined : pulumi.secret(registryPassword),
         hcloudTokenForClusterSecret: clusterHcloudToken(hcloudTokenForCluster),

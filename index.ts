@@ -65,6 +65,8 @@ export const hosts = platform.hosts;
 export const sshCommands = platform.sshCommands;
 export const sshPrivateKey = platform.sshPrivateKey;
 export const ingressIpv4 = platform.ingressIpv4;
+/** Pinned software of the Compose host (Docker Engine, containerd, Compose plugin), by package. */
+export const hostSoftware = platform.hostSoftware;
 export const imageRefs = images.refs;
 export const registryServer = registry.server;
 

@@ -90,7 +90,7 @@ describe("compose monitoring", () => {
     });
 
     it("routes grafana.<domain> through the proxy", () => {
-        assert.match(renderNginxConf([...ROUTED_SERVICES.filter((s) => s.name !== "grafana"), ...services]), /server_name grafana\.example\.com;[\s\S]*?proxy_pass http:\/\/grafana:3000;/);
+        assert.match(renderNginxConf([...ROUTED_SERVICES.filter((s) => s.name !== "grafana"), ...services]), /server_name grafana\.example\.com;[\s\S]*?set \$backend_host grafana;\s+proxy_pass http:\/\/\$backend_host:3000;/);
     });
 
     for (const webhook of [undefined, "https://hooks.example.com/alerts/T0123"]) {

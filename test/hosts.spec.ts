@@ -49,7 +49,7 @@ describe("hosts: compose target (staging)", () => {
         assert.strictEqual(plainInputs(volumes[0]).size, 30);
         const server = plainInputs(ofType(s, SERVER)[0]);
         assert.strictEqual(server.image, SERVER_IMAGE);
-        assert.strictEqual(server.serverType, "cpx21");
+        assert.strictEqual(server.serverType, "cx33");
         assert.strictEqual(server.deleteProtection, false, "staging servers are rebuilt freely");
         assert.strictEqual(server.backups, false);
     });
@@ -102,8 +102,8 @@ describe("hosts: k3s target (production)", () => {
         assert.strictEqual(servers.length, 6);
         const byName = Object.fromEntries(servers.map((srv) => [srv.name, srv]));
         for (const i of [1, 2, 3]) {
-            assert.strictEqual(byName[`archon-production-cp-${i}`].serverType, "cpx31");
-            assert.strictEqual(byName[`archon-production-agent-${i}`].serverType, "cpx41");
+            assert.strictEqual(byName[`archon-production-cp-${i}`].serverType, "cpx32");
+            assert.strictEqual(byName[`archon-production-agent-${i}`].serverType, "cpx42");
         }
         const groups = ofType(s, "hcloud:index/placementGroup:PlacementGroup");
         assert.strictEqual(groups.length, 1);
@@ -293,7 +293,7 @@ describe("hosts: rendered cloud-init and host scripts pass their real validators
         assert.match(compose, /PasswordAuthentication no/);
         assert.match(compose, /PermitRootLogin no/);
         assert.match(compose, /ssh_pwauth: false/);
-        assert.match(compose, /- docker-compose-v2/);
+        assert.match(compose, /- - docker-compose-plugin\n {4}- 2\.\d+\.\d+-1~ubuntu\.24\.04~noble/);
         assert.match(compose, /Unattended-Upgrade "1"/);
         assert.doesNotMatch(files["production/cloud-init/cp-1.yaml"], /docker/);
     });

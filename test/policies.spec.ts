@@ -88,7 +88,7 @@ function firewall(...rules: Record<string, unknown>[]): Case {
 
 const inbound = (port: string, sourceIps: string[]) => ({ direction: "in", protocol: "tcp", port, sourceIps });
 
-const PROTECTED_SERVER = { name: "cp-0", serverType: "cpx31", location: "fsn1", image: "ubuntu-24.04", deleteProtection: true, rebuildProtection: true, backups: true };
+const PROTECTED_SERVER = { name: "cp-0", serverType: "cpx32", location: "fsn1", image: "ubuntu-24.04", deleteProtection: true, rebuildProtection: true, backups: true };
 
 describe("policy pack", () => {
     it("has at least ten uniquely named policies, each with a description and an enforcement level", () => {
@@ -245,7 +245,9 @@ describe("hetzner policies", () => {
     it("hetzner-server-types allows known types, not the smallest in production", async () => {
         await passes("hetzner-server-types", { type: "hcloud:index/server:Server", inputs: PROTECTED_SERVER, stack: "production" });
         await fails("hetzner-server-types", { type: "hcloud:index/server:Server", inputs: { ...PROTECTED_SERVER, serverType: "cx99" } }, /cx99 is not allowed/);
-        await passes("hetzner-server-types", { type: "hcloud:index/server:Server", inputs: { ...PROTECTED_SERVER, serverType: "cpx11" } });
-        await fails("hetzner-server-types", { type: "hcloud:index/server:Server", inputs: { ...PROTECTED_SERVER, serverType: "cpx11" }, stack: "production" }, /too small for production/);
+        await passes("hetzner-server-types", { type: "hcloud:index/server:Server", inputs: { ...PROTECTED_SERVER, serverType: "cpx12" } });
+        await fails("hetzner-server-types", { type: "hcloud:index/server:Server", inputs: { ...PROTECTED_SERVER, serverType: "cpx22" }, stack: "production" }, /too small for production/);
+        // Removed from Hetzner's API in October 2025 (CPX Gen 1, CX Gen 2).
+        await fails("hetzner-server-types", { type: "hcloud:index/server:Server", inputs: { ...PROTECTED_SERVER, serverType: "cpx21" } }, /cpx21 is not allowed/);
     });
 });

@@ -1,10 +1,16 @@
 /**
- * Delivers a Compose project to the Compose host and brings it up: the non-secret files are copied
- * with CopyToRemote, every secret file is written over SSH from stdin with mode 0600 (never logged,
- * never in an archive), then `docker compose up -d --wait --remove-orphans` runs again whenever the
- * project's content (files and secrets) changes, followed by a reload of the proxy.
+ * Delivers a Compose project to the Compose host and brings it up: the non-secret files are
+ * rendered into a local directory and copied with CopyToRemote, every secret file is written over
+ * SSH from stdin with mode 0600 (never logged, never on the local disk), then
+ * `docker compose up -d --wait --remove-orphans` runs again whenever the project's content (files
+ * and secrets) changes. Compose recreates exactly the services whose definition changed; each
+ * definition carries the hash of its mounted files (components/compose/project.ts), so a changed
+ * config file recreates its service and nothing else.
  */
 import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { renderHostScript } from "../hetzner/host-scripts";
@@ -16,11 +22,6 @@ export interface ComposeDeliveryArgs {
     files: Record<string, pulumi.Input<string>>;
     /** Secret files (env files, htpasswd), written with mode 0600 over SSH. */
     secretFiles: Record<string, pulumi.Input<string>>;
-    /**
-     * The project's nginx service, sent SIGHUP after every `up` so it re-resolves the containers
-     * that `up` recreated (nginx keeps the IPs it resolved at load). Unset: no reload.
-     */
-    proxyService?: string;
 }
 
 /** SHA-256 over path/content pairs, in path order: the project's identity. */
@@ -28,6 +29,49 @@ export function contentHash(files: Record<string, string>): string {
     const hash = crypto.createHash("sha256");
     for (const file of Object.keys(files).sort()) hash.update(`${file}\0${files[file]}\0`);
     return hash.digest("hex");
+}
+
+/** Where rendered projects are kept locally: `<tmp>/archon-infra/<project>/<stack>/`. */
+export function renderRoot(project: string, stack: string): string {
+    return path.join(os.tmpdir(), "archon-infra", project, stack);
+}
+
+/** True when `dir` holds exactly `files`, byte for byte. */
+function holdsExactly(dir: string, files: Record<string, string>): boolean {
+    if (!fs.existsSync(dir)) return false;
+    const present = fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
+        .map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join("/"));
+    if (present.length !== Object.keys(files).length) return false;
+    return present.every((file) => file in files && fs.readFileSync(path.join(dir, file), "utf8") === files[file]);
+}
+
+/**
+ * Writes `files` to `<root>/compose-project-<hash>/` and returns that directory WITH a trailing
+ * slash: pulumi-command's CopyToRemote accepts only a path-based archive ("archive must be a path to
+ * a file or directory", provider/pkg/provider/remote/copy.go at v1.2.x) and copies the CONTENTS of a
+ * source directory ending in `/` into an existing remotePath (without the slash it would create
+ * `<remotePath>/compose-project-<hash>`). The directory is named by the content hash, so it is
+ * deterministic (the same project gives the same path and inputs on every machine with the same
+ * tmp directory, so a re-run diffs nothing), a concurrent run or a synth never rewrites the files a
+ * deployment is about to copy, and it is written on every run (`pulumi preview` on a fresh CI clone
+ * and the offline synth included) before CopyToRemote is registered. Written to a sibling
+ * temporary directory and renamed into place; an existing directory is kept only when it holds
+ * exactly these files (tmp cleaners may have pruned it).
+ */
+export function writeProjectDirectory(root: string, files: Record<string, string>): string {
+    const dir = path.join(root, `compose-project-${contentHash(files).slice(0, 32)}`);
+    if (!holdsExactly(dir, files)) {
+        fs.mkdirSync(root, { recursive: true });
+        const staging = fs.mkdtempSync(path.join(root, ".writing-"));
+        for (const [file, text] of Object.entries(files)) {
+            if (path.isAbsolute(file) || file.split("/").includes("..")) throw new Error(`project file ${file} must be a relative path inside the project`);
+            fs.mkdirSync(path.dirname(path.join(staging, file)), { recursive: true });
+            fs.writeFileSync(path.join(staging, file), text);
+        }
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.renameSync(staging, dir);
+    }
+    return `${dir}/`;
 }
 
 /** A resource name for a project path (stable: renaming a file renames its resource). */
@@ -43,8 +87,8 @@ export class ComposeDelivery extends pulumi.ComponentResource {
         super("archon:infra:ComposeDelivery", name, {}, opts);
         const files = pulumi.output(args.files) as pulumi.Output<Record<string, string>>;
         const filesHash = files.apply(contentHash);
-        const archive = files.apply((all) =>
-            new pulumi.asset.AssetArchive(Object.fromEntries(Object.entries(all).map(([p, text]) => [p, new pulumi.asset.StringAsset(text)]))));
+        const root = renderRoot(pulumi.getProject(), pulumi.getStack());
+        const archive = files.apply((all) => new pulumi.asset.FileArchive(writeProjectDirectory(root, all)));
         const copy = new command.remote.CopyToRemote("project", {
             connection: args.host.connection,
             source: archive,
@@ -67,7 +111,7 @@ export class ComposeDelivery extends pulumi.ComponentResource {
         this.projectHash = pulumi.secret(pulumi.all([filesHash, secretsHash]).apply(([f, s]) => contentHash({ files: f, secrets: s })));
         new command.remote.Command("compose-up", {
             connection: args.host.connection,
-            create: renderHostScript(["compose-up"], { PROJECT_DIR: args.host.projectDir, ...(args.proxyService ? { PROXY_SERVICE: args.proxyService } : {}) }),
+            create: renderHostScript(["compose-up"], { PROJECT_DIR: args.host.projectDir }),
             logging: "stdoutAndStderr",
             triggers: [this.projectHash],
         }, { parent: this, dependsOn: [copy, ...secretWrites] });

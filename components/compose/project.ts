@@ -6,9 +6,11 @@
  * service's user by a one-shot `data-permissions` service before anything that stores data
  * starts. Other components add services simply by adding ServiceSpecs.
  */
+import * as crypto from "crypto";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import { FileSpec, ServiceSpec, StorageOwner, StorageSpec, forTarget, storageOwner } from "../services/catalog";
+import { ServiceSpec, StorageOwner, StorageSpec, forTarget, storageOwner } from "../services/catalog";
 import { IMAGES } from "../services/versions";
 
 export interface ComposeProjectArgs {
@@ -50,12 +52,39 @@ function memory(quantity: string): string {
     if (!match) throw new Error(`memory ${quantity}: write it in Mi or Gi`);
     return `${match[1]}${match[2] === "Gi" ? "g" : "m"}`;
 }
+/** A Kubernetes memory quantity in MiB (`512Mi` -> 512, `2Gi` -> 2048). */
+export function memoryMib(quantity: string): number {
+    const match = /^(\d+)(Mi|Gi)$/.exec(quantity);
+    if (!match) throw new Error(`memory ${quantity}: write it in Mi or Gi`);
+    return Number(match[1]) * (match[2] === "Gi" ? 1024 : 1);
+}
+/** What the Compose services of `services` reserve together (`mem_reservation`), in MiB. */
+export function composeReservedMemoryMib(services: ServiceSpec[]): number {
+    return forTarget(services, "compose").reduce((sum, service) => sum + memoryMib(service.resources.memory), 0);
+}
 function cpus(quantity: string): number {
     return quantity.endsWith("m") ? Number(quantity.slice(0, -1)) / 1000 : Number(quantity);
 }
 
-function fileName(file: FileSpec): string {
-    return file.path.replace(/^\/+/, "").replace(/[^-._a-zA-Z0-9]+/g, "_");
+/** A container path as one file or directory name: `/etc/nginx/nginx.conf` -> `etc_nginx_nginx.conf`. */
+function flatName(containerPath: string): string {
+    return containerPath.replace(/^\/+/, "").replace(/[^-._a-zA-Z0-9]+/g, "_");
+}
+
+/**
+ * Label in each service's definition holding the SHA-256 of the files mounted into it (config and
+ * secret files, path and content). Compose recreates a container when its service's definition
+ * changes (its config hash), never when only a bind-mounted file changes: with this label a changed
+ * file recreates exactly the services that mount it. Env files need no label: Compose reads them
+ * into `environment`, which is part of the definition already.
+ */
+export const FILES_HASH_LABEL = "org.archon-infra.files-sha256";
+
+/** SHA-256 over a service's mounted files, in container-path order. */
+function mountedFilesHash(files: { path: string; content: string }[]): string {
+    const hash = crypto.createHash("sha256");
+    for (const file of [...files].sort((a, b) => a.path.localeCompare(b.path))) hash.update(`${file.path}\0${file.content}\0`);
+    return hash.digest("hex");
 }
 
 function healthcheck(service: ServiceSpec): Record<string, unknown> | undefined {
@@ -143,11 +172,29 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
 
     for (const service of services) {
         const volumes: string[] = [];
+        const secretDirectories = new Set<string>();
         for (const file of service.files ?? []) {
-            const relative = `${file.secret ? "secrets" : "config"}/${service.name}/${fileName(file)}`;
-            (file.secret ? secretFiles : files)[relative] = pulumi.output(file.content);
-            volumes.push(`./${relative}:${file.path}:ro`);
+            if (!file.secret) {
+                // Copied over SFTP, which rewrites the file in place (same inode): a file mount sees it.
+                const relative = `config/${service.name}/${flatName(file.path)}`;
+                files[relative] = pulumi.output(file.content);
+                volumes.push(`./${relative}:${file.path}:ro`);
+                continue;
+            }
+            // Secret files are replaced by `mv` (write-secret-file.sh): a new inode, which a
+            // single-file bind mount never sees. Their container directory is mounted instead.
+            const directory = path.posix.dirname(file.path);
+            const relativeDirectory = `secrets/${service.name}/${flatName(directory)}`;
+            secretFiles[`${relativeDirectory}/${path.posix.basename(file.path)}`] = pulumi.output(file.content);
+            if (!secretDirectories.has(directory)) volumes.push(`./${relativeDirectory}:${directory}:ro`);
+            secretDirectories.add(directory);
         }
+        const clashes = (service.files ?? []).filter((f) => !f.secret && secretDirectories.has(path.posix.dirname(f.path)));
+        if (clashes.length > 0) throw new Error(`service ${service.name}: ${clashes[0].path} shares its directory with a secret file, which is mounted as a whole directory; move one of them`);
+        const filesHash = (service.files ?? []).length === 0 ? undefined
+            // A hash of the contents, not the contents: the secret files' text stays out of the compose file.
+            : pulumi.unsecret(pulumi.all((service.files ?? []).map((f) => pulumi.all([f.path, f.content])))
+                .apply((pairs) => mountedFilesHash(pairs.map(([p, content]) => ({ path: p, content })))));
         for (const storage of service.storage ?? []) volumes.push(`${args.dataDir}/${storageDirectory(service, storage)}:${storage.mountPath}`);
         for (const host of service.hostPaths ?? []) volumes.push(`${host.hostPath}:${host.mountPath}:ro`);
 
@@ -168,7 +215,7 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
 
         const sec = service.security;
         const routedPorts = [...new Set((service.routes ?? []).map((r) => r.port))];
-        const definition = pulumi.all([service.image, service.env ?? {}]).apply(([image, env]) => {
+        const definition = pulumi.all([service.image, service.env ?? {}, filesHash]).apply(([image, env, mountedHash]) => {
             const plainEnv = Object.fromEntries(Object.entries(env as Record<string, string>).map(([k, v]) => [k, literal(v)]));
             const entry: Record<string, unknown> = {
                 image,
@@ -194,6 +241,7 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
                     ...(service.publish ?? []).map((p) => `${p.host}:${p.container}`),
                     ...routedPorts.map((port) => `127.0.0.1:${port}:${port}`),
                 ],
+                labels: mountedHash ? { [FILES_HASH_LABEL]: mountedHash } : undefined,
                 networks: service.aliases && service.aliases.length > 0 ? { default: { aliases: service.aliases } } : undefined,
                 logging: { driver: "json-file", options: { "max-size": "10m", "max-file": "3" } },
             };

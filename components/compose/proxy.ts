@@ -8,7 +8,8 @@
  * self-signed bootstrap certificate per host (components/compose/nginx/bootstrap-cert.py, with the
  * `cryptography` package certbot ships) and reports healthy; nginx starts on it, serves the ACME
  * webroot on port 80, certbot obtains the real certificates, and nginx switches to them within a
- * minute (components/compose/nginx/nginx-entrypoint.sh).
+ * minute (components/compose/nginx/nginx-entrypoint.sh). nginx resolves the upstream services per
+ * request, so it and certbot start before the apps (which answer 502 until they are up).
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -20,6 +21,9 @@ import { IMAGES } from "../services/versions";
 /** Compose service names of the proxy pair. */
 export const PROXY_SERVICE = "proxy";
 export const CERTBOT_SERVICE = "certbot";
+
+/** The only capabilities the proxy gets back after `cap_drop: ALL`. */
+export const PROXY_CAPABILITIES = ["CHOWN", "SETUID", "SETGID"] as const;
 
 /** Where each host's certificate directory (fullchain.pem, privkey.pem) is linked inside nginx. */
 export const CERTIFICATE_DIR = "/etc/nginx/certs";
@@ -75,6 +79,13 @@ export function renderNginxConf(services: ServiceSpec[], options: NginxConfigOpt
         "    }",
         `    limit_req_zone $binary_remote_addr zone=per_client:10m rate=${rate}r/s;`,
         "    limit_req_status 429;",
+        "",
+        // Upstreams are resolved per request through Docker's embedded DNS (127.0.0.11 in every
+        // container on a user-defined network): nginx starts, and certbot gets its certificates,
+        // while the apps are still starting (502 until they answer), and a recreated container's
+        // new address is picked up within `valid` without a reload.
+        "    resolver 127.0.0.11 valid=10s ipv6=off;",
+        "    resolver_timeout 5s;",
         "",
         "    ssl_protocols TLSv1.2 TLSv1.3;",
         "    ssl_prefer_server_ciphers off;",
@@ -143,7 +154,11 @@ function locationBlock(route: ResolvedRoute): string[] {
         "            proxy_set_header X-Forwarded-Proto $scheme;",
         "            proxy_set_header X-Forwarded-Host $host;",
         ...upgrade,
-        `            proxy_pass http://${route.service}:${route.port};`,
+        // A variable makes nginx resolve the name per request instead of refusing to start
+        // ("host not found in upstream"). No URI part after host:port, so the request URI is passed
+        // unchanged, exactly as `proxy_pass http://service:port;` did (nginx proxy_pass docs).
+        `            set $backend_host ${route.service};`,
+        `            proxy_pass http://$backend_host:${route.port};`,
         "        }",
     ];
 }
@@ -188,8 +203,17 @@ export class ComposeProxy extends pulumi.ComponentResource {
             health: { http: { path: "/healthz", port: 80 }, startupSeconds: 30 },
             resources: { cpu: "100m", memory: "64Mi", cpuLimit: "1", memoryLimit: "256Mi" },
             storage: [...SHARED_PROXY_STORAGE],
-            // nginx's master binds 80/443 and writes its pid and temp files; workers drop to `nginx`.
-            security: { runAsNonRoot: false, readOnlyRootFilesystem: true, writablePaths: [CERTIFICATE_DIR, "/var/cache/nginx", "/var/run", "/tmp"] },
+            // nginx's master runs as root: it chowns its temp directories (/var/cache/nginx/*_temp)
+            // to the worker user (CHOWN) and starts workers as `nginx` (SETUID, SETGID); nothing
+            // else. Binding 80/443 needs no NET_BIND_SERVICE: Docker (>= 20.10, moby/moby#41030)
+            // sets net.ipv4.ip_unprivileged_port_start=0 in every container's network namespace.
+            // test/compose-proxy-runtime.spec.ts runs the real nginx with exactly these.
+            security: {
+                runAsNonRoot: false,
+                readOnlyRootFilesystem: true,
+                writablePaths: [CERTIFICATE_DIR, "/var/cache/nginx", "/var/run", "/tmp"],
+                addCapabilities: [...PROXY_CAPABILITIES],
+            },
             dependsOn: [CERTBOT_SERVICE],
             targets: ["compose"],
         };

@@ -6,12 +6,19 @@ import * as pulumi from "@pulumi/pulumi";
 import { ServiceSpec } from "../services/catalog";
 import { ComposeDelivery } from "./delivery";
 import { ComposeMonitoring } from "./monitoring";
-import { renderComposeProject } from "./project";
-import { ComposeProxy, PROXY_SERVICE } from "./proxy";
+import { composeReservedMemoryMib, renderComposeProject } from "./project";
+import { ComposeProxy } from "./proxy";
+import { ConfigError } from "../../config";
 import { ComposeHostAccess } from "../hetzner/platform";
+import { memoryBudgetProblem } from "../hetzner/server-types";
 
 export interface ComposeStackArgs {
     host: ComposeHostAccess;
+    /**
+     * The host's Hetzner server type and location (config `serverType`, `location`): the sum of the
+     * services' memory reservations must fit it with headroom (components/hetzner/server-types.ts).
+     */
+    server: { type: string; location: string };
     /** The catalog: Supabase, Archon, the registry. Monitoring and the proxy are added here. */
     services: ServiceSpec[];
     /** Public DNS name; monitoring probes its hosts' certificates. */
@@ -35,6 +42,8 @@ export class ComposeStack extends pulumi.ComponentResource {
     public readonly serviceNames: string[];
     /** Public hosts the proxy serves. */
     public readonly hosts: string[];
+    /** MiB of memory the services reserve together (`mem_reservation`). */
+    public readonly reservedMemoryMib: number;
 
     constructor(name: string, args: ComposeStackArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:ComposeStack", name, {}, opts);
@@ -50,13 +59,16 @@ export class ComposeStack extends pulumi.ComponentResource {
         const routed = [...args.services, ...monitoring.services];
         const proxy = new ComposeProxy("proxy", { services: routed, acmeEmail: args.acmeEmail }, { parent: this });
         const services = [...routed, ...proxy.services];
+        this.reservedMemoryMib = composeReservedMemoryMib(services);
+        const problem = memoryBudgetProblem(args.server.type, this.reservedMemoryMib, args.server.location);
+        if (problem) throw new ConfigError(`archon-infra:serverType = ${JSON.stringify(args.server.type)}: ${problem}`);
         const project = renderComposeProject({ services, dataDir: args.host.dataDir });
-        new ComposeDelivery("compose-project", { host: args.host, files: project.files, secretFiles: project.secretFiles, proxyService: PROXY_SERVICE }, {
+        new ComposeDelivery("compose-project", { host: args.host, files: project.files, secretFiles: project.secretFiles }, {
             parent: this,
             dependsOn: args.deliveryDependsOn,
         });
         this.serviceNames = services.map((s) => s.name).sort();
         this.hosts = proxy.hosts;
-        this.registerOutputs({ serviceNames: this.serviceNames, hosts: this.hosts });
+        this.registerOutputs({ serviceNames: this.serviceNames, hosts: this.hosts, reservedMemoryMib: this.reservedMemoryMib });
     }
 }

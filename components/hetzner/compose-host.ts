@@ -7,7 +7,7 @@ import * as command from "@pulumi/command";
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import { privateIpFor } from "./network";
-import { DEPLOY_USER } from "./cloud-init";
+import { DATA_MOUNT, DEPLOY_USER } from "./cloud-init";
 import { renderHostScriptOutput } from "./host-scripts";
 import { HetznerServer, HostSummary, ServerPlacement } from "./server";
 
@@ -24,8 +24,8 @@ export interface ComposeHostAccess {
     projectDir: string;
 }
 
-/** Mount point of the data volume. */
-export const DATA_MOUNT = "/mnt/archon-data";
+/** Mount point of the data volume (cloud-init orders docker.service after it). */
+export { DATA_MOUNT };
 
 export interface ComposeHostArgs {
     placement: ServerPlacement;

@@ -5,7 +5,7 @@
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ArchonConfig } from "../../config";
-import { DEPLOY_USER } from "./cloud-init";
+import { DEPLOY_USER, DOCKER_PACKAGES } from "./cloud-init";
 import { CiAccessFirewall } from "./ci-access-firewall";
 import { ClusterAddons } from "./cluster-addons";
 import { ComposeHost, ComposeHostAccess } from "./compose-host";
@@ -30,6 +30,8 @@ export class Platform extends pulumi.ComponentResource {
     public readonly kubernetesProvider?: kubernetes.Provider;
     /** The Compose host (target compose). */
     public readonly composeHost?: ComposeHostAccess;
+    /** Pinned host packages by name (target compose: Docker Engine, containerd, the Compose plugin). */
+    public readonly hostSoftware?: Record<string, string>;
     /** Kubeconfig of the cluster (secret); undefined for compose. */
     public readonly kubeconfig?: pulumi.Output<string>;
     /** Every Hetzner host: name, role, public IPv4/IPv6, private IP (empty for target kubernetes). */
@@ -91,6 +93,7 @@ export class Platform extends pulumi.ComponentResource {
                 dataVolumeSizeGb: config.dataVolumeSizeGb,
             }, { parent: this });
             this.composeHost = host.access;
+            this.hostSoftware = { ...DOCKER_PACKAGES };
             this.hosts = host.summary.apply((summary) => [summary]);
             this.ingressIpv4 = host.publicIpv4;
         } else {
@@ -132,6 +135,6 @@ export class Platform extends pulumi.ComponentResource {
         const keyFile = this.sshPrivateKey ? ` -i ~/.ssh/${namePrefix}` : "";
         this.sshCommands = this.hosts.apply((hosts) =>
             Object.fromEntries(hosts.map((h) => [h.name, `ssh${keyFile} ${DEPLOY_USER}@${h.publicIpv4}`])));
-        this.registerOutputs({ hosts: this.hosts, sshCommands: this.sshCommands, ingressIpv4: this.ingressIpv4 });
+        this.registerOutputs({ hosts: this.hosts, sshCommands: this.sshCommands, ingressIpv4: this.ingressIpv4, hostSoftware: this.hostSoftware });
     }
 }

@@ -67,6 +67,7 @@ export class Workloads extends pulumi.ComponentResource {
             if (!host) throw new pulumi.RunError("target compose: the platform did not provide a Compose host");
             const stack = new ComposeStack("compose", {
                 host,
+                server: { type: config.serverType, location: config.location },
                 services: this.services,
                 domain: config.domain,
                 acmeEmail: config.acmeEmail,

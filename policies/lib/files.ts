@@ -1,8 +1,12 @@
 /**
  * Text files inside a resource's inputs (asset archives, e.g. the Compose project a CopyToRemote
  * delivers). The offline check sees them as `{"$archive": {path: {"$asset": {text}}}}` (the synth's
- * JSON); the Pulumi CLI hands the policy `pulumi.asset.AssetArchive` / `StringAsset` objects.
+ * JSON); the Pulumi CLI hands the policy `pulumi.asset.AssetArchive` / `StringAsset` objects. A
+ * path-based archive or asset (`FileArchive` / `FileAsset`, `{"$archive": {"path": dir}}`: what
+ * pulumi-command's CopyToRemote requires) is read from disk, where the program rendered it.
  */
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Props, record } from "./context";
 
@@ -10,7 +14,14 @@ import { Props, record } from "./context";
 export async function archivedTextFiles(value: unknown, prefix = ""): Promise<Record<string, string>> {
     const found: Record<string, string> = {};
     const join = (entry: string) => (prefix ? `${prefix}/${entry}` : entry);
-    if (pulumi.asset.Archive.isInstance(value) && "assets" in value) {
+    const pathOf = (v: unknown): string | undefined => {
+        const p = v !== null && typeof v === "object" ? (v as { path?: unknown }).path : undefined;
+        return typeof p === "string" ? p : undefined;
+    };
+    if ((pulumi.asset.Archive.isInstance(value) || pulumi.asset.Asset.isInstance(value)) && "path" in value) {
+        const p = await (value as pulumi.asset.FileArchive).path;
+        Object.assign(found, filesAtPath(p, prefix));
+    } else if (pulumi.asset.Archive.isInstance(value) && "assets" in value) {
         for (const [entry, asset] of Object.entries(await (value as pulumi.asset.AssetArchive).assets)) Object.assign(found, await archivedTextFiles(asset, join(entry)));
     } else if (pulumi.asset.Asset.isInstance(value) && "text" in value) {
         found[prefix || "asset"] = await (value as pulumi.asset.StringAsset).text;
@@ -18,7 +29,10 @@ export async function archivedTextFiles(value: unknown, prefix = ""): Promise<Re
         for (const item of value) Object.assign(found, await archivedTextFiles(item, prefix));
     } else if (value !== null && typeof value === "object") {
         const object = value as Props;
-        if (object.$archive !== undefined) {
+        const pathArchive = pathOf(object.$archive) ?? pathOf(object.$asset);
+        if (pathArchive !== undefined) {
+            Object.assign(found, filesAtPath(pathArchive, prefix));
+        } else if (object.$archive !== undefined) {
             for (const [entry, asset] of Object.entries(record(object.$archive))) Object.assign(found, await archivedTextFiles(asset, join(entry)));
         } else if (object.$asset !== undefined) {
             const text = record(object.$asset).text;
@@ -26,6 +40,22 @@ export async function archivedTextFiles(value: unknown, prefix = ""): Promise<Re
         } else {
             for (const item of Object.values(object)) Object.assign(found, await archivedTextFiles(item, prefix));
         }
+    }
+    return found;
+}
+
+/** The text files at `location` (a file, or every file under a directory), by path relative to it; nothing when it is gone. */
+export function filesAtPath(location: string, prefix = ""): Record<string, string> {
+    const found: Record<string, string> = {};
+    if (!fs.existsSync(location)) return found;
+    if (!fs.statSync(location).isDirectory()) {
+        found[prefix || path.basename(location)] = fs.readFileSync(location, "utf8");
+        return found;
+    }
+    for (const entry of fs.readdirSync(location, { recursive: true, withFileTypes: true })) {
+        if (!entry.isFile()) continue;
+        const relative = path.relative(location, path.join(entry.parentPath, entry.name)).split(path.sep).join("/");
+        found[prefix ? `${prefix}/${relative}` : relative] = fs.readFileSync(path.join(entry.parentPath, entry.name), "utf8");
     }
     return found;
 }

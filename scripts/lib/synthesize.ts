@@ -6,6 +6,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
+import { filesAtPath } from "../../policies/lib/files";
 import { aliasSpecsOf, resolveAliases } from "./aliases";
 import { reveal } from "./reveal";
 
@@ -262,6 +263,13 @@ function collectArchives(value: unknown, found: Record<string, string>, prefix =
     if (Array.isArray(value)) return value.forEach((v) => collectArchives(v, found, prefix));
     if (value === null || typeof value !== "object") return;
     const record = value as Record<string, unknown>;
+    // A path-based archive or asset (FileArchive/FileAsset, what CopyToRemote requires): the program
+    // wrote it before registering the resource, so its files are read from disk.
+    const location = [record.$archive, record.$asset].map((v) => (v && typeof v === "object" ? (v as { path?: unknown }).path : undefined)).find((p) => typeof p === "string");
+    if (typeof location === "string") {
+        Object.assign(found, filesAtPath(location, prefix));
+        return;
+    }
     if (record.$archive && typeof record.$archive === "object") {
         for (const [entry, asset] of Object.entries(record.$archive as Record<string, unknown>)) {
             collectArchives(asset, found, prefix ? `${prefix}/${entry}` : entry);

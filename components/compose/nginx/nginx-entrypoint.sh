@@ -30,8 +30,7 @@ link_certificates || true
 nginx -g 'daemon off;' &
 nginx_pid=$!
 trap 'kill -TERM "$nginx_pid" 2>/dev/null || true' TERM INT
-# `docker compose kill -s HUP proxy` (after every deploy) reaches this shell, PID 1: hand it to
-# nginx, which reloads and resolves the upstream containers' addresses again.
+# `docker compose kill -s HUP proxy` reaches this shell, PID 1: hand it to nginx, which reloads.
 trap 'kill -HUP "$nginx_pid" 2>/dev/null || true' HUP
 
 elapsed=0

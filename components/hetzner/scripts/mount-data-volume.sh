@@ -18,5 +18,8 @@ sudo install -d -m 0755 "$DATA_DIR"
 if ! grep -q "UUID=$uuid " /etc/fstab; then
   echo "UUID=$uuid $DATA_DIR ext4 defaults,nofail,discard 0 2" | sudo tee -a /etc/fstab >/dev/null
 fi
+# systemd's fstab generator turns the line into the mount unit that docker.service's drop-in
+# (RequiresMountsFor=, from cloud-init) waits for at every boot.
+sudo systemctl daemon-reload
 mountpoint -q "$DATA_DIR" || sudo mount "$DATA_DIR"
 sudo install -d -m 0750 -o "$DEPLOY_USER" -g "$DEPLOY_USER" "$DATA_DIR/data" "$PROJECT_DIR"
