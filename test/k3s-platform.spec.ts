@@ -130,6 +130,14 @@ describe("k3s pod and Service ranges (Archon's internal API admits 172.16.0.0/12
         for (const flag of ["--cluster-cidr", "--service-cidr", "--cluster-dns"]) assert.ok(!agent.includes(flag), `agent got ${flag}`);
         assert.equal(flagValue(agent, "--node-ip"), "10.0.1.101");
     });
+
+    it("keeps k3s's Traefik with ingressController traefik and disables it with ingress-nginx (both would claim 80/443)", async () => {
+        const disabled = (args: string[]) => args.some((a, i) => a === "--disable" && args[i + 1] === "traefik");
+        const traefik = installerArguments(plainInputs(named(await synth("production"), COMMAND, "install-cp-1")).create, "10.0.1.11");
+        assert.equal(disabled(traefik), false);
+        const nginx = installerArguments(plainInputs(named(await synth("production", { ingressController: "ingress-nginx" }), COMMAND, "install-cp-1")).create, "10.0.1.11");
+        assert.equal(disabled(nginx), true, nginx.join(" "));
+    });
 });
 
 describe("target kubernetes: archon-agents only with a pod CIDR Archon admits", () => {

@@ -33,6 +33,8 @@ export interface K3sClusterArgs {
     k3sVersion: string;
     /** Join token (secret, from Secrets.k3sToken); sent over SSH on stdin only. */
     token: pulumi.Input<string>;
+    /** Keep the Traefik k3s bundles (config `ingressController: traefik`); false installs with `--disable traefik`. Default true. */
+    bundledTraefik?: boolean;
 }
 
 /** Points a k3s kubeconfig (server https://127.0.0.1:6443) at the given address. */
@@ -85,6 +87,7 @@ export class K3sCluster extends pulumi.ComponentResource {
                     K3S_CLUSTER_CIDR,
                     K3S_SERVICE_CIDR,
                     K3S_CLUSTER_DNS,
+                    K3S_BUNDLED_TRAEFIK: String(args.bundledTraefik ?? true),
                 })),
                 stdin: pulumi.secret(args.token),
                 logging: "stderr",

@@ -128,6 +128,7 @@ export class Platform extends pulumi.ComponentResource {
                 agentServerType: config.agentServerType ?? config.serverType,
                 k3sVersion: config.k3sVersion,
                 token: args.secrets.k3sToken,
+                bundledTraefik: config.ingressController === "traefik",
             }, { parent: this });
             this.kubeconfig = cluster.kubeconfig;
             this.kubernetesProvider = new kubernetes.Provider("cluster", { kubeconfig: this.kubeconfig }, { parent: this });

@@ -4,7 +4,7 @@
 # Pods and Services get addresses inside 172.16.0.0/12 (K3S_CLUSTER_CIDR / K3S_SERVICE_CIDR, see
 # components/hetzner/pod-network.ts): Archon's internal API admits no other private range.
 : "${K3S_VERSION:?}" "${K3S_ROLE:?}" "${NODE_PRIVATE_IP:?}" "${NODE_PUBLIC_IP:?}"
-: "${K3S_CLUSTER_CIDR:?}" "${K3S_SERVICE_CIDR:?}" "${K3S_CLUSTER_DNS:?}"
+: "${K3S_CLUSTER_CIDR:?}" "${K3S_SERVICE_CIDR:?}" "${K3S_CLUSTER_DNS:?}" "${K3S_BUNDLED_TRAEFIK:?}"
 token_file=/etc/rancher/k3s/cluster-token
 sudo install -d -m 0700 /etc/rancher/k3s
 sudo sh -c "umask 077 && cat >$token_file"
@@ -37,6 +37,11 @@ server_args=(
   --disable local-storage
   --write-kubeconfig-mode 0600
 )
+# With ingress-nginx chosen, k3s's own Traefik would hold ports 80/443 on every node (both
+# LoadBalancer Services compete for the same service load balancer ports).
+if [ "$K3S_BUNDLED_TRAEFIK" != "true" ]; then
+  server_args+=(--disable traefik)
+fi
 case "$K3S_ROLE" in
   init) k3s_args=(server --cluster-init "${node_args[@]}" "${server_args[@]}") ;;
   server) k3s_args=(server --server "${K3S_SERVER_URL:?}" "${node_args[@]}" "${server_args[@]}") ;;
