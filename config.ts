@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ALL_LOCATIONS, HETZNER_SERVER_TYPES } from "./components/hetzner/server-types";
+import { ARCHON_INTERNAL_RANGE, cidrContains } from "./components/hetzner/pod-network";
 
 export const PROJECT = "archon-infra";
 
@@ -109,6 +110,7 @@ export const configSchema = z
         logsRetentionDays: z.number().int().min(1).max(365),
         previousImageTag: z.string().regex(DOCKER_TAG, { message: "is not a valid image tag; set it to the tag the stack ran before this build, e.g. sha-1a2b3c4" }).optional(),
         hcloudTokenForCluster: z.string().min(1, { message: "is empty; set the Hetzner API token the cluster's CCM/CSI use: pulumi config set --secret hcloudTokenForCluster <token>" }).optional(),
+        podCidr: z.cidrv4({ error: "must be the existing cluster's pod CIDR as IPv4 CIDR, e.g. 172.20.0.0/16 (kubectl cluster-info dump | grep -m1 cluster-cidr)" }).optional(),
         storageClassName: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { message: "must be the name of a StorageClass in the cluster (lower case, e.g. gp3-retain); unset = the cluster's default" }).optional(),
     })
     .superRefine((c, ctx) => {
@@ -118,6 +120,15 @@ export const configSchema = z
         }
         if (c.storageClassName !== undefined && c.target !== "kubernetes") {
             fail("storageClassName", `is for target kubernetes only; ${c.target === "k3s" ? "k3s volumes use the retained class hcloud-volumes-retain" : "compose keeps data on the host's data volume"}: pulumi config rm storageClassName`);
+        }
+        if (c.podCidr !== undefined && c.target !== "kubernetes") {
+            fail("podCidr", `is for target kubernetes only; ${c.target === "k3s" ? "k3s clusters get pods in 172.20.0.0/16 from the program" : "compose runs no pod network"}: pulumi config rm podCidr`);
+        }
+        // archon-agents reads its credentials from archon-server's internal API, which Archon
+        // v0.1.0 admits only from 127.0.0.1 and 172.16.0.0/12 (coleam00/Archon v0.1.0,
+        // python/src/server/api_routes/internal_api.py): pods elsewhere get 403 and crash-loop.
+        if (c.target === "kubernetes" && c.enableAgents && (c.podCidr === undefined || !cidrContains(ARCHON_INTERNAL_RANGE, c.podCidr))) {
+            fail("enableAgents", `archon-agents needs pod addresses inside ${ARCHON_INTERNAL_RANGE} (Archon's internal API refuses others); ${c.podCidr === undefined ? "declare the cluster's pod CIDR with pulumi config set podCidr <cidr>" : `podCidr ${c.podCidr} is outside it`}, or pulumi config set enableAgents false`);
         }
         if (c.target === "kubernetes" && c.kubeconfig === undefined) {
             fail("kubeconfig", "target kubernetes needs the cluster's kubeconfig: pulumi config set --secret kubeconfig -- \"$(cat ~/.kube/config)\"");

@@ -113,7 +113,7 @@ describe("hosts: k3s target (production)", () => {
         assert.strictEqual(ofType(s, "hcloud:index/loadBalancerTarget:LoadBalancerTarget").length, 6);
         const services = ofType(s, "hcloud:index/loadBalancerService:LoadBalancerService").map(plainInputs);
         assert.deepStrictEqual(services.map((svc) => [svc.protocol, svc.listenPort, svc.destinationPort, svc.proxyprotocol]).sort(),
-            [["tcp", 443, 443, false], ["tcp", 80, 80, false]]);
+            [["tcp", 443, 443, true], ["tcp", 80, 80, true]]);
         const nodeIps = (s.outputs.hosts as { publicIpv4: string }[]).map((h) => h.publicIpv4);
         assert.match(String(s.outputs.ingressIpv4), /^\d+\.\d+\.\d+\.\d+$/);
         assert.ok(!nodeIps.includes(String(s.outputs.ingressIpv4)), "ingress goes through the load balancer");
@@ -189,7 +189,7 @@ describe("hosts: k3s target (production)", () => {
         }
         assert.deepStrictEqual(csi.values.storageClasses, [{ name: RETAINED_STORAGE_CLASS, defaultStorageClass: true, reclaimPolicy: "Retain" }]);
         assert.strictEqual(ccm.values.env.HCLOUD_LOAD_BALANCERS_ENABLED.value, "false");
-        assert.strictEqual(ccm.values.networking.enabled, false);
+        assert.strictEqual(ccm.values.networking.enabled, true);
     });
 
     it("pins a CCM Hetzner still supports (v1.30.1 or later: older ones crash once the API drops `datacenter`)", async () => {
@@ -231,14 +231,16 @@ describe("hosts: kubernetes target", () => {
 
 describe("hosts: firewall exposure", () => {
     for (const stack of ["staging", "production"]) {
-        it(`${stack}: only 80/443 and ICMP reach the world; SSH and the Kubernetes API only sshAllowedCidrs`, async () => {
+        it(`${stack}: only 80/443 (not on nodes behind the load balancer) and ICMP reach the world; SSH and the Kubernetes API only sshAllowedCidrs`, async () => {
             const s = await synth(stack);
             const firewalls = ofType(s, FIREWALL);
             assert.strictEqual(firewalls.length, 1);
             const rules = plainInputs(firewalls[0]).rules as { direction: string; protocol: string; port?: string; sourceIps: string[] }[];
             for (const rule of rules) assert.strictEqual(rule.direction, "in");
             const world = rules.filter((r) => r.sourceIps.some((ip) => WORLD.includes(ip) || ip.endsWith("/0")));
-            assert.deepStrictEqual(world.map((r) => `${r.protocol}/${r.port ?? "-"}`).sort(), ["icmp/-", "tcp/443", "tcp/80"]);
+            // Production's nodes sit behind the PROXY protocol load balancer, which reaches them privately.
+            const publicWeb = stack === "production" ? [] : ["tcp/443", "tcp/80"];
+            assert.deepStrictEqual(world.map((r) => `${r.protocol}/${r.port ?? "-"}`).sort(), ["icmp/-", ...publicWeb]);
             for (const r of world) assert.deepStrictEqual([...r.sourceIps].sort(), [...WORLD].sort());
             const admin = rules.filter((r) => !world.includes(r));
             const expected = stack === "production" ? ["tcp/22", "tcp/6443"] : ["tcp/22"];

@@ -204,7 +204,7 @@ describe("Traefik HTTP -> HTTPS on k3s", () => {
         const config = parseYaml((await synth("production")).files[file]) as { apiVersion: string; spec: { valuesContent: string } };
         assert.equal(config.apiVersion, "helm.cattle.io/v1");
         const values = parseYaml(config.spec.valuesContent) as { additionalArguments: string[] };
-        assert.deepEqual(values.additionalArguments.sort(), [
+        assert.deepEqual(values.additionalArguments.filter((a) => a.includes(".http.redirections.")).sort(), [
             "--entryPoints.web.http.redirections.entryPoint.permanent=true",
             "--entryPoints.web.http.redirections.entryPoint.scheme=https",
             "--entryPoints.web.http.redirections.entryPoint.to=websecure",

@@ -7,9 +7,15 @@
  * created from config `hcloudTokenForCluster` (else the provider's hcloud:token / HCLOUD_TOKEN).
  * Offline there is no token: the Secret is skipped (no placeholder is ever deployed) and a warning
  * says how to set it.
+ *
+ * Order: Secret -> CCM -> CSI -> everything else on the cluster (`ready`). k3s starts every node
+ * with the taint `node.cloudprovider.kubernetes.io/uninitialized` (`--kubelet-arg
+ * cloud-provider=external`), which only the CCM removes; the CCM tolerates it
+ * (chart/templates/deployment.yaml), the CSI controller and every workload do not.
  */
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { K3S_CLUSTER_CIDR } from "./pod-network";
 
 export const HETZNER_CHARTS_REPO = "https://charts.hetzner.cloud";
 /** Pinned chart versions (the chart index at HETZNER_CHARTS_REPO lists the releases). */
@@ -31,11 +37,18 @@ export interface ClusterAddonsArgs {
     networkId: pulumi.Input<number>;
     /** Hetzner API token (secret); undefined offline. */
     hcloudToken?: pulumi.Output<string>;
+    /** The pod range k3s was installed with (`--cluster-cidr`); default {@link K3S_CLUSTER_CIDR}. */
+    clusterCidr?: string;
 }
 
 export class ClusterAddons extends pulumi.ComponentResource {
     /** Name of the default, retained storage class. */
     public readonly storageClassName = RETAINED_STORAGE_CLASS;
+    /**
+     * What every workload, claim and chart on the cluster waits for: the CCM (nodes initialized,
+     * so pods schedule) and the CSI driver with its StorageClass (claims bind).
+     */
+    public readonly ready: pulumi.Resource[];
 
     constructor(name: string, args: ClusterAddonsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:ClusterAddons", name, {}, opts);
@@ -50,7 +63,7 @@ export class ClusterAddons extends pulumi.ComponentResource {
         } else {
             pulumi.log.warn("no Hetzner token for the cluster: set `pulumi config set --secret hcloudTokenForCluster <token>` (or hcloud:token) so the CCM and CSI driver can start", this);
         }
-        const release = (releaseName: string, chart: string, version: string, values: Record<string, unknown>) =>
+        const release = (releaseName: string, chart: string, version: string, values: Record<string, unknown>, dependsOn: pulumi.Resource[]) =>
             new kubernetes.helm.v3.Release(releaseName, {
                 name: releaseName,
                 chart,
@@ -58,17 +71,34 @@ export class ClusterAddons extends pulumi.ComponentResource {
                 repositoryOpts: { repo: HETZNER_CHARTS_REPO },
                 namespace: NAMESPACE,
                 values,
-            }, { ...k8s, dependsOn: needs });
-        release("hcloud-ccm", "hcloud-cloud-controller-manager", CCM_CHART_VERSION, {
-            // Ingress reaches the nodes through ingress-load-balancer.ts (or the single node's ports);
-            // the CCM must not also create load balancers for LoadBalancer Services.
-            env: { HCLOUD_LOAD_BALANCERS_ENABLED: { value: "false" } },
-            // Pod traffic stays on flannel over the private network; the CCM manages no routes.
-            networking: { enabled: false },
-        });
-        release("hcloud-csi", "hcloud-csi", CSI_CHART_VERSION, {
+            }, { ...k8s, dependsOn });
+        // Values as read in hetznercloud/hcloud-cloud-controller-manager v1.31.1 chart/values.yaml
+        // and chart/templates/deployment.yaml.
+        const ccm = release("hcloud-ccm", "hcloud-cloud-controller-manager", CCM_CHART_VERSION, {
+            env: {
+                // Ingress reaches the nodes through ingress-load-balancer.ts (or the single node's
+                // ports); the CCM must not also create load balancers for LoadBalancer Services.
+                HCLOUD_LOAD_BALANCERS_ENABLED: { value: "false" },
+                // Pod traffic is flannel VXLAN over the private network (k3s-install.sh
+                // --flannel-iface), so the CCM adds no Hetzner network routes. The routes controller
+                // is on by default once HCLOUD_NETWORK is set (internal/config/config.go,
+                // HCLOUD_NETWORK_ROUTES_ENABLED, default true).
+                HCLOUD_NETWORK_ROUTES_ENABLED: { value: "false" },
+            },
+            // `networking.enabled` sets HCLOUD_NETWORK from the Secret's `network` key
+            // (networking.network.valueFrom.secretKeyRef hcloud/network), so the CCM reports each
+            // node's private address as its InternalIP (hcloud/instances.go, hcloudNodeAddresses).
+            // Without it the CCM reports public addresses only, the kubelet's private --node-ip
+            // matches none of them and the node keeps its uninitialized taint
+            // (hetznercloud/hcloud-cloud-controller-manager#630). The chart passes `clusterCIDR` as
+            // --cluster-cidr: it must be k3s's own pod range.
+            networking: { enabled: true, clusterCIDR: args.clusterCidr ?? K3S_CLUSTER_CIDR },
+        }, needs);
+        // The CSI controller has no toleration for the uninitialized taint: it waits for the CCM.
+        const csi = release("hcloud-csi", "hcloud-csi", CSI_CHART_VERSION, {
             storageClasses: [{ name: RETAINED_STORAGE_CLASS, defaultStorageClass: true, reclaimPolicy: "Retain" }],
-        });
+        }, [...needs, ccm]);
+        this.ready = [ccm, csi];
         this.registerOutputs({ storageClassName: this.storageClassName });
     }
 }

@@ -1,6 +1,7 @@
 /**
- * The hosts' Hetzner firewall: the world reaches 80/443 (and ICMP) only; SSH and, on clusters, the
- * Kubernetes API only from `sshAllowedCidrs`. Servers attach it at creation through `firewallIds`
+ * The hosts' Hetzner firewall: the world reaches 80/443 (and ICMP) only, and not even 80/443 on
+ * nodes behind the ingress load balancer (it reaches them over the private network, which Hetzner
+ * firewalls do not filter); SSH and, on clusters, the Kubernetes API only from `sshAllowedCidrs`. Servers attach it at creation through `firewallIds`
  * (a separate attachment would leave the first boot unprotected).
  */
 import * as hcloud from "@pulumi/hcloud";
@@ -16,6 +17,8 @@ export interface HostFirewallArgs {
     adminCidrs: string[];
     /** Open 6443 to `adminCidrs` (k3s); the compose host has no Kubernetes API. */
     kubernetesApi: boolean;
+    /** Open 80/443 to the world (the hosts serve it themselves). False behind the ingress load balancer. Default true. */
+    publicWeb?: boolean;
     labels: Record<string, string>;
 }
 
@@ -29,8 +32,10 @@ export class HostFirewall extends pulumi.ComponentResource {
             ({ direction: "in", protocol: "tcp", port: String(port), sourceIps, description });
         const rules: hcloud.types.input.FirewallRule[] = [
             { direction: "in", protocol: "icmp", sourceIps: WORLD, description: "ping and path MTU discovery" },
-            tcp(80, WORLD, "HTTP (redirects to HTTPS, ACME challenges)"),
-            tcp(443, WORLD, "HTTPS"),
+            ...(args.publicWeb ?? true ? [
+                tcp(80, WORLD, "HTTP (redirects to HTTPS, ACME challenges)"),
+                tcp(443, WORLD, "HTTPS"),
+            ] : []),
             tcp(22, args.adminCidrs, "SSH from admin networks"),
             ...(args.kubernetesApi ? [tcp(6443, args.adminCidrs, "Kubernetes API from admin networks")] : []),
         ];

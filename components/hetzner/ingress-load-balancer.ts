@@ -1,7 +1,10 @@
 /**
  * A Hetzner load balancer in front of a multi-node cluster: TCP 80 and 443 to every node's private
  * address, where k3s's service load balancer exposes the ingress controller. TLS terminates in the
- * cluster (cert-manager), so the balancer passes TCP through, without PROXY protocol.
+ * cluster (cert-manager), so the balancer passes TCP through; with `proxyProtocol` it prefixes
+ * each connection with a PROXY protocol header carrying the client's address, which the ingress
+ * controller must then expect (Traefik `entryPoints.*.proxyProtocol.trustedIPs`, ingress-nginx
+ * `use-proxy-protocol`): without it every client looks like the balancer.
  */
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
@@ -22,6 +25,8 @@ export interface IngressLoadBalancerArgs {
     targets: Record<string, pulumi.Input<number>>;
     /** Production: delete protection. */
     deleteProtection: boolean;
+    /** Send a PROXY protocol header on every connection (Hetzner `proxyprotocol`). Default false. */
+    proxyProtocol?: boolean;
     labels: Record<string, string>;
 }
 
@@ -49,7 +54,7 @@ export class IngressLoadBalancer extends pulumi.ComponentResource {
                 protocol: "tcp",
                 listenPort: port,
                 destinationPort: port,
-                proxyprotocol: false,
+                proxyprotocol: args.proxyProtocol ?? false,
             }, { parent: this });
         }
         this.ipv4 = lb.ipv4;

@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { renderHostScript } from "./host-scripts";
 import { privateIpFor } from "./network";
+import { K3S_CLUSTER_CIDR, K3S_CLUSTER_DNS, K3S_SERVICE_CIDR } from "./pod-network";
 import { HetznerServer, HostSummary, ServerPlacement } from "./server";
 
 /** Hetzner allows at most 10 servers in one spread placement group. */
@@ -32,6 +33,8 @@ export interface K3sClusterArgs {
     k3sVersion: string;
     /** Join token (secret, from Secrets.k3sToken); sent over SSH on stdin only. */
     token: pulumi.Input<string>;
+    /** Keep the Traefik k3s bundles (config `ingressController: traefik`); false installs with `--disable traefik`. Default true. */
+    bundledTraefik?: boolean;
 }
 
 /** Points a k3s kubeconfig (server https://127.0.0.1:6443) at the given address. */
@@ -79,6 +82,12 @@ export class K3sCluster extends pulumi.ComponentResource {
                     K3S_SERVER_URL: role === "init" ? "" : serverUrl,
                     NODE_PRIVATE_IP: node.privateIp,
                     NODE_PUBLIC_IP: publicIp,
+                    // Server flags (agents learn the ranges from the servers). They are fixed when the
+                    // cluster is created: k3s does not move a running cluster's pod or Service range.
+                    K3S_CLUSTER_CIDR,
+                    K3S_SERVICE_CIDR,
+                    K3S_CLUSTER_DNS,
+                    K3S_BUNDLED_TRAEFIK: String(args.bundledTraefik ?? true),
                 })),
                 stdin: pulumi.secret(args.token),
                 logging: "stderr",

@@ -12,13 +12,24 @@ import { ComposeHost, ComposeHostAccess } from "./compose-host";
 import { HostFirewall } from "./firewall";
 import { IngressLoadBalancer } from "./ingress-load-balancer";
 import { K3sCluster } from "./k3s-cluster";
-import { PrivateNetwork } from "./network";
+import { NETWORK_RANGE, PrivateNetwork } from "./network";
+import { K3S_CLUSTER_CIDR } from "./pod-network";
 import { Secrets } from "../secrets/secrets";
 import { HostSummary, ServerPlacement } from "./server";
 import { HostSshKey } from "./ssh-key";
 
 export type { ComposeHostAccess } from "./compose-host";
 export type { HostSummary } from "./server";
+
+/** The addresses a PROXY protocol header may come from (the ingress controller trusts only these). */
+export interface ProxyProtocolSources {
+    /**
+     * CIDRs: the Hetzner network (the load balancer's private address) and the pod range (k3s's
+     * service load balancer, klipper-lb, DNATs and masquerades node ports to the controller's
+     * Service, so the controller sees a pod address as the peer).
+     */
+    trustedCidrs: string[];
+}
 
 export interface PlatformArgs {
     config: ArchonConfig;
@@ -47,6 +58,16 @@ export class Platform extends pulumi.ComponentResource {
      * ClusterAddons; kubernetes config `storageClassName`, undefined = the cluster's default.
      */
     public readonly storageClassName?: string;
+    /**
+     * The cluster add-ons every Kubernetes workload, claim and chart waits for (k3s: the Hetzner
+     * CCM and CSI releases of ClusterAddons); empty where the program installs none.
+     */
+    public readonly clusterAddons: pulumi.Resource[] = [];
+    /**
+     * How the ingress controller learns client addresses (k3s behind the Hetzner load balancer:
+     * PROXY protocol from these source ranges); undefined when clients connect directly.
+     */
+    public readonly proxyProtocol?: ProxyProtocolSources;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:Platform", name, {}, opts);
@@ -64,10 +85,16 @@ export class Platform extends pulumi.ComponentResource {
         const namePrefix = `archon-${config.stack}`;
         const labels = { project: "archon", stack: config.stack };
         const network = new PrivateNetwork("network", { namePrefix, location: config.location, deleteProtection: config.isProduction, labels }, { parent: this });
+        // A multi-node cluster is reached through the load balancer, which speaks PROXY protocol.
+        const behindLoadBalancer = config.target === "k3s" && config.controlPlaneNodes + config.agentNodes > 1;
         const firewall = new HostFirewall("firewall", {
             namePrefix,
             adminCidrs: config.sshAllowedCidrs,
             kubernetesApi: config.target === "k3s",
+            // Behind the load balancer the nodes' public 80/443 stay closed: a client connecting
+            // there directly would reach the ingress controller from a trusted (masqueraded pod)
+            // address and could send its own PROXY header, i.e. pick its own client address.
+            publicWeb: !behindLoadBalancer,
             labels,
         }, { parent: this });
         const ciAccess = new CiAccessFirewall("ci-access", { namePrefix, labels }, { parent: this });
@@ -106,6 +133,7 @@ export class Platform extends pulumi.ComponentResource {
                 agentServerType: config.agentServerType ?? config.serverType,
                 k3sVersion: config.k3sVersion,
                 token: args.secrets.k3sToken,
+                bundledTraefik: config.ingressController === "traefik",
             }, { parent: this });
             this.kubeconfig = cluster.kubeconfig;
             this.kubernetesProvider = new kubernetes.Provider("cluster", { kubeconfig: this.kubeconfig }, { parent: this });
@@ -113,10 +141,12 @@ export class Platform extends pulumi.ComponentResource {
                 provider: this.kubernetesProvider,
                 networkId: network.networkId,
                 hcloudToken: config.hcloudTokenForClusterSecret,
+                clusterCidr: K3S_CLUSTER_CIDR,
             }, { parent: this });
             this.storageClassName = addons.storageClassName;
+            this.clusterAddons = addons.ready;
             this.hosts = cluster.summaries;
-            if (cluster.nodes.length > 1) {
+            if (behindLoadBalancer) {
                 const lb = new IngressLoadBalancer("ingress", {
                     lbName: `${namePrefix}-ingress`,
                     location: config.location,
@@ -124,9 +154,11 @@ export class Platform extends pulumi.ComponentResource {
                     subnet: network.subnet,
                     targets: Object.fromEntries(cluster.nodes.map((node) => [node.nodeName, node.serverId])),
                     deleteProtection: config.isProduction,
+                    proxyProtocol: true,
                     labels,
                 }, { parent: this });
                 this.ingressIpv4 = lb.ipv4;
+                this.proxyProtocol = { trustedCidrs: [NETWORK_RANGE, K3S_CLUSTER_CIDR] };
             } else {
                 // One node: the firewall already admits 80/443 to it, where k3s exposes the ingress controller.
                 this.ingressIpv4 = cluster.nodes[0].publicIpv4;

@@ -133,7 +133,12 @@ function traefikMiddleware(name: string, namespace: string, maxBodyMb: number, r
                 permissionsPolicy: SECURITY_HEADERS["Permissions-Policy"],
             },
         },
-        "rate-limit": { rateLimit: { average: rate, burst } },
+        // Keyed on the connection's remote address (an ipStrategy without depth or excludedIPs is
+        // Traefik's RemoteAddr strategy, doc.traefik.io middlewares/http/ratelimit
+        // `sourceCriterion.ipStrategy`), never on X-Forwarded-For, which clients write themselves.
+        // Behind the Hetzner load balancer the remote address is the client's because the
+        // entrypoints accept PROXY protocol from it (k3sTraefikValues).
+        "rate-limit": { rateLimit: { average: rate, burst, sourceCriterion: { ipStrategy: { depth: 0 } } } },
     };
     const spec = specs[name] ?? { buffering: { maxRequestBodyBytes: maxBodyMb * 1024 * 1024 } };
     return { apiVersion: TRAEFIK_API, kind: "Middleware", metadata: { name, namespace }, spec };
@@ -161,6 +166,15 @@ export interface KubernetesIngressArgs {
      * (alert CertificateExpiringSoon). Needs the Prometheus Operator CRDs (KubernetesMonitoring) first. Default false.
      */
     certManagerServiceMonitor?: boolean;
+    /** What renders the Prometheus Operator CRDs (`KubernetesMonitoring.crds`): cert-manager's ServiceMonitor waits for it. */
+    monitoringCrds?: pulumi.Resource;
+    /** Cluster add-ons every chart and object waits for (CCM: schedulable nodes). Default none. */
+    clusterAddons?: pulumi.Resource[];
+    /**
+     * The controller receives PROXY protocol (the Hetzner load balancer's `proxyprotocol`) and
+     * trusts headers from these CIDRs only (`Platform.proxyProtocol`); unset = no PROXY protocol.
+     */
+    proxyProtocolTrustedCidrs?: string[];
 }
 
 /** Namespace and name of the HelmChartConfig that k3s merges into its bundled Traefik chart. */
@@ -174,14 +188,35 @@ export const K3S_TRAEFIK = { namespace: "kube-system", name: "traefik" } as cons
  * Traefik 3: `ports.web.redirections.entryPoint`, and `redirectTo` is refused), while these flags
  * mean the same in Traefik 2.x and 3.x. Let's Encrypt follows the redirect for HTTP-01 challenges.
  */
-export function k3sTraefikValues(): Record<string, unknown> {
+export function k3sTraefikValues(options: { proxyProtocolTrustedCidrs?: string[] } = {}): Record<string, unknown> {
+    const trusted = options.proxyProtocolTrustedCidrs ?? [];
     return {
         additionalArguments: [
             "--entryPoints.web.http.redirections.entryPoint.to=websecure",
             "--entryPoints.web.http.redirections.entryPoint.scheme=https",
             "--entryPoints.web.http.redirections.entryPoint.permanent=true",
+            // Behind the Hetzner load balancer (proxyprotocol on): read the client's address from
+            // the PROXY header, accepted only from these sources (static configuration
+            // `entryPoints.<name>.proxyProtocol.trustedIPs`, same flag in Traefik 2.x and 3.x,
+            // doc.traefik.io routing/entrypoints "ProxyProtocol"). Headers from other peers are
+            // refused, so no client can choose its own address.
+            ...(trusted.length > 0
+                ? ["web", "websecure"].map((entryPoint) => `--entryPoints.${entryPoint}.proxyProtocol.trustedIPs=${trusted.join(",")}`)
+                : []),
         ],
     };
+}
+
+/**
+ * ingress-nginx ConfigMap keys for PROXY protocol behind the Hetzner load balancer
+ * (kubernetes/ingress-nginx docs/user-guide/nginx-configuration/configmap.md `use-proxy-protocol`,
+ * `proxy-real-ip-cidr`): every connection must then start with the header, so this is set only
+ * when the load balancer sends it. No `load-balancer.hetzner.cloud/uses-proxyprotocol` Service
+ * annotation: that is read by the CCM's load balancer controller, which is off here
+ * (HCLOUD_LOAD_BALANCERS_ENABLED=false); the balancer is ingress-load-balancer.ts's.
+ */
+export function ingressNginxProxyProtocolConfig(trustedCidrs: string[]): Record<string, string> {
+    return trustedCidrs.length > 0 ? { "use-proxy-protocol": "true", "proxy-real-ip-cidr": trustedCidrs.join(",") } : {};
 }
 
 /**
@@ -209,8 +244,10 @@ export class KubernetesIngress extends pulumi.ComponentResource {
 
     constructor(name: string, args: KubernetesIngressArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:KubernetesIngress", name, {}, opts);
-        const child = { parent: this, provider: args.provider };
-        const release = (releaseName: keyof typeof CHARTS, namespace: string, values: Record<string, unknown>) => {
+        const addons = args.clusterAddons ?? [];
+        // Everything here waits for the cluster add-ons (CCM: the charts' pods need initialized nodes).
+        const child = { parent: this, provider: args.provider, dependsOn: addons };
+        const release = (releaseName: keyof typeof CHARTS, namespace: string, values: Record<string, unknown>, dependsOn: pulumi.Resource[] = []) => {
             const chart = CHARTS[releaseName];
             const ns = new kubernetes.core.v1.Namespace(namespace, { metadata: { name: namespace } }, child);
             return new kubernetes.helm.v3.Release(chart.chart, {
@@ -221,7 +258,7 @@ export class KubernetesIngress extends pulumi.ComponentResource {
                 namespace: ns.metadata.name,
                 atomic: true,
                 values,
-            }, child);
+            }, { ...child, dependsOn: [...addons, ns, ...dependsOn] });
         };
 
         const certManager = release("certManager", "cert-manager", {
@@ -233,13 +270,13 @@ export class KubernetesIngress extends pulumi.ComponentResource {
                 servicemonitor: { enabled: args.certManagerServiceMonitor ?? false, honorLabels: true },
             },
             ...(args.controller === "ingress-nginx" ? { config: certManagerIngressNginxConfig() } : {}),
-        });
+        }, args.certManagerServiceMonitor && args.monitoringCrds ? [args.monitoringCrds] : []);
         if (args.controller === "traefik" && args.bundledTraefik) {
             new kubernetes.apiextensions.CustomResource("traefik-config", {
                 apiVersion: "helm.cattle.io/v1",
                 kind: "HelmChartConfig",
                 metadata: { name: K3S_TRAEFIK.name, namespace: K3S_TRAEFIK.namespace },
-                spec: { valuesContent: toYaml(k3sTraefikValues()) },
+                spec: { valuesContent: toYaml(k3sTraefikValues({ proxyProtocolTrustedCidrs: args.proxyProtocolTrustedCidrs })) },
             }, child);
         }
         const controller = args.controller === "ingress-nginx"
@@ -252,6 +289,7 @@ export class KubernetesIngress extends pulumi.ComponentResource {
                         "hsts-include-subdomains": "true",
                         "server-tokens": "false",
                         "ssl-redirect": "true",
+                        ...ingressNginxProxyProtocolConfig(args.proxyProtocolTrustedCidrs ?? []),
                     },
                     // Security headers on every response (the chart renders them as a ConfigMap).
                     addHeaders: Object.fromEntries(Object.entries(SECURITY_HEADERS).filter(([h]) => h !== "Strict-Transport-Security")),
@@ -272,13 +310,13 @@ export class KubernetesIngress extends pulumi.ComponentResource {
                     solvers: [{ http01: { ingress: { ingressClassName: INGRESS_CLASS[args.controller] } } }],
                 },
             },
-        }, { ...child, dependsOn: [certManager] });
+        }, { ...child, dependsOn: [...addons, certManager] });
 
         const manifests = renderIngresses(args.services, { controller: args.controller, namespaces: args.namespaces });
         for (const manifest of manifests) {
             const resourceName = `${manifest.metadata.namespace}-${manifest.metadata.name}`;
             if (manifest.kind === "Ingress") {
-                new kubernetes.networking.v1.Ingress(resourceName, { metadata: manifest.metadata, spec: manifest.spec }, { ...child, dependsOn: [issuer, ...controller] });
+                new kubernetes.networking.v1.Ingress(resourceName, { metadata: manifest.metadata, spec: manifest.spec }, { ...child, dependsOn: [...addons, issuer, ...controller] });
             } else {
                 new kubernetes.apiextensions.CustomResource(resourceName, { apiVersion: manifest.apiVersion, kind: manifest.kind, metadata: manifest.metadata, spec: manifest.spec }, child);
             }

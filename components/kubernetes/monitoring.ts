@@ -13,18 +13,31 @@ import { ServiceSpec } from "../services/catalog";
 import { metricsPort } from "../compose/monitoring";
 import { DATASOURCE_UIDS, archonDashboardJson } from "../services/grafana-dashboard";
 import { NamespaceMap, RoutedService, namespaceOf } from "./ingress";
-import { CHARTS } from "../services/versions";
+import { CHARTS, IMAGES } from "../services/versions";
 
 export const MONITORING_NAMESPACE = "monitoring";
 const LOKI_URL = `http://loki.${MONITORING_NAMESPACE}.svc.cluster.local:3100`;
 const GRAFANA_ADMIN_SECRET = "grafana-admin";
 const ALERTMANAGER_SECRET = "alertmanager-archon-config";
 
-/** Alloy configuration: every pod's logs through the Kubernetes API, labelled, to Loki. */
+/**
+ * Alloy configuration: the logs of the pods on Alloy's own node, through the Kubernetes API,
+ * labelled, to Loki. The chart runs Alloy as a DaemonSet without clustering (grafana/alloy
+ * helm-chart/1.1.2 operations/helm/charts/alloy/values.yaml: `controller.type: daemonset`,
+ * `alloy.clustering.enabled: false`), so without the node selector every replica would tail every
+ * pod and Loki would get each line once per node. The chart sets HOSTNAME to the pod's
+ * `spec.nodeName` (templates/containers/_agent.yaml); the selector is the one Alloy documents for
+ * this (grafana/alloy v1.9.2, the chart's appVersion, docs/sources/reference/components/discovery/
+ * discovery.kubernetes.md, "limit to only pods on the same node").
+ */
 export function renderAlloyConfig(lokiUrl: string): string {
     return [
         'discovery.kubernetes "pods" {',
         '  role = "pod"',
+        "  selectors {",
+        '    role  = "pod"',
+        '    field = "spec.nodeName=" + coalesce(sys.env("HOSTNAME"), constants.hostname)',
+        "  }",
         "}",
         "",
         'discovery.relabel "pods" {',
@@ -45,6 +58,13 @@ export function renderAlloyConfig(lokiUrl: string): string {
         "}",
         "",
     ].join("\n");
+}
+
+/** The tag of an image reference (`busybox:1.37.0@sha256:...` -> `1.37.0`). */
+function imageTag(image: string): string {
+    const tag = /^[^@]*:([^:@/]+)(@|$)/.exec(image)?.[1];
+    if (!tag) throw new Error(`image ${image} has no tag`);
+    return tag;
 }
 
 export interface KubernetesMonitoringArgs {
@@ -73,11 +93,18 @@ export interface KubernetesMonitoringArgs {
      * retained Hetzner class so metrics and logs outlive a deleted release. Unset = the cluster's default.
      */
     storageClassName?: string;
+    /** Cluster add-ons every chart and object waits for (CCM: schedulable nodes; CSI: the StorageClass). Default none. */
+    clusterAddons?: pulumi.Resource[];
 }
 
 export class KubernetesMonitoring extends pulumi.ComponentResource {
     /** Grafana as an ingress backend (its Service `grafana`, port 80): pass to `KubernetesIngress.services`. */
     public readonly routedServices: RoutedService[];
+    /**
+     * The kube-prometheus-stack release, which installs (and on upgrade updates) the Prometheus
+     * Operator CRDs: anything rendering a ServiceMonitor or PrometheusRule elsewhere waits for it.
+     */
+    public readonly crds: pulumi.Resource;
 
     constructor(name: string, args: KubernetesMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:KubernetesMonitoring", name, {}, opts);
@@ -86,7 +113,8 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
         const storageClassName = args.storageClassName;
         const claim = (gb: number) => ({ volumeClaimTemplate: { spec: { accessModes: ["ReadWriteOnce"], storageClassName, resources: { requests: { storage: `${gb}Gi` } } } } });
 
-        const namespace = new kubernetes.core.v1.Namespace(MONITORING_NAMESPACE, { metadata: { name: MONITORING_NAMESPACE } }, child);
+        const addons = args.clusterAddons ?? [];
+        const namespace = new kubernetes.core.v1.Namespace(MONITORING_NAMESPACE, { metadata: { name: MONITORING_NAMESPACE } }, { ...child, dependsOn: addons });
         const ns = namespace.metadata.name;
         const grafanaAdmin = new kubernetes.core.v1.Secret(GRAFANA_ADMIN_SECRET, {
             metadata: { name: GRAFANA_ADMIN_SECRET, namespace: ns },
@@ -111,10 +139,21 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
                 namespace: ns,
                 atomic: true,
                 values,
-            }, { ...child, dependsOn });
+            }, { ...child, dependsOn: [namespace, ...addons, ...dependsOn] });
         };
 
         const stack = release("kubePrometheusStack", {
+            // Helm installs CRDs on first install only, never on upgrade: the chart's CRD upgrade job
+            // (a pre-install/pre-upgrade/pre-rollback hook running `kubectl apply --server-side`)
+            // brings them to the chart's version first (prometheus-community/helm-charts tag
+            // kube-prometheus-stack-79.5.0, charts/kube-prometheus-stack/values.yaml `crds.upgradeJob`,
+            // charts/crds/templates/upgrade/job.yaml). forceConflicts: the CRDs were first written by
+            // Helm's own field manager, so a server-side apply of new versions conflicts without it.
+            // Its busybox (which unpacks the CRDs) defaults to the moving tag `latest`: pinned.
+            crds: {
+                enabled: true,
+                upgradeJob: { enabled: true, forceConflicts: true, image: { busybox: { tag: imageTag(IMAGES.dataPermissions) } } },
+            },
             prometheus: {
                 prometheusSpec: {
                     retention: `${args.metricsRetentionDays}d`,
@@ -138,6 +177,12 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
                 fullnameOverride: "grafana",
                 admin: { existingSecret: GRAFANA_ADMIN_SECRET, userKey: "admin-user", passwordKey: "admin-password" },
                 persistence: { enabled: true, size: `${size.grafana}Gi`, storageClassName },
+                // One ReadWriteOnce volume: a rolling update starts the new pod (maybe on another
+                // node) while the old one holds the volume, and it hangs on Multi-Attach. Recreate
+                // stops the old pod first (grafana/helm-charts grafana-10.1.4, the chart
+                // kube-prometheus-stack 79.5.0 depends on: values.yaml `deploymentStrategy`,
+                // default RollingUpdate, templates/deployment.yaml `strategy`).
+                deploymentStrategy: { type: "Recreate" },
                 "grafana.ini": { server: { root_url: `https://grafana.${args.domain}/` }, analytics: { reporting_enabled: false }, users: { allow_sign_up: false } },
                 sidecar: {
                     dashboards: { enabled: true, label: "grafana_dashboard", labelValue: "1", searchNamespace: "ALL" },
@@ -157,7 +202,20 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
                 limits_config: { retention_period: `${args.logsRetentionDays * 24}h` },
                 compactor: { retention_enabled: true, delete_request_store: "filesystem" },
             },
-            singleBinary: { replicas: 1, persistence: { enabled: true, size: `${size.loki}Gi`, storageClass: storageClassName } },
+            singleBinary: {
+                replicas: 1,
+                persistence: {
+                    enabled: true,
+                    size: `${size.loki}Gi`,
+                    storageClass: storageClassName,
+                    // The chart defaults this to true, which sets the StatefulSet's
+                    // persistentVolumeClaimRetentionPolicy whenDeleted: Delete: uninstalling or
+                    // replacing the release would delete the logs' claim (grafana/loki tag
+                    // helm-loki-6.30.1, production/helm/loki/values.yaml singleBinary.persistence,
+                    // templates/single-binary/statefulset.yaml). Off: the claim outlives the release.
+                    enableStatefulSetAutoDeletePVC: false,
+                },
+            },
             read: { replicas: 0 },
             write: { replicas: 0 },
             backend: { replicas: 0 },
@@ -168,7 +226,11 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
             test: { enabled: false },
         }, [namespace]);
 
-        release("alloy", { alloy: { configMap: { create: true, content: renderAlloyConfig(LOKI_URL) } } }, [loki]);
+        release("alloy", {
+            // One collector per node (DaemonSet), each reading only its node's pods (renderAlloyConfig).
+            controller: { type: "daemonset" },
+            alloy: { configMap: { create: true, content: renderAlloyConfig(LOKI_URL) }, clustering: { enabled: false } },
+        }, [loki]);
 
         new kubernetes.apiextensions.CustomResource("archon-alerts", {
             apiVersion: "monitoring.coreos.com/v1",
@@ -192,6 +254,7 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
             }, { ...child, dependsOn: [stack] });
         }
 
+        this.crds = stack;
         this.routedServices = [{
             name: "grafana",
             group: "monitoring",

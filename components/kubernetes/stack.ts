@@ -29,6 +29,16 @@ export interface KubernetesStackArgs {
     storageClassName?: string;
     /** Traefik is the one k3s bundles (kube-system, configured through a HelmChartConfig). Default false. */
     bundledTraefik?: boolean;
+    /**
+     * Cluster add-ons every object here waits for (`Platform.clusterAddons`: on k3s the Hetzner CCM,
+     * without which no node is schedulable, and the CSI driver with the StorageClass). Default none.
+     */
+    clusterAddons?: pulumi.Resource[];
+    /**
+     * The ingress controller receives PROXY protocol from these CIDRs (`Platform.proxyProtocol`,
+     * k3s behind the Hetzner load balancer); unset = clients connect directly, no PROXY protocol.
+     */
+    proxyProtocolTrustedCidrs?: string[];
     /** Password of the `postgres` role, for postgres-exporter (a Kubernetes Secret). */
     postgresPassword: pulumi.Input<string>;
     grafanaPassword: pulumi.Input<string>;
@@ -56,6 +66,7 @@ export class KubernetesStack extends pulumi.ComponentResource {
             imagePullSecret: args.registry,
             storageSizesGb: args.storageSizesGb,
             storageClassName: args.storageClassName,
+            clusterAddons: args.clusterAddons,
         }, { parent: this });
         const monitoring = new KubernetesMonitoring("monitoring", {
             provider: args.provider,
@@ -67,6 +78,7 @@ export class KubernetesStack extends pulumi.ComponentResource {
             logsRetentionDays: args.logsRetentionDays,
             storageClassName: args.storageClassName,
             metricsServices: ["archon-server", ...exporters.map((e) => e.name)],
+            clusterAddons: args.clusterAddons,
         }, { parent: this, dependsOn: [workloads] });
         const ingress = new KubernetesIngress("ingress", {
             provider: args.provider,
@@ -76,6 +88,9 @@ export class KubernetesStack extends pulumi.ComponentResource {
             services: [...args.services, ...monitoring.routedServices],
             // cert-manager's ServiceMonitor (certificate expiry) needs the Prometheus Operator CRDs of the monitoring stack.
             certManagerServiceMonitor: true,
+            monitoringCrds: monitoring.crds,
+            clusterAddons: args.clusterAddons,
+            proxyProtocolTrustedCidrs: args.proxyProtocolTrustedCidrs,
         }, { parent: this, dependsOn: [workloads, monitoring] });
         this.hosts = ingress.hosts;
         this.registerOutputs({ hosts: this.hosts });

@@ -34,6 +34,8 @@ export interface KubernetesWorkloadsArgs {
     ingressNamespaces?: string[];
     /** Namespace of the monitoring stack that scrapes every port. Default `monitoring`. */
     monitoringNamespace?: string;
+    /** Cluster add-ons every object waits for (CCM: schedulable nodes; CSI: the StorageClass). Default none. */
+    clusterAddons?: pulumi.Resource[];
 }
 
 /** A ConfigMap / Secret key for a file path (keys allow only [-._a-zA-Z0-9]). */
@@ -91,11 +93,13 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
         const services = kubernetesServices(args.services);
         const ns = args.namespace;
         const childOpts: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
+        const addons = args.clusterAddons ?? [];
         const namespace = new kubernetes.core.v1.Namespace(ns, {
             metadata: { name: ns, labels: { "app.kubernetes.io/part-of": "archon", "pod-security.kubernetes.io/enforce": "baseline" } },
-        }, childOpts);
+        }, { ...childOpts, dependsOn: addons });
         this.namespace = namespace.metadata.name;
-        const opt: pulumi.CustomResourceOptions = { ...childOpts, dependsOn: [namespace] };
+        // Pods need nodes the CCM initialized, claims the CSI driver's StorageClass: no racing them.
+        const opt: pulumi.CustomResourceOptions = { ...childOpts, dependsOn: [namespace, ...addons] };
         const labels = (service: ServiceSpec) => ({ "app.kubernetes.io/name": service.name, "app.kubernetes.io/component": service.group, "app.kubernetes.io/part-of": "archon" });
         const selector = (serviceName: string) => ({ "app.kubernetes.io/name": serviceName });
 

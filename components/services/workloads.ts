@@ -92,6 +92,8 @@ export class Workloads extends pulumi.ComponentResource {
                 storageSizesGb: { db: config.postgresStorageGb, registry: config.registryStorageGb },
                 storageClassName: platform.storageClassName,
                 bundledTraefik: config.target === "k3s",
+                clusterAddons: platform.clusterAddons,
+                proxyProtocolTrustedCidrs: platform.proxyProtocol?.trustedCidrs,
                 postgresPassword: args.secrets.postgresPassword,
                 grafanaPassword: args.secrets.grafanaPassword,
                 alertWebhookUrl: config.alertWebhookUrl,

@@ -1,7 +1,10 @@
 # Installs the pinned k3s release on this node: K3S_ROLE init (first server, --cluster-init),
 # server (joins as control plane) or agent. The join token arrives on stdin and is kept in a
 # root-only file, never on a command line. Node traffic (node-ip, flannel) uses the private network.
+# Pods and Services get addresses inside 172.16.0.0/12 (K3S_CLUSTER_CIDR / K3S_SERVICE_CIDR, see
+# components/hetzner/pod-network.ts): Archon's internal API admits no other private range.
 : "${K3S_VERSION:?}" "${K3S_ROLE:?}" "${NODE_PRIVATE_IP:?}" "${NODE_PUBLIC_IP:?}"
+: "${K3S_CLUSTER_CIDR:?}" "${K3S_SERVICE_CIDR:?}" "${K3S_CLUSTER_DNS:?}" "${K3S_BUNDLED_TRAEFIK:?}"
 token_file=/etc/rancher/k3s/cluster-token
 sudo install -d -m 0700 /etc/rancher/k3s
 sudo sh -c "umask 077 && cat >$token_file"
@@ -27,10 +30,18 @@ node_args=(
 server_args=(
   --advertise-address "$NODE_PRIVATE_IP"
   --tls-san "$NODE_PUBLIC_IP"
+  --cluster-cidr "$K3S_CLUSTER_CIDR"
+  --service-cidr "$K3S_SERVICE_CIDR"
+  --cluster-dns "$K3S_CLUSTER_DNS"
   --disable-cloud-controller
   --disable local-storage
   --write-kubeconfig-mode 0600
 )
+# With ingress-nginx chosen, k3s's own Traefik would hold ports 80/443 on every node (both
+# LoadBalancer Services compete for the same service load balancer ports).
+if [ "$K3S_BUNDLED_TRAEFIK" != "true" ]; then
+  server_args+=(--disable traefik)
+fi
 case "$K3S_ROLE" in
   init) k3s_args=(server --cluster-init "${node_args[@]}" "${server_args[@]}") ;;
   server) k3s_args=(server --server "${K3S_SERVER_URL:?}" "${node_args[@]}" "${server_args[@]}") ;;
