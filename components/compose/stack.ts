@@ -51,7 +51,7 @@ export class ComposeStack extends pulumi.ComponentResource {
         const proxy = new ComposeProxy("proxy", { services: routed, acmeEmail: args.acmeEmail }, { parent: this });
         const services = [...routed, ...proxy.services];
         const project = renderComposeProject({ services, dataDir: args.host.dataDir });
-        new ComposeDelivery("compose-project", { host: args.host, files: project.files, secretFiles: project.secretFiles, proxyService: PROXY_SERVICE }, {
+        new ComposeDelivery("compose-project", { host: args.host, files: project.files, secretFiles: project.secretFiles, secretFileAccess: project.secretFileAccess, proxyService: PROXY_SERVICE }, {
             parent: this,
             dependsOn: args.deliveryDependsOn,
         });
