@@ -30,6 +30,9 @@ const PASSWORDS: Record<string, number> = {
     "secret-key-base": 64,
     "vault-enc-key": 32,
     "pg-meta-crypto-key": 32,
+    // One password per database login role (issue 11.6), rotating with secretsVersion like the rest.
+    "authenticator-password": 40,
+    "supabase-auth-admin-password": 40,
 };
 
 describe("secrets", () => {

@@ -156,6 +156,8 @@ describe("workloads on Docker Compose (staging)", () => {
         const secrets = {
             postgresPassword: "pg-Password-1", jwtSecret: "j".repeat(64), anonKey: out.supabase.anonKey.$secret,
             serviceRoleKey: out.supabase.serviceRoleKey.$secret, dashboardPassword: "dash$board", pgMetaCryptoKey: "m".repeat(32),
+            authenticatorPassword: "authenticator-Password-2", authAdminPassword: "auth-admin-Password-3", pgsodiumRootKey: "a".repeat(64),
+            gotrueJwtKeys: "[]", postgrestJwks: "{\"keys\":[]}",
         };
         const refs = { "archon-server": "r/archon-server:v1", "archon-mcp": "r/archon-mcp:v1", "archon-ui": "r/archon-ui:v1", "archon-agents": "r/archon-agents:v1" };
         const project = renderComposeProject({

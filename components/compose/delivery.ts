@@ -15,6 +15,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { renderHostScript } from "../hetzner/host-scripts";
 import { ComposeHostAccess } from "../hetzner/compose-host";
+import { SecretFileAccess } from "./project";
 
 export interface ComposeDeliveryArgs {
     host: ComposeHostAccess;
@@ -22,6 +23,8 @@ export interface ComposeDeliveryArgs {
     files: Record<string, pulumi.Input<string>>;
     /** Secret files (env files, htpasswd), written with mode 0600 over SSH. */
     secretFiles: Record<string, pulumi.Input<string>>;
+    /** Owner and mode of secret files a container reads (ComposeProjectFiles.secretFileAccess); others stay 0600, the deploy user's. */
+    secretFileAccess?: Record<string, SecretFileAccess>;
 }
 
 /** SHA-256 over path/content pairs, in path order: the project's identity. */
@@ -100,7 +103,12 @@ export class ComposeDelivery extends pulumi.ComponentResource {
             const secretContent = pulumi.secret(content);
             return new command.remote.Command(`secret-${resourceNameOf(file)}`, {
                 connection: args.host.connection,
-                create: renderHostScript(["write-secret-file"], { PROJECT_DIR: args.host.projectDir, SECRET_FILE: file }),
+                create: renderHostScript(["write-secret-file"], {
+                    PROJECT_DIR: args.host.projectDir,
+                    SECRET_FILE: file,
+                    ...(args.secretFileAccess?.[file]?.owner ? { SECRET_FILE_OWNER: args.secretFileAccess[file].owner } : {}),
+                    ...(args.secretFileAccess?.[file] ? { SECRET_FILE_MODE: args.secretFileAccess[file].mode } : {}),
+                }),
                 stdin: secretContent,
                 logging: "none",
                 triggers: [pulumi.secret(secretContent.apply((text) => contentHash({ [file]: text })))],

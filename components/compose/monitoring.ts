@@ -298,14 +298,22 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             ports: [{ name: "http", port: 8080 }],
             health: { http: { path: "/healthz", port: 8080 } },
             resources: { cpu: "100m", memory: "64Mi", cpuLimit: "1", memoryLimit: "256Mi" },
-            // cAdvisor reads the Docker engine's state and cgroups, which only root may.
-            security: { runAsNonRoot: false, readOnlyRootFilesystem: true },
+            // cAdvisor reads the Docker engine's state and cgroups, which only root may. It reads OOM
+            // events from /dev/kmsg, which the kernel opens only with CAP_SYSLOG when
+            // kernel.dmesg_restrict is 1 (Ubuntu's default).
+            security: { runAsNonRoot: false, readOnlyRootFilesystem: true, addCapabilities: ["SYSLOG"] },
+            // The mounts and the device google/cadvisor's docs/running.md lists for Docker
+            // (`--volume=/dev/disk/:/dev/disk:ro`, `--device=/dev/kmsg`): /dev/disk maps block
+            // devices to per-device disk metrics, /dev/kmsg carries the OOM kills. Read-only where
+            // Compose allows it; `--privileged` is left out.
             hostPaths: [
                 { hostPath: "/", mountPath: "/rootfs" },
                 { hostPath: "/var/run", mountPath: "/var/run" },
                 { hostPath: "/sys", mountPath: "/sys" },
                 { hostPath: "/var/lib/docker", mountPath: "/var/lib/docker" },
+                { hostPath: "/dev/disk", mountPath: "/dev/disk" },
             ],
+            devices: ["/dev/kmsg:/dev/kmsg:r"],
         },
         {
             ...base,

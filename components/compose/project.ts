@@ -39,6 +39,19 @@ export interface ComposeProjectFiles {
     files: Record<string, pulumi.Output<string>>;
     /** env/<service>.env and secret config files (secrets/<service>/<file>): mode 0600 on the host. */
     secretFiles: Record<string, pulumi.Output<string>>;
+    /**
+     * Owner and mode of the secret files a container reads (secrets/<service>/<file>); env files,
+     * which the Compose CLI reads as the deploy user, are absent (0600, the deploy user's).
+     */
+    secretFileAccess: Record<string, SecretFileAccess>;
+}
+
+/** How a delivered secret file is owned on the Compose host. */
+export interface SecretFileAccess {
+    /** `uid:gid` the file is chowned to; unset = the deploy user keeps it. */
+    owner?: string;
+    /** Octal file mode, e.g. `0440`. */
+    mode: string;
 }
 
 /** Compose interpolates `$`; a literal dollar is written `$$`. */
@@ -168,6 +181,7 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
     const directories = storageDirectories(services);
     const files: Record<string, pulumi.Output<string>> = {};
     const secretFiles: Record<string, pulumi.Output<string>> = {};
+    const secretFileAccess: Record<string, SecretFileAccess> = {};
     const composeServices: Record<string, pulumi.Output<Record<string, unknown>>> = {};
 
     for (const service of services) {
@@ -185,7 +199,13 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
             // single-file bind mount never sees. Their container directory is mounted instead.
             const directory = path.posix.dirname(file.path);
             const relativeDirectory = `secrets/${service.name}/${flatName(directory)}`;
-            secretFiles[`${relativeDirectory}/${path.posix.basename(file.path)}`] = pulumi.output(file.content);
+            const relative = `${relativeDirectory}/${path.posix.basename(file.path)}`;
+            secretFiles[relative] = pulumi.output(file.content);
+            // The container's uid reads the file, not the deploy user who wrote it (e.g. the
+            // registry runs as 1000 and refuses to start without its htpasswd). A file read by
+            // a uid the image does not pin is 0444 inside the 0700 secrets directory.
+            const owner = storageOwner(service);
+            secretFileAccess[relative] = file.readableBy === "any" ? { mode: "0444" } : { owner: `${owner.uid}:${owner.gid}`, mode: "0440" };
             if (!secretDirectories.has(directory)) volumes.push(`./${relativeDirectory}:${directory}:ro`);
             secretDirectories.add(directory);
         }
@@ -227,6 +247,7 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
                 depends_on: Object.keys(dependsOn).length > 0 ? dependsOn : undefined,
                 healthcheck: healthcheck(service),
                 volumes: volumes.length > 0 ? volumes : undefined,
+                devices: service.devices && service.devices.length > 0 ? service.devices : undefined,
                 tmpfs: sec.readOnlyRootFilesystem && (sec.writablePaths ?? []).length > 0 ? sec.writablePaths : undefined,
                 read_only: sec.readOnlyRootFilesystem,
                 user: sec.runAsUser !== undefined ? String(sec.runAsUser) : undefined,
@@ -257,5 +278,5 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
             // docker-compose reads YAML 1.1, where a bare off/no/yes is a boolean: quote them as 1.1 does.
             stringify({ services: all }, { lineWidth: 0, version: "1.1" });
     });
-    return { files, secretFiles };
+    return { files, secretFiles, secretFileAccess };
 }

@@ -63,7 +63,7 @@ export class ComposeStack extends pulumi.ComponentResource {
         const problem = memoryBudgetProblem(args.server.type, this.reservedMemoryMib, args.server.location);
         if (problem) throw new ConfigError(`archon-infra:serverType = ${JSON.stringify(args.server.type)}: ${problem}`);
         const project = renderComposeProject({ services, dataDir: args.host.dataDir });
-        new ComposeDelivery("compose-project", { host: args.host, files: project.files, secretFiles: project.secretFiles }, {
+        new ComposeDelivery("compose-project", { host: args.host, files: project.files, secretFiles: project.secretFiles, secretFileAccess: project.secretFileAccess }, {
             parent: this,
             dependsOn: args.deliveryDependsOn,
         });

@@ -49,9 +49,11 @@ function probeFor(service: ServiceSpec, kind: "readiness" | "liveness"): Probe |
     const timing = kind === "readiness"
         ? { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }
         : { initialDelaySeconds: health.startupSeconds ?? 30, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 };
-    if (health.http) return { httpGet: { path: health.http.path, port: health.http.port }, ...timing };
-    if (health.tcp) return { tcpSocket: { port: health.tcp.port }, ...timing };
-    if (health.exec) return { exec: { command: health.exec }, ...timing };
+    // Liveness asks "is this process stuck"; readiness "can it serve now" (see HealthSpec.live).
+    const check = kind === "liveness" && health.live ? health.live : health;
+    if (check.http) return { httpGet: { path: check.http.path, port: check.http.port }, ...timing };
+    if (check.tcp) return { tcpSocket: { port: check.tcp.port }, ...timing };
+    if (check.exec) return { exec: { command: check.exec }, ...timing };
     return undefined;
 }
 
@@ -63,7 +65,7 @@ function probeFor(service: ServiceSpec, kind: "readiness" | "liveness"): Probe |
 export function kubernetesServices(services: ServiceSpec[]): ServiceSpec[] {
     const selected = forTarget(services, "kubernetes");
     for (const service of selected) {
-        if ((service.hostPaths ?? []).length > 0) {
+        if ((service.hostPaths ?? []).length > 0 || (service.devices ?? []).length > 0) {
             throw new Error(`service ${service.name}: hostPaths are Compose only (a hostPath volume breaks the baseline Pod Security level); set targets: ["compose"]`);
         }
         const shared = (service.storage ?? []).filter((s) => s.shared).map((s) => s.name);
@@ -177,7 +179,8 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
             new kubernetes.core.v1.Secret(`${service.name}-secrets`, { metadata: meta("-secrets"), type: "Opaque", stringData: pulumi.secret(secretData) }, opt);
             if (Object.keys(service.secretEnv ?? {}).length > 0) envFrom.push({ secretRef: { name: `${service.name}-secrets` } });
             if (secretFiles.length > 0) {
-                volumes.push({ name: "secret-files", secret: { secretName: `${service.name}-secrets`, defaultMode: 0o440, items: secretFiles.map((f) => ({ key: fileKey(f), path: fileKey(f) })) } });
+                // 0440 with the pod's fsGroup; 0444 for a file the image reads as a uid it does not pin.
+                volumes.push({ name: "secret-files", secret: { secretName: `${service.name}-secrets`, defaultMode: 0o440, items: secretFiles.map((f) => ({ key: fileKey(f), path: fileKey(f), mode: f.readableBy === "any" ? 0o444 : undefined })) } });
                 for (const f of secretFiles) mounts.push({ name: "secret-files", mountPath: f.path, subPath: fileKey(f), readOnly: true });
             }
         }

@@ -42,8 +42,44 @@ export function signSupabaseKey(role: SupabaseKeyClaims["role"], jwtSecret: stri
 export function publicJwks(publicKeyPem: string): { keys: Record<string, string>[] } {
     const jwk = crypto.createPublicKey(publicKeyPem).export({ format: "jwk" });
     if (jwk.kty !== "RSA" || !jwk.n || !jwk.e) throw new Error("the signing key is not an RSA key");
-    const thumbprint = crypto.createHash("sha256").update(JSON.stringify({ e: jwk.e, kty: jwk.kty, n: jwk.n })).digest("base64url");
-    return { keys: [{ kty: "RSA", n: jwk.n, e: jwk.e, alg: "RS256", use: "sig", kid: thumbprint }] };
+    return { keys: [{ kty: "RSA", n: jwk.n, e: jwk.e, alg: "RS256", use: "sig", kid: rsaThumbprint(jwk) }] };
+}
+
+/** The RFC 7638 thumbprint of an RSA public JWK: the `kid` GoTrue stamps and PostgREST looks up. */
+function rsaThumbprint(jwk: crypto.JsonWebKey): string {
+    return crypto.createHash("sha256").update(JSON.stringify({ e: jwk.e, kty: jwk.kty, n: jwk.n })).digest("base64url");
+}
+
+/**
+ * GoTrue's `GOTRUE_JWT_KEYS`: a JSON array of private JWKs (supabase/auth v2.186.0,
+ * internal/conf/jwk.go `JwtKeysDecoder.Decode`). Exactly one key may carry key_ops ["sign"]
+ * (`Validate`: "only 1 signing key is supported"): the RSA key, so user tokens are RS256 with this
+ * `kid` (`GetSigningJwk`). The HS256 secret rides along as a verify-only `oct` key, because GoTrue
+ * derives `JWT.ValidMethods` from these keys (internal/conf/configuration.go, `if
+ * config.JWT.ValidMethods == nil`): without it the HS256 anon and service_role keys would be
+ * refused by `jwt.WithValidMethods` (internal/api/auth.go `parseJWTClaims`).
+ */
+export function gotrueJwtKeys(privateKeyPem: string, jwtSecret: string): string {
+    const jwk = crypto.createPrivateKey(privateKeyPem).export({ format: "jwk" });
+    if (jwk.kty !== "RSA") throw new Error("the signing key is not an RSA key");
+    return JSON.stringify([
+        { ...jwk, kid: rsaThumbprint(jwk), alg: "RS256", use: "sig", key_ops: ["sign"] },
+        { kty: "oct", k: Buffer.from(jwtSecret, "utf8").toString("base64url"), alg: "HS256", key_ops: ["verify"] },
+    ]);
+}
+
+/**
+ * PostgREST's `PGRST_JWT_SECRET` as a JWKS (PostgREST accepts a JSON Web Key Set there): the RS256
+ * public key GoTrue signs user tokens with, and the HS256 secret (an `oct` key) the anon and
+ * service_role keys are signed with. It holds the HS256 secret, so it is itself a secret.
+ */
+export function postgrestJwks(publicKeyPem: string, jwtSecret: string): string {
+    return JSON.stringify({
+        keys: [
+            ...publicJwks(publicKeyPem).keys,
+            { kty: "oct", k: Buffer.from(jwtSecret, "utf8").toString("base64url"), alg: "HS256" },
+        ],
+    });
 }
 
 /**
@@ -52,8 +88,26 @@ export function publicJwks(publicKeyPem: string): { keys: Record<string, string>
  * and Archon encrypts stored credentials with a key derived from the service key.
  */
 export class Secrets extends pulumi.ComponentResource {
-    /** Password of the `postgres` superuser and the Supabase service roles. 40 alphanumerics. */
+    /**
+     * Password of the superusers `postgres` and `supabase_admin` (the image's entrypoint gives both
+     * POSTGRES_PASSWORD: supabase/postgres migrations/db/migrate.sh). 40 alphanumerics.
+     */
     public readonly postgresPassword: pulumi.Output<string>;
+    /** Password of `authenticator`, the role PostgREST logs in as. 40 alphanumerics. */
+    public readonly authenticatorPassword: pulumi.Output<string>;
+    /** Password of `supabase_auth_admin`, the role GoTrue logs in as. 40 alphanumerics. */
+    public readonly authAdminPassword: pulumi.Output<string>;
+    /**
+     * pgsodium's root key (64 hex digits), which encrypts Supabase Vault's secrets. Deliberately NOT
+     * rotated by `secretsVersion` (a new key makes every stored Vault secret unreadable) and
+     * protected: it outlives the db container like upstream's `db-config` volume, and a restored
+     * database keeps its key.
+     */
+    public readonly pgsodiumRootKey: pulumi.Output<string>;
+    /** GoTrue's GOTRUE_JWT_KEYS (see {@link gotrueJwtKeys}). */
+    public readonly gotrueJwtKeys: pulumi.Output<string>;
+    /** PostgREST's PGRST_JWT_SECRET as a JWKS (see {@link postgrestJwks}). */
+    public readonly postgrestJwks: pulumi.Output<string>;
     /** The HS256 secret PostgREST, GoTrue, Kong and Postgres share. 64 alphanumerics. */
     public readonly jwtSecret: pulumi.Output<string>;
     /** The `anon` API key: a JWT signed with {@link jwtSecret}. */
@@ -91,6 +145,9 @@ export class Secrets extends pulumi.ComponentResource {
             new random.RandomPassword(id, { length, special: false, keepers }, { parent: this });
 
         this.postgresPassword = password("postgres-password", 40).result;
+        this.authenticatorPassword = password("authenticator-password", 40).result;
+        this.authAdminPassword = password("supabase-auth-admin-password", 40).result;
+        this.pgsodiumRootKey = pulumi.secret(new random.RandomId("pgsodium-root-key", { byteLength: 32 }, { parent: this, protect: true }).hex);
         const jwtSecret = password("jwt-secret", 64);
         this.jwtSecret = jwtSecret.result;
         this.dashboardPassword = password("dashboard-password", 32).result;
@@ -116,6 +173,8 @@ export class Secrets extends pulumi.ComponentResource {
         });
         this.signingKeyPem = signingKey.privateKeyPem;
         this.jwks = signingKey.publicKeyPem.apply(publicJwks);
+        this.gotrueJwtKeys = pulumi.secret(pulumi.all([signingKey.privateKeyPem, this.jwtSecret]).apply(([pem, secret]) => gotrueJwtKeys(pem, secret)));
+        this.postgrestJwks = pulumi.secret(pulumi.all([signingKey.publicKeyPem, this.jwtSecret]).apply(([pem, secret]) => postgrestJwks(pem, secret)));
 
         this.registerOutputs({ jwks: this.jwks, apiKeysIssuedAt: this.apiKeysIssuedAt });
     }

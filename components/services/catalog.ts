@@ -24,8 +24,32 @@ export interface FileSpec {
     content: pulumi.Input<string>;
     /** Secret files go to a Kubernetes Secret / a 0600 file, never a ConfigMap or the compose file. */
     secret?: boolean;
+    /**
+     * Who reads a secret file inside the container. Default `service`: on Compose the host file is
+     * owned by the service's `runAsUser` (and its fsGroup) with mode 0440, so the container's uid
+     * reads it whoever delivered it; on Kubernetes the Secret volume is 0440 with the pod's fsGroup.
+     * `any`: mode 0444, for a file an image reads as a user whose uid the image does not pin (the
+     * Postgres image's `postgres`); the Compose host keeps it in the 0700 secrets directory.
+     */
+    readableBy?: "service" | "any";
 }
 
+/** One check: exactly one of its fields. */
+export interface CheckSpec {
+    /** HTTP GET that answers 2xx. */
+    http?: { path: string; port: number };
+    /** TCP connect. */
+    tcp?: { port: number };
+    /** A command inside the container that exits 0. */
+    exec?: string[];
+}
+
+/**
+ * Readiness ("can it serve now": the Compose healthcheck that `depends_on` waits for, the
+ * Kubernetes readinessProbe) and liveness ("is this process stuck": the livenessProbe, which
+ * restarts the container). A readiness check that depends on another service (the database, the
+ * schema) must not be the liveness check, or an outage elsewhere restarts a healthy process.
+ */
 export interface HealthSpec {
     /** HTTP GET that answers 2xx when the service is ready. */
     http?: { path: string; port: number };
@@ -35,6 +59,11 @@ export interface HealthSpec {
     exec?: string[];
     /** Seconds the service may take to start before liveness failures count. Default 30. */
     startupSeconds?: number;
+    /**
+     * The liveness check, when readiness depends on something outside the process. Unset: the
+     * readiness check above is also the liveness check (right only when it tests the process alone).
+     */
+    live?: CheckSpec;
 }
 
 export interface ResourceSpec {
@@ -172,6 +201,11 @@ export interface ServiceSpec {
      * Pod Security level and pins the pod to a node); those services are `targets: ["compose"]`.
      */
     hostPaths?: { hostPath: string; mountPath: string }[];
+    /**
+     * Host devices passed into the container (Compose `devices`, Compose only, like hostPaths):
+     * e.g. cAdvisor reads OOM events from /dev/kmsg.
+     */
+    devices?: string[];
 }
 
 /** The services of one target, by name. */

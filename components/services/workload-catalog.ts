@@ -13,7 +13,18 @@ import { SUPABASE_IMAGES } from "./versions";
 
 /** The generated credentials the services share (see the Secrets component). */
 export interface WorkloadSecrets {
+    /** The superusers' (postgres, supabase_admin): the db, postgres-meta, Studio, the migration step. */
     postgresPassword: pulumi.Input<string>;
+    /** authenticator's: PostgREST only. */
+    authenticatorPassword: pulumi.Input<string>;
+    /** supabase_auth_admin's: GoTrue only. */
+    authAdminPassword: pulumi.Input<string>;
+    /** pgsodium's root key (64 hex digits): the db only. */
+    pgsodiumRootKey: pulumi.Input<string>;
+    /** GOTRUE_JWT_KEYS: the RS256 signing key and the HS256 secret (Secrets.gotrueJwtKeys). */
+    gotrueJwtKeys: pulumi.Input<string>;
+    /** PGRST_JWT_SECRET as a JWKS: the RS256 public key and the HS256 secret (Secrets.postgrestJwks). */
+    postgrestJwks: pulumi.Input<string>;
     jwtSecret: pulumi.Input<string>;
     anonKey: pulumi.Input<string>;
     serviceRoleKey: pulumi.Input<string>;
@@ -84,6 +95,11 @@ export function loadArchonMigrations(sourceDir: string | undefined): Record<stri
     return files;
 }
 
+/** The database's data directory: a subdirectory of the volume (see the db service). */
+export const DB_PGDATA = "/var/lib/postgresql/data/pgdata";
+/** Where Studio's Next.js server writes its cache (see the studio service). */
+export const STUDIO_NEXT_CACHE = "/app/apps/studio/.next/cache";
+
 const MIGRATION_SCRIPT = fs.readFileSync(path.join(__dirname, "..", "..", "migrations", "archon-migrate.sh"), "utf8");
 const DB_INIT_SQL = fs.readFileSync(path.join(__dirname, "..", "..", "migrations", "supabase-init.sql"), "utf8");
 
@@ -92,7 +108,8 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
     const hosts = publicHosts(args.domain);
     const ha = args.highAvailability ?? false;
     const s = args.secrets;
-    const dbUrl = (user: string) => pulumi.interpolate`postgres://${user}:${s.postgresPassword}@db:${PORTS.db}/postgres`;
+    // Each service logs in with its own role's password only (authenticator, supabase_auth_admin).
+    const dbUrl = (user: string, password: pulumi.Input<string>) => pulumi.interpolate`postgres://${user}:${password}@db:${PORTS.db}/postgres`;
     const nonRoot = (uid: number, writablePaths: string[] = ["/tmp"]) =>
         ({ runAsNonRoot: true, runAsUser: uid, readOnlyRootFilesystem: true, writablePaths });
 
@@ -103,12 +120,35 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
         kind: "stateful",
         // Arguments of the image's docker-entrypoint.sh (its CMD), which runs initdb and the init
         // scripts on first start and then execs postgres: replacing the entrypoint would skip both.
-        args: ["postgres", "-c", "config_file=/etc/postgresql/postgresql.conf", "-c", "log_min_messages=fatal"],
+        // The image's postgresql.conf hard-codes `data_directory = '/var/lib/postgresql/data'`
+        // (supabase/postgres ansible/files/postgresql_config/postgresql.conf.j2, FILE LOCATIONS),
+        // which overrides PGDATA/-D: after initdb into PGDATA the server would open the volume root
+        // and stop ("is not a valid data directory", supabase/postgres #1611, #1612, #444). A `-c`
+        // on the command line outranks the file, so the server opens PGDATA. PGDATA is a
+        // subdirectory because a volume's root holds lost+found (ext4 on Hetzner volumes), which
+        // initdb refuses. test/postgres-data-directory.spec.ts starts the real PostgreSQL 15 so.
+        args: ["postgres", "-c", "config_file=/etc/postgresql/postgresql.conf", "-c", `data_directory=${DB_PGDATA}`, "-c", "log_min_messages=fatal"],
         ports: [{ name: "postgres", port: PORTS.db }],
-        env: { POSTGRES_HOST: "/var/run/postgresql", PGPORT: String(PORTS.db), POSTGRES_PORT: String(PORTS.db), PGDATABASE: "postgres", POSTGRES_DB: "postgres", JWT_EXP: "3600", PGDATA: "/var/lib/postgresql/data/pgdata" },
-        // The image reads JWT_SECRET and the password once, on first init (app.settings.jwt_secret, role passwords).
-        secretEnv: { POSTGRES_PASSWORD: s.postgresPassword, PGPASSWORD: s.postgresPassword, JWT_SECRET: s.jwtSecret },
-        files: [{ path: "/docker-entrypoint-initdb.d/init-scripts/99-archon-infra.sql", content: DB_INIT_SQL }],
+        env: { POSTGRES_HOST: "/var/run/postgresql", PGPORT: String(PORTS.db), POSTGRES_PORT: String(PORTS.db), PGDATABASE: "postgres", POSTGRES_DB: "postgres", JWT_EXP: "3600", PGDATA: DB_PGDATA },
+        // The image reads these once, on first init (migrate.sh: supabase_admin and postgres get
+        // POSTGRES_PASSWORD; our init script the service roles' and app.settings.jwt_secret).
+        secretEnv: {
+            POSTGRES_PASSWORD: s.postgresPassword,
+            PGPASSWORD: s.postgresPassword,
+            AUTHENTICATOR_PASSWORD: s.authenticatorPassword,
+            SUPABASE_AUTH_ADMIN_PASSWORD: s.authAdminPassword,
+            JWT_SECRET: s.jwtSecret,
+        },
+        files: [
+            { path: "/docker-entrypoint-initdb.d/init-scripts/99-archon-infra.sql", content: DB_INIT_SQL },
+            // pgsodium's getkey script (supabase/postgres ansible/files/pgsodium_getkey_urandom.sh.j2)
+            // makes a random key only when this file is missing, in the image's /etc/postgresql-custom
+            // (upstream persists it with the `db-config` volume: docker/docker-compose.yml). A volume
+            // there would hide the image's own files in that directory (supautils.conf, which
+            // postgresql.conf includes), so the key itself is provided, from Pulumi state. The
+            // image's postgres uid is not pinned (adduser --system), hence readable by any uid.
+            { path: "/etc/postgresql-custom/pgsodium_root.key", content: s.pgsodiumRootKey, secret: true, readableBy: "any" },
+        ],
         health: { exec: ["pg_isready", "-U", "postgres", "-h", "localhost"], startupSeconds: 120 },
         resources: { cpu: "250m", memory: "512Mi", cpuLimit: "2", memoryLimit: "2Gi" },
         storage: [{ name: "data", mountPath: "/var/lib/postgresql/data", sizeGb: 20 }],
@@ -128,14 +168,25 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
         ports: [{ name: "http", port: PORTS.rest }, { name: "admin", port: PORTS.restAdmin }],
         env: {
             PGRST_DB_SCHEMAS: "public,storage,graphql_public",
+            // As upstream: docker/docker-compose.yml `PGRST_DB_MAX_ROWS: ${PGRST_DB_MAX_ROWS:-1000}`.
+            PGRST_DB_MAX_ROWS: "1000",
             PGRST_DB_ANON_ROLE: "anon",
             PGRST_DB_USE_LEGACY_GUCS: "false",
             PGRST_APP_SETTINGS_JWT_EXP: "3600",
             PGRST_SERVER_PORT: String(PORTS.rest),
             PGRST_ADMIN_SERVER_PORT: String(PORTS.restAdmin),
+            // `postgrest --ready` exits 1 while the admin host is a special value such as the
+            // default "!4" (PostgREST v14.5 src/PostgREST/Client.hs `NoSpecialHostNamesAllowed`,
+            // Network.hs `isSpecialHostName`; Config.hs `defaultServerHost = fromMaybe "!4"`), so
+            // Compose would never see rest healthy and Kong would never start. 0.0.0.0 is concrete
+            // and still listens on the pod IP for the kubelet's httpGet probes.
+            PGRST_ADMIN_SERVER_HOST: "0.0.0.0",
         },
-        secretEnv: { PGRST_DB_URI: dbUrl("authenticator"), PGRST_JWT_SECRET: s.jwtSecret, PGRST_APP_SETTINGS_JWT_SECRET: s.jwtSecret },
-        health: { http: { path: "/ready", port: PORTS.restAdmin }, exec: ["postgrest", "--ready"] },
+        // PGRST_JWT_SECRET is a JWKS: GoTrue's RS256 user tokens and the HS256 anon/service keys.
+        secretEnv: { PGRST_DB_URI: dbUrl("authenticator", s.authenticatorPassword), PGRST_JWT_SECRET: s.postgrestJwks, PGRST_APP_SETTINGS_JWT_SECRET: s.jwtSecret },
+        // Admin server (v14.5 src/PostgREST/Admin.hs): /ready fails while the database is down or
+        // the schema cache loads; /live only asks whether the main app accepts connections.
+        health: { http: { path: "/ready", port: PORTS.restAdmin }, exec: ["postgrest", "--ready"], live: { http: { path: "/live", port: PORTS.restAdmin } } },
         resources: { cpu: "100m", memory: "128Mi", cpuLimit: "1", memoryLimit: "512Mi" },
         security: nonRoot(1000, []),
         dependsOn: ["db"],
@@ -162,8 +213,17 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
             GOTRUE_JWT_EXP: "3600",
             GOTRUE_EXTERNAL_EMAIL_ENABLED: "true",
             GOTRUE_MAILER_AUTOCONFIRM: "false",
+            // The links in GoTrue's e-mails go through Kong's /auth/v1 route (upstream
+            // docker/.env.example MAILER_URLPATHS_*).
+            GOTRUE_MAILER_URLPATHS_INVITE: "/auth/v1/verify",
+            GOTRUE_MAILER_URLPATHS_CONFIRMATION: "/auth/v1/verify",
+            GOTRUE_MAILER_URLPATHS_RECOVERY: "/auth/v1/verify",
+            GOTRUE_MAILER_URLPATHS_EMAIL_CHANGE: "/auth/v1/verify",
         },
-        secretEnv: { GOTRUE_DB_DATABASE_URL: dbUrl("supabase_auth_admin"), GOTRUE_JWT_SECRET: s.jwtSecret },
+        // GOTRUE_JWT_KEYS makes GoTrue sign user tokens with the RS256 key (supabase/auth v2.186.0
+        // internal/conf/jwk.go); GOTRUE_JWT_SECRET stays required (configuration.go `required:"true"`)
+        // and verifies HS256 tokens without a kid (internal/api/auth.go).
+        secretEnv: { GOTRUE_DB_DATABASE_URL: dbUrl("supabase_auth_admin", s.authAdminPassword), GOTRUE_JWT_SECRET: s.jwtSecret, GOTRUE_JWT_KEYS: s.gotrueJwtKeys },
         health: { http: { path: "/health", port: PORTS.auth }, exec: WGET_CHECK(PORTS.auth, "/health") },
         resources: { cpu: "100m", memory: "128Mi", cpuLimit: "1", memoryLimit: "512Mi" },
         security: nonRoot(1000, []),
@@ -203,12 +263,16 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
             SUPABASE_URL: `http://kong:${PORTS.kong}`,
             SUPABASE_PUBLIC_URL: `https://${hosts.supabase}`,
             NEXT_PUBLIC_ENABLE_LOGS: "false",
+            HOME: "/tmp",
         },
         secretEnv: { POSTGRES_PASSWORD: s.postgresPassword, PG_META_CRYPTO_KEY: s.pgMetaCryptoKey, SUPABASE_ANON_KEY: s.anonKey, SUPABASE_SERVICE_KEY: s.serviceRoleKey, AUTH_JWT_SECRET: s.jwtSecret },
         health: { http: { path: "/api/platform/profile", port: PORTS.studio }, exec: NODE_HTTP_CHECK(PORTS.studio, "/api/platform/profile"), startupSeconds: 60 },
         resources: { cpu: "100m", memory: "256Mi", cpuLimit: "1", memoryLimit: "1Gi" },
-        // Next.js writes its cache next to the app: the image needs a writable root.
-        security: { runAsNonRoot: true, runAsUser: 1000, readOnlyRootFilesystem: false },
+        // Studio's production image (supabase/supabase apps/studio/Dockerfile, `production` stage)
+        // copies the Next.js standalone server into a root-owned WORKDIR /app and runs
+        // `node apps/studio/server.js`, which writes its cache to /app/apps/studio/.next/cache: as
+        // uid 1000 (the node base image's user) that directory is a writable scratch volume.
+        security: nonRoot(1000, ["/tmp", STUDIO_NEXT_CACHE]),
         dependsOn: ["meta"],
         allowFrom: ["kong"],
     };
@@ -299,8 +363,11 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
     const large = { cpu: "250m", memory: "512Mi", cpuLimit: "2", memoryLimit: "2Gi" };
 
     const server = archonPython("archon-server", PORTS.server, {
-        // /health answers 503 until the server has started and the schema is migrated.
-        health: { http: { path: "/health", port: PORTS.server }, exec: PYTHON_HTTP_CHECK(PORTS.server, "/health"), startupSeconds: 60 },
+        // /health answers 503 until credentials load and while the schema check fails (Archon
+        // v0.1.0 python/src/server/main.py `health_check`): readiness, so a missing migration
+        // leaves the pod unready instead of restart-looping. Liveness is `/` (main.py `root`),
+        // which answers from the process alone.
+        health: { http: { path: "/health", port: PORTS.server }, exec: PYTHON_HTTP_CHECK(PORTS.server, "/health"), startupSeconds: 60, live: { http: { path: "/", port: PORTS.server } } },
         resources: large,
         dependsOn: ["archon-migrate", "kong"],
         replicas: ha ? 2 : 1,
