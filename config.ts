@@ -159,9 +159,6 @@ export const configSchema = z
         if (c.target === "compose" && !/^\d{1,2} \d{1,2} \* \* \*$/.test(c.backupSchedule)) {
             fail("backupSchedule", "Compose runs backups once a day: write it as \"M H * * *\" (UTC), e.g. \"17 3 * * *\"");
         }
-        if (c.backupEndpoint === undefined && !EU_LOCATIONS.includes(c.location)) {
-            fail("backupEndpoint", `Hetzner Object Storage has no endpoint in ${c.location}; set an S3 endpoint, e.g. pulumi config set backupEndpoint https://fsn1.your-objectstorage.com`);
-        }
         if ((c.backupAccessKeyId === undefined) !== (c.backupSecretAccessKey === undefined)) {
             fail(c.backupAccessKeyId === undefined ? "backupAccessKeyId" : "backupSecretAccessKey", "object storage needs backupAccessKeyId and backupSecretAccessKey together (both --secret)");
         }
