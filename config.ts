@@ -10,7 +10,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { ALL_LOCATIONS, HETZNER_SERVER_TYPES } from "./components/hetzner/server-types";
+import { ALL_LOCATIONS, EU_LOCATIONS, HETZNER_SERVER_TYPES } from "./components/hetzner/server-types";
 import { ARCHON_INTERNAL_RANGE, cidrContains } from "./components/hetzner/pod-network";
 
 export const PROJECT = "archon-infra";
@@ -111,6 +111,14 @@ export const configSchema = z
         previousImageTag: z.string().regex(DOCKER_TAG, { message: "is not a valid image tag; set it to the tag the stack ran before this build, e.g. sha-1a2b3c4" }).optional(),
         hcloudTokenForCluster: z.string().min(1, { message: "is empty; set the Hetzner API token the cluster's CCM/CSI use: pulumi config set --secret hcloudTokenForCluster <token>" }).optional(),
         podCidr: z.cidrv4({ error: "must be the existing cluster's pod CIDR as IPv4 CIDR, e.g. 172.20.0.0/16 (kubectl cluster-info dump | grep -m1 cluster-cidr)" }).optional(),
+        backupEndpoint: z.url({ error: "must be the https URL of the S3-compatible endpoint, e.g. https://fsn1.your-objectstorage.com" }).optional(),
+        backupBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "must be an S3 bucket name (3-63 lower-case letters, digits, '.', '-'), e.g. archon-backups-staging" }).optional(),
+        backupRegion: z.string().regex(/^[a-z0-9-]+$/, { message: "must be the S3 region of the endpoint, e.g. fsn1" }).optional(),
+        backupAccessKeyId: z.string().min(1, { message: "is empty; set the object storage access key: pulumi config set --secret backupAccessKeyId <key>" }).optional(),
+        backupSecretAccessKey: z.string().min(1, { message: "is empty; set the object storage secret key: pulumi config set --secret backupSecretAccessKey <key>" }).optional(),
+        backupSchedule: z.string().regex(/^(\S+ ){4}\S+$/, { message: "must be a cron schedule of five fields (UTC), e.g. \"17 3 * * *\"" }).default("17 3 * * *"),
+        backupKeepDaily: z.number({ error: "must be a whole number of daily backups to keep, 1 or more" }).int({ message: "must be a whole number of daily backups to keep, 1 or more" }).min(1, { message: "must be 1 or more (the newest backup is always kept)" }).max(366).default(7),
+        backupKeepWeekly: z.number({ error: "must be a whole number of weekly backups to keep, 0 or more" }).int({ message: "must be a whole number of weekly backups to keep, 0 or more" }).min(0, { message: "must be 0 or more" }).max(520).default(4),
         storageClassName: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { message: "must be the name of a StorageClass in the cluster (lower case, e.g. gp3-retain); unset = the cluster's default" }).optional(),
     })
     .superRefine((c, ctx) => {
@@ -150,6 +158,12 @@ export const configSchema = z
                 fail("archonSourceDir", "is not an Archon v1 checkout (python/Dockerfile.server is missing); check out Archon's tag v0.1.0");
             }
         }
+        if (c.target === "compose" && !/^\d{1,2} \d{1,2} \* \* \*$/.test(c.backupSchedule)) {
+            fail("backupSchedule", "Compose runs backups once a day: write it as \"M H * * *\" (UTC), e.g. \"17 3 * * *\"");
+        }
+        if ((c.backupAccessKeyId === undefined) !== (c.backupSecretAccessKey === undefined)) {
+            fail(c.backupAccessKeyId === undefined ? "backupAccessKeyId" : "backupSecretAccessKey", "object storage needs backupAccessKeyId and backupSecretAccessKey together (both --secret)");
+        }
         const external = [c.registryServer, c.registryUsername, c.registryPassword].filter((v) => v !== undefined).length;
         if (external !== 0 && external !== 3) {
             fail(c.registryServer === undefined ? "registryServer" : c.registryUsername === undefined ? "registryUsername" : "registryPassword",
@@ -165,7 +179,16 @@ type RawConfig = z.infer<typeof configSchema>;
  * `alertWebhookUrl` stays text because the Alertmanager config is rendered from it, and both
  * renderers keep that config secret.
  */
-export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPassword" | "hcloudTokenForCluster"> {
+export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPassword" | "hcloudTokenForCluster" | "backupEndpoint" | "backupBucket" | "backupRegion" | "backupAccessKeyId" | "backupSecretAccessKey" | "backupSchedule" | "backupKeepDaily" | "backupKeepWeekly"> {
+    /**
+     * Where and when Postgres is backed up (components/backups). Defaults: Hetzner Object Storage in
+     * the stack's location (https://<location>.your-objectstorage.com, region <location>), bucket
+     * `archon-backups-<stack>`, daily at 03:17 UTC, 7 daily and 4 weekly snapshots kept.
+     */
+    backup: { endpoint: string; bucket: string; region: string; schedule: string; keepDaily: number; keepWeekly: number };
+    /** Object storage credentials as Pulumi secrets; unset, the backups fail and say what to set. */
+    backupAccessKeyIdSecret?: pulumi.Output<string>;
+    backupSecretAccessKeySecret?: pulumi.Output<string>;
     /** The Pulumi stack name. */
     stack: string;
     /** Production turns on delete/rebuild protection and backups for servers. */
@@ -190,7 +213,7 @@ export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPa
  * The offline synth treats `--config` values of these keys as set that way, and stands in for their
  * encrypted stack-file values.
  */
-export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl", "hcloudTokenForCluster"] as const;
+export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl", "hcloudTokenForCluster", "backupAccessKeyId", "backupSecretAccessKey"] as const;
 
 /**
  * A configuration problem. A `RunError` makes the Pulumi CLI print the message alone, without a
@@ -216,9 +239,20 @@ export function loadConfig(): ArchonConfig {
     if (!parsed.success) {
         throw new ConfigError(describeIssues(parsed.error.issues, raw));
     }
-    const { kubeconfig, registryPassword, hcloudTokenForCluster, ...c } = parsed.data;
+    const { kubeconfig, registryPassword, hcloudTokenForCluster, backupEndpoint, backupBucket, backupRegion, backupAccessKeyId, backupSecretAccessKey, backupSchedule, backupKeepDaily, backupKeepWeekly, ...c } = parsed.data;
+    const storageLocation = (EU_LOCATIONS as readonly string[]).includes(c.location) ? c.location : "fsn1";
     return {
         ...c,
+        backup: {
+            endpoint: backupEndpoint ?? `https://${storageLocation}.your-objectstorage.com`,
+            bucket: backupBucket ?? `archon-backups-${pulumi.getStack()}`.toLowerCase().replace(/[^a-z0-9.-]/g, "-").slice(0, 63),
+            region: backupRegion ?? storageLocation,
+            schedule: backupSchedule,
+            keepDaily: backupKeepDaily,
+            keepWeekly: backupKeepWeekly,
+        },
+        backupAccessKeyIdSecret: backupAccessKeyId === undefined ? undefined : pulumi.secret(backupAccessKeyId),
+        backupSecretAccessKeySecret: backupSecretAccessKey === undefined ? undefined : pulumi.secret(backupSecretAccessKey),
         stack: pulumi.getStack(),
         isProduction: c.environment === "production",
         architecture: HETZNER_SERVER_TYPES[c.serverType].architecture === "arm" ? "arm64" : "amd64",

@@ -8,6 +8,7 @@ import { Platform } from "./components/hetzner";
 import { ArchonImages, Registry, RegistryLogin, releaseRecord } from "./components/registry";
 import { Secrets } from "./components/secrets";
 import { Workloads } from "./components/services";
+import { backupRecord } from "./components/backups/postgres-backup";
 
 const config = loadConfig();
 
@@ -59,6 +60,11 @@ export const passwords = pulumi.secret({
     grafana: secrets.grafanaPassword,
     registry: secrets.registryPassword,
 });
+
+/** restic's repository password: without it no backup can be read. Secret output. */
+export const backupEncryptionKey = secrets.backupEncryptionKey;
+/** Where, when and how Postgres is backed up (components/backups); README "Backups and restore". */
+export const backups = backupRecord({ target: config.target, stack: config.stack, settings: config.backup, credentialsSet: config.backupAccessKeyIdSecret !== undefined });
 
 export const kubeconfig = platform.kubeconfig;
 export const hosts = platform.hosts;

@@ -5,6 +5,7 @@
  * is a catalog ServiceSpec (targets ["compose"]) with its rendered configuration as `files`; the
  * Compose renderer turns them into services. This component creates no cloud resources.
  */
+import { TEXTFILE_DIRECTORY } from "../backups/postgres-backup";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
 import { renderAlertmanagerConfig, renderRuleFile } from "../services/alert-rules";
@@ -145,6 +146,13 @@ export interface ComposeMonitoringArgs {
     metricsServices?: string[];
     /** Postgres for postgres-exporter (`PostgresDown`, connections); no exporter when unset. */
     postgres?: { host: string; port: number; user: string; password: pulumi.Input<string> };
+    /**
+     * Host directory where the Postgres backup writes its textfile metric
+     * (archon_postgres_backup_last_success_timestamp_seconds, components/backups): node-exporter
+     * mounts it read-only at /var/lib/node-exporter/textfile and reads it with its textfile
+     * collector. Unset: no textfile collector directory.
+     */
+    backupTextfileDirectory?: string;
     /** Prometheus TSDB size in GB on the data volume. Default 10. */
     prometheusStorageGb?: number;
     /** Loki storage in GB on the data volume. Default 10. */
@@ -280,7 +288,9 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             name: "node-exporter",
             image: IMAGES.nodeExporter,
             args: ["--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--path.rootfs=/host/root",
-                "--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run|var/lib/docker/.+)($|/)"],
+                "--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run|var/lib/docker/.+)($|/)",
+                // The textfile collector (prometheus/node_exporter collector/textfile.go) reads *.prom files there.
+                ...(args.backupTextfileDirectory ? [`--collector.textfile.directory=${TEXTFILE_DIRECTORY}`] : [])],
             ports: [{ name: "metrics", port: 9100 }],
             resources: { cpu: "50m", memory: "32Mi", cpuLimit: "500m", memoryLimit: "128Mi" },
             security: nobody,
@@ -288,6 +298,7 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
                 { hostPath: "/proc", mountPath: "/host/proc" },
                 { hostPath: "/sys", mountPath: "/host/sys" },
                 { hostPath: "/", mountPath: "/host/root" },
+                ...(args.backupTextfileDirectory ? [{ hostPath: args.backupTextfileDirectory, mountPath: TEXTFILE_DIRECTORY }] : []),
             ],
         },
         {

@@ -226,7 +226,9 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
         }
 
         const dependsOn: Record<string, { condition: string }> = {};
-        if ((service.storage ?? []).length > 0) dependsOn[DATA_PERMISSIONS_SERVICE] = { condition: "service_completed_successfully" };
+        // Also a host path on the data volume (node-exporter reads the backups' metric directory): created and owned first.
+        const onDataVolume = (service.hostPaths ?? []).some((h) => h.hostPath.startsWith(`${args.dataDir}/`));
+        if ((service.storage ?? []).length > 0 || onDataVolume) dependsOn[DATA_PERMISSIONS_SERVICE] = { condition: "service_completed_successfully" };
         for (const dependency of service.dependsOn ?? []) {
             if (!names.has(dependency)) continue;
             const oneshot = services.find((s) => s.name === dependency)?.kind === "oneshot";

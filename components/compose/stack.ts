@@ -6,7 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { ServiceSpec } from "../services/catalog";
 import { ComposeDelivery } from "./delivery";
 import { ComposeMonitoring } from "./monitoring";
-import { composeReservedMemoryMib, renderComposeProject } from "./project";
+import { SHARED_STORAGE_DIR, composeReservedMemoryMib, renderComposeProject } from "./project";
+import { TEXTFILE_STORAGE } from "../backups/postgres-backup";
 import { ComposeProxy } from "./proxy";
 import { ConfigError } from "../../config";
 import { ComposeHostAccess } from "../hetzner/platform";
@@ -55,6 +56,7 @@ export class ComposeStack extends pulumi.ComponentResource {
             metricsRetentionDays: args.metricsRetentionDays,
             logsRetentionDays: args.logsRetentionDays,
             postgres: { host: "db", port: 5432, user: "postgres", password: args.postgresPassword },
+            backupTextfileDirectory: `${args.host.dataDir}/${SHARED_STORAGE_DIR}/${TEXTFILE_STORAGE}`,
         }, { parent: this });
         const routed = [...args.services, ...monitoring.services];
         const proxy = new ComposeProxy("proxy", { services: routed, acmeEmail: args.acmeEmail }, { parent: this });

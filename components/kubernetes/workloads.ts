@@ -83,6 +83,14 @@ function podFsGroup(service: ServiceSpec): number | undefined {
     return gid === 0 ? undefined : gid;
 }
 
+/** The env ConfigMap and Secret the renderer makes for `service` (`<name>-env`, `<name>-secrets`), as envFrom. */
+function settingsEnvFrom(service: ServiceSpec): kubernetes.types.input.core.v1.EnvFromSource[] {
+    return [
+        ...(Object.keys(service.env ?? {}).length > 0 ? [{ configMapRef: { name: `${service.name}-env` } }] : []),
+        ...(Object.keys(service.secretEnv ?? {}).length > 0 ? [{ secretRef: { name: `${service.name}-secrets` } }] : []),
+    ];
+}
+
 function sha256(text: string): string {
     return crypto.createHash("sha256").update(text).digest("hex");
 }
@@ -187,10 +195,11 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
         // Pods roll when their settings change: the ConfigMaps and Secrets keep their names.
         const checksum = pulumi.all([configData, fileData, secretData]).apply((data) => sha256(JSON.stringify(data)));
 
-        (service.security.writablePaths ?? []).forEach((p, i) => {
-            volumes.push({ name: `scratch-${i}`, emptyDir: {} });
-            mounts.push({ name: `scratch-${i}`, mountPath: p });
-        });
+        // Scratch emptyDirs, one per path, shared by the pod's containers that list the same path.
+        const scratchPaths = [...new Set([...(service.security.writablePaths ?? []), ...(service.initContainers ?? []).flatMap((c) => c.writablePaths ?? [])])];
+        const scratchMounts = (paths: string[]) => paths.map((p) => ({ name: `scratch-${scratchPaths.indexOf(p)}`, mountPath: p }));
+        scratchPaths.forEach((_, i) => volumes.push({ name: `scratch-${i}`, emptyDir: {} }));
+        mounts.push(...scratchMounts(service.security.writablePaths ?? []));
         for (const storage of service.storage ?? []) {
             const claimName = `${service.name}-${storage.name}`;
             const size = args.storageSizesGb?.[service.name] ?? storage.sizeGb;
@@ -204,6 +213,44 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
 
         const sec = service.security;
         const fsGroup = podFsGroup(service);
+        const containerSecurity = (security: ServiceSpec["security"]) => ({
+            allowPrivilegeEscalation: false,
+            privileged: false,
+            readOnlyRootFilesystem: security.readOnlyRootFilesystem,
+            runAsNonRoot: security.runAsNonRoot,
+            runAsUser: security.runAsUser,
+            runAsGroup: security.runAsGroup,
+            capabilities: { drop: ["ALL"], add: security.addCapabilities },
+        });
+        const initContainers: Container[] = (service.initContainers ?? []).map((init) => {
+            // Settings of another service: its ConfigMap and Secret (rendered with that service) and its files.
+            const from = init.settingsFrom;
+            const initEnvFrom = from ? settingsEnvFrom(from) : envFrom;
+            const initMounts = from ? [] : mounts.filter((m) => !String(m.name).startsWith("scratch-"));
+            if (from) {
+                const files = from.files ?? [];
+                if (files.some((f) => !f.secret)) {
+                    volumes.push({ name: `${init.name}-files`, configMap: { name: `${from.name}-files`, defaultMode: 0o444 } });
+                    for (const f of files.filter((f) => !f.secret)) initMounts.push({ name: `${init.name}-files`, mountPath: f.path, subPath: fileKey(f), readOnly: true });
+                }
+                if (files.some((f) => f.secret)) {
+                    volumes.push({ name: `${init.name}-secret-files`, secret: { secretName: `${from.name}-secrets`, defaultMode: 0o440, items: files.filter((f) => f.secret).map((f) => ({ key: fileKey(f), path: fileKey(f) })) } });
+                    for (const f of files.filter((f) => f.secret)) initMounts.push({ name: `${init.name}-secret-files`, mountPath: f.path, subPath: fileKey(f), readOnly: true });
+                }
+            }
+            return {
+                name: init.name,
+                image: init.image,
+                command: init.command,
+                envFrom: initEnvFrom,
+                volumeMounts: [...initMounts, ...scratchMounts(init.writablePaths ?? [])],
+                resources: {
+                    requests: { cpu: init.resources.cpu, memory: init.resources.memory },
+                    limits: { cpu: init.resources.cpuLimit, memory: init.resources.memoryLimit },
+                },
+                securityContext: containerSecurity(init.security ?? sec),
+            };
+        });
         const container: Container = {
             name: service.name,
             image: service.image,
@@ -218,17 +265,10 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
                 requests: { cpu: service.resources.cpu, memory: service.resources.memory },
                 limits: { cpu: service.resources.cpuLimit, memory: service.resources.memoryLimit },
             },
-            securityContext: {
-                allowPrivilegeEscalation: false,
-                privileged: false,
-                readOnlyRootFilesystem: sec.readOnlyRootFilesystem,
-                runAsNonRoot: sec.runAsNonRoot,
-                runAsUser: sec.runAsUser,
-                runAsGroup: sec.runAsGroup,
-                capabilities: { drop: ["ALL"], add: sec.addCapabilities },
-            },
+            securityContext: containerSecurity(sec),
         };
         const podSpec: PodSpec = {
+            initContainers: initContainers.length > 0 ? initContainers : undefined,
             containers: [container],
             volumes,
             imagePullSecrets: pullSecrets,
@@ -247,6 +287,22 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
         const template = { metadata: { labels, annotations: { "archon.infra/config-checksum": checksum } }, spec: podSpec };
         const workloadOpt = { ...opt, dependsOn: [...(opt.dependsOn as pulumi.Resource[]), ...waitFor] };
 
+        if (service.kind === "oneshot" && service.schedule !== undefined) {
+            // A failed run is retried twice, never overlaps the next, and its pods stay for `kubectl logs`;
+            // kube-state-metrics exports kube_cronjob_status_last_successful_time from its status.
+            return new kubernetes.batch.v1.CronJob(service.name, {
+                metadata: meta(""),
+                spec: {
+                    schedule: service.schedule,
+                    timeZone: "Etc/UTC",
+                    concurrencyPolicy: "Forbid",
+                    startingDeadlineSeconds: 3600,
+                    successfulJobsHistoryLimit: 3,
+                    failedJobsHistoryLimit: 3,
+                    jobTemplate: { metadata: { labels }, spec: { backoffLimit: 2, template } },
+                },
+            }, workloadOpt);
+        }
         if (service.kind === "oneshot") {
             const job = new kubernetes.batch.v1.Job(service.name, {
                 metadata: meta(""),

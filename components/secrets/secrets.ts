@@ -131,6 +131,12 @@ export class Secrets extends pulumi.ComponentResource {
     public readonly vaultEncKey: pulumi.Output<string>;
     /** postgres-meta's CRYPTO_KEY (32 characters). */
     public readonly pgMetaCryptoKey: pulumi.Output<string>;
+    /**
+     * restic's repository password: every Postgres backup is encrypted with it before upload.
+     * 64 alphanumerics. Without it no backup can be read: keep `pulumi stack output --show-secrets
+     * backupEncryptionKey` somewhere outside the stack too.
+     */
+    public readonly backupEncryptionKey: pulumi.Output<string>;
     /** RS256 signing key (PEM, PKCS#1) for asymmetric JWTs. */
     public readonly signingKeyPem: pulumi.Output<string>;
     /** The public JWKS of {@link signingKeyPem}: not a secret. */
@@ -159,6 +165,7 @@ export class Secrets extends pulumi.ComponentResource {
         this.secretKeyBase = password("secret-key-base", 64).result;
         this.vaultEncKey = password("vault-enc-key", 32).result;
         this.pgMetaCryptoKey = password("pg-meta-crypto-key", 32).result;
+        this.backupEncryptionKey = password("backup-encryption-key", 64).result;
 
         const issued = new time.Static("api-keys-issued-at", { triggers: keepers }, { parent: this });
         this.apiKeysIssuedAt = issued.unix;

@@ -134,6 +134,31 @@ export interface SecuritySpec {
     fsGroup?: number;
 }
 
+/**
+ * A container that runs to completion before the service's own, in the same pod (Kubernetes
+ * only: the Compose renderer ignores it; model the step there as a `oneshot` service the
+ * service `dependsOn`). E.g. the migration Job's backup before it applies new SQL.
+ */
+export interface InitContainerSpec {
+    /** Container name, unique in the pod. */
+    name: string;
+    image: pulumi.Input<string>;
+    /** Replaces the image's ENTRYPOINT. */
+    command: string[];
+    /**
+     * The service whose settings the container gets (its env ConfigMap and Secret, and its files
+     * at their paths), instead of the pod's own: e.g. the backup service's S3 credentials reach the
+     * migration pod's backup step without becoming the migration container's. That service must
+     * render on Kubernetes too. Default: the pod's own service.
+     */
+    settingsFrom?: ServiceSpec;
+    /** Writable scratch paths (emptyDirs shared by path with the pod's other containers). */
+    writablePaths?: string[];
+    resources: ResourceSpec;
+    /** Default: the service's own. */
+    security?: SecuritySpec;
+}
+
 /** Horizontal autoscaling on Kubernetes (an HPA on CPU). Compose runs one container. */
 export interface AutoscaleSpec {
     minReplicas: number;
@@ -175,6 +200,13 @@ export interface ServiceSpec {
     dependsOn?: string[];
     /** Public routes through the ingress. */
     routes?: RouteSpec[];
+    /**
+     * Kubernetes only, `oneshot` only: run the job on this cron schedule (a CronJob, UTC) instead
+     * of once per deploy.
+     */
+    schedule?: string;
+    /** Kubernetes only: containers that run to completion first, in order. */
+    initContainers?: InitContainerSpec[];
     /** Replicas on Kubernetes. Default 1. */
     replicas?: number;
     /** Host ports published on the Compose host (the proxy's 80/443 only). */

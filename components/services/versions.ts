@@ -56,3 +56,9 @@ export const IMAGES = {
     /** The Compose project's one-shot that creates and chowns the data directories. */
     dataPermissions: "busybox:1.37.0", // confirmed: public pins incl. digest busybox:1.37.0@sha256:f10e809b... (search 2026)
 } as const;
+
+/** Images of the Postgres backups (components/backups). */
+export const BACKUP_IMAGES = {
+    /** restic's official image: Alpine with the static binary at /usr/bin/restic (restic/restic docker/Dockerfile.release). */
+    restic: "restic/restic:0.18.1", // confirmed: public compose files, scripts and Dockerfiles pin restic/restic:0.18.1 (search 2026)
+} as const;

@@ -14,6 +14,7 @@ import { RegistryCredentials } from "../registry/registry";
 import { Secrets } from "../secrets/secrets";
 import { componentVersions } from "./versions";
 import { loadArchonMigrations, publicHosts, workloadCatalog } from "./workload-catalog";
+import { withPostgresBackups } from "../backups/postgres-backup";
 
 export interface WorkloadsArgs {
     config: ArchonConfig;
@@ -57,7 +58,21 @@ export class Workloads extends pulumi.ComponentResource {
         if (!config.archonSourceDir) {
             pulumi.log.warn("archonSourceDir is unset, so the migration step carries no Archon SQL: a database Archon has not migrated yet stays unmigrated and Archon stays unready. Set archonSourceDir to an Archon v0.1.0 checkout for the first deploy.", this);
         }
-        this.services = [...catalog, ...(args.extraServices ?? [])];
+        const backupCredentials = config.backupAccessKeyIdSecret !== undefined && config.backupSecretAccessKeySecret !== undefined;
+        if (!backupCredentials) {
+            pulumi.log.warn("backupAccessKeyId and backupSecretAccessKey are unset: the Postgres backups fail (and PostgresBackupStale fires) until they are set, and migrations run without a backup first. Set both with pulumi config set --secret.", this);
+        }
+        const withBackups = withPostgresBackups(catalog, {
+            target: compose ? "compose" : "kubernetes",
+            stack: config.stack,
+            settings: config.backup,
+            encryptionKey: args.secrets.backupEncryptionKey,
+            accessKeyId: config.backupAccessKeyIdSecret,
+            secretAccessKey: config.backupSecretAccessKeySecret,
+            postgresPassword: args.secrets.postgresPassword,
+            preMigration: backupCredentials,
+        });
+        this.services = [...withBackups, ...(args.extraServices ?? [])];
         const hosts = publicHosts(config.domain);
         this.urls = { archon: `https://${hosts.archon}`, mcp: `https://${hosts.mcp}`, supabase: `https://${hosts.supabase}` };
         this.componentVersions = componentVersions();
