@@ -6,8 +6,8 @@
 import { strict as assert } from "assert";
 import { parse as parseYaml, stringify } from "yaml";
 import { checkResources } from "../scripts/lib/policy-check";
-import { ResourceRecord } from "../scripts/lib/synthesize";
-import { SynthResult, synth } from "./helpers";
+import { ResourceRecord, SynthResult } from "../scripts/lib/synthesize";
+import { synth } from "./helpers";
 
 type Mutate = (resources: ResourceRecord[]) => ResourceRecord[];
 
