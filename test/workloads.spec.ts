@@ -155,7 +155,7 @@ describe("workloads on Docker Compose (staging)", () => {
         const out = result.outputs as any;
         const secrets = {
             postgresPassword: "pg-Password-1", jwtSecret: "j".repeat(64), anonKey: out.supabase.anonKey.$secret,
-            serviceRoleKey: out.supabase.serviceRoleKey.$secret, dashboardPassword: "dash$board", pgMetaCryptoKey: "m".repeat(32),
+            serviceRoleKey: out.supabase.serviceRoleKey.$secret, dashboardPassword: "dash$board", pgMetaCryptoKey: "m".repeat(32), archonUiHtpasswd: "archon:$2y$05$x\n", archonMcpHtpasswd: "mcp:$2y$05$y\n",
         };
         const refs = { "archon-server": "r/archon-server:v1", "archon-mcp": "r/archon-mcp:v1", "archon-ui": "r/archon-ui:v1", "archon-agents": "r/archon-agents:v1" };
         const project = renderComposeProject({

@@ -30,6 +30,8 @@ export const DATA_PERMISSIONS_SERVICE = "data-permissions";
 export const SHARED_STORAGE_DIR = "shared";
 /** Where data-permissions sees the data directory. */
 const DATA_MOUNT = "/data";
+/** Where data-permissions sees the project's secrets/ directory (to hand files to their reader). */
+const SECRETS_MOUNT = "/project-secrets";
 
 /** What ComposeDelivery takes: paths relative to the project directory. */
 export interface ComposeProjectFiles {
@@ -110,14 +112,17 @@ export function storageDirectories(services: ServiceSpec[]): Map<string, Storage
  * not its contents: an existing tree keeps its owners, and a registry of many GB is not walked
  * on every deploy).
  */
-function dataPermissionsService(dataDir: string, directories: Map<string, StorageOwner>): Record<string, unknown> {
+function dataPermissionsService(dataDir: string, directories: Map<string, StorageOwner>, ownedSecrets: Map<string, number>): Record<string, unknown> {
     const steps = [...directories.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([directory, owner]) =>
         `mkdir -p ${DATA_MOUNT}/${directory} && chown ${owner.uid}:${owner.gid} ${DATA_MOUNT}/${directory}`);
+    // Secret files another uid reads: owned by it, still 0600 (the delivery rewrites them as the deploy user).
+    const secretSteps = [...ownedSecrets.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([file, uid]) =>
+        `chown ${uid}:${uid} ${SECRETS_MOUNT}/${file} && chmod 0600 ${SECRETS_MOUNT}/${file}`);
     return {
         image: IMAGES.dataPermissions,
-        entrypoint: ["/bin/sh", "-ec", steps.join("\n")],
+        entrypoint: ["/bin/sh", "-ec", [...steps, ...secretSteps].join("\n")],
         restart: "on-failure",
-        volumes: [`${dataDir}:${DATA_MOUNT}`],
+        volumes: [`${dataDir}:${DATA_MOUNT}`, ...(ownedSecrets.size > 0 ? [`./secrets:${SECRETS_MOUNT}`] : [])],
         network_mode: "none",
         read_only: true,
         user: "0",
@@ -140,12 +145,15 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
     const files: Record<string, pulumi.Output<string>> = {};
     const secretFiles: Record<string, pulumi.Output<string>> = {};
     const composeServices: Record<string, pulumi.Output<Record<string, unknown>>> = {};
+    /** secrets/<service>/<file> -> uid that must own it. */
+    const ownedSecrets = new Map<string, number>();
 
     for (const service of services) {
         const volumes: string[] = [];
         for (const file of service.files ?? []) {
             const relative = `${file.secret ? "secrets" : "config"}/${service.name}/${fileName(file)}`;
             (file.secret ? secretFiles : files)[relative] = pulumi.output(file.content);
+            if (file.secret && file.ownerUid !== undefined) ownedSecrets.set(relative.slice("secrets/".length), file.ownerUid);
             volumes.push(`./${relative}:${file.path}:ro`);
         }
         for (const storage of service.storage ?? []) volumes.push(`${args.dataDir}/${storageDirectory(service, storage)}:${storage.mountPath}`);
@@ -159,7 +167,9 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
         }
 
         const dependsOn: Record<string, { condition: string }> = {};
-        if ((service.storage ?? []).length > 0) dependsOn[DATA_PERMISSIONS_SERVICE] = { condition: "service_completed_successfully" };
+        if ((service.storage ?? []).length > 0 || (service.files ?? []).some((f) => f.secret && f.ownerUid !== undefined)) {
+            dependsOn[DATA_PERMISSIONS_SERVICE] = { condition: "service_completed_successfully" };
+        }
         for (const dependency of service.dependsOn ?? []) {
             if (!names.has(dependency)) continue;
             const oneshot = services.find((s) => s.name === dependency)?.kind === "oneshot";
@@ -204,7 +214,7 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
     }
 
     files["docker-compose.yml"] = pulumi.all(composeServices).apply((definitions) => {
-        const all = directories.size > 0 ? { [DATA_PERMISSIONS_SERVICE]: dataPermissionsService(args.dataDir, directories), ...definitions } : definitions;
+        const all = directories.size > 0 || ownedSecrets.size > 0 ? { [DATA_PERMISSIONS_SERVICE]: dataPermissionsService(args.dataDir, directories, ownedSecrets), ...definitions } : definitions;
         return "# Rendered by archon-infra (components/compose-project.ts). Secrets live in env/*.env and secrets/, mode 0600.\n" +
             // docker-compose reads YAML 1.1, where a bare off/no/yes is a boolean: quote them as 1.1 does.
             stringify({ services: all }, { lineWidth: 0, version: "1.1" });

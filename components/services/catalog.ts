@@ -24,6 +24,12 @@ export interface FileSpec {
     content: pulumi.Input<string>;
     /** Secret files go to a Kubernetes Secret / a 0600 file, never a ConfigMap or the compose file. */
     secret?: boolean;
+    /**
+     * Compose only: the uid that must own the (0600) secret file, when a process other than the
+     * deploy user's uid reads it (nginx's workers read auth_basic_user_file). The project's
+     * data-permissions step chowns it before the service starts. Default: the deploy user.
+     */
+    ownerUid?: number;
 }
 
 export interface HealthSpec {
@@ -76,6 +82,18 @@ export interface RouteSpec {
     websockets?: boolean;
     /** Maximum request body size in MB. Default 10. */
     maxBodyMb?: number;
+    /** Require a login at the ingress (nginx auth_basic; Traefik basicAuth Middleware; ingress-nginx auth annotations). */
+    basicAuth?: BasicAuthSpec;
+}
+
+/** Basic authentication at the ingress, from an htpasswd file with bcrypt hashes. */
+export interface BasicAuthSpec {
+    /** Name of the credential set: the nginx file `/etc/nginx/auth/<name>`, the Kubernetes Secret `<name>-htpasswd`. */
+    name: string;
+    /** The realm browsers show. */
+    realm: string;
+    /** htpasswd lines (`user:$2y$...`), secret. */
+    htpasswd: pulumi.Input<string>;
 }
 
 export interface SecuritySpec {
