@@ -30,6 +30,8 @@ const PASSWORDS: Record<string, number> = {
     "secret-key-base": 64,
     "vault-enc-key": 32,
     "pg-meta-crypto-key": 32,
+    "archon-ui-password": 32,
+    "archon-mcp-password": 48,
 };
 
 describe("secrets", () => {
