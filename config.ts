@@ -12,6 +12,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ALL_LOCATIONS, EU_LOCATIONS, HETZNER_SERVER_TYPES } from "./components/hetzner/server-types";
 import { ARCHON_INTERNAL_RANGE, cidrContains } from "./components/hetzner/pod-network";
+import { ADMIN_CIDR_MIN_PREFIX, wideCidrProblem } from "./components/hetzner/cidr-coverage";
 
 export const PROJECT = "archon-infra";
 
@@ -77,6 +78,7 @@ export const configSchema = z
         }).min(1, {
             message: "must list at least one CIDR that may reach SSH and the Kubernetes API, e.g. [\"203.0.113.7/32\"]",
         }),
+        allowWideAdminCidrs: z.boolean({ error: "must be true or false" }).optional(),
         sshPublicKey: z.string().regex(SSH_PUBLIC_KEY, { message: "must be an OpenSSH public key line" }).optional(),
         k3sVersion: z.string().regex(K3S_VERSION, { message: "must be a pinned k3s release such as v1.31.4+k3s1" }),
         imageTag: z
@@ -125,6 +127,10 @@ export const configSchema = z
         const fail = (key: string, message: string) => ctx.addIssue({ code: "custom", path: [key], message });
         if (c.environment === "production" && !PRODUCTION_TAG.test(c.imageTag)) {
             fail("imageTag", "production needs the immutable tag of one Archon commit: sha-<commit> (7-40 hex digits), as built and run on staging");
+        }
+        const wide = wideCidrProblem(c.sshAllowedCidrs);
+        if (wide !== undefined && c.allowWideAdminCidrs !== true) {
+            fail("sshAllowedCidrs", `opens SSH${c.target === "k3s" ? " and the Kubernetes API" : ""} to too much of the internet: ${wide}; list operator addresses (/${ADMIN_CIDR_MIN_PREFIX.ipv4} IPv4, /${ADMIN_CIDR_MIN_PREFIX.ipv6} IPv6 at most), or set allowWideAdminCidrs: true to accept it explicitly`);
         }
         if (c.storageClassName !== undefined && c.target !== "kubernetes") {
             fail("storageClassName", `is for target kubernetes only; ${c.target === "k3s" ? "k3s volumes use the retained class hcloud-volumes-retain" : "compose keeps data on the host's data volume"}: pulumi config rm storageClassName`);

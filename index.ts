@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config";
 import { Platform } from "./components/hetzner";
 import { ArchonImages, Registry, RegistryLogin, releaseRecord } from "./components/registry";
-import { Secrets } from "./components/secrets";
+import { ARCHON_MCP_USER, ARCHON_UI_USER, Secrets, basicAuthorization } from "./components/secrets";
 import { Workloads } from "./components/services";
 import { backupRecord } from "./components/backups/postgres-backup";
 
@@ -65,6 +65,20 @@ export const passwords = pulumi.secret({
 export const backupEncryptionKey = secrets.backupEncryptionKey;
 /** Where, when and how Postgres is backed up (components/backups); README "Backups and restore". */
 export const backups = backupRecord({ target: config.target, stack: config.stack, settings: config.backup, credentialsSet: config.backupAccessKeyIdSecret !== undefined });
+/**
+ * The logins the ingress requires in front of Archon (v0.1.0 has none of its own): the UI's basic
+ * auth, and the MCP endpoint's credential with the ready-made `Authorization` header MCP clients send.
+ * Secret output: `pulumi stack output --show-secrets archonAccess`.
+ */
+export const archonAccess = pulumi.secret({
+    ui: { url: workloads.urls.archon, user: ARCHON_UI_USER, password: secrets.archonUiPassword },
+    mcp: {
+        url: `${workloads.urls.mcp}/mcp`,
+        user: ARCHON_MCP_USER,
+        password: secrets.archonMcpPassword,
+        authorizationHeader: secrets.archonMcpPassword.apply((password) => basicAuthorization(ARCHON_MCP_USER, password)),
+    },
+});
 
 export const kubeconfig = platform.kubeconfig;
 export const hosts = platform.hosts;

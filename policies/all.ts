@@ -2,27 +2,34 @@
  * Every policy of the pack, in one list. Safe to import anywhere (tests, the offline check):
  * unlike policies/index.ts, it constructs no PolicyPack.
  */
-import { ResourceValidationPolicy } from "@pulumi/policy";
+import { Policies, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { containerProbes } from "./rules/container-probes";
 import { containerResourceLimits } from "./rules/container-resource-limits";
+import { composeHardening } from "./rules/compose-hardening";
+import { configMapNoSecrets } from "./rules/configmap-no-secrets";
 import { containerSecurityContext } from "./rules/container-security-context";
 import { firewallAdminPorts } from "./rules/firewall-admin-ports";
 import { firewallNoPostgres } from "./rules/firewall-no-postgres";
 import { hetznerLocations } from "./rules/hetzner-locations";
 import { hetznerServerTypes } from "./rules/hetzner-server-types";
 import { imagesPinned } from "./rules/images-pinned";
+import { ingressAuthentication } from "./rules/ingress-authentication";
 import { ingressTls } from "./rules/ingress-tls";
 import { kubernetesSecretValues } from "./rules/kubernetes-secret-values";
+import { networkDefaultDeny } from "./rules/network-default-deny";
 import { noPlainSecretEnv } from "./rules/no-plain-secret-env";
+import { podHostIsolation } from "./rules/pod-host-isolation";
 import { pvcRetained } from "./rules/pvc-retained";
 import { serverProtection } from "./rules/server-protection";
 import { serviceExposure } from "./rules/service-exposure";
+import { serviceExternalIps } from "./rules/service-external-ips";
 import { storageClassRetain } from "./rules/storageclass-retain";
 import { volumeRetained } from "./rules/volume-retained";
 
 export const POLICY_PACK_NAME = "archon-infra";
 
-export const policies: ResourceValidationPolicy[] = [
+/** Policies that look at one resource at a time. */
+export const resourcePolicies: ResourceValidationPolicy[] = [
     imagesPinned,
     containerResourceLimits,
     containerProbes,
@@ -39,4 +46,13 @@ export const policies: ResourceValidationPolicy[] = [
     volumeRetained,
     hetznerLocations,
     hetznerServerTypes,
+    podHostIsolation,
+    serviceExternalIps,
+    configMapNoSecrets,
+    composeHardening,
 ];
+
+/** Policies whose violation is an absence or a relation across resources (they see the whole stack). */
+export const stackPolicies: StackValidationPolicy[] = [networkDefaultDeny, ingressAuthentication];
+
+export const policies: Policies = [...resourcePolicies, ...stackPolicies];

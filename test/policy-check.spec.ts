@@ -71,7 +71,7 @@ describe("offline policy check", () => {
     });
 
     it("fails production on a firewall that opens SSH to the world when sshAllowedCidrs is 0.0.0.0/0", async () => {
-        const result = await synth("production", { sshAllowedCidrs: ["0.0.0.0/0"] });
+        const result = await synth("production", { sshAllowedCidrs: ["0.0.0.0/0"], allowWideAdminCidrs: true });
         assert.ok(ofType(result, FIREWALL).length > 0, "the hosts component registers a firewall");
         const violations = await checkResources(result.resources, { environment: "production" });
         assert.ok(violations.some((v) => v.policy === "firewall-admin-ports" && v.enforcementLevel === "mandatory" && /SSH \(22\)/.test(v.message)), JSON.stringify(violations));
@@ -86,7 +86,7 @@ describe("npm run policy (scripts/policy.ts)", () => {
     });
 
     it("exits 1 naming the policy and the firewall when the production config opens SSH to the world", () => {
-        const { status, output } = policyCli("--stack", "production", "--config", 'sshAllowedCidrs=["0.0.0.0/0"]');
+        const { status, output } = policyCli("--stack", "production", "--config", 'sshAllowedCidrs=["0.0.0.0/0"]', "--config", "allowWideAdminCidrs=true");
         assert.equal(status, 1, output);
         assert.match(output, /mandatory: \[firewall-admin-ports\] urn:pulumi:production::archon-infra::[^\n]*hcloud:index\/firewall:Firewall::/);
         assert.match(output, /opens SSH \(22\) to 0.0.0.0\/0/);

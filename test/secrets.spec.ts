@@ -33,6 +33,8 @@ const PASSWORDS: Record<string, number> = {
     // One password per database login role (issue 11.6), rotating with secretsVersion like the rest.
     "authenticator-password": 40,
     "supabase-auth-admin-password": 40,
+    "archon-ui-password": 32,
+    "archon-mcp-password": 48,
 };
 
 describe("secrets", () => {

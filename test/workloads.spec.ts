@@ -155,7 +155,7 @@ describe("workloads on Docker Compose (staging)", () => {
         const out = result.outputs as any;
         const secrets = {
             postgresPassword: "pg-Password-1", jwtSecret: "j".repeat(64), anonKey: out.supabase.anonKey.$secret,
-            serviceRoleKey: out.supabase.serviceRoleKey.$secret, dashboardPassword: "dash$board", pgMetaCryptoKey: "m".repeat(32),
+            serviceRoleKey: out.supabase.serviceRoleKey.$secret, dashboardPassword: "dash$board", pgMetaCryptoKey: "m".repeat(32), archonUiHtpasswd: "archon:$2y$05$x\n", archonMcpHtpasswd: "mcp:$2y$05$y\n",
             authenticatorPassword: "authenticator-Password-2", authAdminPassword: "auth-admin-Password-3", pgsodiumRootKey: "a".repeat(64),
             gotrueJwtKeys: "[]", postgrestJwks: "{\"keys\":[]}",
         };

@@ -32,6 +32,7 @@ export const DATA_PERMISSIONS_SERVICE = "data-permissions";
 export const SHARED_STORAGE_DIR = "shared";
 /** Where data-permissions sees the data directory. */
 const DATA_MOUNT = "/data";
+/** Where data-permissions sees the project's secrets/ directory (to hand files to their reader). */
 
 /** What ComposeDelivery takes: paths relative to the project directory. */
 export interface ComposeProjectFiles {
@@ -183,6 +184,7 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
     const secretFiles: Record<string, pulumi.Output<string>> = {};
     const secretFileAccess: Record<string, SecretFileAccess> = {};
     const composeServices: Record<string, pulumi.Output<Record<string, unknown>>> = {};
+    /** secrets/<service>/<file> -> uid that must own it. */
 
     for (const service of services) {
         const volumes: string[] = [];
@@ -205,7 +207,9 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
             // registry runs as 1000 and refuses to start without its htpasswd). A file read by
             // a uid the image does not pin is 0444 inside the 0700 secrets directory.
             const owner = storageOwner(service);
-            secretFileAccess[relative] = file.readableBy === "any" ? { mode: "0444" } : { owner: `${owner.uid}:${owner.gid}`, mode: "0440" };
+            secretFileAccess[relative] = file.readableBy === "any" ? { mode: "0444" }
+                : file.ownerUid !== undefined ? { owner: `${file.ownerUid}:${file.ownerUid}`, mode: "0440" }
+                : { owner: `${owner.uid}:${owner.gid}`, mode: "0440" };
             if (!secretDirectories.has(directory)) volumes.push(`./${relativeDirectory}:${directory}:ro`);
             secretDirectories.add(directory);
         }

@@ -14,7 +14,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ServiceSpec, StorageSpec, forTarget } from "../services/catalog";
+import { FileSpec, ServiceSpec, StorageSpec, forTarget } from "../services/catalog";
 import { HostRoutes, RATE_LIMIT, ResolvedRoute, SECURITY_HEADERS, hostRoutes } from "../services/routes";
 import { IMAGES } from "../services/versions";
 
@@ -134,6 +134,15 @@ function serverBlock(host: HostRoutes, burst: number): string[] {
     ];
 }
 
+/** Where the proxy finds each credential set's htpasswd: `<AUTH_DIR>/<name>`. */
+export const AUTH_DIR = "/etc/nginx/auth";
+/**
+ * The uid of nginx's worker processes in the official image (nginx/docker-nginx, mainline/alpine
+ * Dockerfile: `adduser -S -D -H -u 101 ... nginx`; the binary is built with --user=nginx). The
+ * worker opens auth_basic_user_file on each request, so the 0600 htpasswd belongs to it.
+ */
+export const NGINX_WORKER_UID = 101;
+
 function locationBlock(route: ResolvedRoute): string[] {
     // proxy_set_header in a location replaces every inherited one, so each location sets them all.
     const upgrade = route.websockets
@@ -146,6 +155,7 @@ function locationBlock(route: ResolvedRoute): string[] {
         : ["            proxy_set_header Connection \"\";", "            proxy_read_timeout 300s;"];
     return [
         `        location ${route.path} {`,
+        ...(route.basicAuth ? [`            auth_basic "${route.basicAuth.realm.replace(/["\\]/g, "")}";`, `            auth_basic_user_file ${AUTH_DIR}/${route.basicAuth.name};`] : []),
         `            client_max_body_size ${route.maxBodyMb}m;`,
         "            proxy_http_version 1.1;",
         "            proxy_set_header Host $host;",
@@ -186,6 +196,8 @@ export class ComposeProxy extends pulumi.ComponentResource {
         const routed = forTarget(args.services, "compose");
         this.hosts = hostRoutes(routed).map((h) => h.host);
         const domains = this.hosts.join(" ");
+        const credentialSets = new Map(hostRoutes(routed).flatMap((h) => h.routes).filter((r) => r.basicAuth).map((r) => [r.basicAuth!.name, r.basicAuth!]));
+        const htpasswdFiles: FileSpec[] = [...credentialSets.values()].map((auth) => ({ path: `${AUTH_DIR}/${auth.name}`, content: auth.htpasswd, secret: true, ownerUid: NGINX_WORKER_UID }));
         const nginx: ServiceSpec = {
             name: PROXY_SERVICE,
             group: "ingress",
@@ -199,6 +211,7 @@ export class ComposeProxy extends pulumi.ComponentResource {
             files: [
                 { path: "/etc/nginx/nginx.conf", content: renderNginxConf(routed, args.nginx) },
                 { path: "/opt/proxy/nginx-entrypoint.sh", content: script("nginx-entrypoint.sh") },
+                ...htpasswdFiles,
             ],
             health: { http: { path: "/healthz", port: 80 }, startupSeconds: 30 },
             resources: { cpu: "100m", memory: "64Mi", cpuLimit: "1", memoryLimit: "256Mi" },

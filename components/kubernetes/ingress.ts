@@ -50,6 +50,9 @@ export interface IngressRenderOptions {
 
 const TRAEFIK_API = "traefik.io/v1alpha1";
 const bodyMiddleware = (mb: number) => `body-limit-${mb}mb`;
+const authMiddleware = (name: string) => `basic-auth-${name}`;
+/** The Secret holding a credential set's htpasswd: key `users` for Traefik's basicAuth, `auth` for ingress-nginx. */
+export const htpasswdSecretName = (name: string) => `${name}-htpasswd`;
 
 /**
  * The Ingress objects (one per service and host, TLS on every one; cert-manager's annotation on the
@@ -70,6 +73,10 @@ export function renderIngresses(services: RoutedService[], options: IngressRende
             const namespace = namespaceOf(groupOf.get(service)!, options.namespaces);
             const maxBodyMb = Math.max(...routes.map((r) => r.maxBodyMb));
             const websockets = routes.some((r) => r.websockets);
+            const auths = [...new Map(routes.filter((r) => r.basicAuth).map((r) => [r.basicAuth!.name, r.basicAuth!])).values()];
+            if (auths.length > 1) throw new Error(`${service} on ${host.host}: one Ingress takes one basic-auth credential set, got ${auths.map((a) => a.name).join(", ")}`);
+            if (auths.length === 1 && routes.some((r) => !r.basicAuth)) throw new Error(`${service} on ${host.host}: some paths require a login and some do not; split them into separate services`);
+            const auth = auths[0];
             const annotations: Record<string, string> = {};
             if (!certified.has(`${namespace}/${host.host}`)) {
                 annotations["cert-manager.io/cluster-issuer"] = CLUSTER_ISSUER;
@@ -83,12 +90,19 @@ export function renderIngresses(services: RoutedService[], options: IngressRende
                     "nginx.ingress.kubernetes.io/limit-burst-multiplier": String(Math.max(1, Math.round(burst / rate))),
                     "nginx.ingress.kubernetes.io/proxy-body-size": `${maxBodyMb}m`,
                     ...(websockets ? { "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600", "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600" } : {}),
+                    // ingress-nginx's basic auth: the Secret's key `auth` holds the htpasswd (annotations auth-type/auth-secret/auth-realm).
+                    ...(auth ? { "nginx.ingress.kubernetes.io/auth-type": "basic", "nginx.ingress.kubernetes.io/auth-secret": htpasswdSecretName(auth.name), "nginx.ingress.kubernetes.io/auth-realm": auth.realm } : {}),
                 });
             } else {
-                const names = ["security-headers", "rate-limit", bodyMiddleware(maxBodyMb)];
+                // Authentication first: an unauthenticated request is refused before anything else runs.
+                const names = [...(auth ? [authMiddleware(auth.name)] : []), "security-headers", "rate-limit", bodyMiddleware(maxBodyMb)];
                 for (const name of names) {
                     const key = `${namespace}/${name}`;
-                    if (!middlewares.has(key)) middlewares.set(key, traefikMiddleware(name, namespace, maxBodyMb, rate, burst));
+                    if (middlewares.has(key)) continue;
+                    middlewares.set(key, auth && name === authMiddleware(auth.name)
+                        // Traefik basicAuth: `secret` names a Secret whose `users` key holds htpasswd lines (bcrypt accepted).
+                        ? { apiVersion: TRAEFIK_API, kind: "Middleware", metadata: { name, namespace }, spec: { basicAuth: { secret: htpasswdSecretName(auth.name), realm: auth.realm, removeHeader: true } } }
+                        : traefikMiddleware(name, namespace, maxBodyMb, rate, burst));
                 }
                 Object.assign(annotations, {
                     "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
@@ -312,11 +326,27 @@ export class KubernetesIngress extends pulumi.ComponentResource {
             },
         }, { ...child, dependsOn: [...addons, certManager] });
 
+        // One Secret per basic-auth credential set, in the namespace of each Ingress that uses it.
+        const groupOf = new Map(args.services.map((s) => [s.name, s.group]));
+        const htpasswdSecrets = new Map<string, kubernetes.core.v1.Secret>();
+        for (const route of hostRoutes(args.services).flatMap((h) => h.routes)) {
+            if (!route.basicAuth) continue;
+            const namespace = namespaceOf(groupOf.get(route.service)!, args.namespaces);
+            const secretName = htpasswdSecretName(route.basicAuth.name);
+            const key = `${namespace}-${secretName}`;
+            if (htpasswdSecrets.has(key)) continue;
+            const htpasswd = pulumi.secret(route.basicAuth.htpasswd);
+            htpasswdSecrets.set(key, new kubernetes.core.v1.Secret(key, {
+                metadata: { name: secretName, namespace },
+                type: "Opaque",
+                stringData: pulumi.secret(pulumi.output(htpasswd).apply((text) => ({ users: text, auth: text }))),
+            }, child));
+        }
         const manifests = renderIngresses(args.services, { controller: args.controller, namespaces: args.namespaces });
         for (const manifest of manifests) {
             const resourceName = `${manifest.metadata.namespace}-${manifest.metadata.name}`;
             if (manifest.kind === "Ingress") {
-                new kubernetes.networking.v1.Ingress(resourceName, { metadata: manifest.metadata, spec: manifest.spec }, { ...child, dependsOn: [...addons, issuer, ...controller] });
+                new kubernetes.networking.v1.Ingress(resourceName, { metadata: manifest.metadata, spec: manifest.spec }, { ...child, dependsOn: [...addons, issuer, ...controller, ...htpasswdSecrets.values()] });
             } else {
                 new kubernetes.apiextensions.CustomResource(resourceName, { apiVersion: manifest.apiVersion, kind: manifest.kind, metadata: manifest.metadata, spec: manifest.spec }, child);
             }

@@ -1,2 +1,2 @@
 /** Every generated secret: passwords, the Supabase JWT secret and API keys, the RS256 signing key. */
-export { Secrets, SecretsArgs } from "./secrets";
+export { ARCHON_MCP_USER, ARCHON_UI_USER, Secrets, SecretsArgs, basicAuthorization } from "./secrets";

@@ -26,6 +26,15 @@ export interface SupabaseKeyClaims {
     exp: number;
 }
 
+/** The basic-auth users at the ingress: Archon's UI, and the MCP endpoint. */
+export const ARCHON_UI_USER = "archon";
+export const ARCHON_MCP_USER = "mcp";
+
+/** The header value an MCP client sends: `Basic base64(user:password)` (RFC 7617). */
+export function basicAuthorization(user: string, password: string): string {
+    return `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+}
+
 const SECONDS_PER_YEAR = 365 * 24 * 60 * 60;
 
 /**
@@ -123,6 +132,18 @@ export class Secrets extends pulumi.ComponentResource {
     /** The private registry's password, and its bcrypt hash for htpasswd. */
     public readonly registryPassword: pulumi.Output<string>;
     public readonly registryPasswordBcrypt: pulumi.Output<string>;
+    /**
+     * Basic-auth login of Archon's UI at the ingress (user {@link ARCHON_UI_USER}): Archon v0.1.0
+     * has no login of its own. The password, and an htpasswd line with its bcrypt hash.
+     */
+    public readonly archonUiPassword: pulumi.Output<string>;
+    public readonly archonUiHtpasswd: pulumi.Output<string>;
+    /**
+     * The MCP endpoint's credential at the ingress (user {@link ARCHON_MCP_USER}), and its htpasswd
+     * line. MCP clients send it as the header `Authorization: Basic base64(mcp:<password>)`.
+     */
+    public readonly archonMcpPassword: pulumi.Output<string>;
+    public readonly archonMcpHtpasswd: pulumi.Output<string>;
     /** Shared token that k3s servers and agents join with. */
     public readonly k3sToken: pulumi.Output<string>;
     /** Supabase SECRET_KEY_BASE (64 characters). */
@@ -161,6 +182,12 @@ export class Secrets extends pulumi.ComponentResource {
         const registry = password("registry-password", 32);
         this.registryPassword = registry.result;
         this.registryPasswordBcrypt = pulumi.secret(registry.bcryptHash);
+        const ui = password("archon-ui-password", 32);
+        this.archonUiPassword = ui.result;
+        this.archonUiHtpasswd = pulumi.secret(pulumi.interpolate`${ARCHON_UI_USER}:${ui.bcryptHash}\n`);
+        const mcp = password("archon-mcp-password", 48);
+        this.archonMcpPassword = mcp.result;
+        this.archonMcpHtpasswd = pulumi.secret(pulumi.interpolate`${ARCHON_MCP_USER}:${mcp.bcryptHash}\n`);
         this.k3sToken = password("k3s-token", 64).result;
         this.secretKeyBase = password("secret-key-base", 64).result;
         this.vaultEncKey = password("vault-enc-key", 32).result;

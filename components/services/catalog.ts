@@ -32,6 +32,12 @@ export interface FileSpec {
      * Postgres image's `postgres`); the Compose host keeps it in the 0700 secrets directory.
      */
     readableBy?: "service" | "any";
+    /**
+     * Compose only: the uid that reads the secret file when it is not the service's `runAsUser`
+     * (nginx's master runs as root, its workers as 101 read auth_basic_user_file): the host file is
+     * owned by this uid with mode 0440. Default: the service's uid (see `readableBy`).
+     */
+    ownerUid?: number;
 }
 
 /** One check: exactly one of its fields. */
@@ -105,6 +111,18 @@ export interface RouteSpec {
     websockets?: boolean;
     /** Maximum request body size in MB. Default 10. */
     maxBodyMb?: number;
+    /** Require a login at the ingress (nginx auth_basic; Traefik basicAuth Middleware; ingress-nginx auth annotations). */
+    basicAuth?: BasicAuthSpec;
+}
+
+/** Basic authentication at the ingress, from an htpasswd file with bcrypt hashes. */
+export interface BasicAuthSpec {
+    /** Name of the credential set: the nginx file `/etc/nginx/auth/<name>`, the Kubernetes Secret `<name>-htpasswd`. */
+    name: string;
+    /** The realm browsers show. */
+    realm: string;
+    /** htpasswd lines (`user:$2y$...`), secret. */
+    htpasswd: pulumi.Input<string>;
 }
 
 export interface SecuritySpec {

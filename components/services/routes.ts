@@ -2,7 +2,7 @@
  * The public routes of a catalog, grouped by host: what both ingresses (Kubernetes Ingress objects
  * and the Compose nginx proxy) render. Pure data, no resources.
  */
-import { ServiceSpec } from "./catalog";
+import { BasicAuthSpec, ServiceSpec } from "./catalog";
 
 /** Request body limit when a route does not set `maxBodyMb`. */
 export const DEFAULT_MAX_BODY_MB = 10;
@@ -17,6 +17,8 @@ export interface ResolvedRoute {
     portName?: string;
     websockets: boolean;
     maxBodyMb: number;
+    /** Login required at the ingress; unset: public. */
+    basicAuth?: BasicAuthSpec;
 }
 
 export interface HostRoutes {
@@ -46,6 +48,7 @@ export function hostRoutes(services: Pick<ServiceSpec, "name" | "ports" | "route
                 portName: port.name,
                 websockets: route.websockets ?? false,
                 maxBodyMb: route.maxBodyMb ?? DEFAULT_MAX_BODY_MB,
+                basicAuth: route.basicAuth,
             });
             byHost.set(route.host, routes);
         }

@@ -30,6 +30,10 @@ export interface WorkloadSecrets {
     serviceRoleKey: pulumi.Input<string>;
     dashboardPassword: pulumi.Input<string>;
     pgMetaCryptoKey: pulumi.Input<string>;
+    /** htpasswd of Archon's UI login at the ingress (Archon v0.1.0 has none of its own). */
+    archonUiHtpasswd: pulumi.Input<string>;
+    /** htpasswd of the MCP endpoint's credential at the ingress. */
+    archonMcpHtpasswd: pulumi.Input<string>;
 }
 
 export interface WorkloadCatalogArgs {
@@ -378,7 +382,10 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
         health: { tcp: { port: PORTS.mcp }, exec: ["python", "-c", `import socket; socket.create_connection(('127.0.0.1', ${PORTS.mcp}), 5).close()`], startupSeconds: 60 },
         resources: { cpu: "100m", memory: "256Mi", cpuLimit: "1", memoryLimit: "1Gi" },
         dependsOn: ["archon-server"],
-        routes: [{ host: hosts.mcp, path: "/", port: PORTS.mcp, websockets: true }],
+        // Archon v0.1.0's MCP server runs FastMCP's streamable HTTP transport at /mcp whatever TRANSPORT
+        // says (coleam00/Archon v0.1.0 python/src/mcp_server/mcp_server.py: mcp.run(transport="streamable-http"));
+        // the whole host sits behind the MCP credential, which clients send as an Authorization header.
+        routes: [{ host: hosts.mcp, path: "/", port: PORTS.mcp, websockets: true, basicAuth: { name: "archon-mcp", realm: "Archon MCP", htpasswd: s.archonMcpHtpasswd } }],
     });
     const agents = archonPython("archon-agents", PORTS.agents, {
         health: { http: { path: "/health", port: PORTS.agents }, exec: PYTHON_HTTP_CHECK(PORTS.agents, "/health"), startupSeconds: 60 },
@@ -406,7 +413,7 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
         // Vite keeps its dependency cache under node_modules/.vite.
         security: nonRoot(1000, ["/tmp", "/app/node_modules/.vite"]),
         dependsOn: ["archon-server"],
-        routes: [{ host: hosts.archon, path: "/", port: PORTS.ui, websockets: true }],
+        routes: [{ host: hosts.archon, path: "/", port: PORTS.ui, websockets: true, basicAuth: { name: "archon-ui", realm: "Archon", htpasswd: s.archonUiHtpasswd } }],
         replicas: ha ? 2 : 1,
     };
 

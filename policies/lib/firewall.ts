@@ -28,8 +28,3 @@ export function coversPort(rule: InboundRule, port: number): boolean {
     const [low, high = low] = spec.split("-").map((p) => Number(p.trim()));
     return port >= low && port <= high;
 }
-
-/** A source that is the whole IPv4 or IPv6 internet (0.0.0.0/0, ::/0 and spellings of them). */
-export function isWorld(cidr: string): boolean {
-    return /\/0$/.test(cidr.trim());
-}

@@ -2,11 +2,20 @@ import { ResourceValidationPolicy } from "@pulumi/policy";
 import { PolicyArgs, containersOf, isProduction, list, record, settings } from "../lib/context";
 
 /** Capabilities a database or web server may add back after dropping ALL (chown its data, switch user, bind :80). */
+/**
+ * Capabilities refused in every environment: each is root on the node in practice (load kernel
+ * modules, reconfigure the network, mount, trace other processes, raw devices and packets).
+ */
+export const DANGEROUS_CAPABILITIES: readonly string[] = [
+    "ALL", "SYS_ADMIN", "SYS_MODULE", "NET_ADMIN", "SYS_PTRACE", "SYS_RAWIO", "SYS_BOOT", "SYS_TIME",
+    "DAC_READ_SEARCH", "BPF", "PERFMON", "MAC_ADMIN", "MAC_OVERRIDE", "NET_RAW", "SYSLOG", "LINUX_IMMUTABLE",
+];
+
 const DEFAULT_ALLOWED_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID", "NET_BIND_SERVICE", "KILL"];
 
 export const containerSecurityContext: ResourceValidationPolicy = {
     name: "container-security-context",
-    description: "Every container sets allowPrivilegeEscalation: false, drops ALL capabilities and is not privileged; in production it adds back only capabilities from an allow-list.",
+    description: "Every container sets allowPrivilegeEscalation: false, drops ALL capabilities and is not privileged; it never adds a dangerous capability (SYS_ADMIN, SYS_MODULE, NET_ADMIN, ...); in production it adds back only capabilities from an allow-list.",
     enforcementLevel: "mandatory",
     configSchema: {
         properties: {
@@ -26,7 +35,7 @@ export const containerSecurityContext: ResourceValidationPolicy = {
                 reportViolation(`${where} must drop ALL capabilities (securityContext.capabilities.drop: [ALL])`);
             }
             const added = list(capabilities.add).map((c) => String(c).toUpperCase().replace(/^CAP_/, ""));
-            const refused = production ? added.filter((c) => !allowedCapabilities.includes(c)) : added.filter((c) => c === "ALL" || c === "SYS_ADMIN");
+            const refused = added.filter((c) => DANGEROUS_CAPABILITIES.includes(c) || (production && !allowedCapabilities.includes(c)));
             if (refused.length > 0) reportViolation(`${where} adds capabilities ${refused.join(", ")}; allowed: ${allowedCapabilities.join(", ")}`);
         }
     },

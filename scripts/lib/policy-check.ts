@@ -6,7 +6,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import { EnforcementLevel, Policies, PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { policies as ALL_POLICIES } from "../../policies/all";
 import { ENVIRONMENT_TAG, PolicyArgs } from "../../policies/lib/context";
 import { ResourceRecord } from "./synthesize";
@@ -27,7 +27,7 @@ export interface CheckOptions {
     /** Pack config; defaults to policies/config/<environment>.json when that file exists. */
     policyConfig?: PolicyPackConfig;
     /** The policies to run (the pack's, unless a test narrows them). */
-    policies?: ResourceValidationPolicy[];
+    policies?: Policies;
 }
 
 /** The pack config committed for an environment (what the workflows pass with --policy-pack-config). */
@@ -60,13 +60,13 @@ export function unwrapSecrets(value: unknown, at = "", secretPaths = new Set<str
     return { value: plain, secretPaths };
 }
 
-function levelOf(policy: ResourceValidationPolicy, config: PolicyPackConfig): EnforcementLevel {
+function levelOf(policy: ResourceValidationPolicy | StackValidationPolicy, config: PolicyPackConfig): EnforcementLevel {
     const entry = config[policy.name];
     const configured = typeof entry === "string" ? entry : entry?.enforcementLevel;
     return configured ?? policy.enforcementLevel ?? "mandatory";
 }
 
-function settingsOf(policy: ResourceValidationPolicy, config: PolicyPackConfig): Record<string, unknown> {
+function settingsOf(policy: ResourceValidationPolicy | StackValidationPolicy, config: PolicyPackConfig): Record<string, unknown> {
     const entry = config[policy.name];
     if (entry === undefined || typeof entry === "string") return {};
     const { enforcementLevel: _level, ...rest } = entry;
@@ -105,19 +105,25 @@ export function validationArgs(resource: ResourceRecord, stackTags: ReadonlyMap<
     };
 }
 
-/** Runs every enabled policy over every custom resource; returns the violations in resource order. */
+/**
+ * Runs every enabled policy: resource policies over every custom resource, then stack policies over
+ * all of them at once (as `pulumi preview` does after the last registration); returns the
+ * violations in that order. A stack policy's violation carries the URN it names, else the stack's.
+ */
 export async function checkResources(resources: ResourceRecord[], options: CheckOptions): Promise<Violation[]> {
     const config = options.policyConfig ?? committedPolicyConfig(options.environment);
     const stackTags: ReadonlyMap<string, string> = new Map([[ENVIRONMENT_TAG, options.environment]]);
     const violations: Violation[] = [];
-    for (const resource of resources.filter((r) => r.custom && !r.type.startsWith("pulumi:providers:"))) {
-        for (const policy of options.policies ?? ALL_POLICIES) {
-            const level = levelOf(policy, config);
-            if (level === "disabled" || policy.validateResource === undefined) continue;
-            const enforcementLevel = level === "advisory" ? "advisory" : "mandatory";
-            const report: ReportViolation = (message: string) => {
-                violations.push({ policy: policy.name, enforcementLevel, urn: resource.urn, message });
-            };
+    const custom = resources.filter((r) => r.custom && !r.type.startsWith("pulumi:providers:"));
+    const all = options.policies ?? ALL_POLICIES;
+    const enabled = all.map((policy) => ({ policy, level: levelOf(policy, config) })).filter(({ level }) => level !== "disabled");
+    const reporter = (policy: { name: string }, level: EnforcementLevel, fallbackUrn: string): ReportViolation => (message: string, urn?: string) => {
+        violations.push({ policy: policy.name, enforcementLevel: level === "advisory" ? "advisory" : "mandatory", urn: urn ?? fallbackUrn, message });
+    };
+    for (const resource of custom) {
+        for (const { policy, level } of enabled) {
+            if (!("validateResource" in policy) || policy.validateResource === undefined) continue;
+            const report = reporter(policy, level, resource.urn);
             const validations = Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
             for (const validate of validations) {
                 try {
@@ -126,6 +132,27 @@ export async function checkResources(resources: ResourceRecord[], options: Check
                     if (!(err instanceof NotApplicable)) throw err;
                 }
             }
+        }
+    }
+    const stackUrn = resources.find((r) => r.type === "pulumi:pulumi:Stack")?.urn ?? custom[0]?.urn ?? "";
+    for (const { policy, level } of enabled) {
+        if (!("validateStack" in policy)) continue;
+        const settings = settingsOf(policy, config);
+        const policyResources: PolicyResource[] = custom.map((resource) => {
+            const args = validationArgs(resource, stackTags, settings);
+            return { type: args.type, props: args.props, urn: args.urn, name: args.name, opts: args.opts, dependencies: [], propertyDependencies: {}, isType: args.isType, asType: args.asType };
+        });
+        try {
+            await policy.validateStack({
+                resources: policyResources,
+                stackTags,
+                getConfig: <T extends object>() => settings as T,
+                notApplicable: (reason?: string): never => {
+                    throw new NotApplicable(reason);
+                },
+            }, reporter(policy, level, stackUrn));
+        } catch (err) {
+            if (!(err instanceof NotApplicable)) throw err;
         }
     }
     return violations;
