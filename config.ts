@@ -13,6 +13,7 @@ import { z } from "zod";
 import { ALL_LOCATIONS, EU_LOCATIONS, HETZNER_SERVER_TYPES } from "./components/hetzner/server-types";
 import { ARCHON_INTERNAL_RANGE, cidrContains } from "./components/hetzner/pod-network";
 import { ADMIN_CIDR_MIN_PREFIX, wideCidrProblem } from "./components/hetzner/cidr-coverage";
+import { K3S_INSTALLERS, k3sInstaller } from "./components/hetzner/k3s-installers";
 
 export const PROJECT = "archon-infra";
 
@@ -131,6 +132,9 @@ export const configSchema = z
         const wide = wideCidrProblem(c.sshAllowedCidrs);
         if (wide !== undefined && c.allowWideAdminCidrs !== true) {
             fail("sshAllowedCidrs", `opens SSH${c.target === "k3s" ? " and the Kubernetes API" : ""} to too much of the internet: ${wide}; list operator addresses (/${ADMIN_CIDR_MIN_PREFIX.ipv4} IPv4, /${ADMIN_CIDR_MIN_PREFIX.ipv6} IPv6 at most), or set allowWideAdminCidrs: true to accept it explicitly`);
+        }
+        if (c.target === "k3s" && !k3sInstaller(c.k3sVersion)) {
+            fail("k3sVersion", `has no verified installer checksum; use ${Object.keys(K3S_INSTALLERS).join(", ")}, or add its commit and install.sh sha256 to components/hetzner/k3s-installers.ts`);
         }
         if (c.storageClassName !== undefined && c.target !== "kubernetes") {
             fail("storageClassName", `is for target kubernetes only; ${c.target === "k3s" ? "k3s volumes use the retained class hcloud-volumes-retain" : "compose keeps data on the host's data volume"}: pulumi config rm storageClassName`);

@@ -142,7 +142,11 @@ export interface ComposeMonitoringArgs {
     metricsRetentionDays: number;
     /** Loki retention in days (config `logsRetentionDays`). */
     logsRetentionDays: number;
-    /** Services whose /metrics Prometheus scrapes (their {@link metricsPort}). Default ["archon-server"]. */
+    /**
+     * Services whose /metrics Prometheus scrapes (their {@link metricsPort}). Default none: Archon
+     * v0.1.0 serves no /metrics (see DESIGN.md), and a scrape target shares a network with
+     * Prometheus, so scraping archon-server would let the crawler reach Prometheus (networks.ts).
+     */
     metricsServices?: string[];
     /** Postgres for postgres-exporter (`PostgresDown`, connections); no exporter when unset. */
     postgres?: { host: string; port: number; user: string; password: pulumi.Input<string> };
@@ -179,7 +183,7 @@ const nobody: SecuritySpec = { runAsNonRoot: true, runAsUser: 65534, readOnlyRoo
 /** The ServiceSpecs themselves (pure: tests render them without a Pulumi runtime). */
 export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceSpec[] {
     const catalog = forTarget(args.services, "compose");
-    const scraped = (args.metricsServices ?? ["archon-server"]).flatMap((name) => catalog.filter((s) => s.name === name));
+    const scraped = (args.metricsServices ?? []).flatMap((name) => catalog.filter((s) => s.name === name));
     const base: Pick<ServiceSpec, "group" | "kind" | "targets"> = { group: "monitoring", kind: "service", targets: ["compose"] };
     const promTargets: ScrapeTarget[] = [
         { job: "prometheus", address: "localhost:9090" },
@@ -230,6 +234,8 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             resources: { cpu: "50m", memory: "64Mi", cpuLimit: "500m", memoryLimit: "256Mi" },
             storage: [{ name: "data", mountPath: "/alertmanager", sizeGb: 1 }],
             security: nobody,
+            // The webhook receiver lives outside the host.
+            egressInternet: args.alertWebhookUrl !== undefined,
         },
         {
             ...base,
@@ -333,6 +339,8 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             ports: [{ name: "http", port: 9115 }],
             resources: { cpu: "20m", memory: "32Mi", cpuLimit: "500m", memoryLimit: "64Mi" },
             security: nobody,
+            // It probes the public https:// hosts through the host's public address.
+            egressInternet: true,
         },
     ];
     if (args.postgres) {

@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { ServiceSpec, StorageOwner, StorageSpec, forTarget, storageOwner } from "../services/catalog";
 import { IMAGES } from "../services/versions";
+import { planNetworks } from "./networks";
 
 export interface ComposeProjectArgs {
     /** Every service of the project; those whose `targets` exclude compose are skipped. */
@@ -185,6 +186,8 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
     const secretFileAccess: Record<string, SecretFileAccess> = {};
     const composeServices: Record<string, pulumi.Output<Record<string, unknown>>> = {};
     /** secrets/<service>/<file> -> uid that must own it. */
+    // Each service joins only the networks of the connections it needs (networks.ts).
+    const networkPlan = planNetworks(services);
 
     for (const service of services) {
         const volumes: string[] = [];
@@ -240,7 +243,7 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
         }
 
         const sec = service.security;
-        const routedPorts = [...new Set((service.routes ?? []).map((r) => r.port))];
+        const serviceNetworks = networkPlan.membership.get(service.name) ?? [];
         const definition = pulumi.all([service.image, service.env ?? {}, filesHash]).apply(([image, env, mountedHash]) => {
             const plainEnv = Object.fromEntries(Object.entries(env as Record<string, string>).map(([k, v]) => [k, literal(v)]));
             const entry: Record<string, unknown> = {
@@ -263,13 +266,15 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
                 mem_limit: memory(service.resources.memoryLimit),
                 mem_reservation: memory(service.resources.memory),
                 cpus: cpus(service.resources.cpuLimit),
-                // The proxy's published ports face the world; everything else only the host's loopback.
-                ports: [
-                    ...(service.publish ?? []).map((p) => `${p.host}:${p.container}`),
-                    ...routedPorts.map((port) => `127.0.0.1:${port}:${port}`),
-                ],
+                // Only the proxy publishes ports. Routed services are not published on the host's
+                // loopback either: that would bypass the proxy's login, and Docker publishes nothing
+                // for a container on internal networks only.
+                ports: (service.publish ?? []).map((p) => `${p.host}:${p.container}`),
                 labels: mountedHash ? { [FILES_HASH_LABEL]: mountedHash } : undefined,
-                networks: service.aliases && service.aliases.length > 0 ? { default: { aliases: service.aliases } } : undefined,
+                // No connection needed: no network at all.
+                network_mode: serviceNetworks.length === 0 ? "none" : undefined,
+                networks: serviceNetworks.length === 0 ? undefined : Object.fromEntries(serviceNetworks.map((network) =>
+                    [network, service.aliases && service.aliases.length > 0 ? { aliases: service.aliases } : null])),
                 logging: { driver: "json-file", options: { "max-size": "10m", "max-file": "3" } },
             };
             if ((entry.ports as string[]).length === 0) delete entry.ports;
@@ -282,7 +287,7 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
         const all = directories.size > 0 ? { [DATA_PERMISSIONS_SERVICE]: dataPermissionsService(args.dataDir, directories), ...definitions } : definitions;
         return "# Rendered by archon-infra (components/compose-project.ts). Secrets live in env/*.env and secrets/, mode 0600.\n" +
             // docker-compose reads YAML 1.1, where a bare off/no/yes is a boolean: quote them as 1.1 does.
-            stringify({ services: all }, { lineWidth: 0, version: "1.1" });
+            stringify({ services: all, networks: networkPlan.definitions }, { lineWidth: 0, version: "1.1" });
     });
     return { files, secretFiles, secretFileAccess };
 }

@@ -248,6 +248,8 @@ export class ComposeProxy extends pulumi.ComponentResource {
             resources: { cpu: "10m", memory: "64Mi", cpuLimit: "500m", memoryLimit: "256Mi" },
             storage: [...SHARED_PROXY_STORAGE],
             security: { runAsNonRoot: false, readOnlyRootFilesystem: true, writablePaths: ["/var/lib/letsencrypt", "/var/log/letsencrypt", "/tmp"] },
+            // Let's Encrypt's ACME API.
+            egressInternet: true,
             targets: ["compose"],
         };
         this.services = [nginx, certbot];

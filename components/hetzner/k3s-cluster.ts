@@ -4,6 +4,7 @@
  * node traffic on the private network. k3s is installed over SSH at a pinned version (never from
  * user-data, so a k3s upgrade does not replace servers); the admin kubeconfig is fetched over SSH.
  */
+import { k3sInstaller } from "./k3s-installers";
 import * as command from "@pulumi/command";
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
@@ -73,11 +74,16 @@ export class K3sCluster extends pulumi.ComponentResource {
 
         const first = servers[0];
         const serverUrl = `https://${first.privateIp}:${KUBE_API_PORT}`;
+        // config.ts refuses a k3sVersion without a verified installer row.
+        const installer = k3sInstaller(args.k3sVersion);
+        if (!installer) throw new Error(`k3sVersion ${args.k3sVersion} has no verified installer in components/hetzner/k3s-installers.ts`);
         const install = (label: string, node: HetznerServer, role: "init" | "server" | "agent", dependsOn: pulumi.Resource[]) =>
             new command.remote.Command(`install-${label}`, {
                 connection: node.connection,
                 create: node.publicIpv4.apply((publicIp) => renderHostScript(["k3s-install"], {
                     K3S_VERSION: args.k3sVersion,
+                    K3S_INSTALLER_COMMIT: installer.commit,
+                    K3S_INSTALLER_SHA256: installer.sha256,
                     K3S_ROLE: role,
                     K3S_SERVER_URL: role === "init" ? "" : serverUrl,
                     NODE_PRIVATE_IP: node.privateIp,

@@ -4,6 +4,7 @@
  * PodDisruptionBudgets, HPAs and NetworkPolicies. Routes (`ServiceSpec.routes`) are left to the
  * ingress component.
  */
+import { metricsPort } from "../compose/monitoring";
 import * as crypto from "crypto";
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -13,6 +14,11 @@ type Input<T> = pulumi.Input<T>;
 type PodSpec = kubernetes.types.input.core.v1.PodSpec;
 type Container = kubernetes.types.input.core.v1.Container;
 type Probe = kubernetes.types.input.core.v1.Probe;
+
+/** Label cert-manager puts on its HTTP-01 solver pods (v1.18.2 pkg/apis/acme/v1/types.go). */
+export const ACME_SOLVER_LABEL = "acme.cert-manager.io/http01-solver";
+/** The solver's listen port (v1.18.2 pkg/issuer/acme/http/http.go). */
+export const ACME_SOLVER_PORT = 8089;
 
 export interface KubernetesWorkloadsArgs {
     /** The services to run; those whose `targets` exclude kubernetes are skipped. */
@@ -374,6 +380,18 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
                 ],
             },
         }, opt);
+        // cert-manager's HTTP-01 solver pods run in the namespace of the Certificate (here) and listen
+        // on 8089 (cert-manager v1.18.2 pkg/issuer/acme/http/http.go acmeSolverListenPort, label
+        // acme.cert-manager.io/http01-solver from pkg/apis/acme/v1/types.go): the ingress
+        // controller must reach them, or no certificate is ever issued under default-deny.
+        new kubernetes.networking.v1.NetworkPolicy("allow-acme-http01-solver", {
+            metadata: { name: "allow-acme-http01-solver", namespace: ns },
+            spec: {
+                podSelector: { matchLabels: { [ACME_SOLVER_LABEL]: "true" } },
+                policyTypes: ["Ingress"],
+                ingress: [{ from: [namespaces(ingressNamespaces)], ports: [{ protocol: "TCP", port: ACME_SOLVER_PORT }] }],
+            },
+        }, opt);
         for (const service of services) {
             const name = `allow-${service.name}`;
             const ingress: kubernetes.types.input.networking.v1.NetworkPolicyIngressRule[] = [];
@@ -382,7 +400,12 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
                     ? service.allowFrom.map((from) => ({ podSelector: { matchLabels: { "app.kubernetes.io/name": from } } }))
                     : [{ podSelector: {} }];
                 ingress.push({ from: peers, ports: service.ports.map((p) => ({ protocol: "TCP", port: p.port })) });
-                ingress.push({ from: [namespaces([args.monitoringNamespace ?? "monitoring"])], ports: service.ports.map((p) => ({ protocol: "TCP", port: p.port })) });
+                // Monitoring reaches only the port it scrapes and the port its probes use, not every API.
+                // (A port named metrics or http, as metricsPort picks for the ServiceMonitor; never a
+                // database port: db's metrics come from postgres-exporter.)
+                const scraped = service.ports.some((p) => p.name === "metrics" || p.name === "http") ? [metricsPort(service).port] : [];
+                const observed = [...new Set([...scraped, ...(service.health?.http ? [service.health.http.port] : [])])];
+                if (observed.length > 0) ingress.push({ from: [namespaces([args.monitoringNamespace ?? "monitoring"])], ports: observed.map((port) => ({ protocol: "TCP", port })) });
             }
             const routed = [...new Set((service.routes ?? []).map((r) => r.port))];
             if (routed.length > 0) ingress.push({ from: [namespaces(ingressNamespaces)], ports: routed.map((port) => ({ protocol: "TCP", port })) });

@@ -390,7 +390,9 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
     const agents = archonPython("archon-agents", PORTS.agents, {
         health: { http: { path: "/health", port: PORTS.agents }, exec: PYTHON_HTTP_CHECK(PORTS.agents, "/health"), startupSeconds: 60 },
         resources: large,
-        dependsOn: ["archon-migrate", "kong"],
+        // It fetches its credentials from archon-server at start (coleam00/Archon v0.1.0
+        // python/src/agents/server.py: http://archon-server:<port>/internal/credentials/agents).
+        dependsOn: ["archon-migrate", "kong", "archon-server"],
     });
 
     const ui: ServiceSpec = {

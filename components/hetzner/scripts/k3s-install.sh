@@ -52,8 +52,16 @@ case "$K3S_ROLE" in
     ;;
 esac
 
-# The installer is pinned to the same release as the binary it installs.
+# The installer comes from the commit of the pinned release (an immutable URL) and runs only if
+# its sha256 matches the one recorded in components/hetzner/k3s-installers.ts. It then verifies
+# the k3s binary against the release's sha256sum-<arch>.txt itself (verify_binary): never skip it.
+: "${K3S_INSTALLER_COMMIT:?}" "${K3S_INSTALLER_SHA256:?}"
 installer="$(mktemp)"
-curl -sfL "https://raw.githubusercontent.com/k3s-io/k3s/${K3S_VERSION/+/%2B}/install.sh" -o "$installer"
-sudo env INSTALL_K3S_VERSION="$K3S_VERSION" sh "$installer" "${k3s_args[@]}"
+curl -sfL --retry 3 "https://raw.githubusercontent.com/k3s-io/k3s/${K3S_INSTALLER_COMMIT}/install.sh" -o "$installer"
+if ! echo "${K3S_INSTALLER_SHA256}  ${installer}" | sha256sum -c --status -; then
+  echo "k3s install.sh at ${K3S_INSTALLER_COMMIT} does not match sha256 ${K3S_INSTALLER_SHA256}; refusing to run it" >&2
+  rm -f "$installer"
+  exit 1
+fi
+sudo env -u INSTALL_K3S_SKIP_DOWNLOAD INSTALL_K3S_VERSION="$K3S_VERSION" sh "$installer" "${k3s_args[@]}"
 rm -f "$installer"
