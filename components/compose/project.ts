@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { FileSpec, ServiceSpec, StorageOwner, StorageSpec, forTarget, storageOwner } from "../services/catalog";
 import { IMAGES } from "../services/versions";
+import { COMPOSE_SERVICE_LABEL } from "./logs";
 
 export interface ComposeProjectArgs {
     /** Every service of the project; those whose `targets` exclude compose are skipped. */
@@ -195,7 +196,8 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
                     ...routedPorts.map((port) => `127.0.0.1:${port}:${port}`),
                 ],
                 networks: service.aliases && service.aliases.length > 0 ? { default: { aliases: service.aliases } } : undefined,
-                logging: { driver: "json-file", options: { "max-size": "10m", "max-file": "3" } },
+                // `labels` copies the Compose service label into each log line's attrs: Alloy labels the line with it (logs.ts).
+                logging: { driver: "json-file", options: { "max-size": "10m", "max-file": "3", labels: COMPOSE_SERVICE_LABEL } },
             };
             if ((entry.ports as string[]).length === 0) delete entry.ports;
             return Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined));
