@@ -8,28 +8,9 @@ import { strict as assert } from "assert";
 import * as path from "path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { renderAlertmanagerConfig } from "../components/services/alert-rules";
-import { SynthResult } from "../scripts/lib/synthesize";
-import { StackUnderTest, alertRuleTests } from "./fixtures/promtool/alert-cases";
-import { KUBECONFIG, requireTool, run, synth, writeTempFiles } from "./helpers";
-
-interface RuleGroup { name: string; rules: { alert: string; expr: string; for?: string; labels?: { severity?: string }; annotations?: { summary?: string; description?: string } }[] }
-
-/** The rule groups a synth deploys: the Compose rule file, or the PrometheusRule's spec. */
-export function renderedRuleGroups(result: SynthResult): RuleGroup[] {
-    const compose = result.files["project/config/prometheus/etc_prometheus_rules_archon.yml"];
-    if (compose) return (parseYaml(compose) as { groups: RuleGroup[] }).groups;
-    const rule = result.files["kubernetes/monitoring/PrometheusRule-archon-alerts.yaml"];
-    assert.ok(rule, "the synth renders no alert rules");
-    return (parseYaml(rule) as { spec: { groups: RuleGroup[] } }).spec.groups;
-}
-
-/** The stacks whose rules differ: one per ingress (and its metrics), per backup signal. */
-export const STACKS: { title: string; stack: string; overrides: Record<string, unknown>; under: StackUnderTest }[] = [
-    { title: "staging (compose: nginx log -> Alloy, textfile backup metric)", stack: "staging", overrides: {}, under: { ingress: "compose-nginx", backup: "textfile", certManager: false, domain: "staging.archon.example.com" } },
-    { title: "production (k3s: Traefik, kube-state-metrics)", stack: "production", overrides: {}, under: { ingress: "traefik", backup: "kube-state-metrics", certManager: true, domain: "archon.example.com" } },
-    { title: "production with ingress-nginx", stack: "production", overrides: { ingressController: "ingress-nginx" }, under: { ingress: "ingress-nginx", backup: "kube-state-metrics", certManager: true, domain: "archon.example.com" } },
-    { title: "target kubernetes with someone else's Traefik (no ingress metrics)", stack: "staging", overrides: { target: "kubernetes", kubeconfig: KUBECONFIG }, under: { ingress: "none", backup: "kube-state-metrics", certManager: true, domain: "staging.archon.example.com" } },
-];
+import { alertRuleTests } from "./fixtures/promtool/alert-cases";
+import { RuleGroup, STACKS, renderedRuleGroups } from "./fixtures/monitoring-stacks";
+import { requireTool, run, synth, writeTempFiles } from "./helpers";
 
 describe("alert rules (promtool, amtool)", () => {
     for (const { title, stack, overrides, under } of STACKS) {
