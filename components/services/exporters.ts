@@ -137,8 +137,8 @@ export function blackboxExporterService(args: BlackboxExporterArgs): ServiceSpec
         args: ["--config.file=/etc/blackbox_exporter/config.yml"],
         ports: [{ name: "http", port: BLACKBOX_EXPORTER_PORT }],
         files: [{ path: "/etc/blackbox_exporter/config.yml", content: renderBlackboxConfig() }],
-        // The landing page answers 200 once the configuration loaded (main.go); the image is busybox-based (wget).
-        health: { http: { path: "/", port: BLACKBOX_EXPORTER_PORT } },
+        // prometheus/blackbox_exporter v0.27.0 main.go serves /-/healthy; the image is busybox-based (Dockerfile: quay.io/prometheus/busybox), so wget exists.
+        health: { http: { path: "/-/healthy", port: BLACKBOX_EXPORTER_PORT } },
         resources: { cpu: "20m", memory: "32Mi", cpuLimit: "500m", memoryLimit: "64Mi" },
         security: { runAsNonRoot: true, runAsUser: 65534, readOnlyRootFilesystem: true },
         // The public-URL probes go out through the ingress's public address.
