@@ -12,7 +12,7 @@ import { K3S_TRAEFIK } from "../components/kubernetes/ingress";
 import { METRIC_SOURCES, Producer, producerOf } from "../components/services/metric-sources";
 import { NODE_EXPORTER_TEXTFILE_DIR } from "../components/compose/monitoring";
 import { SynthResult } from "../scripts/lib/synthesize";
-import { STACKS, renderedRuleGroups } from "./fixtures/monitoring-stacks";
+import { STACKS, dashboardExprs, renderedRuleGroups } from "./fixtures/monitoring-stacks";
 import { KUBECONFIG, named, plainInputs, synth } from "./helpers";
 
 const KUBERNETES_TARGET = { target: "kubernetes", kubeconfig: KUBECONFIG };
@@ -156,14 +156,6 @@ function kubernetesProducers(result: SynthResult): Set<Producer> {
 }
 
 const TARGETS = STACKS.map((s) => ({ ...s, producers: s.under.ingress === "compose-nginx" ? composeProducers : kubernetesProducers }));
-
-/** The PromQL of the stack's dashboard panels. */
-function dashboardExprs(result: SynthResult): string[] {
-    const text = result.files["project/config/grafana/etc_grafana_dashboards_archon-overview.json"]
-        ?? (parseYaml(result.files["kubernetes/monitoring/ConfigMap-archon-dashboard.yaml"]) as { data: Record<string, string> }).data["archon-overview.json"];
-    const dashboard = JSON.parse(text) as { panels: { type: string; targets: { expr: string }[] }[] };
-    return dashboard.panels.filter((p) => p.type !== "logs").flatMap((p) => p.targets.map((t) => t.expr));
-}
 
 describe("alert metric sources", () => {
     it("reads metric names from PromQL as written in the rules", () => {
