@@ -138,10 +138,12 @@ function kubernetesProducers(result: SynthResult): Set<Producer> {
     const producers = new Set<Producer>(["prometheus"]);
     const scraped = new Set(kubernetesScrapes(result).map((s) => s.service));
     if (scraped.has(POSTGRES_EXPORTER)) producers.add("postgres-exporter");
-    const probers = manifests(result, "Probe").map(({ doc }) => doc.spec.prober.url as string);
-    if (probers.length > 0 && probers.every((url) => `kubernetes/${url.split(".")[1]}/Service-${url.split(".")[0]}.yaml` in result.files)) producers.add("blackbox-exporter");
     const values = (name: string) => plainInputs(named(result, "kubernetes:helm.sh/v3:Release", name)).values;
     const stack = values("kube-prometheus-stack");
+    // Prometheus picks up Probe objects outside the chart's own only with probeSelectorNilUsesHelmValues off.
+    const probers = manifests(result, "Probe").map(({ doc }) => doc.spec.prober.url as string);
+    if (stack.prometheus?.prometheusSpec?.probeSelectorNilUsesHelmValues === false && probers.length > 0
+        && probers.every((url) => `kubernetes/${url.split(".")[1]}/Service-${url.split(".")[0]}.yaml` in result.files)) producers.add("blackbox-exporter");
     if (stack.nodeExporter?.enabled !== false) producers.add("node-exporter");
     if (stack.kubeStateMetrics?.enabled !== false) producers.add("kube-state-metrics");
     if (values("cert-manager").prometheus?.servicemonitor?.enabled === true) producers.add("cert-manager");
