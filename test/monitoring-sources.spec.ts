@@ -10,6 +10,9 @@ import { RETAINED_STORAGE_CLASS } from "../components/hetzner/cluster-addons";
 import { BLACKBOX_EXPORTER, POSTGRES_EXPORTER } from "../components/services/exporters";
 import { K3S_TRAEFIK } from "../components/kubernetes/ingress";
 import { METRIC_SOURCES, Producer, producerOf } from "../components/services/metric-sources";
+import {
+    AlertProfile, COMPOSE_BACKUP_SIGNAL, KUBERNETES_BACKUP_SIGNAL, alertGroups, composeIngressSignals, ingressNginxSignals, traefikIngressSignals,
+} from "../components/services/alert-rules";
 import { NODE_EXPORTER_TEXTFILE_DIR } from "../components/compose/monitoring";
 import { SynthResult } from "../scripts/lib/synthesize";
 import { STACKS, dashboardExprs, renderedRuleGroups } from "./fixtures/monitoring-stacks";
@@ -165,6 +168,21 @@ describe("alert metric sources", () => {
         assert.deepEqual(metricNames("sum by (instance) (pg_stat_database_numbackends) / max by (instance) (pg_settings_max_connections) > 0.9"),
             ["pg_stat_database_numbackends", "pg_settings_max_connections"]);
         assert.deepEqual(metricNames('time() - max(a{x="y"}) > 1 or (absent(a{x="y"}) and on() (time() - min(b)) > 1)'), ["a", "b"]);
+    });
+
+    it("names, beside each rule, exactly the producers of the metrics its expression reads", () => {
+        const profiles: AlertProfile[] = [
+            { ingress: composeIngressSignals("supabase.example.com"), backup: COMPOSE_BACKUP_SIGNAL, certManager: false },
+            { ingress: traefikIngressSignals("archon-kong-supabase-supabase-example-com"), backup: KUBERNETES_BACKUP_SIGNAL, certManager: true },
+            { ingress: ingressNginxSignals("supabase.example.com"), backup: KUBERNETES_BACKUP_SIGNAL, certManager: true },
+            { backup: KUBERNETES_BACKUP_SIGNAL, certManager: true },
+        ];
+        for (const profile of profiles) {
+            for (const rule of alertGroups(profile).flatMap((g) => g.rules)) {
+                const fromTable = new Set(metricNames(rule.expr).map((m) => producerOf(m) ?? `unknown:${m}`));
+                assert.deepEqual([...fromTable].sort(), [...new Set(rule.producers)].sort(), rule.alert);
+            }
+        }
     });
 
     it("keeps a documentation link for every producer in the table", () => {
