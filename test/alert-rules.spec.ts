@@ -1,56 +1,74 @@
+/**
+ * The alert rules of every kind of stack, as the synth renders them: `promtool check rules`, and
+ * `promtool test rules` with a test where each alert fires and one where it stays quiet, on input
+ * series named as their producers name them (test/fixtures/promtool/alert-cases.ts). Also the
+ * Alertmanager configuration (`amtool check-config`).
+ */
 import { strict as assert } from "assert";
-import * as fs from "fs";
 import * as path from "path";
-import { parse as parseYaml } from "yaml";
-import { ALERT_GROUPS, renderAlertmanagerConfig, renderRuleFile } from "../components/services/alert-rules";
-import { requireTool, run, writeTempFiles } from "./helpers";
-
-const UNIT_TESTS = path.join(__dirname, "fixtures", "promtool", "alert-rules.test.yml");
-
-interface UnitTestGroup {
-    name: string;
-    alert_rule_test: { alertname: string; exp_alerts: unknown[] }[];
-}
+import { parse as parseYaml, stringify as toYaml } from "yaml";
+import { renderAlertmanagerConfig } from "../components/services/alert-rules";
+import { alertRuleTests } from "./fixtures/promtool/alert-cases";
+import { RuleGroup, STACKS, renderedRuleGroups } from "./fixtures/monitoring-stacks";
+import { requireTool, run, synth, writeTempFiles } from "./helpers";
 
 describe("alert rules (promtool, amtool)", () => {
-    const allAlerts = ALERT_GROUPS.flatMap((g) => g.rules);
+    for (const { title, stack, overrides, under } of STACKS) {
+        describe(title, () => {
+            let groups: RuleGroup[];
+            before(async () => { groups = renderedRuleGroups(await synth(stack, overrides)); });
 
-    it("covers every alert the issue asks for, each with for, severity and summary", () => {
-        const names = allAlerts.map((r) => r.alert);
-        for (const required of ["ServiceDown", "HighErrorRate", "HighLatencyP95", "HostCpuHigh", "HostMemoryHigh", "HostDiskFull",
-            "PostgresDown", "PostgresConnectionsNearMax", "CertificateExpiringSoon", "AuthFailuresHigh"]) {
-            assert.ok(names.includes(required), `missing alert ${required}`);
-        }
-        const rendered = parseYaml(renderRuleFile()) as { groups: { rules: { for?: string; labels?: { severity?: string }; annotations?: { summary?: string } }[] }[] };
-        for (const rule of rendered.groups.flatMap((g) => g.rules)) {
-            assert.match(rule.for ?? "", /^\d+[smh]$/);
-            assert.ok(["critical", "warning"].includes(rule.labels?.severity ?? ""));
-            assert.ok((rule.annotations?.summary ?? "").length > 10);
-        }
-    });
+            it("has the alerts of its signals, each with for, severity and summary", () => {
+                const names = groups.flatMap((g) => g.rules.map((r) => r.alert));
+                const ingress = under.ingress === "none" ? [] : ["HighErrorRate", "HighLatencyP95", "AuthFailuresHigh"];
+                assert.deepEqual([...names].sort(), ["ServiceDown", "EndpointDown", ...ingress, "HostCpuHigh", "HostMemoryHigh", "HostDiskFull",
+                    "PostgresDown", "PostgresConnectionsNearMax", "PostgresBackupStale", "CertificateExpiringSoon"].sort());
+                for (const rule of groups.flatMap((g) => g.rules)) {
+                    assert.match(rule.for ?? "", /^\d+[smh]$/);
+                    assert.ok(["critical", "warning"].includes(rule.labels?.severity ?? ""));
+                    assert.ok((rule.annotations?.summary ?? "").length > 10);
+                }
+                const auth = groups.flatMap((g) => g.rules).find((r) => r.alert === "AuthFailuresHigh");
+                if (auth) assert.match(auth.annotations?.description ?? "", /401\/403 .*Supabase host/);
+            });
 
-    it("passes `promtool check rules`", () => {
+            it("passes `promtool check rules`", () => {
+                requireTool("promtool", "prometheus");
+                const dir = writeTempFiles({ "rules.yml": toYaml({ groups }) });
+                const result = run("promtool", ["check", "rules", path.join(dir, "rules.yml")]);
+                assert.equal(result.status, 0, result.output);
+                assert.match(result.output, new RegExp(`SUCCESS: ${groups.flatMap((g) => g.rules).length} rules found`));
+            });
+
+            it("passes `promtool test rules`: every alert fires on its bad case and stays quiet on its good one", () => {
+                requireTool("promtool", "prometheus");
+                const descriptions = Object.fromEntries(groups.flatMap((g) => g.rules).filter((r) => r.annotations?.description).map((r) => [r.alert, r.annotations!.description!]));
+                const tests = alertRuleTests(under, descriptions);
+                for (const alert of groups.flatMap((g) => g.rules.map((r) => r.alert))) {
+                    const cases = tests.flatMap((t) => t.alert_rule_test).filter((c) => c.alertname === alert);
+                    assert.ok(cases.some((c) => c.exp_alerts.length > 0), `${alert}: no test where it fires`);
+                    assert.ok(cases.some((c) => c.exp_alerts.length === 0), `${alert}: no test where it stays quiet`);
+                }
+                const dir = writeTempFiles({
+                    "rules.yml": toYaml({ groups }, { lineWidth: 0 }),
+                    "tests.yml": toYaml({ rule_files: ["rules.yml"], evaluation_interval: "1m", tests }, { lineWidth: 0 }),
+                });
+                const result = run("promtool", ["test", "rules", "tests.yml"], { cwd: dir });
+                assert.equal(result.status, 0, result.output);
+                assert.match(result.output, /SUCCESS/);
+            });
+        });
+    }
+
+    it("fails `promtool test rules` when an input series is misnamed (the check can fail)", async () => {
         requireTool("promtool", "prometheus");
-        const dir = writeTempFiles({ "rules.yml": renderRuleFile() });
-        const result = run("promtool", ["check", "rules", path.join(dir, "rules.yml")]);
-        assert.equal(result.status, 0, result.output);
-        assert.match(result.output, new RegExp(`SUCCESS: ${allAlerts.length} rules found`));
-    });
-
-    it("has a promtool unit test that fires AND one that stays quiet for every alert", () => {
-        const tests = (parseYaml(fs.readFileSync(UNIT_TESTS, "utf8")) as { tests: UnitTestGroup[] }).tests;
-        for (const rule of allAlerts) {
-            const cases = tests.flatMap((t) => t.alert_rule_test).filter((c) => c.alertname === rule.alert);
-            assert.ok(cases.some((c) => c.exp_alerts.length > 0), `${rule.alert}: no test where it fires`);
-            assert.ok(cases.some((c) => c.exp_alerts.length === 0), `${rule.alert}: no test where it stays quiet`);
-        }
-    });
-
-    it("passes `promtool test rules` on synthetic series", () => {
-        requireTool("promtool", "prometheus");
-        const dir = writeTempFiles({ "rules.yml": renderRuleFile(), "alert-rules.test.yml": fs.readFileSync(UNIT_TESTS, "utf8") });
-        const result = run("promtool", ["test", "rules", "alert-rules.test.yml"], { cwd: dir });
-        assert.equal(result.status, 0, result.output);
+        const groups = renderedRuleGroups(await synth("production"));
+        const under = STACKS[1].under;
+        const tests = alertRuleTests(under, {}).filter((t) => t.name === "HighErrorRate fires")
+            .map((t) => ({ ...t, input_series: t.input_series.map((s) => ({ ...s, series: s.series.replace("traefik_router_requests_total", "traefik_requests_total") })) }));
+        const dir = writeTempFiles({ "rules.yml": toYaml({ groups }), "tests.yml": toYaml({ rule_files: ["rules.yml"], evaluation_interval: "1m", tests }) });
+        const result = run("promtool", ["test", "rules", "tests.yml"], { cwd: dir });
+        assert.notEqual(result.status, 0, result.output);
     });
 
     for (const webhookUrl of [undefined, "https://hooks.example.com/alerts/T0123"]) {

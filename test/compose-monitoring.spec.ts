@@ -6,7 +6,7 @@ import { ServiceSpec } from "../components/services/catalog";
 import { ComposeMonitoringArgs, PROMETHEUS_CONFIG_DIR, composeMonitoringServices } from "../components/compose/monitoring";
 import { renderNginxConf } from "../components/compose/proxy";
 import { FIXTURE_DOMAIN, ROUTED_SERVICES } from "./fixtures/routed-services";
-import { requireTool, run, writeTempFiles } from "./helpers";
+import { requireTool, run, synth, writeTempFiles } from "./helpers";
 
 const ARGS: ComposeMonitoringArgs = {
     services: ROUTED_SERVICES,
@@ -41,7 +41,7 @@ describe("compose monitoring", () => {
     const services = composeMonitoringServices(ARGS);
 
     it("runs Prometheus, Alertmanager, Grafana, Loki, node-exporter and cAdvisor on compose only", () => {
-        for (const name of ["prometheus", "alertmanager", "grafana", "loki", "promtail", "node-exporter", "cadvisor", "blackbox-exporter", "postgres-exporter"]) {
+        for (const name of ["prometheus", "alertmanager", "grafana", "loki", "alloy", "node-exporter", "cadvisor", "blackbox-exporter", "postgres-exporter"]) {
             assert.deepEqual(spec(services, name).targets, ["compose"]);
         }
         assert.ok(!composeMonitoringServices({ ...ARGS, postgres: undefined }).some((s) => s.name === "postgres-exporter"));
@@ -52,20 +52,45 @@ describe("compose monitoring", () => {
         const dir = writeTempFiles(await filesUnder(spec(services, "prometheus"), PROMETHEUS_CONFIG_DIR));
         const result = run("promtool", ["check", "config", path.join(dir, "prometheus.yml")]);
         assert.equal(result.status, 0, result.output);
-        assert.match(result.output, /SUCCESS: 10 rules found/);
+        const rules = (parseYaml(await text(spec(services, "prometheus").files![1].content)) as { groups: { rules: unknown[] }[] }).groups.flatMap((g) => g.rules);
+        assert.equal(rules.length, 12);
+        assert.match(result.output, new RegExp(`SUCCESS: ${rules.length} rules found`));
     });
 
-    it("scrapes the exporters (not archon-server, which serves no /metrics), and probes every public host's certificate", async () => {
+    it("renders the staging synth's prometheus.yml so that `promtool check config` passes", async () => {
+        requireTool("promtool", "prometheus");
+        const files = (await synth("staging")).files;
+        const dir = writeTempFiles({
+            "prometheus.yml": files["project/config/prometheus/etc_prometheus_prometheus.yml"],
+            "rules/archon.yml": files["project/config/prometheus/etc_prometheus_rules_archon.yml"],
+        });
+        const result = run("promtool", ["check", "config", path.join(dir, "prometheus.yml")]);
+        assert.equal(result.status, 0, result.output);
+    });
+
+    it("gives blackbox-exporter a configuration its own `--config.check` accepts", async () => {
+        requireTool("prometheus-blackbox-exporter", "prometheus-blackbox-exporter");
+        const blackbox = spec(services, "blackbox-exporter");
+        const dir = writeTempFiles({ "config.yml": await text(blackbox.files![0].content) });
+        assert.deepEqual(blackbox.args, ["--config.file=/etc/blackbox_exporter/config.yml"]);
+        const result = run("prometheus-blackbox-exporter", ["--config.check", `--config.file=${path.join(dir, "config.yml")}`]);
+        assert.equal(result.status, 0, result.output);
+        const broken = writeTempFiles({ "config.yml": "modules:\n  x:\n    prober: http\n    http:\n      no_such_key: 1\n" });
+        assert.notEqual(run("prometheus-blackbox-exporter", ["--config.check", `--config.file=${path.join(broken, "config.yml")}`]).status, 0);
+    });
+
+    it("scrapes the exporters on their ports, never an Archon service, and probes every public host", async () => {
         const config = parseYaml(await text(spec(services, "prometheus").files![0].content)) as {
-            scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+            scrape_configs: { job_name: string; metrics_path?: string; static_configs: { targets: string[] }[] }[];
         };
         const targets = (job: string) => config.scrape_configs.find((c) => c.job_name === job)?.static_configs[0].targets;
-        // A scrape target shares a network with Prometheus: the crawler must not (compose/networks.ts).
         assert.equal(targets("archon-server"), undefined);
+        assert.ok(!config.scrape_configs.some((c) => c.static_configs.some((s) => s.targets.some((t) => t.startsWith("archon-")) && c.metrics_path !== "/probe")));
         assert.deepEqual(targets("node-exporter"), ["node-exporter:9100"]);
         assert.deepEqual(targets("cadvisor"), ["cadvisor:8080"]);
+        assert.deepEqual(targets("alloy"), ["alloy:12345"]);
         assert.deepEqual(targets("postgres-exporter"), ["postgres-exporter:9187"]);
-        assert.ok(targets("blackbox")?.includes(`https://archon.${FIXTURE_DOMAIN}/`));
+        for (const host of ["archon", "mcp", "supabase", "grafana", "registry"]) assert.ok(targets("blackbox-public")?.includes(`https://${host}.${FIXTURE_DOMAIN}/`), host);
     });
 
     it("keeps metrics and logs for the configured days, on the data volume", async () => {

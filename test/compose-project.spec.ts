@@ -107,7 +107,7 @@ describe("compose project (staging)", () => {
     it("mounts host directories read-only, and never renders them on Kubernetes", async () => {
         const { services } = await stagingProject();
         assert.ok(services["node-exporter"].volumes?.includes("/proc:/host/proc:ro"));
-        assert.ok(services.promtail.volumes?.includes("/var/lib/docker/containers:/var/lib/docker/containers:ro"));
+        assert.ok(services.alloy.volumes?.includes("/var/lib/docker/containers:/var/lib/docker/containers:ro"));
         assert.ok(services.cadvisor.volumes?.includes("/var/lib/docker:/var/lib/docker:ro"));
         for (const [name, service] of Object.entries(services)) {
             for (const volume of service.volumes ?? []) {

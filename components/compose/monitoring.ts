@@ -1,17 +1,25 @@
 /**
  * Monitoring on the Compose target: Prometheus (with the shared alert rules), Alertmanager, Grafana,
- * Loki with promtail shipping the containers' logs, node-exporter, cAdvisor, blackbox-exporter
- * (certificate expiry of the public hosts) and, when given Postgres access, postgres-exporter. Each
- * is a catalog ServiceSpec (targets ["compose"]) with its rendered configuration as `files`; the
- * Compose renderer turns them into services. This component creates no cloud resources.
+ * Loki with Alloy shipping the containers' logs and turning the proxy's access log into the
+ * ingress request metrics (logs.ts), node-exporter, cAdvisor, blackbox-exporter (liveness of the
+ * Archon and Supabase services inside the network, and the public URLs with their certificates)
+ * and, when given Postgres access, postgres-exporter. Prometheus scrapes only what serves
+ * `/metrics` (Archon serves none). Each is a catalog ServiceSpec (targets ["compose"]) with its
+ * rendered configuration as `files`; the Compose renderer turns them into services. This component
+ * creates no cloud resources.
  */
 import { TEXTFILE_DIRECTORY } from "../backups/postgres-backup";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
-import { renderAlertmanagerConfig, renderRuleFile } from "../services/alert-rules";
+import { AlertProfile, COMPOSE_BACKUP_SIGNAL, alertGroups, composeIngressSignals, renderAlertmanagerConfig, renderRuleFile } from "../services/alert-rules";
 import { PortSpec, SecuritySpec, ServiceSpec, forTarget } from "../services/catalog";
-import { POSTGRES_EXPORTER, POSTGRES_EXPORTER_PORT, postgresExporterService } from "../services/exporters";
+import {
+    BLACKBOX_EXPORTER, BLACKBOX_EXPORTER_PORT, BLACKBOX_MODULES, POSTGRES_EXPORTER, POSTGRES_EXPORTER_PORT, ProbeTarget,
+    blackboxExporterService, internalProbeTargets, postgresExporterService, publicProbeTargets,
+} from "../services/exporters";
 import { DATASOURCE_UIDS, archonDashboardJson } from "../services/grafana-dashboard";
+import { publicHosts } from "../services/workload-catalog";
+import { ALLOY_PORT, composeAlloyService } from "./logs";
 import { hostRoutes } from "../services/routes";
 import { IMAGES } from "../services/versions";
 
@@ -20,7 +28,7 @@ export const PROMETHEUS_CONFIG_DIR = "/etc/prometheus";
 /** The rule file, relative to {@link PROMETHEUS_CONFIG_DIR} (as `rule_files` names it). */
 export const RULE_FILE = "rules/archon.yml";
 
-/** A service Prometheus scrapes: job name, host:port, metrics path. */
+/** A service Prometheus scrapes: job name, host:port, metrics path (default `/metrics`). */
 export interface ScrapeTarget {
     job: string;
     address: string;
@@ -39,16 +47,33 @@ export function metricsPort(service: ServiceSpec): PortSpec {
 
 export interface PrometheusConfigArgs {
     targets: ScrapeTarget[];
-    /** https:// URLs whose certificates blackbox-exporter probes. */
-    probeUrls: string[];
+    /** What blackbox-exporter probes: in-network health routes and the public https:// URLs. */
+    probes: ProbeTarget[];
     /** `host:port` of blackbox-exporter. */
     blackboxAddress: string;
     /** `host:port` of Alertmanager. */
     alertmanagerAddress: string;
 }
 
-/** prometheus.yml: one job per target, the blackbox probes, the rule file and Alertmanager. */
+/** Job names of the blackbox probes, by module. */
+export const PROBE_JOBS = { [BLACKBOX_MODULES.http]: "blackbox-http", [BLACKBOX_MODULES.tcp]: "blackbox-tcp", [BLACKBOX_MODULES.public]: "blackbox-public" } as const;
+
+/** prometheus.yml: one job per target, one job per blackbox module, the rule file and Alertmanager. */
 export function renderPrometheusConfig(args: PrometheusConfigArgs): string {
+    const probeJobs = Object.values(BLACKBOX_MODULES).flatMap((module) => {
+        const targets = args.probes.filter((p) => p.module === module).map((p) => p.target);
+        return targets.length === 0 ? [] : [{
+            job_name: PROBE_JOBS[module],
+            metrics_path: "/probe",
+            params: { module: [module] },
+            static_configs: [{ targets }],
+            relabel_configs: [
+                { source_labels: ["__address__"], target_label: "__param_target" },
+                { source_labels: ["__param_target"], target_label: "instance" },
+                { target_label: "__address__", replacement: args.blackboxAddress },
+            ],
+        }];
+    });
     const config = {
         global: { scrape_interval: "30s", evaluation_interval: "30s", external_labels: { environment: "compose" } },
         rule_files: [RULE_FILE],
@@ -59,17 +84,7 @@ export function renderPrometheusConfig(args: PrometheusConfigArgs): string {
                 ...(t.metricsPath ? { metrics_path: t.metricsPath } : {}),
                 static_configs: [{ targets: [t.address] }],
             })),
-            {
-                job_name: "blackbox",
-                metrics_path: "/probe",
-                params: { module: ["http_2xx"] },
-                static_configs: [{ targets: args.probeUrls }],
-                relabel_configs: [
-                    { source_labels: ["__address__"], target_label: "__param_target" },
-                    { source_labels: ["__param_target"], target_label: "instance" },
-                    { target_label: "__address__", replacement: args.blackboxAddress },
-                ],
-            },
+            ...probeJobs,
         ],
     };
     return toYaml(config, { lineWidth: 0 });
@@ -90,22 +105,6 @@ export function renderLokiConfig(retentionDays: number): string {
         limits_config: { retention_period: `${retentionDays * 24}h` },
         compactor: { working_directory: "/loki/compactor", retention_enabled: true, delete_request_store: "filesystem" },
         analytics: { reporting_enabled: false },
-    }, { lineWidth: 0 });
-}
-
-const DOCKER_CONTAINERS = "/var/lib/docker/containers";
-
-/** promtail: every container's JSON log file on the host, to Loki. */
-export function renderPromtailConfig(lokiUrl: string): string {
-    return toYaml({
-        server: { http_listen_port: 9080, grpc_listen_port: 0 },
-        positions: { filename: "/var/lib/promtail/positions.yaml" },
-        clients: [{ url: `${lokiUrl}/loki/api/v1/push` }],
-        scrape_configs: [{
-            job_name: "containers",
-            static_configs: [{ targets: ["localhost"], labels: { job: "containers", environment: "compose", __path__: `${DOCKER_CONTAINERS}/*/*-json.log` } }],
-            pipeline_stages: [{ docker: {} }],
-        }],
     }, { lineWidth: 0 });
 }
 
@@ -142,12 +141,6 @@ export interface ComposeMonitoringArgs {
     metricsRetentionDays: number;
     /** Loki retention in days (config `logsRetentionDays`). */
     logsRetentionDays: number;
-    /**
-     * Services whose /metrics Prometheus scrapes (their {@link metricsPort}). Default none: Archon
-     * v0.1.0 serves no /metrics (see DESIGN.md), and a scrape target shares a network with
-     * Prometheus, so scraping archon-server would let the crawler reach Prometheus (networks.ts).
-     */
-    metricsServices?: string[];
     /** Postgres for postgres-exporter (`PostgresDown`, connections); no exporter when unset. */
     postgres?: { host: string; port: number; user: string; password: pulumi.Input<string> };
     /**
@@ -183,7 +176,6 @@ const nobody: SecuritySpec = { runAsNonRoot: true, runAsUser: 65534, readOnlyRoo
 /** The ServiceSpecs themselves (pure: tests render them without a Pulumi runtime). */
 export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceSpec[] {
     const catalog = forTarget(args.services, "compose");
-    const scraped = (args.metricsServices ?? []).flatMap((name) => catalog.filter((s) => s.name === name));
     const base: Pick<ServiceSpec, "group" | "kind" | "targets"> = { group: "monitoring", kind: "service", targets: ["compose"] };
     const promTargets: ScrapeTarget[] = [
         { job: "prometheus", address: "localhost:9090" },
@@ -192,10 +184,15 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
         { job: "loki", address: "loki:3100" },
         { job: "node-exporter", address: "node-exporter:9100" },
         { job: "cadvisor", address: "cadvisor:8080" },
+        { job: "alloy", address: `alloy:${ALLOY_PORT}` },
+        { job: BLACKBOX_EXPORTER, address: `${BLACKBOX_EXPORTER}:${BLACKBOX_EXPORTER_PORT}` },
         ...(args.postgres ? [{ job: POSTGRES_EXPORTER, address: `${POSTGRES_EXPORTER}:${POSTGRES_EXPORTER_PORT}` }] : []),
-        ...scraped.map((s) => ({ job: s.name, address: `${s.name}:${metricsPort(s).port}`, metricsPath: "/metrics" })),
     ];
-    const probeUrls = hostRoutes(catalog).map((h) => `https://${h.host}/`);
+    // Grafana's own host is routed by this component, so it is added to the catalog's hosts.
+    const hosts = [...new Set([...hostRoutes(catalog).map((h) => h.host), `grafana.${args.domain}`])];
+    const probes = [...internalProbeTargets(catalog), ...publicProbeTargets(hosts)];
+    const profile: AlertProfile = { ingress: composeIngressSignals(publicHosts(args.domain).supabase), backup: COMPOSE_BACKUP_SIGNAL, certManager: false };
+    const groups = alertGroups(profile);
     const alertmanagerConfig = renderAlertmanagerConfig({ webhookUrl: args.alertWebhookUrl });
 
     const specs: ServiceSpec[] = [
@@ -211,8 +208,8 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             ],
             ports: [{ name: "http", port: 9090 }],
             files: [
-                { path: `${PROMETHEUS_CONFIG_DIR}/prometheus.yml`, content: renderPrometheusConfig({ targets: promTargets, probeUrls, blackboxAddress: "blackbox-exporter:9115", alertmanagerAddress: "alertmanager:9093" }) },
-                { path: `${PROMETHEUS_CONFIG_DIR}/${RULE_FILE}`, content: renderRuleFile() },
+                { path: `${PROMETHEUS_CONFIG_DIR}/prometheus.yml`, content: renderPrometheusConfig({ targets: promTargets, probes, blackboxAddress: `${BLACKBOX_EXPORTER}:${BLACKBOX_EXPORTER_PORT}`, alertmanagerAddress: "alertmanager:9093" }) },
+                { path: `${PROMETHEUS_CONFIG_DIR}/${RULE_FILE}`, content: renderRuleFile(groups) },
             ],
             health: { http: { path: "/-/ready", port: 9090 }, startupSeconds: 120 },
             resources: { cpu: "250m", memory: "512Mi", cpuLimit: "2", memoryLimit: "2Gi" },
@@ -254,7 +251,7 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             files: [
                 { path: "/etc/grafana/provisioning/datasources/archon.yml", content: renderGrafanaDatasources({ prometheus: "http://prometheus:9090", loki: "http://loki:3100" }) },
                 { path: "/etc/grafana/provisioning/dashboards/archon.yml", content: renderGrafanaDashboardProvider() },
-                { path: `${GRAFANA_DASHBOARDS}/archon-overview.json`, content: archonDashboardJson() },
+                { path: `${GRAFANA_DASHBOARDS}/archon-overview.json`, content: archonDashboardJson(profile) },
             ],
             health: { http: { path: "/api/health", port: 3000 }, startupSeconds: 60 },
             resources: { cpu: "100m", memory: "128Mi", cpuLimit: "1", memoryLimit: "512Mi" },
@@ -275,20 +272,7 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             storage: [{ name: "data", mountPath: "/loki", sizeGb: args.lokiStorageGb ?? 10 }],
             security: { runAsNonRoot: true, runAsUser: 10001, readOnlyRootFilesystem: true, writablePaths: ["/tmp"] },
         },
-        {
-            ...base,
-            name: "promtail",
-            image: IMAGES.promtail,
-            args: ["-config.file=/etc/promtail/config.yml"],
-            ports: [{ name: "http", port: 9080 }],
-            files: [{ path: "/etc/promtail/config.yml", content: renderPromtailConfig("http://loki:3100") }],
-            resources: { cpu: "50m", memory: "64Mi", cpuLimit: "500m", memoryLimit: "256Mi" },
-            storage: [{ name: "positions", mountPath: "/var/lib/promtail", sizeGb: 1 }],
-            // Docker's log files are root-only.
-            security: { runAsNonRoot: false, readOnlyRootFilesystem: true, writablePaths: ["/tmp"] },
-            hostPaths: [{ hostPath: DOCKER_CONTAINERS, mountPath: DOCKER_CONTAINERS }],
-            dependsOn: ["loki"],
-        },
+        composeAlloyService("http://loki:3100"),
         {
             ...base,
             name: "node-exporter",
@@ -298,6 +282,8 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
                 // The textfile collector (prometheus/node_exporter collector/textfile.go) reads *.prom files there.
                 ...(args.backupTextfileDirectory ? [`--collector.textfile.directory=${TEXTFILE_DIRECTORY}`] : [])],
             ports: [{ name: "metrics", port: 9100 }],
+            // The landing page; the image is busybox-based (prometheus/node_exporter Dockerfile), so wget exists.
+            health: { http: { path: "/", port: 9100 } },
             resources: { cpu: "50m", memory: "32Mi", cpuLimit: "500m", memoryLimit: "128Mi" },
             security: nobody,
             hostPaths: [
@@ -332,16 +318,7 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             ],
             devices: ["/dev/kmsg:/dev/kmsg:r"],
         },
-        {
-            ...base,
-            name: "blackbox-exporter",
-            image: IMAGES.blackboxExporter,
-            ports: [{ name: "http", port: 9115 }],
-            resources: { cpu: "20m", memory: "32Mi", cpuLimit: "500m", memoryLimit: "64Mi" },
-            security: nobody,
-            // It probes the public https:// hosts through the host's public address.
-            egressInternet: true,
-        },
+        blackboxExporterService({ target: "compose", group: "monitoring" }),
     ];
     if (args.postgres) {
         specs.push(postgresExporterService({ ...args.postgres, target: "compose", group: "monitoring" }));

@@ -13,6 +13,7 @@ import { stringify } from "yaml";
 import { ServiceSpec, StorageOwner, StorageSpec, forTarget, storageOwner } from "../services/catalog";
 import { IMAGES } from "../services/versions";
 import { planNetworks } from "./networks";
+import { COMPOSE_SERVICE_LABEL } from "./logs";
 
 export interface ComposeProjectArgs {
     /** Every service of the project; those whose `targets` exclude compose are skipped. */
@@ -275,7 +276,8 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
                 network_mode: serviceNetworks.length === 0 ? "none" : undefined,
                 networks: serviceNetworks.length === 0 ? undefined : Object.fromEntries(serviceNetworks.map((network) =>
                     [network, service.aliases && service.aliases.length > 0 ? { aliases: service.aliases } : null])),
-                logging: { driver: "json-file", options: { "max-size": "10m", "max-file": "3" } },
+                // `labels` copies the Compose service label into each log line's attrs: Alloy labels the line with it (logs.ts).
+                logging: { driver: "json-file", options: { "max-size": "10m", "max-file": "3", labels: COMPOSE_SERVICE_LABEL } },
             };
             if ((entry.ports as string[]).length === 0) delete entry.ports;
             return Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined));

@@ -17,6 +17,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { FileSpec, ServiceSpec, StorageSpec, forTarget } from "../services/catalog";
 import { HostRoutes, RATE_LIMIT, ResolvedRoute, SECURITY_HEADERS, hostRoutes } from "../services/routes";
 import { IMAGES } from "../services/versions";
+import { nginxAccessLogLines } from "./logs";
 
 /** Compose service names of the proxy pair. */
 export const PROXY_SERVICE = "proxy";
@@ -68,7 +69,8 @@ export function renderNginxConf(services: ServiceSpec[], options: NginxConfigOpt
         "http {",
         "    include /etc/nginx/mime.types;",
         "    default_type application/octet-stream;",
-        "    access_log /dev/stdout;",
+        // JSON access log: Alloy turns it into the ingress request metrics (logs.ts).
+        ...nginxAccessLogLines().map((line) => `    ${line}`),
         "    server_tokens off;",
         "    sendfile on;",
         "    keepalive_timeout 65s;",

@@ -218,6 +218,30 @@ export function k3sTraefikValues(options: { proxyProtocolTrustedCidrs?: string[]
                 ? ["web", "websecure"].map((entryPoint) => `--entryPoints.${entryPoint}.proxyProtocol.trustedIPs=${trusted.join(",")}`)
                 : []),
         ],
+        metrics: traefikMetricsValues(),
+    };
+}
+
+/** Request-duration buckets of Traefik's histograms, seconds (2 s, the HighLatencyP95 threshold, is one). */
+export const TRAEFIK_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
+
+/**
+ * Traefik's Prometheus metrics, for the ingress alerts (traefik/traefik-helm-chart v27.0.2, the
+ * chart k3s v1.31 bundles, values.yaml `metrics.prometheus` and templates/_podtemplate.tpl):
+ * served on entry point `metrics` (port 9100) at /metrics; router labels on (one router per
+ * public host and path: `traefik_router_requests_total`), service labels kept; a ClusterIP Service
+ * for them (`metrics.prometheus.service.enabled`, templates/service-metrics.yaml) that the
+ * ServiceMonitor `traefik-metrics` (kubernetes/monitoring.ts) selects.
+ */
+export function traefikMetricsValues(): Record<string, unknown> {
+    return {
+        prometheus: {
+            entryPoint: "metrics",
+            addRoutersLabels: true,
+            addServicesLabels: true,
+            buckets: TRAEFIK_DURATION_BUCKETS.join(","),
+            service: { enabled: true },
+        },
     };
 }
 
@@ -307,7 +331,10 @@ export class KubernetesIngress extends pulumi.ComponentResource {
                     },
                     // Security headers on every response (the chart renders them as a ConfigMap).
                     addHeaders: Object.fromEntries(Object.entries(SECURITY_HEADERS).filter(([h]) => h !== "Strict-Transport-Security")),
-                    metrics: { enabled: true },
+                    // Controller metrics (nginx_ingress_controller_requests, ..._request_duration_seconds) for the ingress
+                    // alerts, scraped through the chart's ServiceMonitor (the Prometheus Operator CRDs exist: the
+                    // ingress waits for the monitoring stack).
+                    metrics: { enabled: true, serviceMonitor: { enabled: true } },
                 },
             })]
             : [];

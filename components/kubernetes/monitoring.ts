@@ -1,18 +1,22 @@
 /**
  * Monitoring on the Kubernetes targets: kube-prometheus-stack (Prometheus, Alertmanager, Grafana,
  * node-exporter, kube-state-metrics), Loki (single binary) and Grafana Alloy shipping every pod's
- * logs, as pinned Helm releases with persistent storage and retention; the shared alert rules as a
- * PrometheusRule, a ServiceMonitor for archon-server, the Loki datasource and the Archon dashboard.
+ * logs, as pinned Helm releases with persistent storage and retention; the stack's alert rules as a
+ * PrometheusRule, ServiceMonitors for the exporters that serve /metrics (never Archon, which serves
+ * none), blackbox Probes (Archon and Supabase liveness inside the cluster, the public URLs), the
+ * bundled Traefik's metrics when k3s runs it, the Loki datasource and the Archon dashboard.
  * Grafana's admin password and the Alertmanager configuration live in Kubernetes Secrets, never in
  * Helm values.
  */
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { prometheusRuleGroups, renderAlertmanagerConfig } from "../services/alert-rules";
+import { AlertProfile, alertGroups, prometheusRuleGroups, renderAlertmanagerConfig } from "../services/alert-rules";
+import { BLACKBOX_EXPORTER_PORT, BLACKBOX_MODULES, ProbeTarget } from "../services/exporters";
+import { hostRoutes } from "../services/routes";
 import { ServiceSpec } from "../services/catalog";
 import { metricsPort } from "../compose/monitoring";
 import { DATASOURCE_UIDS, archonDashboardJson } from "../services/grafana-dashboard";
-import { NamespaceMap, RoutedService, namespaceOf } from "./ingress";
+import { K3S_TRAEFIK, Manifest, NamespaceMap, RoutedService, namespaceOf } from "./ingress";
 import { CHARTS, IMAGES } from "../services/versions";
 
 export const MONITORING_NAMESPACE = "monitoring";
@@ -86,8 +90,14 @@ export interface KubernetesMonitoringArgs {
     namespaces?: NamespaceMap;
     /** Volume sizes in GB. Defaults: Prometheus 20, Loki 20, Grafana 5, Alertmanager 2. */
     storageGb?: { prometheus?: number; loki?: number; grafana?: number; alertmanager?: number };
-    /** Services with a ServiceMonitor (job label = the service name, as on Compose). Default ["archon-server"]. */
+    /** Services with a ServiceMonitor (job label = the service name, as on Compose); each must serve /metrics on its {@link metricsPort}. Default none. */
     metricsServices?: string[];
+    /** Which metrics the alert rules and the dashboard read (ingress, backup signal). */
+    alertProfile: AlertProfile;
+    /** Where blackbox-exporter runs (the Probes' prober), and what it probes inside the cluster. Unset: no probes. */
+    blackbox?: { service: string; namespace: string; probes: ProbeTarget[] };
+    /** k3s's bundled Traefik exports metrics (HelmChartConfig): scrape them with the ServiceMonitor `traefik-metrics`. Default false. */
+    traefikMetrics?: boolean;
     /**
      * StorageClass of the charts' claims (Prometheus, Alertmanager, Grafana, Loki); k3s passes the
      * retained Hetzner class so metrics and logs outlive a deleted release. Unset = the cluster's default.
@@ -126,7 +136,7 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
         }, child);
         const dashboard = new kubernetes.core.v1.ConfigMap("archon-dashboard", {
             metadata: { name: "archon-dashboard", namespace: ns, labels: { grafana_dashboard: "1" } },
-            data: { "archon-overview.json": archonDashboardJson() },
+            data: { "archon-overview.json": archonDashboardJson(args.alertProfile) },
         }, child);
 
         const release = (key: keyof typeof CHARTS, values: Record<string, unknown>, dependsOn: pulumi.Resource[]) => {
@@ -162,6 +172,7 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
                     serviceMonitorSelectorNilUsesHelmValues: false,
                     podMonitorSelectorNilUsesHelmValues: false,
                     ruleSelectorNilUsesHelmValues: false,
+                    probeSelectorNilUsesHelmValues: false,
                 },
             },
             // Control-plane components k3s embeds (and managed clusters hide) expose no scrapeable
@@ -236,10 +247,10 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
             apiVersion: "monitoring.coreos.com/v1",
             kind: "PrometheusRule",
             metadata: { name: "archon-alerts", namespace: ns },
-            spec: { groups: prometheusRuleGroups() },
+            spec: { groups: prometheusRuleGroups(alertGroups(args.alertProfile)) },
         }, { ...child, dependsOn: [stack] });
 
-        for (const serviceName of args.metricsServices ?? ["archon-server"]) {
+        for (const serviceName of args.metricsServices ?? []) {
             const service = args.services.find((s) => s.name === serviceName);
             if (!service) continue;
             new kubernetes.apiextensions.CustomResource(serviceName, {
@@ -254,13 +265,83 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
             }, { ...child, dependsOn: [stack] });
         }
 
+        if (args.traefikMetrics) {
+            const monitor = traefikServiceMonitor();
+            new kubernetes.apiextensions.CustomResource(monitor.metadata.name, { ...monitor, metadata: { ...monitor.metadata, namespace: ns } }, { ...child, dependsOn: [stack] });
+        }
+
+        const grafanaHost = `grafana.${args.domain}`;
+        if (args.blackbox) {
+            const hosts = [...new Set([...hostRoutes(args.services).map((h) => h.host), grafanaHost])];
+            for (const probe of renderProbes(args.blackbox, hosts)) {
+                new kubernetes.apiextensions.CustomResource(probe.metadata.name, { ...probe, metadata: { ...probe.metadata, namespace: ns } }, { ...child, dependsOn: [stack] });
+            }
+        }
+
         this.crds = stack;
         this.routedServices = [{
             name: "grafana",
             group: "monitoring",
             ports: [{ name: "http-web", port: 80 }],
-            routes: [{ host: `grafana.${args.domain}`, path: "/", port: 80, websockets: true }],
+            routes: [{ host: grafanaHost, path: "/", port: 80, websockets: true }],
         }];
         this.registerOutputs({ routedServices: this.routedServices.map((s) => s.name) });
     }
+}
+
+/** Job names of the Probes, by module (the same as the Compose scrape jobs). */
+export const PROBE_JOBS = { [BLACKBOX_MODULES.http]: "blackbox-http", [BLACKBOX_MODULES.tcp]: "blackbox-tcp", [BLACKBOX_MODULES.public]: "blackbox-public" } as const;
+
+/**
+ * One Prometheus Operator Probe per blackbox module: the in-cluster health routes and the public
+ * URLs (monitoring.coreos.com/v1 Probe: prober.url, module, targets.staticConfig.static; the job
+ * label is `jobName`, the instance label the target).
+ */
+export function renderProbes(blackbox: { service: string; namespace: string; probes: ProbeTarget[] }, publicHosts: string[]): Manifest[] {
+    const all = [...blackbox.probes, ...publicHosts.sort().map((host) => ({ module: BLACKBOX_MODULES.public, target: `https://${host}/`, service: "ingress" }))];
+    return Object.values(BLACKBOX_MODULES).flatMap((module): Manifest[] => {
+        const targets = all.filter((p) => p.module === module).map((p) => p.target);
+        if (targets.length === 0) return [];
+        return [{
+            apiVersion: "monitoring.coreos.com/v1",
+            kind: "Probe",
+            metadata: { name: PROBE_JOBS[module], namespace: MONITORING_NAMESPACE },
+            spec: {
+                jobName: PROBE_JOBS[module],
+                interval: "30s",
+                module,
+                prober: { url: `${blackbox.service}.${blackbox.namespace}.svc:${BLACKBOX_EXPORTER_PORT}`, path: "/probe" },
+                targets: { staticConfig: { static: targets } },
+            },
+        }];
+    });
+}
+
+/**
+ * The ServiceMonitor of k3s's bundled Traefik: the chart's metrics Service (traefik/traefik-helm-chart
+ * v27.0.2 templates/service-metrics.yaml: labels app.kubernetes.io/name=traefik,
+ * app.kubernetes.io/component=metrics, port `metrics`) in kube-system, path /metrics. Rendered by us
+ * rather than the chart's own ServiceMonitor, which fails the chart install while the Prometheus
+ * Operator CRDs do not exist yet (templates/servicemonitor.yaml).
+ */
+export function traefikServiceMonitor(): Manifest {
+    return {
+        apiVersion: "monitoring.coreos.com/v1",
+        kind: "ServiceMonitor",
+        metadata: { name: "traefik-metrics", namespace: MONITORING_NAMESPACE },
+        spec: {
+            namespaceSelector: { matchNames: [K3S_TRAEFIK.namespace] },
+            selector: { matchLabels: { "app.kubernetes.io/name": "traefik", "app.kubernetes.io/component": "metrics" } },
+            endpoints: [{ port: "metrics", path: "/metrics", interval: "30s" }],
+        },
+    };
+}
+
+/**
+ * Traefik's router name of an Ingress rule, without its path: `<namespace>-<ingress>-<host>` with
+ * every run of non-alphanumerics turned into `-` (traefik/traefik pkg/provider/kubernetes/ingress/
+ * kubernetes.go: routerKey = Normalize(namespace-name-host+path); metrics add `@kubernetes`).
+ */
+export function traefikRouterPrefix(ingress: Pick<Manifest, "metadata">, host: string): string {
+    return `${ingress.metadata.namespace}-${ingress.metadata.name}-${host}`.split(/[^\p{L}\p{N}]+/u).filter(Boolean).join("-");
 }

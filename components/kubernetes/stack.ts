@@ -5,9 +5,11 @@
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceSpec } from "../services/catalog";
-import { postgresExporterService } from "../services/exporters";
-import { IngressController, KubernetesIngress } from "./ingress";
-import { KubernetesMonitoring } from "./monitoring";
+import { AlertProfile, IngressSignals, KUBERNETES_BACKUP_SIGNAL, ingressNginxSignals, traefikIngressSignals } from "../services/alert-rules";
+import { blackboxExporterService, internalProbeTargets, postgresExporterService } from "../services/exporters";
+import { publicHosts } from "../services/workload-catalog";
+import { IngressController, KubernetesIngress, renderIngresses } from "./ingress";
+import { KubernetesMonitoring, traefikRouterPrefix } from "./monitoring";
 import { KubernetesWorkloads } from "./workloads";
 import { RegistryCredentials } from "../registry/registry";
 
@@ -59,6 +61,9 @@ export class KubernetesStack extends pulumi.ComponentResource {
         const db = args.services.find((s) => s.name === "db");
         // The Postgres alerts need pg_* metrics: the exporter runs beside db, in its group's namespace.
         const exporters = db ? [postgresExporterService({ host: db.name, port: db.ports[0].port, user: "postgres", password: args.postgresPassword, target: "kubernetes", group: db.group })] : [];
+        // blackbox-exporter runs beside the workloads it probes (their NetworkPolicies admit the stack's own pods).
+        const blackbox = blackboxExporterService({ target: "kubernetes", group: "archon" });
+        exporters.push(blackbox);
         const workloads = new KubernetesWorkloads("workloads", {
             services: [...args.services, ...exporters],
             namespace: WORKLOADS_NAMESPACE,
@@ -77,7 +82,10 @@ export class KubernetesStack extends pulumi.ComponentResource {
             metricsRetentionDays: args.metricsRetentionDays,
             logsRetentionDays: args.logsRetentionDays,
             storageClassName: args.storageClassName,
-            metricsServices: ["archon-server", ...exporters.map((e) => e.name)],
+            metricsServices: exporters.map((e) => e.name),
+            alertProfile: kubernetesAlertProfile(args),
+            blackbox: { service: blackbox.name, namespace: WORKLOADS_NAMESPACE, probes: internalProbeTargets(args.services) },
+            traefikMetrics: args.ingressController === "traefik" && (args.bundledTraefik ?? false),
             clusterAddons: args.clusterAddons,
         }, { parent: this, dependsOn: [workloads] });
         const ingress = new KubernetesIngress("ingress", {
@@ -95,4 +103,23 @@ export class KubernetesStack extends pulumi.ComponentResource {
         this.hosts = ingress.hosts;
         this.registerOutputs({ hosts: this.hosts });
     }
+}
+
+/**
+ * What the rules read on a Kubernetes target: the ingress's request metrics where the stack enables
+ * them (k3s's bundled Traefik through its HelmChartConfig, or the ingress-nginx release; a Traefik
+ * someone else installed on target kubernetes exports nothing we can rely on, so no request alerts
+ * there), the backup CronJob through kube-state-metrics, cert-manager's certificate metric.
+ */
+export function kubernetesAlertProfile(args: Pick<KubernetesStackArgs, "services" | "domain" | "ingressController" | "bundledTraefik">): AlertProfile {
+    const supabaseHost = publicHosts(args.domain).supabase;
+    let ingress: IngressSignals | undefined;
+    if (args.ingressController === "ingress-nginx") {
+        ingress = ingressNginxSignals(supabaseHost);
+    } else if (args.bundledTraefik) {
+        const supabaseIngress = renderIngresses(args.services, { controller: "traefik" })
+            .find((m) => m.kind === "Ingress" && JSON.stringify(m.spec.rules).includes(`"host":"${supabaseHost}"`));
+        if (supabaseIngress) ingress = traefikIngressSignals(traefikRouterPrefix(supabaseIngress, supabaseHost));
+    }
+    return { ingress, backup: KUBERNETES_BACKUP_SIGNAL, certManager: true };
 }

@@ -4,6 +4,7 @@
  * resources.
  */
 import { stringify as toYaml } from "yaml";
+import { Producer } from "./metric-sources";
 
 export type Severity = "critical" | "warning";
 
@@ -18,6 +19,8 @@ export interface AlertRule {
     /** One line for the notification; may use `{{ $labels.x }}` and `{{ $value }}`. */
     summary: string;
     description?: string;
+    /** The components whose metrics `expr` reads (see metric-sources.ts): what must run for the rule to be able to fire. */
+    producers: Producer[];
 }
 
 export interface AlertGroup {
@@ -29,108 +32,249 @@ export interface AlertGroup {
 export const CERTIFICATE_WARNING_DAYS = 14;
 
 /**
- * The stack's alerts. Metric sources: `up` (every scrape), node-exporter (`node_*`), postgres-exporter
- * (`pg_*`), cert-manager (`certmanager_*`, Kubernetes) or blackbox-exporter (`probe_ssl_*`, Compose),
- * and the services' own HTTP metrics (`http_requests_total` / `http_request_duration_seconds`,
- * the FastAPI instrumentator's names) and `archon_auth_requests_total`.
+ * Hours after which the last successful Postgres backup is stale: the backup runs daily (issue 14),
+ * so 26 h leaves two hours for a slow run before anyone is told.
  */
-export const ALERT_GROUPS: AlertGroup[] = [
-    {
-        name: "archon-availability",
-        rules: [
-            {
-                alert: "ServiceDown",
-                expr: "up == 0",
-                for: "2m",
-                severity: "critical",
-                summary: "{{ $labels.job }} on {{ $labels.instance }} is down",
-            },
-            {
-                alert: "HighErrorRate",
-                expr: 'sum by (job) (rate(http_requests_total{status=~"5.."}[5m])) / sum by (job) (rate(http_requests_total[5m])) > 0.05',
-                for: "5m",
-                severity: "critical",
-                summary: "{{ $labels.job }} answers more than 5% of requests with 5xx ({{ $value | humanizePercentage }})",
-            },
-            {
-                alert: "HighLatencyP95",
-                expr: "histogram_quantile(0.95, sum by (job, le) (rate(http_request_duration_seconds_bucket[5m]))) > 2",
-                for: "5m",
-                severity: "warning",
-                summary: "{{ $labels.job }} p95 latency is above 2 s ({{ $value | humanizeDuration }})",
-            },
-            {
-                alert: "AuthFailuresHigh",
-                expr: 'sum by (job) (rate(archon_auth_requests_total{status="failure"}[5m])) * 60 > 20',
-                for: "5m",
-                severity: "warning",
-                summary: "{{ $labels.job }} rejects more than 20 authentication attempts per minute ({{ $value | humanize }})",
-                description: "Many failed logins or API-key checks: a misconfigured client or someone guessing credentials.",
-            },
-        ],
-    },
-    {
-        name: "archon-resources",
-        rules: [
-            {
-                alert: "HostCpuHigh",
-                expr: '(1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[5m]))) > 0.9',
-                for: "10m",
-                severity: "warning",
-                summary: "CPU on {{ $labels.instance }} is above 90% ({{ $value | humanizePercentage }})",
-            },
-            {
-                alert: "HostMemoryHigh",
-                expr: "(1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes) > 0.9",
-                for: "10m",
-                severity: "warning",
-                summary: "Memory on {{ $labels.instance }} is above 90% ({{ $value | humanizePercentage }})",
-            },
-            {
-                alert: "HostDiskFull",
-                expr: '(1 - node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs"} / node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs"}) > 0.9',
-                for: "10m",
-                severity: "critical",
-                summary: "Filesystem {{ $labels.mountpoint }} on {{ $labels.instance }} is above 90% full",
-            },
-        ],
-    },
-    {
-        name: "archon-postgres",
-        rules: [
-            {
-                alert: "PostgresDown",
-                expr: "pg_up == 0",
-                for: "1m",
-                severity: "critical",
-                summary: "Postgres behind {{ $labels.instance }} does not answer",
-            },
-            {
-                alert: "PostgresConnectionsNearMax",
-                expr: "sum by (instance) (pg_stat_database_numbackends) / max by (instance) (pg_settings_max_connections) > 0.9",
-                for: "5m",
-                severity: "warning",
-                summary: "Postgres on {{ $labels.instance }} uses more than 90% of max_connections",
-            },
-        ],
-    },
-    {
-        name: "archon-certificates",
-        rules: [
-            {
-                alert: "CertificateExpiringSoon",
-                expr: `(min by (name, namespace) (certmanager_certificate_expiration_timestamp_seconds) - time()) < ${CERTIFICATE_WARNING_DAYS} * 86400`
-                    + ` or (min by (instance) (probe_ssl_earliest_cert_expiry) - time()) < ${CERTIFICATE_WARNING_DAYS} * 86400`,
-                for: "1h",
-                severity: "warning",
-                summary: `The TLS certificate {{ $labels.name }}{{ $labels.instance }} expires in less than ${CERTIFICATE_WARNING_DAYS} days: renewal is failing`,
-            },
-        ],
-    },
-];
+export const BACKUP_MAX_AGE_HOURS = 26;
+
+/**
+ * The request metrics of a stack's ingress, per public host and service. Each ingress names its
+ * counter, histogram and labels differently; the rules and the dashboard are written once over this.
+ */
+export interface IngressSignals {
+    /** The component exporting the two metrics. */
+    producer: Producer;
+    /** Counter of answered requests, with the status code in {@link statusLabel}. */
+    requests: string;
+    /** The request-duration histogram's `_bucket` series (seconds). */
+    durationBucket: string;
+    /** Label holding the HTTP status code (`status` or Traefik's `code`). */
+    statusLabel: string;
+    /** Labels that identify host and service on this ingress. */
+    groupBy: string[];
+    /** Label matcher selecting the requests of the Supabase host (Kong's answers). */
+    supabaseMatcher: string;
+}
+
+/**
+ * Compose: nginx's JSON access log, turned into metrics by Alloy's loki.process `stage.metrics`
+ * (components/compose/logs.ts); Alloy prefixes such metrics with `loki_process_custom_`.
+ */
+export function composeIngressSignals(supabaseHost: string): IngressSignals {
+    return {
+        producer: "alloy",
+        requests: "loki_process_custom_nginx_http_requests_total",
+        durationBucket: "loki_process_custom_nginx_http_request_duration_seconds_bucket",
+        statusLabel: "status",
+        groupBy: ["host", "service"],
+        supabaseMatcher: `host="${supabaseHost}"`,
+    };
+}
+
+/**
+ * k3s's Traefik: router metrics (router = `<namespace>-<ingress>-<host>-<path>@kubernetes`, so one
+ * per public host and path; service = `<namespace>-<service>-<port>@kubernetes`), as named by
+ * traefik/traefik pkg/metrics/prometheus.go and pkg/provider/kubernetes/ingress/kubernetes.go.
+ * `supabaseRouterPrefix` is the router name of the Supabase host's Ingress without its path part.
+ */
+export function traefikIngressSignals(supabaseRouterPrefix: string): IngressSignals {
+    return {
+        producer: "traefik",
+        requests: "traefik_router_requests_total",
+        durationBucket: "traefik_router_request_duration_seconds_bucket",
+        statusLabel: "code",
+        groupBy: ["router", "service"],
+        supabaseMatcher: `router=~"${supabaseRouterPrefix}.*"`,
+    };
+}
+
+/** ingress-nginx's controller metrics (labels host, service, status, ...). */
+export function ingressNginxSignals(supabaseHost: string): IngressSignals {
+    return {
+        producer: "ingress-nginx",
+        requests: "nginx_ingress_controller_requests",
+        durationBucket: "nginx_ingress_controller_request_duration_seconds_bucket",
+        statusLabel: "status",
+        groupBy: ["host", "service"],
+        supabaseMatcher: `host="${supabaseHost}"`,
+    };
+}
+
+/** PromQL over the ingress signals, shared by the rules and the dashboard so both read the same series. */
+export const ingressQueries = {
+    requestRate: (s: IngressSignals) => `sum by (${s.groupBy.join(", ")}) (rate(${s.requests}[5m]))`,
+    errorRate: (s: IngressSignals) => `sum by (${s.groupBy.join(", ")}) (rate(${s.requests}{${s.statusLabel}=~"5.."}[5m]))`,
+    errorRatio: (s: IngressSignals) => `${ingressQueries.errorRate(s)} / ${ingressQueries.requestRate(s)}`,
+    p95: (s: IngressSignals) => `histogram_quantile(0.95, sum by (${[...s.groupBy, "le"].join(", ")}) (rate(${s.durationBucket}[5m])))`,
+    authFailuresPerMinute: (s: IngressSignals) => `sum(rate(${s.requests}{${s.supabaseMatcher}, ${s.statusLabel}=~"401|403"}[5m])) * 60`,
+};
+
+/** Where the backup freshness signal comes from (agreed with the backups issue). */
+export interface BackupSignal {
+    producer: Producer;
+    /** Series whose value is the Unix time of the last successful backup. */
+    lastSuccess: string;
+}
+
+/** Compose: the backup service's node-exporter textfile metric. */
+export const COMPOSE_BACKUP_SIGNAL: BackupSignal = { producer: "node-exporter-textfile", lastSuccess: "archon_postgres_backup_last_success_timestamp_seconds" };
+/** Kubernetes: kube-state-metrics on the CronJob `postgres-backup`. */
+export const KUBERNETES_BACKUP_SIGNAL: BackupSignal = { producer: "kube-state-metrics", lastSuccess: 'kube_cronjob_status_last_successful_time{cronjob="postgres-backup"}' };
+
+/** What a stack's Prometheus can see; selects the rules' metric names. */
+export interface AlertProfile {
+    /** The ingress's request metrics; unset where the ingress exports none Prometheus scrapes (then the request alerts are not rendered). */
+    ingress?: IngressSignals;
+    backup: BackupSignal;
+    /** Certificate expiry: blackbox-exporter's probes of the public URLs, and cert-manager's metric where it runs. */
+    certManager: boolean;
+}
+
+const hours = (h: number) => h * 3600;
+
+/** The stack's alerts. Each rule's `producers` names the components its metrics come from. */
+export function alertGroups(profile: AlertProfile): AlertGroup[] {
+    const ingress = profile.ingress;
+    const where = ingress ? ingress.groupBy.map((l) => `{{ $labels.${l} }}`).join(" ") : "";
+    const backupAge = `time() - max(${profile.backup.lastSuccess})`;
+    const backupName = profile.backup.lastSuccess.replace(/\{.*$/, "");
+    const certificateExpiry = [
+        ...(profile.certManager ? [`(min by (name, namespace) (certmanager_certificate_expiration_timestamp_seconds) - time()) < ${CERTIFICATE_WARNING_DAYS} * 86400`] : []),
+        `(min by (instance) (probe_ssl_earliest_cert_expiry) - time()) < ${CERTIFICATE_WARNING_DAYS} * 86400`,
+    ].join(" or ");
+    return [
+        {
+            name: "archon-availability",
+            rules: [
+                {
+                    alert: "ServiceDown",
+                    expr: "up == 0",
+                    for: "2m",
+                    severity: "critical",
+                    summary: "{{ $labels.job }} on {{ $labels.instance }} is down",
+                    description: "Prometheus cannot scrape this target. Only components that serve /metrics are scraped (Archon serves none): Archon's own liveness is EndpointDown.",
+                    producers: ["prometheus"],
+                },
+                {
+                    alert: "EndpointDown",
+                    expr: "probe_success == 0",
+                    for: "2m",
+                    severity: "critical",
+                    summary: "{{ $labels.instance }} fails its {{ $labels.job }} probe",
+                    description: "blackbox-exporter cannot get a healthy answer: Archon's /health, MCP's port, the UI, Kong, PostgREST, GoTrue inside the network, or a public URL through the ingress.",
+                    producers: ["blackbox-exporter"],
+                },
+                ...(ingress ? [
+                    {
+                        alert: "HighErrorRate",
+                        expr: `${ingressQueries.errorRatio(ingress)} > 0.05`,
+                        for: "5m",
+                        severity: "critical" as const,
+                        summary: `${where} answers more than 5% of requests with 5xx ({{ $value | humanizePercentage }})`,
+                        description: `Measured at the ingress (${ingress.producer}), per public host and service.`,
+                        producers: [ingress.producer],
+                    },
+                    {
+                        alert: "HighLatencyP95",
+                        expr: `${ingressQueries.p95(ingress)} > 2`,
+                        for: "5m",
+                        severity: "warning" as const,
+                        summary: `${where} p95 latency is above 2 s ({{ $value | humanizeDuration }})`,
+                        description: `Request duration measured at the ingress (${ingress.producer}), per public host and service.`,
+                        producers: [ingress.producer],
+                    },
+                    {
+                        alert: "AuthFailuresHigh",
+                        expr: `${ingressQueries.authFailuresPerMinute(ingress)} > 20`,
+                        for: "5m",
+                        severity: "warning" as const,
+                        summary: "The Supabase host answers more than 20 requests per minute with 401/403 ({{ $value | humanize }})",
+                        description: `Counted at the ingress (${ingress.producer}): Kong's 401/403 answers on the Supabase host, i.e. requests with a missing or wrong API key or JWT. A misconfigured client or someone guessing credentials.`,
+                        producers: [ingress.producer],
+                    },
+                ] : []),
+            ],
+        },
+        {
+            name: "archon-resources",
+            rules: [
+                {
+                    alert: "HostCpuHigh",
+                    expr: '(1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[5m]))) > 0.9',
+                    for: "10m",
+                    severity: "warning",
+                    summary: "CPU on {{ $labels.instance }} is above 90% ({{ $value | humanizePercentage }})",
+                    producers: ["node-exporter"],
+                },
+                {
+                    alert: "HostMemoryHigh",
+                    expr: "(1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes) > 0.9",
+                    for: "10m",
+                    severity: "warning",
+                    summary: "Memory on {{ $labels.instance }} is above 90% ({{ $value | humanizePercentage }})",
+                    producers: ["node-exporter"],
+                },
+                {
+                    alert: "HostDiskFull",
+                    expr: '(1 - node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs"} / node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs"}) > 0.9',
+                    for: "10m",
+                    severity: "critical",
+                    summary: "Filesystem {{ $labels.mountpoint }} on {{ $labels.instance }} is above 90% full",
+                    producers: ["node-exporter"],
+                },
+            ],
+        },
+        {
+            name: "archon-postgres",
+            rules: [
+                {
+                    alert: "PostgresDown",
+                    expr: "pg_up == 0",
+                    for: "1m",
+                    severity: "critical",
+                    summary: "Postgres behind {{ $labels.instance }} does not answer",
+                    producers: ["postgres-exporter"],
+                },
+                {
+                    alert: "PostgresConnectionsNearMax",
+                    expr: "sum by (instance) (pg_stat_database_numbackends) / max by (instance) (pg_settings_max_connections) > 0.9",
+                    for: "5m",
+                    severity: "warning",
+                    summary: "Postgres on {{ $labels.instance }} uses more than 90% of max_connections",
+                    producers: ["postgres-exporter"],
+                },
+                {
+                    alert: "PostgresBackupStale",
+                    // No backup ever recorded counts too, once Prometheus has held data for longer than the allowance
+                    // (so a freshly deployed stack gets a day to run its first backup).
+                    expr: `${backupAge} > ${hours(BACKUP_MAX_AGE_HOURS)}`
+                        + ` or (absent(${profile.backup.lastSuccess}) and on() (time() - min(prometheus_tsdb_lowest_timestamp_seconds)) > ${hours(BACKUP_MAX_AGE_HOURS)})`,
+                    for: "15m",
+                    severity: "critical",
+                    summary: `The last successful Postgres backup is older than ${BACKUP_MAX_AGE_HOURS} h, or there is none`,
+                    description: `From ${backupName} (${profile.backup.producer}); the backup runs daily.`,
+                    producers: [profile.backup.producer, "prometheus"],
+                },
+            ],
+        },
+        {
+            name: "archon-certificates",
+            rules: [
+                {
+                    alert: "CertificateExpiringSoon",
+                    expr: certificateExpiry,
+                    for: "1h",
+                    severity: "warning",
+                    summary: `The TLS certificate {{ $labels.name }}{{ $labels.instance }} expires in less than ${CERTIFICATE_WARNING_DAYS} days: renewal is failing`,
+                    producers: [...(profile.certManager ? ["cert-manager" as const] : []), "blackbox-exporter"],
+                },
+            ],
+        },
+    ];
+}
 
 /** The `groups` of a Prometheus rule file / a PrometheusRule spec. */
-export function prometheusRuleGroups(groups: AlertGroup[] = ALERT_GROUPS): { name: string; rules: Record<string, unknown>[] }[] {
+export function prometheusRuleGroups(groups: AlertGroup[]): { name: string; rules: Record<string, unknown>[] }[] {
     return groups.map((group) => ({
         name: group.name,
         rules: group.rules.map((rule) => ({
@@ -144,7 +288,7 @@ export function prometheusRuleGroups(groups: AlertGroup[] = ALERT_GROUPS): { nam
 }
 
 /** A Prometheus rule file (Compose). */
-export function renderRuleFile(groups: AlertGroup[] = ALERT_GROUPS): string {
+export function renderRuleFile(groups: AlertGroup[]): string {
     return toYaml({ groups: prometheusRuleGroups(groups) }, { lineWidth: 0 });
 }
 

@@ -48,7 +48,8 @@ export const IMAGES = {
     alertmanager: "prom/alertmanager:v0.29.0", // confirmed (public pins, search 2026)
     grafana: "grafana/grafana:12.2.1", // confirmed: public pins (compose, Dockerfile FROM docker.io/grafana/grafana:12.2.1) (search 2026)
     loki: "grafana/loki:3.5.7", // confirmed: public pins incl. digest grafana/loki:3.5.7@sha256:0eaee7bf... (search 2026)
-    promtail: "grafana/promtail:3.5.7", // confirmed: public compose files pin grafana/promtail:3.5.7 next to loki 3.5.7 (search 2026)
+    /** The Compose log agent; the same Alloy as production: v1.9.2 is the appVersion of the alloy chart 1.1.2 (CHARTS.alloy). */
+    alloy: "grafana/alloy:v1.9.2", // confirmed: grafana/alloy tag helm-chart/1.1.2 operations/helm/charts/alloy/Chart.yaml appVersion 'v1.9.2'; tag v1.9.2 exists (fetched 2026)
     nodeExporter: "prom/node-exporter:v1.10.2", // confirmed (public pins, search 2026)
     cadvisor: "gcr.io/cadvisor/cadvisor:v0.52.1", // confirmed (public pins, search 2026)
     blackboxExporter: "prom/blackbox-exporter:v0.27.0", // confirmed: public pins incl. digest prom/blackbox-exporter:v0.27.0@sha256:a50c4c0e... (search 2026)
