@@ -157,9 +157,9 @@ describe("workloads on Docker Compose (staging)", () => {
             postgresPassword: "pg-Password-1", jwtSecret: "j".repeat(64), anonKey: out.supabase.anonKey.$secret,
             serviceRoleKey: out.supabase.serviceRoleKey.$secret, dashboardPassword: "dash$board", pgMetaCryptoKey: "m".repeat(32),
         };
-        const refs = { "archon-server": "r/archon-server:v1", "archon-mcp": "r/archon-mcp:v1", "archon-ui": "r/archon-ui:v1", "archon-agents": "r/archon-agents:v1" };
+        const refs = { "archon-server": "r/archon-server:v1", "archon-mcp": "r/archon-mcp:v1", "archon-ui": "r/archon-ui:v1", "archon-agents": "r/archon-agents:v1", "archon-migrate": "r/archon-migrate:v1" };
         const project = renderComposeProject({
-            services: workloadCatalog({ domain: "example.com", target: "compose", enableAgents: true, archonImages: refs, secrets, migrations: {} }),
+            services: workloadCatalog({ domain: "example.com", target: "compose", enableAgents: true, archonImages: refs, secrets }),
             dataDir: "/mnt/data",
         });
         const resolve = async (files: Record<string, pulumi.Output<string>>) =>

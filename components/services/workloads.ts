@@ -13,13 +13,13 @@ import { Platform } from "../hetzner/platform";
 import { RegistryCredentials } from "../registry/registry";
 import { Secrets } from "../secrets/secrets";
 import { componentVersions } from "./versions";
-import { loadArchonMigrations, publicHosts, workloadCatalog } from "./workload-catalog";
+import { publicHosts, workloadCatalog } from "./workload-catalog";
 
 export interface WorkloadsArgs {
     config: ArchonConfig;
     platform: Platform;
     secrets: Secrets;
-    /** Image reference of each Archon service (ArchonImages.refs). */
+    /** Image reference of each Archon image (ArchonImages.refs), archon-migrate included. */
     imageRefs: Record<ArchonImageName, pulumi.Input<string>>;
     /**
      * Services of other components (registry, proxy, monitoring) that run beside these: on Compose
@@ -52,11 +52,7 @@ export class Workloads extends pulumi.ComponentResource {
             enableAgents: config.enableAgents,
             archonImages: args.imageRefs,
             secrets: args.secrets,
-            migrations: loadArchonMigrations(config.archonSourceDir),
         });
-        if (!config.archonSourceDir) {
-            pulumi.log.warn("archonSourceDir is unset, so the migration step carries no Archon SQL: a database Archon has not migrated yet stays unmigrated and Archon stays unready. Set archonSourceDir to an Archon v0.1.0 checkout for the first deploy.", this);
-        }
         this.services = [...catalog, ...(args.extraServices ?? [])];
         const hosts = publicHosts(config.domain);
         this.urls = { archon: `https://${hosts.archon}`, mcp: `https://${hosts.mcp}`, supabase: `https://${hosts.supabase}` };
