@@ -14,10 +14,12 @@
 # Each file runs in one transaction together with its archon_migrations record, so a failure
 # leaves nothing half-applied and the next run retries it.
 #
-# Rollback: when the database records a migration this image does not ship, a newer release has
-# migrated it. This (older) release then applies nothing at all, neither its own unrecorded files
-# (a newer release may have replaced them) nor anything "down": migrations are expand/contract,
-# so the older application runs on the newer schema.
+# Rollback: when the database records a migration that sorts after the last one this image ships
+# (version numerically, then name), a newer release has migrated it. This (older) release then
+# applies nothing at all, neither its own unrecorded files (the newer release may have replaced
+# them) nor anything "down": migrations are expand/contract, so the older application runs on the
+# newer schema. Unknown records that sort before it are migrations a later release dropped (or an
+# older one shipped); they change nothing.
 #
 # Connection: the libpq variables PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD.
 set -eu
@@ -54,15 +56,19 @@ if [ "$has_table" != "t" ]; then
 fi
 
 migrations=$(shipped_migrations)
-shipped=$(printf '%s\n' "$migrations" | awk -F"$tab" 'NF == 3 { print $2 "/" $3 }')
+last=$(printf '%s\n' "$migrations" | tail -n 1)
+last_version=$(printf '%s\n' "$last" | cut -f 2)
+last_name=$(printf '%s\n' "$last" | cut -f 3)
 
 # psql interpolates :'variables' only in script input, so these queries come on stdin.
-newer=$(printf '%s\n' "SELECT string_agg(version || '/' || migration_name, ', ' ORDER BY version, migration_name)
+newer=$(printf '%s\n' "SELECT string_agg(version || '/' || migration_name, ', ' ORDER BY string_to_array(version, '.')::int[], migration_name)
     FROM archon_migrations
-    WHERE NOT (version || '/' || migration_name = ANY (string_to_array(:'shipped', chr(10))));" |
-    query -v shipped="$shipped")
+    WHERE version ~ '^[0-9]+(\\.[0-9]+)*\$'
+      AND (:'last_version' = ''
+           OR (string_to_array(version, '.')::int[], migration_name) > (string_to_array(:'last_version', '.')::int[], :'last_name'));" |
+    query -v last_version="$last_version" -v last_name="$last_name")
 if [ -n "$newer" ]; then
-    echo "archon-migrate: the database records migrations this release does not ship ($newer): a newer release migrated it; applying nothing"
+    echo "archon-migrate: the database records migrations after this release's last ($last_version/$last_name): $newer; a newer release migrated it, applying nothing"
     exit 0
 fi
 

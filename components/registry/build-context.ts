@@ -108,6 +108,8 @@ export function buildContext(image: ArchonImageName, sourceDir: string, stageRoo
     if (fs.existsSync(target)) return target;
     fs.mkdirSync(stageRoot, { recursive: true });
     const scratch = fs.mkdtempSync(path.join(stageRoot, `.${image}-`));
+    // A build context holds no secrets; whoever builds may read it.
+    fs.chmodSync(scratch, 0o755);
     for (const [dest, src] of files) {
         fs.mkdirSync(path.dirname(path.join(scratch, dest)), { recursive: true });
         fs.copyFileSync(src, path.join(scratch, dest));
