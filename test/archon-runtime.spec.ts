@@ -328,6 +328,27 @@ function manifest(result: SynthResult, kind: string, name: string): any {
 }
 
 describe("Archon images and who runs them, in both stacks", () => {
+    it("gives CI the program's own build definitions and staged contexts (npm run image-builds)", () => {
+        const script = path.join(INFRA, "scripts", "image-builds.ts");
+        const node = (...args: string[]) => run(process.execPath, ["--require", "ts-node/register/transpile-only", script, ...args], { cwd: INFRA });
+        const listed = node();
+        assert.strictEqual(listed.status, 0, listed.output);
+        assert.deepStrictEqual(JSON.parse(listed.output), JSON.parse(JSON.stringify(ARCHON_BUILDS)));
+        const stage = fs.mkdtempSync(path.join(os.tmpdir(), "archon-ci-stage-"));
+        try {
+            const staged = node("--source", CHECKOUT, "--stage", stage, "--image", "archon-migrate", "--image", "archon-server");
+            assert.strictEqual(staged.status, 0, staged.output);
+            const lines = staged.output.trim().split("\n").map((line) => JSON.parse(line));
+            assert.deepStrictEqual(lines.map((l) => l.image), ["archon-migrate", "archon-server"]);
+            assert.strictEqual(lines[0].context, buildContext("archon-migrate", CHECKOUT, stage), "the same content-addressed context as the program's");
+            assert.strictEqual(lines[0].dockerfile, path.join(INFRA, "images", "archon-migrate", "Dockerfile"));
+            assert.strictEqual(lines[1].context, path.join(CHECKOUT, "python"));
+            assert.strictEqual(node("--image", "archon-nope").status, 2);
+        } finally {
+            fs.rmSync(stage, { recursive: true, force: true });
+        }
+    });
+
     it("builds five images on production and four on staging (agents off), migrate and UI from this repository's Dockerfiles", async () => {
         for (const [stack, expected] of [["production", ["archon-agents", "archon-mcp", "archon-migrate", "archon-server", "archon-ui"]], ["staging", ["archon-mcp", "archon-migrate", "archon-server", "archon-ui"]]] as const) {
             const result = await synth(stack, { buildImages: true, archonSourceDir: CHECKOUT });
