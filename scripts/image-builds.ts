@@ -1,30 +1,51 @@
 /**
- * The Archon image builds as the program defines them (components/registry/images.ts
- * ARCHON_BUILDS), as a GitHub Actions matrix: `npm run -s image-builds -- --archon-dir archon`
- * prints `{"include":[{"image","context","file"}...]}` with paths under the Archon checkout. The
- * image workflow builds from exactly this, so CI and `buildImages` never drift apart.
+ * The Archon image build definitions for CI: `npm run image-builds [-- --source <archon checkout>]
+ * [--stage <dir>] [--image <name>]...`.
+ *
+ * Without --source: prints the definitions (components/registry/build-context.ts ARCHON_BUILDS)
+ * as JSON; with --matrix, the image names as a GitHub Actions matrix (`{"include":[{"image"}...]}`),
+ * which the image workflow builds one leg per image from. With --source: stages each image's build context from that checkout (into --stage, by
+ * default the OS temp directory) exactly as `pulumi up` does, and prints one JSON line per image,
+ * `{image, context, dockerfile, args}`, ready for
+ * `docker buildx build -f <dockerfile> --build-arg K=V ... <context>`.
+ * Exit 2 on bad arguments.
  */
+import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
-import { ARCHON_BUILDS, ARCHON_IMAGES } from "../components/registry/images";
+import { runCli } from "./lib/cli";
+import { StackConfigError } from "./lib/stack-config";
+import { ARCHON_BUILDS, ARCHON_IMAGES, ArchonImageName, buildContext, dockerfilePath } from "../components/registry/build-context";
 
-export interface ImageBuildMatrixEntry {
-    image: string;
-    context: string;
-    file: string;
+async function main(): Promise<void> {
+    const { values } = parseArgs({
+        options: {
+            source: { type: "string" },
+            stage: { type: "string" },
+            image: { type: "string", multiple: true, default: [] },
+            matrix: { type: "boolean", default: false },
+        },
+    });
+    const unknown = values.image.filter((name) => !(ARCHON_IMAGES as readonly string[]).includes(name));
+    if (unknown.length > 0) throw new StackConfigError(`--image ${unknown.join(", ")}: not an Archon image; one of ${ARCHON_IMAGES.join(", ")}`);
+    const images = (values.image.length > 0 ? values.image : [...ARCHON_IMAGES]) as ArchonImageName[];
+    if (values.matrix) {
+        console.log(JSON.stringify({ include: images.map((image) => ({ image })) }));
+        return;
+    }
+    if (values.source === undefined) {
+        console.log(JSON.stringify(Object.fromEntries(images.map((image) => [image, ARCHON_BUILDS[image]])), null, 2));
+        return;
+    }
+    const source = path.resolve(values.source);
+    if (!fs.existsSync(path.join(source, "migration", "complete_setup.sql"))) {
+        throw new StackConfigError(`--source ${values.source}: not an Archon v1 checkout (migration/complete_setup.sql is missing)`);
+    }
+    for (const image of images) {
+        const build = ARCHON_BUILDS[image];
+        const context = values.stage !== undefined ? buildContext(image, source, path.resolve(values.stage)) : buildContext(image, source);
+        console.log(JSON.stringify({ image, context, dockerfile: dockerfilePath(build, source), args: build.args }));
+    }
 }
 
-export function imageBuildMatrix(archonDir: string): { include: ImageBuildMatrixEntry[] } {
-    return {
-        include: ARCHON_IMAGES.map((image) => ({
-            image,
-            context: path.posix.join(archonDir, ARCHON_BUILDS[image].context),
-            file: path.posix.join(archonDir, ARCHON_BUILDS[image].dockerfile),
-        })),
-    };
-}
-
-if (require.main === module) {
-    const { values } = parseArgs({ options: { "archon-dir": { type: "string", default: "archon" } } });
-    process.stdout.write(JSON.stringify(imageBuildMatrix(values["archon-dir"]!)) + "\n");
-}
+runCli(main);

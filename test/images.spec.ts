@@ -42,18 +42,20 @@ function gitCheckout(): { dir: string; commit: string } {
 }
 
 describe("images", () => {
-    it("builds and pushes the four images from the checkout when asked", async () => {
+    it("builds and pushes the five images from the checkout when asked", async () => {
         const result = await synth("production", BUILD);
         const images = ofType(result, IMAGE);
-        assert.deepStrictEqual(images.map((i) => i.name).sort(), ["archon-agents", "archon-mcp", "archon-server", "archon-ui"]);
+        assert.deepStrictEqual(images.map((i) => i.name).sort(), ["archon-agents", "archon-mcp", "archon-migrate", "archon-server", "archon-ui"]);
         const byName = Object.fromEntries(images.map((i) => [i.name, plainInputs(i)]));
         assert.strictEqual(byName["archon-server"].imageName, "registry.archon.example.com/archon-server:sha-1a2b3c4");
         assert.strictEqual(byName["archon-server"].build.context, path.join(CHECKOUT, "python"));
         assert.strictEqual(byName["archon-server"].build.dockerfile, path.join(CHECKOUT, "python", "Dockerfile.server"));
         assert.strictEqual(byName["archon-mcp"].build.dockerfile, path.join(CHECKOUT, "python", "Dockerfile.mcp"));
         assert.strictEqual(byName["archon-agents"].build.dockerfile, path.join(CHECKOUT, "python", "Dockerfile.agents"));
-        assert.strictEqual(byName["archon-ui"].build.context, path.join(CHECKOUT, "archon-ui-main"));
-        assert.strictEqual(byName["archon-ui"].build.dockerfile, path.join(CHECKOUT, "archon-ui-main", "Dockerfile"));
+        // The UI and the migration image build from this repository's Dockerfiles, in a staged copy
+        // of the checkout's directory (test/archon-runtime.spec.ts).
+        assert.ok(fs.existsSync(path.join(byName["archon-ui"].build.context, "Dockerfile")), "archon-ui-main is the staged context's root");
+        assert.strictEqual(byName["archon-ui"].build.dockerfile, path.resolve(__dirname, "..", "images", "archon-ui", "Dockerfile"));
         for (const inputs of Object.values(byName)) {
             assert.strictEqual(inputs.build.platform, "linux/amd64");
             assert.deepStrictEqual({ server: inputs.registry.server, username: inputs.registry.username }, { server: "registry.archon.example.com", username: "archon" });
@@ -65,7 +67,7 @@ describe("images", () => {
 
     it("references the pushed digests when built, and the tag otherwise", async () => {
         const built = outputsOf((await synth("production", BUILD)).outputs);
-        for (const name of ["archon-server", "archon-mcp", "archon-ui", "archon-agents"]) {
+        for (const name of ["archon-server", "archon-mcp", "archon-ui", "archon-agents", "archon-migrate"]) {
             assert.match(built.imageRefs[name], new RegExp(`^registry\\.archon\\.example\\.com/${name}@sha256:[0-9a-f]{64}$`));
             assert.strictEqual(built.release.images[name], built.imageRefs[name]);
         }
@@ -74,10 +76,10 @@ describe("images", () => {
         assert.deepStrictEqual(ofType(await synth("production"), IMAGE), [], "buildImages=false declares no docker resource");
     });
 
-    it("builds three images when the agents are off, and lists three in the release", async () => {
+    it("builds four images when the agents are off, and lists four in the release", async () => {
         const result = await synth("staging", BUILD);
-        assert.deepStrictEqual(ofType(result, IMAGE).map((i) => i.name).sort(), ["archon-mcp", "archon-server", "archon-ui"]);
-        assert.deepStrictEqual(Object.keys(outputsOf(result.outputs).release.images).sort(), ["archon-mcp", "archon-server", "archon-ui"]);
+        assert.deepStrictEqual(ofType(result, IMAGE).map((i) => i.name).sort(), ["archon-mcp", "archon-migrate", "archon-server", "archon-ui"]);
+        assert.deepStrictEqual(Object.keys(outputsOf(result.outputs).release.images).sort(), ["archon-mcp", "archon-migrate", "archon-server", "archon-ui"]);
     });
 
     it("builds for linux/arm64 on cax servers", async () => {

@@ -10,8 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { validateWorkflow } from "@action-validator/core";
 import { parse as parseYaml } from "yaml";
-import { ARCHON_BUILDS, ARCHON_IMAGES } from "../components/registry/images";
-import { imageBuildMatrix } from "../scripts/image-builds";
+import { ARCHON_IMAGES } from "../components/registry/build-context";
 import { requireTool, run, writeTempFiles } from "./helpers";
 
 const DIR = path.resolve(__dirname, "..", ".github", "workflows");
@@ -184,7 +183,7 @@ describe("GitHub workflows", () => {
     it("images are built from the program's build definitions, scanned before they are pushed, pushed with an SBOM, and proposed for staging", () => {
         const w = workflow("build-images.yml");
         assert.deepEqual(Object.keys(w.on), ["workflow_dispatch"]);
-        assert.match(w.jobs.plan.steps!.find((s) => s.id === "builds")!.run!, /npm run -s image-builds -- --archon-dir archon/);
+        assert.match(w.jobs.plan.steps!.find((s) => s.id === "builds")!.run!, /npm run -s image-builds -- --matrix/);
         assert.equal(w.jobs.build.strategy!.matrix, "${{ fromJSON(needs.plan.outputs.matrix) }}");
         const build = w.jobs.build;
         const scan = stepIndex(build, (s) => s.uses?.startsWith("aquasecurity/trivy-action@") === true, "scan");
@@ -204,16 +203,15 @@ describe("GitHub workflows", () => {
         assert.equal(propose.find((s) => s.uses?.startsWith("peter-evans/"))!.with?.["add-paths"], "Pulumi.staging.yaml\nreleases/${{ needs.plan.outputs.tag }}.json\n");
     });
 
-    it("the image workflow's build definitions are the program's (a drift fails here)", () => {
-        const matrix = imageBuildMatrix("archon");
-        assert.deepEqual(matrix.include.map((m) => m.image), [...ARCHON_IMAGES]);
-        for (const entry of matrix.include) {
-            const build = ARCHON_BUILDS[entry.image as keyof typeof ARCHON_BUILDS];
-            assert.equal(entry.file, `archon/${build.dockerfile}`);
-            assert.equal(entry.context, `archon/${build.context}`);
-        }
-        const printed = run(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/image-builds.ts", "--archon-dir", "archon"], { cwd: path.resolve(__dirname, "..") });
+    it("the image workflow builds each image from the contexts and Dockerfiles the program stages (a drift fails here)", () => {
+        const printed = run(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/image-builds.ts", "--matrix"], { cwd: path.resolve(__dirname, "..") });
         assert.equal(printed.status, 0, printed.output);
-        assert.deepEqual(JSON.parse(printed.output), matrix);
+        assert.deepEqual(JSON.parse(printed.output), { include: ARCHON_IMAGES.map((image) => ({ image })) });
+        const build = workflow("build-images.yml").jobs.build;
+        const stage = build.steps!.find((s) => s.id === "ctx")!;
+        assert.match(stage.run!, /npm run -s image-builds -- --source archon --stage "\$RUNNER_TEMP\/contexts" --image "\$\{\{ matrix.image \}\}"/);
+        for (const step of build.steps!.filter((s) => s.uses?.startsWith("docker/build-push-action@"))) {
+            assert.deepEqual([step.with?.context, step.with?.file, step.with?.["build-args"]], ["${{ steps.ctx.outputs.context }}", "${{ steps.ctx.outputs.file }}", "${{ steps.ctx.outputs.args }}"]);
+        }
     });
 });

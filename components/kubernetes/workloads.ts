@@ -317,6 +317,9 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
             return job;
         }
         const replicas = service.autoscale ? service.autoscale.minReplicas : service.replicas ?? 1;
+        if (service.updateStrategy === "Recreate" && (service.autoscale || replicas !== 1)) {
+            throw new Error(`service ${service.name}: updateStrategy Recreate is for a single replica; it has ${service.autoscale ? "an autoscaler" : `${replicas} replicas`}`);
+        }
         let workload: pulumi.Resource;
         if (service.kind === "stateful") {
             workload = new kubernetes.apps.v1.StatefulSet(service.name, {
@@ -330,7 +333,9 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
                     replicas,
                     selector: { matchLabels: { "app.kubernetes.io/name": service.name } },
                     template,
-                    strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+                    strategy: service.updateStrategy === "Recreate"
+                        ? { type: "Recreate" }
+                        : { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
                 },
             }, workloadOpt);
         }

@@ -1,24 +1,16 @@
 /**
- * The four Archon images: built from the source checkout and pushed when the stack says so,
- * otherwise referenced by their pinned tag in the registry.
+ * The five Archon images (server, MCP, UI, agents and the migration image archon-migrate): built
+ * from the source checkout and pushed when the stack says so, otherwise referenced by their
+ * pinned tag in the registry. How each is built is data in build-context.ts.
  */
-import * as path from "path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../config";
 import { RegistryCredentials } from "./registry";
+import { ARCHON_BUILDS, ARCHON_IMAGES, ArchonImageName, buildContext, dockerfilePath } from "./build-context";
 import { SourceRevision, readSourceRevision, shaTag, tagMatchesCommit } from "./release";
 
-export type ArchonImageName = "archon-server" | "archon-mcp" | "archon-ui" | "archon-agents";
-export const ARCHON_IMAGES: readonly ArchonImageName[] = ["archon-server", "archon-mcp", "archon-ui", "archon-agents"];
-
-/** Where each image's Dockerfile and build context sit in an Archon v1 checkout. */
-export const ARCHON_BUILDS: Readonly<Record<ArchonImageName, { context: string; dockerfile: string }>> = {
-    "archon-server": { context: "python", dockerfile: "python/Dockerfile.server" },
-    "archon-mcp": { context: "python", dockerfile: "python/Dockerfile.mcp" },
-    "archon-agents": { context: "python", dockerfile: "python/Dockerfile.agents" },
-    "archon-ui": { context: "archon-ui-main", dockerfile: "archon-ui-main/Dockerfile" },
-};
+export { ARCHON_BUILDS, ARCHON_IMAGES, ArchonImageName } from "./build-context";
 
 export interface ArchonImagesArgs {
     /** Registry the images are pushed to and pulled from (Registry.credentials). */
@@ -44,7 +36,7 @@ export interface ArchonImagesArgs {
 export class ArchonImages extends pulumi.ComponentResource {
     /** Image reference each workload uses: the digest when built here, else registry/name:tag. */
     public readonly refs: Record<ArchonImageName, pulumi.Output<string>>;
-    /** The images this stack deploys (archon-agents only with enableAgents). */
+    /** The images this stack deploys (all five; archon-agents only with enableAgents). */
     public readonly deployed: ArchonImageName[];
     /** {@link refs} of the {@link deployed} images only: what the release record lists. */
     public readonly deployedRefs: Partial<Record<ArchonImageName, pulumi.Output<string>>>;
@@ -71,12 +63,11 @@ export class ArchonImages extends pulumi.ComponentResource {
                 const built = new docker.Image(image, {
                     imageName: tagged(image),
                     build: {
-                        context: path.join(sourceDir, spec.context),
-                        dockerfile: path.join(sourceDir, spec.dockerfile),
+                        context: buildContext(image, sourceDir),
+                        dockerfile: dockerfilePath(spec, sourceDir),
                         platform: `linux/${args.architecture}`,
                         builderVersion: "BuilderBuildKit",
-                        // Pushed images carry their cache metadata, so the next build can start from them.
-                        args: { BUILDKIT_INLINE_CACHE: "1" },
+                        args: { ...spec.args },
                         cacheFrom: { images: cacheFrom },
                     },
                     registry: { server: args.registry.server, username: args.registry.username, password: args.registry.password },

@@ -2,4 +2,5 @@
 export { Registry, RegistryArgs, RegistryCredentials } from "./registry";
 export { RegistryLogin, RegistryLoginArgs } from "./login";
 export { ArchonImages, ArchonImagesArgs } from "./images";
+export { ARCHON_BUILDS, ARCHON_IMAGES, ArchonBuild, ArchonImageName, buildContext, dockerfilePath } from "./build-context";
 export { releaseRecord, ReleaseArgs, ReleaseRecord } from "./release";

@@ -227,6 +227,12 @@ export interface ServiceSpec {
     initContainers?: InitContainerSpec[];
     /** Replicas on Kubernetes. Default 1. */
     replicas?: number;
+    /**
+     * How a Deployment replaces its pods on Kubernetes. `RollingUpdate` (default) starts a new pod
+     * before stopping an old one (maxSurge 1, maxUnavailable 0); `Recreate` stops the old pods
+     * first, for a service of which two must never run at once (state in process memory).
+     */
+    updateStrategy?: "RollingUpdate" | "Recreate";
     /** Host ports published on the Compose host (the proxy's 80/443 only). */
     publish?: { host: number; container: number }[];
     /** Targets this service renders to. Default both. */

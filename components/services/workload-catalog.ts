@@ -45,11 +45,9 @@ export interface WorkloadCatalogArgs {
     highAvailability?: boolean;
     /** Run the optional archon-agents service (config `enableAgents`). */
     enableAgents: boolean;
-    /** Image reference of each Archon service (ArchonImages.refs). */
+    /** Image reference of each Archon image (ArchonImages.refs), archon-migrate included. */
     archonImages: Record<ArchonImageName, pulumi.Input<string>>;
     secrets: WorkloadSecrets;
-    /** Migration files by name (see {@link loadArchonMigrations}). */
-    migrations: Record<string, string>;
 }
 
 /** Ports the services listen on. Archon needs all three of its ports set, always. */
@@ -77,34 +75,11 @@ const NODE_HTTP_CHECK = (port: number, urlPath: string) =>
     ["node", "-e", `fetch('http://127.0.0.1:${port}${urlPath}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`];
 const WGET_CHECK = (port: number, urlPath: string) => ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${port}${urlPath}`];
 
-/**
- * Archon's migration files from a checkout (tag v0.1.0 / branch archive/v1-task-management-rag):
- * `migration/complete_setup.sql` as `complete_setup.sql`, and each `migration/<version>/<name>.sql`
- * as `<version>--<name>.sql` (the names the guard script expects). The Archon images do not carry
- * these files (their build context is `python/`), so they ship from the checkout. Without one,
- * only the guard script ships: it then refuses to set up a fresh database and says why.
- */
-export function loadArchonMigrations(sourceDir: string | undefined): Record<string, string> {
-    if (!sourceDir) return {};
-    const root = path.join(sourceDir, "migration");
-    const files: Record<string, string> = {};
-    const setup = path.join(root, "complete_setup.sql");
-    if (fs.existsSync(setup)) files["complete_setup.sql"] = fs.readFileSync(setup, "utf8");
-    if (!fs.existsSync(root)) return files;
-    for (const version of fs.readdirSync(root).filter((v) => /^\d+\.\d+\.\d+$/.test(v)).sort()) {
-        for (const name of fs.readdirSync(path.join(root, version)).filter((f) => f.endsWith(".sql")).sort()) {
-            files[`${version}--${name}`] = fs.readFileSync(path.join(root, version, name), "utf8");
-        }
-    }
-    return files;
-}
-
 /** The database's data directory: a subdirectory of the volume (see the db service). */
 export const DB_PGDATA = "/var/lib/postgresql/data/pgdata";
 /** Where Studio's Next.js server writes its cache (see the studio service). */
 export const STUDIO_NEXT_CACHE = "/app/apps/studio/.next/cache";
 
-const MIGRATION_SCRIPT = fs.readFileSync(path.join(__dirname, "..", "..", "migrations", "archon-migrate.sh"), "utf8");
 const DB_INIT_SQL = fs.readFileSync(path.join(__dirname, "..", "..", "migrations", "supabase-init.sql"), "utf8");
 
 /** The Supabase and Archon services. */
@@ -320,20 +295,17 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
     const migrate: ServiceSpec = {
         name: "archon-migrate",
         group: "archon",
-        // The Postgres image brings psql; the guard script and the SQL are mounted read-only.
-        image: SUPABASE_IMAGES.db,
+        // The release's own migration image (images/archon-migrate/Dockerfile): Archon's migration/
+        // SQL at the tag and the guard (migrations/archon-migrate.sh) as its entrypoint. A rollback
+        // runs the older tag's image, whose guard leaves a newer release's schema alone.
+        image: args.archonImages["archon-migrate"],
         kind: "oneshot",
-        // Replaces docker-entrypoint.sh: the guard script only needs psql, never an initdb.
-        command: ["sh", "/migrations/archon-migrate.sh"],
         ports: [],
-        env: { PGHOST: "db", PGPORT: String(PORTS.db), PGUSER: "postgres", PGDATABASE: "postgres", MIGRATIONS_DIR: "/migrations" },
+        env: { PGHOST: "db", PGPORT: String(PORTS.db), PGUSER: "postgres", PGDATABASE: "postgres" },
         secretEnv: { PGPASSWORD: s.postgresPassword },
-        files: [
-            { path: "/migrations/archon-migrate.sh", content: MIGRATION_SCRIPT },
-            ...Object.entries(args.migrations).map(([name, sql]) => ({ path: `/migrations/${name}`, content: sql })),
-        ],
         resources: { cpu: "50m", memory: "64Mi", cpuLimit: "500m", memoryLimit: "256Mi" },
-        security: nonRoot(101, []),
+        // uid 70: the postgres user of the postgres:*-alpine base; psql writes nothing.
+        security: nonRoot(70, []),
         dependsOn: ["db"],
     };
 
@@ -367,6 +339,10 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
     const large = { cpu: "250m", memory: "512Mi", cpuLimit: "2", memoryLimit: "2Gi" };
 
     const server = archonPython("archon-server", PORTS.server, {
+        // ARCHON_HOST is the host Archon's MCP page shows clients (python/src/server/api_routes/
+        // mcp_api.py, get_mcp_config: "host": os.getenv("ARCHON_HOST", "localhost"); Archon's
+        // docker-compose.yml sets it on archon-server only). The MCP server is public at mcp.<domain>.
+        env: { ...archonEnv, ARCHON_HOST: hosts.mcp },
         // /health answers 503 until credentials load and while the schema check fails (Archon
         // v0.1.0 python/src/server/main.py `health_check`): readiness, so a missing migration
         // leaves the pod unready instead of restart-looping. Liveness is `/` (main.py `root`),
@@ -374,8 +350,16 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
         health: { http: { path: "/health", port: PORTS.server }, exec: PYTHON_HTTP_CHECK(PORTS.server, "/health"), startupSeconds: 60, live: { http: { path: "/", port: PORTS.server } } },
         resources: large,
         dependsOn: ["archon-migrate", "kong"],
-        replicas: ha ? 2 : 1,
-        autoscale: ha ? { minReplicas: 2, maxReplicas: 5, cpuUtilization: 70 } : undefined,
+        // Exactly one, on every stack: crawl progress and cancellation live in the process's memory
+        // (python/src/server/utils/progress/progress_tracker.py: the class-level dict
+        // ProgressTracker._progress_states) and upstream runs one uvicorn worker (python/
+        // Dockerfile.server: --workers 1), so a second replica answers progress polls and stop requests
+        // for operations it never saw (404; the UI gives up after five). No autoscaling either.
+        // Recreate: the old pod stops before the new one starts, so two never serve at once during
+        // an update (an update costs the seconds until the new pod is ready; a crawl running at
+        // that moment is lost either way, its state being in the old process).
+        replicas: 1,
+        updateStrategy: "Recreate",
     });
     const mcp = archonPython("archon-mcp", PORTS.mcp, {
         env: { ...archonEnv, TRANSPORT: "sse", API_SERVICE_URL: `http://archon-server:${PORTS.server}`, AGENTS_SERVICE_URL: `http://archon-agents:${PORTS.agents}` },
@@ -398,22 +382,17 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
     const ui: ServiceSpec = {
         name: "archon-ui",
         group: "archon",
+        // The production bundle behind nginx-unprivileged (images/archon-ui/): nginx serves dist/
+        // with an SPA fallback and proxies /api, /health and /socket.io to archon-server:8181
+        // (images/archon-ui/nginx.conf), so the ingress routes the whole host here.
         image: args.archonImages["archon-ui"],
         kind: "service",
         ports: [{ name: "http", port: PORTS.ui }],
-        env: {
-            DOCKER_ENV: "true",
-            HOST: hosts.archon,
-            VITE_ALLOWED_HOSTS: hosts.archon,
-            ARCHON_SERVER_PORT: String(PORTS.server),
-            VITE_ARCHON_SERVER_PORT: String(PORTS.server),
-            ARCHON_UI_PORT: String(PORTS.ui),
-            HOME: "/tmp",
-        },
-        health: { http: { path: "/", port: PORTS.ui }, exec: WGET_CHECK(PORTS.ui, "/"), startupSeconds: 90 },
-        resources: { cpu: "100m", memory: "256Mi", cpuLimit: "1", memoryLimit: "1Gi" },
-        // Vite keeps its dependency cache under node_modules/.vite.
-        security: nonRoot(1000, ["/tmp", "/app/node_modules/.vite"]),
+        // busybox wget is part of the nginx alpine image.
+        health: { http: { path: "/", port: PORTS.ui }, exec: WGET_CHECK(PORTS.ui, "/"), startupSeconds: 20 },
+        resources: { cpu: "50m", memory: "32Mi", cpuLimit: "500m", memoryLimit: "128Mi" },
+        // uid 101 is nginx in nginxinc/nginx-unprivileged; its pid and temp files go to /tmp.
+        security: nonRoot(101, ["/tmp"]),
         dependsOn: ["archon-server"],
         routes: [{ host: hosts.archon, path: "/", port: PORTS.ui, websockets: true, basicAuth: { name: "archon-ui", realm: "Archon", htpasswd: s.archonUiHtpasswd } }],
         replicas: ha ? 2 : 1,

@@ -13,14 +13,14 @@ import { Platform } from "../hetzner/platform";
 import { RegistryCredentials } from "../registry/registry";
 import { Secrets } from "../secrets/secrets";
 import { componentVersions } from "./versions";
-import { loadArchonMigrations, publicHosts, workloadCatalog } from "./workload-catalog";
+import { publicHosts, workloadCatalog } from "./workload-catalog";
 import { withPostgresBackups } from "../backups/postgres-backup";
 
 export interface WorkloadsArgs {
     config: ArchonConfig;
     platform: Platform;
     secrets: Secrets;
-    /** Image reference of each Archon service (ArchonImages.refs). */
+    /** Image reference of each Archon image (ArchonImages.refs), archon-migrate included. */
     imageRefs: Record<ArchonImageName, pulumi.Input<string>>;
     /**
      * Services of other components (registry, proxy, monitoring) that run beside these: on Compose
@@ -53,11 +53,7 @@ export class Workloads extends pulumi.ComponentResource {
             enableAgents: config.enableAgents,
             archonImages: args.imageRefs,
             secrets: args.secrets,
-            migrations: loadArchonMigrations(config.archonSourceDir),
         });
-        if (!config.archonSourceDir) {
-            pulumi.log.warn("archonSourceDir is unset, so the migration step carries no Archon SQL: a database Archon has not migrated yet stays unmigrated and Archon stays unready. Set archonSourceDir to an Archon v0.1.0 checkout for the first deploy.", this);
-        }
         const backupCredentials = config.backupAccessKeyIdSecret !== undefined && config.backupSecretAccessKeySecret !== undefined;
         if (!backupCredentials) {
             pulumi.log.warn("backupAccessKeyId and backupSecretAccessKey are unset: the Postgres backups fail (and PostgresBackupStale fires) until they are set, and migrations run without a backup first. Set both with pulumi config set --secret.", this);
