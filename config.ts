@@ -122,6 +122,12 @@ export const configSchema = z
         backupSchedule: z.string().regex(/^(\S+ ){4}\S+$/, { message: "must be a cron schedule of five fields (UTC), e.g. \"17 3 * * *\"" }).default("17 3 * * *"),
         backupKeepDaily: z.number({ error: "must be a whole number of daily backups to keep, 1 or more" }).int({ message: "must be a whole number of daily backups to keep, 1 or more" }).min(1, { message: "must be 1 or more (the newest backup is always kept)" }).max(366).default(7),
         backupKeepWeekly: z.number({ error: "must be a whole number of weekly backups to keep, 0 or more" }).int({ message: "must be a whole number of weekly backups to keep, 0 or more" }).min(0, { message: "must be 0 or more" }).max(520).default(4),
+        smtpHost: z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i, { message: "must be the SMTP server's host name, e.g. smtp.example.com" }).optional(),
+        smtpPort: z.number({ error: "must be the SMTP server's port, e.g. 587" }).int({ message: "must be a whole port number, e.g. 587" }).min(1).max(65535, { message: "must be a port number from 1 to 65535" }).optional(),
+        smtpUser: z.string().min(1, { message: "is empty; set the SMTP user name or unset the key" }).optional(),
+        smtpPassword: z.string().min(1, { message: "is empty; set it with pulumi config set --secret smtpPassword <password>" }).optional(),
+        smtpAdminEmail: z.email({ error: "must be the sender address of the auth e-mails, e.g. noreply@example.com" }).optional(),
+        smtpSenderName: z.string().min(1).max(100, { message: "must be at most 100 characters" }).optional(),
         storageClassName: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { message: "must be the name of a StorageClass in the cluster (lower case, e.g. gp3-retain); unset = the cluster's default" }).optional(),
     })
     .superRefine((c, ctx) => {
@@ -139,6 +145,10 @@ export const configSchema = z
         if (c.storageClassName !== undefined && c.target !== "kubernetes") {
             fail("storageClassName", `is for target kubernetes only; ${c.target === "k3s" ? "k3s volumes use the retained class hcloud-volumes-retain" : "compose keeps data on the host's data volume"}: pulumi config rm storageClassName`);
         }
+        for (const key of ["smtpPort", "smtpUser", "smtpPassword", "smtpAdminEmail", "smtpSenderName"] as const) {
+            if (c[key] !== undefined && c.smtpHost === undefined) fail(key, "needs smtpHost, the SMTP server GoTrue sends its e-mails through: pulumi config set smtpHost <host>");
+        }
+        if (c.smtpUser !== undefined && c.smtpPassword === undefined) fail("smtpPassword", "is unset while smtpUser is set: pulumi config set --secret smtpPassword <password>");
         if (c.podCidr !== undefined && c.target !== "kubernetes") {
             fail("podCidr", `is for target kubernetes only; ${c.target === "k3s" ? "k3s clusters get pods in 172.20.0.0/16 from the program" : "compose runs no pod network"}: pulumi config rm podCidr`);
         }
@@ -189,7 +199,7 @@ type RawConfig = z.infer<typeof configSchema>;
  * `alertWebhookUrl` stays text because the Alertmanager config is rendered from it, and both
  * renderers keep that config secret.
  */
-export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPassword" | "hcloudTokenForCluster" | "backupEndpoint" | "backupBucket" | "backupRegion" | "backupAccessKeyId" | "backupSecretAccessKey" | "backupSchedule" | "backupKeepDaily" | "backupKeepWeekly"> {
+export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPassword" | "hcloudTokenForCluster" | "smtpHost" | "smtpPort" | "smtpUser" | "smtpPassword" | "smtpAdminEmail" | "smtpSenderName" | "backupEndpoint" | "backupBucket" | "backupRegion" | "backupAccessKeyId" | "backupSecretAccessKey" | "backupSchedule" | "backupKeepDaily" | "backupKeepWeekly"> {
     /**
      * Where and when Postgres is backed up (components/backups). Defaults: Hetzner Object Storage in
      * the stack's location (https://<location>.your-objectstorage.com, region <location>), bucket
@@ -199,6 +209,12 @@ export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPa
     /** Object storage credentials as Pulumi secrets; unset, the backups fail and say what to set. */
     backupAccessKeyIdSecret?: pulumi.Output<string>;
     backupSecretAccessKeySecret?: pulumi.Output<string>;
+    /**
+     * Where GoTrue sends its e-mails (invites, confirmations, recovery), when `smtpHost` is set:
+     * port default 587 (GoTrue's own default), sender `smtpAdminEmail` (default `acmeEmail`) named
+     * `smtpSenderName` (default "Archon"); the password only as a secret.
+     */
+    smtp?: { host: string; port: number; user?: string; adminEmail: string; senderName: string; password?: pulumi.Output<string> };
     /** The Pulumi stack name. */
     stack: string;
     /** Production turns on delete/rebuild protection and backups for servers. */
@@ -223,7 +239,7 @@ export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPa
  * The offline synth treats `--config` values of these keys as set that way, and stands in for their
  * encrypted stack-file values.
  */
-export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl", "hcloudTokenForCluster", "backupAccessKeyId", "backupSecretAccessKey"] as const;
+export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl", "hcloudTokenForCluster", "backupAccessKeyId", "backupSecretAccessKey", "smtpPassword"] as const;
 
 /**
  * A configuration problem. A `RunError` makes the Pulumi CLI print the message alone, without a
@@ -249,7 +265,7 @@ export function loadConfig(): ArchonConfig {
     if (!parsed.success) {
         throw new ConfigError(describeIssues(parsed.error.issues, raw));
     }
-    const { kubeconfig, registryPassword, hcloudTokenForCluster, backupEndpoint, backupBucket, backupRegion, backupAccessKeyId, backupSecretAccessKey, backupSchedule, backupKeepDaily, backupKeepWeekly, ...c } = parsed.data;
+    const { kubeconfig, registryPassword, hcloudTokenForCluster, smtpHost, smtpPort, smtpUser, smtpPassword, smtpAdminEmail, smtpSenderName, backupEndpoint, backupBucket, backupRegion, backupAccessKeyId, backupSecretAccessKey, backupSchedule, backupKeepDaily, backupKeepWeekly, ...c } = parsed.data;
     const storageLocation = (EU_LOCATIONS as readonly string[]).includes(c.location) ? c.location : "fsn1";
     return {
         ...c,
@@ -260,6 +276,14 @@ export function loadConfig(): ArchonConfig {
             schedule: backupSchedule,
             keepDaily: backupKeepDaily,
             keepWeekly: backupKeepWeekly,
+        },
+        smtp: smtpHost === undefined ? undefined : {
+            host: smtpHost,
+            port: smtpPort ?? 587,
+            user: smtpUser,
+            adminEmail: smtpAdminEmail ?? c.acmeEmail,
+            senderName: smtpSenderName ?? "Archon",
+            password: smtpPassword === undefined ? undefined : pulumi.secret(smtpPassword),
         },
         backupAccessKeyIdSecret: backupAccessKeyId === undefined ? undefined : pulumi.secret(backupAccessKeyId),
         backupSecretAccessKeySecret: backupSecretAccessKey === undefined ? undefined : pulumi.secret(backupSecretAccessKey),

@@ -10,14 +10,15 @@ import * as https from "https";
 import { AddressInfo } from "net";
 import * as path from "path";
 import { REGISTRY_USER } from "../components/registry/registry";
-import { DEFAULT_REGISTRY_USER } from "../scripts/lib/smoke";
-import { requireTool, run, writeTempFiles } from "./helpers";
+import { DEFAULT_REGISTRY_USER, SmokeOutputs, smokeChecks } from "../scripts/lib/smoke";
+import { reveal } from "../scripts/lib/reveal";
+import { requireTool, run, synth, writeTempFiles } from "./helpers";
 
 const PROJECT_DIR = path.resolve(__dirname, "..");
 const DOMAIN = "smoke.example.test";
 const ANON = "anon-key";
-const UI = { username: "archon", password: "ui-secret" };
-const MCP_TOKEN = "Bearer mcp-token";
+const UI = { user: "archon", password: "ui-secret" };
+const MCP_TOKEN = `Basic ${Buffer.from("mcp:mcp-secret").toString("base64")}`;
 const REGISTRY_PASSWORD = "registry-secret";
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 
@@ -32,7 +33,7 @@ function outputs(): Record<string, unknown> {
         // As in a synth's outputs.json: secrets wrapped, which the command unwraps.
         supabase: { anonKey: { $secret: ANON } },
         passwords: { $secret: { registry: REGISTRY_PASSWORD } },
-        ingressAuth: { $secret: { ui: UI, mcp: { header: "Authorization", value: MCP_TOKEN } } },
+        archonAccess: { $secret: { ui: { url: `https://archon.${DOMAIN}`, ...UI }, mcp: { url: `https://mcp.${DOMAIN}/mcp`, user: "mcp", password: "mcp-secret", authorizationHeader: MCP_TOKEN } } },
     };
 }
 
@@ -59,7 +60,7 @@ describe("npm run smoke (real HTTPS listeners on loopback)", function () {
             const auth = req.headers.authorization;
             const status = ((): number => {
                 switch (host) {
-                    case "archon": return behaviour === "open" || auth === basic(UI.username, UI.password) ? 200 : 401;
+                    case "archon": return behaviour === "open" || auth === basic(UI.user, UI.password) ? 200 : 401;
                     case "mcp": return req.method === "POST" && (behaviour === "open" || auth === MCP_TOKEN) ? 200 : 401;
                     case "supabase": return behaviour === "open" || req.headers.apikey === ANON ? 200 : 401;
                     case "grafana": return 200;
@@ -128,6 +129,18 @@ describe("npm run smoke (real HTTPS listeners on loopback)", function () {
         const result = await smoke("--timeout", "1", "--retries", "0");
         assert.strictEqual(result.status, 1, result.output);
         assert.match(result.output, /FAIL\s+grafana health.*no answer within 1 s/);
+    });
+
+    it("reads the stack outputs the program really exports (both stacks): every check, logins included", async () => {
+        for (const stack of ["staging", "production"]) {
+            const outputs = reveal((await synth(stack)).outputs) as SmokeOutputs;
+            const names = smokeChecks(outputs, REGISTRY_USER).map((c) => c.name);
+            assert.deepStrictEqual(names, [
+                "archon ui refuses without login", "archon ui", "archon api health", "mcp refuses without token", "mcp initialize",
+                "supabase rest (anon key)", "supabase rest refuses without key", "supabase auth health", "grafana health",
+                "registry refuses without credentials", "registry with credentials",
+            ], stack);
+        }
     });
 
     it("knows the stack registry's user", () => {

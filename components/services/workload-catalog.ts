@@ -48,6 +48,8 @@ export interface WorkloadCatalogArgs {
     /** Image reference of each Archon image (ArchonImages.refs), archon-migrate included. */
     archonImages: Record<ArchonImageName, pulumi.Input<string>>;
     secrets: WorkloadSecrets;
+    /** GoTrue's SMTP server (config `smtp*`); without it GoTrue sends no e-mail (signup is off). */
+    smtp?: { host: string; port: number; user?: string; adminEmail: string; senderName: string; password?: pulumi.Input<string> };
 }
 
 /** Ports the services listen on. Archon needs all three of its ports set, always. */
@@ -198,11 +200,22 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
             GOTRUE_MAILER_URLPATHS_CONFIRMATION: "/auth/v1/verify",
             GOTRUE_MAILER_URLPATHS_RECOVERY: "/auth/v1/verify",
             GOTRUE_MAILER_URLPATHS_EMAIL_CHANGE: "/auth/v1/verify",
+            // supabase/auth v2.186.0 internal/conf/configuration.go SMTPConfiguration, read with the GOTRUE_SMTP_ prefix.
+            ...(args.smtp ? {
+                GOTRUE_SMTP_HOST: args.smtp.host,
+                GOTRUE_SMTP_PORT: String(args.smtp.port),
+                GOTRUE_SMTP_ADMIN_EMAIL: args.smtp.adminEmail,
+                GOTRUE_SMTP_SENDER_NAME: args.smtp.senderName,
+                ...(args.smtp.user ? { GOTRUE_SMTP_USER: args.smtp.user } : {}),
+            } : {}),
         },
         // GOTRUE_JWT_KEYS makes GoTrue sign user tokens with the RS256 key (supabase/auth v2.186.0
         // internal/conf/jwk.go); GOTRUE_JWT_SECRET stays required (configuration.go `required:"true"`)
         // and verifies HS256 tokens without a kid (internal/api/auth.go).
-        secretEnv: { GOTRUE_DB_DATABASE_URL: dbUrl("supabase_auth_admin", s.authAdminPassword), GOTRUE_JWT_SECRET: s.jwtSecret, GOTRUE_JWT_KEYS: s.gotrueJwtKeys },
+        secretEnv: {
+            GOTRUE_DB_DATABASE_URL: dbUrl("supabase_auth_admin", s.authAdminPassword), GOTRUE_JWT_SECRET: s.jwtSecret, GOTRUE_JWT_KEYS: s.gotrueJwtKeys,
+            ...(args.smtp?.password ? { GOTRUE_SMTP_PASS: args.smtp.password } : {}),
+        },
         health: { http: { path: "/health", port: PORTS.auth }, exec: WGET_CHECK(PORTS.auth, "/health") },
         resources: { cpu: "100m", memory: "128Mi", cpuLimit: "1", memoryLimit: "512Mi" },
         security: nonRoot(1000, []),

@@ -53,6 +53,7 @@ export class Workloads extends pulumi.ComponentResource {
             enableAgents: config.enableAgents,
             archonImages: args.imageRefs,
             secrets: args.secrets,
+            smtp: config.smtp,
         });
         const backupCredentials = config.backupAccessKeyIdSecret !== undefined && config.backupSecretAccessKeySecret !== undefined;
         if (!backupCredentials) {

@@ -48,8 +48,8 @@ export interface SmokeOutputs {
     registryServer: string;
     supabase: { anonKey: string };
     passwords: { registry: string };
-    /** Ingress credentials of the Archon UI and the MCP endpoint, when the stack has them. */
-    ingressAuth?: { ui?: { username: string; password: string }; mcp?: { header: string; value: string } };
+    /** The logins the ingress requires in front of Archon (index.ts `archonAccess`). */
+    archonAccess?: { ui?: { user: string; password: string }; mcp?: { url: string; authorizationHeader: string } };
 }
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
@@ -65,15 +65,15 @@ const MCP_INITIALIZE = JSON.stringify({
 export function smokeChecks(outputs: SmokeOutputs, registryUser: string): SmokeCheck[] {
     const get = (name: string, url: string, expect: number[], headers: Record<string, string> = {}): SmokeCheck => ({ name, url, method: "GET", headers, expect });
     const checks: SmokeCheck[] = [];
-    const uiAuth: Record<string, string> = outputs.ingressAuth?.ui ? { authorization: basic(outputs.ingressAuth.ui.username, outputs.ingressAuth.ui.password) } : {};
-    if (outputs.ingressAuth?.ui) checks.push(get("archon ui refuses without login", `${outputs.urls.archon}/`, [401]));
+    const uiAuth: Record<string, string> = outputs.archonAccess?.ui ? { authorization: basic(outputs.archonAccess.ui.user, outputs.archonAccess.ui.password) } : {};
+    if (outputs.archonAccess?.ui) checks.push(get("archon ui refuses without login", `${outputs.urls.archon}/`, [401]));
     checks.push(get("archon ui", `${outputs.urls.archon}/`, [200], uiAuth));
     // Archon v0.1.0 python/src/server/main.py: `@app.get("/api/health")`, reached through the UI host.
     checks.push(get("archon api health", `${outputs.urls.archon}/api/health`, [200], uiAuth));
     const mcpHeaders: Record<string, string> = { accept: "application/json, text/event-stream", "content-type": "application/json" };
-    if (outputs.ingressAuth?.mcp) {
+    if (outputs.archonAccess?.mcp) {
         checks.push({ name: "mcp refuses without token", url: `${outputs.urls.mcp}/mcp`, method: "POST", headers: { ...mcpHeaders }, body: MCP_INITIALIZE, expect: [401] });
-        mcpHeaders[outputs.ingressAuth.mcp.header.toLowerCase()] = outputs.ingressAuth.mcp.value;
+        mcpHeaders.authorization = outputs.archonAccess.mcp.authorizationHeader;
     }
     checks.push({ name: "mcp initialize", url: `${outputs.urls.mcp}/mcp`, method: "POST", headers: mcpHeaders, body: MCP_INITIALIZE, expect: [200] });
     const apikey = { apikey: outputs.supabase.anonKey, authorization: `Bearer ${outputs.supabase.anonKey}` };
