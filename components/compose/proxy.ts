@@ -177,8 +177,14 @@ function locationBlock(route: ResolvedRoute): string[] {
         // A variable makes nginx resolve the name per request instead of refusing to start
         // ("host not found in upstream"). No URI part after host:port, so the request URI is passed
         // unchanged, exactly as `proxy_pass http://service:port;` did (nginx proxy_pass docs).
-        `            set $backend_host ${route.service};`,
-        `            proxy_pass http://$backend_host:${route.port};`,
+        // Under `limit_except` the request runs with that block's configuration, which has no
+        // rewrite-module `set` (not allowed there): $backend_host would be empty on writes ("no
+        // host in upstream", 500). Such a route names the host literally and still resolves per
+        // request, because $request_uri (the client's original URI and arguments) makes the URL a
+        // variable one; test/registry-credentials.spec.ts runs it.
+        ...(route.writeAuth
+            ? [`            proxy_pass http://${route.service}:${route.port}$request_uri;`]
+            : [`            set $backend_host ${route.service};`, `            proxy_pass http://$backend_host:${route.port};`]),
         "        }",
     ];
 }
