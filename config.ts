@@ -93,6 +93,7 @@ export const configSchema = z
             }),
         buildImages: z.boolean({ error: "must be true or false" }),
         archonSourceDir: z.string().optional(),
+        releasesDir: z.string().min(1, { message: "is empty; unset it to read the release records in releases/" }).optional(),
         secretsVersion: z
             .number({ error: "must be a whole number; raise it only to rotate every generated secret" })
             .int({ message: "must be a whole number; raise it only to rotate every generated secret" })

@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config";
 import { Platform } from "./components/hetzner";
-import { ArchonImages, Registry, RegistryLogin, releaseRecord } from "./components/registry";
+import { ArchonImages, DEFAULT_RELEASES_DIR, Registry, RegistryLogin, releaseRecord } from "./components/registry";
 import { ARCHON_MCP_USER, ARCHON_UI_USER, Secrets, basicAuthorization } from "./components/secrets";
 import { Workloads } from "./components/services";
 import { backupRecord } from "./components/backups/postgres-backup";
@@ -19,20 +19,25 @@ const registry = new Registry("registry", {
     storageGb: config.registryStorageGb,
     password: secrets.registryPassword,
     passwordBcrypt: secrets.registryPasswordBcrypt,
+    pushPassword: secrets.registryPushPassword,
+    pushPasswordBcrypt: secrets.registryPushPasswordBcrypt,
     externalServer: config.registryServer,
     externalUsername: config.registryUsername,
     externalPassword: config.registryPasswordSecret,
 });
-// Pull credentials on the Compose host (nothing on Kubernetes targets).
+// PULL credentials on the Compose host (nothing on Kubernetes targets): hosts cannot push.
 const registryLogin = new RegistryLogin("registry-login", { host: platform.composeHost, registry: registry.credentials });
+// Only the image build gets the PUSH credentials.
 const images = new ArchonImages("images", {
-    registry: registry.credentials,
+    registry: registry.pushCredentials,
     imageTag: config.imageTag,
     enableAgents: config.enableAgents,
     build: config.buildImages,
     sourceDir: config.archonSourceDir,
     architecture: config.architecture,
     cacheFromTag: config.previousImageTag,
+    releasesDir: config.releasesDir ?? DEFAULT_RELEASES_DIR,
+    warnWithoutRecord: config.isProduction,
 });
 const workloads = new Workloads("workloads", {
     config,
@@ -89,6 +94,16 @@ export const ingressIpv4 = platform.ingressIpv4;
 export const hostSoftware = platform.hostSoftware;
 export const imageRefs = images.refs;
 export const registryServer = registry.server;
+/**
+ * The registry's PUSH login: the image build's only (CI: the `images` environment's
+ * REGISTRY_PUSH_USERNAME / REGISTRY_PUSH_PASSWORD). Hosts and nodes get the pull login
+ * (`passwords.registry`, user `archon`), which the ingress refuses for writes. Secret output.
+ */
+export const registryPush = pulumi.secret({
+    server: registry.pushCredentials.server,
+    username: registry.pushCredentials.username,
+    password: registry.pushCredentials.password,
+});
 
 /** What runs: the audit trail `pulumi stack history` keeps and `npm run releases` prints. */
 export const release = releaseRecord({

@@ -58,7 +58,7 @@ describe("images", () => {
         assert.strictEqual(byName["archon-ui"].build.dockerfile, path.resolve(__dirname, "..", "images", "archon-ui", "Dockerfile"));
         for (const inputs of Object.values(byName)) {
             assert.strictEqual(inputs.build.platform, "linux/amd64");
-            assert.deepStrictEqual({ server: inputs.registry.server, username: inputs.registry.username }, { server: "registry.archon.example.com", username: "archon" });
+            assert.deepStrictEqual({ server: inputs.registry.server, username: inputs.registry.username }, { server: "registry.archon.example.com", username: "archon-push" }); // the push login (issue 12.7b)
             for (const file of [inputs.build.dockerfile]) assert.ok(fs.existsSync(file), `${file} is missing from the checkout`);
         }
         const password = images.map((i) => (i.inputs.registry as { password: unknown }).password);

@@ -97,7 +97,8 @@ describe("authentication at the ingress (issue 12.1)", function () {
         it(`k3s with ${controller}: the UI and MCP Ingresses require a login from a Secret holding the htpasswd`, async () => {
             const result = await synth("production", { ingressController: controller });
             const ingresses = ofType(result, "kubernetes:networking.k8s.io/v1:Ingress").map((r) => r.inputs as Json);
-            const secrets = ofType(result, "kubernetes:core/v1:Secret").filter((r) => /htpasswd/.test(r.name));
+            // The registry's login Secrets: test/registry-credentials.spec.ts.
+            const secrets = ofType(result, "kubernetes:core/v1:Secret").filter((r) => /htpasswd/.test(r.name) && !/registry-/.test(r.name));
             assert.deepEqual(secrets.map((s) => unsecret((s.inputs as Json).metadata).name).sort(), ["archon-mcp-htpasswd", "archon-ui-htpasswd"]);
             for (const s of secrets) {
                 const data = unsecret((s.inputs as Json).stringData);

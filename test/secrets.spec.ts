@@ -26,6 +26,7 @@ const PASSWORDS: Record<string, number> = {
     "dashboard-password": 32,
     "grafana-password": 32,
     "registry-password": 32,
+    "registry-push-password": 40,
     "k3s-token": 64,
     "secret-key-base": 64,
     "vault-enc-key": 32,

@@ -14,7 +14,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { FileSpec, ServiceSpec, StorageSpec, forTarget } from "../services/catalog";
+import { BasicAuthSpec, FileSpec, ServiceSpec, StorageSpec, forTarget } from "../services/catalog";
 import { HostRoutes, RATE_LIMIT, ResolvedRoute, SECURITY_HEADERS, hostRoutes } from "../services/routes";
 import { IMAGES } from "../services/versions";
 import { nginxAccessLogLines } from "./logs";
@@ -145,6 +145,10 @@ export const AUTH_DIR = "/etc/nginx/auth";
  */
 export const NGINX_WORKER_UID = 101;
 
+function authLines(auth: BasicAuthSpec, indent: string): string[] {
+    return [`${indent}auth_basic "${auth.realm.replace(/["\\]/g, "")}";`, `${indent}auth_basic_user_file ${AUTH_DIR}/${auth.name};`];
+}
+
 function locationBlock(route: ResolvedRoute): string[] {
     // proxy_set_header in a location replaces every inherited one, so each location sets them all.
     const upgrade = route.websockets
@@ -157,7 +161,11 @@ function locationBlock(route: ResolvedRoute): string[] {
         : ["            proxy_set_header Connection \"\";", "            proxy_read_timeout 300s;"];
     return [
         `        location ${route.path} {`,
-        ...(route.basicAuth ? [`            auth_basic "${route.basicAuth.realm.replace(/["\\]/g, "")}";`, `            auth_basic_user_file ${AUTH_DIR}/${route.basicAuth.name};`] : []),
+        ...(route.basicAuth ? authLines(route.basicAuth, "            ") : []),
+        // Writes need the write credential set only (distribution's "nginx authentication proxy"
+        // recipe, docs/recipes/nginx.md, with `limit_except`): for any method but GET and HEAD nginx
+        // applies this block's auth_basic instead of the location's (nginx docs, limit_except).
+        ...(route.writeAuth ? ["            limit_except GET HEAD {", ...authLines(route.writeAuth, "                "), "            }"] : []),
         `            client_max_body_size ${route.maxBodyMb}m;`,
         "            proxy_http_version 1.1;",
         "            proxy_set_header Host $host;",
@@ -169,8 +177,14 @@ function locationBlock(route: ResolvedRoute): string[] {
         // A variable makes nginx resolve the name per request instead of refusing to start
         // ("host not found in upstream"). No URI part after host:port, so the request URI is passed
         // unchanged, exactly as `proxy_pass http://service:port;` did (nginx proxy_pass docs).
-        `            set $backend_host ${route.service};`,
-        `            proxy_pass http://$backend_host:${route.port};`,
+        // Under `limit_except` the request runs with that block's configuration, which has no
+        // rewrite-module `set` (not allowed there): $backend_host would be empty on writes ("no
+        // host in upstream", 500). Such a route names the host literally and still resolves per
+        // request, because $request_uri (the client's original URI and arguments) makes the URL a
+        // variable one; test/registry-credentials.spec.ts runs it.
+        ...(route.writeAuth
+            ? [`            proxy_pass http://${route.service}:${route.port}$request_uri;`]
+            : [`            set $backend_host ${route.service};`, `            proxy_pass http://$backend_host:${route.port};`]),
         "        }",
     ];
 }
@@ -198,7 +212,7 @@ export class ComposeProxy extends pulumi.ComponentResource {
         const routed = forTarget(args.services, "compose");
         this.hosts = hostRoutes(routed).map((h) => h.host);
         const domains = this.hosts.join(" ");
-        const credentialSets = new Map(hostRoutes(routed).flatMap((h) => h.routes).filter((r) => r.basicAuth).map((r) => [r.basicAuth!.name, r.basicAuth!]));
+        const credentialSets = new Map(hostRoutes(routed).flatMap((h) => h.routes).flatMap((r) => [r.basicAuth, r.writeAuth]).filter((a): a is BasicAuthSpec => a !== undefined).map((a) => [a.name, a]));
         const htpasswdFiles: FileSpec[] = [...credentialSets.values()].map((auth) => ({ path: `${AUTH_DIR}/${auth.name}`, content: auth.htpasswd, secret: true, ownerUid: NGINX_WORKER_UID }));
         const nginx: ServiceSpec = {
             name: PROXY_SERVICE,

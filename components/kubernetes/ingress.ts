@@ -8,8 +8,8 @@
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
-import { ServiceGroup, ServiceSpec } from "../services/catalog";
-import { RATE_LIMIT, SECURITY_HEADERS, hostRoutes } from "../services/routes";
+import { BasicAuthSpec, ServiceGroup, ServiceSpec } from "../services/catalog";
+import { RATE_LIMIT, ResolvedRoute, SECURITY_HEADERS, hostRoutes } from "../services/routes";
 import { CHARTS } from "../services/versions";
 
 export type IngressController = "traefik" | "ingress-nginx";
@@ -65,6 +65,7 @@ export function renderIngresses(services: RoutedService[], options: IngressRende
     const groupOf = new Map(services.map((s) => [s.name, s.group]));
     const ingresses: Manifest[] = [];
     const middlewares = new Map<string, Manifest>();
+    const readRoutes: Manifest[] = [];
     const certified = new Set<string>();
     for (const host of hostRoutes(services)) {
         const byService = new Map<string, typeof host.routes>();
@@ -76,7 +77,13 @@ export function renderIngresses(services: RoutedService[], options: IngressRende
             const auths = [...new Map(routes.filter((r) => r.basicAuth).map((r) => [r.basicAuth!.name, r.basicAuth!])).values()];
             if (auths.length > 1) throw new Error(`${service} on ${host.host}: one Ingress takes one basic-auth credential set, got ${auths.map((a) => a.name).join(", ")}`);
             if (auths.length === 1 && routes.some((r) => !r.basicAuth)) throw new Error(`${service} on ${host.host}: some paths require a login and some do not; split them into separate services`);
-            const auth = auths[0];
+            const writeAuths = [...new Map(routes.filter((r) => r.writeAuth).map((r) => [r.writeAuth!.name, r.writeAuth!])).values()];
+            if (writeAuths.length > 1 || (writeAuths.length === 1 && routes.some((r) => !r.writeAuth))) throw new Error(`${service} on ${host.host}: every path of one Ingress must share one write credential set`);
+            // Traefik splits by method: the Ingress (every method) takes the write credentials, a
+            // GET/HEAD IngressRoute of higher priority the read ones. ingress-nginx cannot (see
+            // INGRESS_NGINX_WRITE_AUTH): it keeps the read set, which admits both users, for every method.
+            const writeAuth = options.controller === "traefik" ? writeAuths[0] : undefined;
+            const auth = writeAuth ?? auths[0];
             const annotations: Record<string, string> = {};
             if (!certified.has(`${namespace}/${host.host}`)) {
                 annotations["cert-manager.io/cluster-issuer"] = CLUSTER_ISSUER;
@@ -95,14 +102,20 @@ export function renderIngresses(services: RoutedService[], options: IngressRende
                 });
             } else {
                 // Authentication first: an unauthenticated request is refused before anything else runs.
-                const names = [...(auth ? [authMiddleware(auth.name)] : []), "security-headers", "rate-limit", bodyMiddleware(maxBodyMb)];
-                for (const name of names) {
+                const common = ["security-headers", "rate-limit", bodyMiddleware(maxBodyMb)];
+                const names = [...(auth ? [authMiddleware(auth.name)] : []), ...common];
+                const authSets = [auth, writeAuth ? auths[0] : undefined].filter((a): a is BasicAuthSpec => a !== undefined);
+                for (const name of [...names, ...authSets.map((a) => authMiddleware(a.name))]) {
                     const key = `${namespace}/${name}`;
                     if (middlewares.has(key)) continue;
-                    middlewares.set(key, auth && name === authMiddleware(auth.name)
+                    const set = authSets.find((a) => authMiddleware(a.name) === name);
+                    middlewares.set(key, set
                         // Traefik basicAuth: `secret` names a Secret whose `users` key holds htpasswd lines (bcrypt accepted).
-                        ? { apiVersion: TRAEFIK_API, kind: "Middleware", metadata: { name, namespace }, spec: { basicAuth: { secret: htpasswdSecretName(auth.name), realm: auth.realm, removeHeader: true } } }
+                        ? { apiVersion: TRAEFIK_API, kind: "Middleware", metadata: { name, namespace }, spec: { basicAuth: { secret: htpasswdSecretName(set.name), realm: set.realm, removeHeader: !(set.forwardAuthorization ?? false) } } }
                         : traefikMiddleware(name, namespace, maxBodyMb, rate, burst));
+                }
+                if (writeAuth) {
+                    readRoutes.push(traefikReadRoute(service, namespace, host.host, routes, [authMiddleware(auths[0].name), ...common]));
                 }
                 Object.assign(annotations, {
                     "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
@@ -131,8 +144,52 @@ export function renderIngresses(services: RoutedService[], options: IngressRende
             });
         }
     }
-    return [...[...middlewares.values()].sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`)), ...ingresses];
+    return [...[...middlewares.values()].sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`)), ...ingresses, ...readRoutes];
 }
+
+/**
+ * Priority of the GET/HEAD routers: above any length-derived priority of the Ingress routers
+ * (Traefik gives a router without one the length of its rule, doc.traefik.io routing/routers
+ * "priority"), so a read always meets the read credentials and every other method the Ingress's.
+ */
+export const TRAEFIK_READ_PRIORITY = 10000;
+
+/** Traefik's rule for reads of `path` on `host`: `Method` with one method, valid in Traefik 2.x and 3.x. */
+export function traefikReadRule(host: string, path: string): string {
+    return `Host(\`${host}\`) && PathPrefix(\`${path}\`) && (Method(\`GET\`) || Method(\`HEAD\`))`;
+}
+
+/**
+ * The IngressRoute taking a service's GET and HEAD requests on `host` (Traefik CRD, traefik.io/v1alpha1
+ * like the Middlewares), with the read credentials; same TLS Secret (issued for the host's Ingress
+ * by cert-manager), entry point and other middlewares as the Ingress.
+ */
+function traefikReadRoute(service: string, namespace: string, host: string, routes: ResolvedRoute[], middlewareNames: string[]): Manifest {
+    return {
+        apiVersion: TRAEFIK_API,
+        kind: "IngressRoute",
+        metadata: { name: `${service}-${host.split(".")[0]}-read`, namespace },
+        spec: {
+            entryPoints: ["websecure"],
+            routes: routes.map((r) => ({
+                kind: "Rule",
+                match: traefikReadRule(host, r.path),
+                priority: TRAEFIK_READ_PRIORITY,
+                middlewares: middlewareNames.map((name) => ({ name, namespace })),
+                services: [{ name: r.service, port: r.portName ?? r.port }],
+            })),
+            tls: { secretName: tlsSecretName(host) },
+        },
+    };
+}
+
+/**
+ * Why ingress-nginx serves a `writeAuth` route with its read credentials for every method: it can
+ * express per-method auth only through `configuration-snippet` annotations, which the controller
+ * refuses by default (allow-snippet-annotations false since v1.9, risk level Critical since v1.12:
+ * snippets let any Ingress inject nginx configuration). The program warns instead of refusing.
+ */
+export const INGRESS_NGINX_WRITE_AUTH = "ingress-nginx cannot require a separate login for writes without snippet annotations (disabled by default as a Critical risk)";
 
 function traefikMiddleware(name: string, namespace: string, maxBodyMb: number, rate: number, burst: number): Manifest {
     const hstsSeconds = Number(/max-age=(\d+)/.exec(SECURITY_HEADERS["Strict-Transport-Security"])?.[1]);
@@ -356,18 +413,24 @@ export class KubernetesIngress extends pulumi.ComponentResource {
         // One Secret per basic-auth credential set, in the namespace of each Ingress that uses it.
         const groupOf = new Map(args.services.map((s) => [s.name, s.group]));
         const htpasswdSecrets = new Map<string, kubernetes.core.v1.Secret>();
-        for (const route of hostRoutes(args.services).flatMap((h) => h.routes)) {
-            if (!route.basicAuth) continue;
+        const routesWithAuth = hostRoutes(args.services).flatMap((h) => h.routes);
+        const authSets = routesWithAuth.flatMap((route) => [route.basicAuth, args.controller === "traefik" ? route.writeAuth : undefined]
+            .filter((auth): auth is BasicAuthSpec => auth !== undefined).map((auth) => ({ route, auth })));
+        for (const { route, auth } of authSets) {
             const namespace = namespaceOf(groupOf.get(route.service)!, args.namespaces);
-            const secretName = htpasswdSecretName(route.basicAuth.name);
+            const secretName = htpasswdSecretName(auth.name);
             const key = `${namespace}-${secretName}`;
             if (htpasswdSecrets.has(key)) continue;
-            const htpasswd = pulumi.secret(route.basicAuth.htpasswd);
+            const htpasswd = pulumi.secret(auth.htpasswd);
             htpasswdSecrets.set(key, new kubernetes.core.v1.Secret(key, {
                 metadata: { name: secretName, namespace },
                 type: "Opaque",
                 stringData: pulumi.secret(pulumi.output(htpasswd).apply((text) => ({ users: text, auth: text }))),
             }, child));
+        }
+        const splitRoutes = routesWithAuth.filter((route) => route.writeAuth);
+        if (args.controller === "ingress-nginx" && splitRoutes.length > 0) {
+            pulumi.log.warn(`ingressController ingress-nginx: ${splitRoutes.map((r) => r.service).join(", ")} accepts its read login for writes too: ${INGRESS_NGINX_WRITE_AUTH}; use traefik, or an external registry (registryServer) whose pull token is read-only`, this);
         }
         const manifests = renderIngresses(args.services, { controller: args.controller, namespaces: args.namespaces });
         for (const manifest of manifests) {
@@ -375,7 +438,9 @@ export class KubernetesIngress extends pulumi.ComponentResource {
             if (manifest.kind === "Ingress") {
                 new kubernetes.networking.v1.Ingress(resourceName, { metadata: manifest.metadata, spec: manifest.spec }, { ...child, dependsOn: [...addons, issuer, ...controller, ...htpasswdSecrets.values()] });
             } else {
-                new kubernetes.apiextensions.CustomResource(resourceName, { apiVersion: manifest.apiVersion, kind: manifest.kind, metadata: manifest.metadata, spec: manifest.spec }, child);
+                // An IngressRoute routes as soon as it exists: like the Ingresses, only once its login Secrets do.
+                const routeDeps = manifest.kind === "IngressRoute" ? { dependsOn: [...addons, issuer, ...htpasswdSecrets.values()] } : {};
+                new kubernetes.apiextensions.CustomResource(resourceName, { apiVersion: manifest.apiVersion, kind: manifest.kind, metadata: manifest.metadata, spec: manifest.spec }, { ...child, ...routeDeps });
             }
         }
         this.hosts = hostRoutes(args.services).map((h) => h.host);

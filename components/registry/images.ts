@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../config";
 import { RegistryCredentials } from "./registry";
 import { ARCHON_BUILDS, ARCHON_IMAGES, ArchonImageName, buildContext, dockerfilePath } from "./build-context";
-import { SourceRevision, readSourceRevision, shaTag, tagMatchesCommit } from "./release";
+import { RecordedDigests, SourceRevision, digestReference, readRecordedDigests, readSourceRevision, shaTag, tagMatchesCommit } from "./release";
 
 export { ARCHON_BUILDS, ARCHON_IMAGES, ArchonImageName } from "./build-context";
 
@@ -27,6 +27,17 @@ export interface ArchonImagesArgs {
     architecture: "amd64" | "arm64";
     /** An earlier tag whose layers seed the build cache (`previousImageTag`); none by default. */
     cacheFromTag?: string;
+    /**
+     * Where the image workflow's release records live (`releasesDir`, default `releases`). When not
+     * building, the images are referenced by the digests `<releasesDir>/<imageTag>.json` records.
+     */
+    releasesDir: string;
+    /**
+     * Warn when not building and the tag has no release record (production: `environment`
+     * production). A deploy by tag alone still works (the committed example tag has no record);
+     * the deploy workflow refuses a tag without one.
+     */
+    warnWithoutRecord: boolean;
 }
 
 /**
@@ -44,6 +55,8 @@ export class ArchonImages extends pulumi.ComponentResource {
     public readonly builds: docker.Image[];
     /** Commit of the checkout the images were built from, when it is a git work tree. */
     public readonly source?: SourceRevision;
+    /** The release record whose digests the references use (not building, record present). */
+    public readonly record?: RecordedDigests;
 
     constructor(name: string, args: ArchonImagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:ArchonImages", name, {}, opts);
@@ -76,9 +89,23 @@ export class ArchonImages extends pulumi.ComponentResource {
                 refs[image] = built.repoDigest;
             }
         }
+        if (!args.build) {
+            this.record = readRecordedDigests(args.releasesDir, args.imageTag);
+            if (this.record) {
+                const missing: string[] = [];
+                for (const image of this.deployed) {
+                    const digest = this.record.digests[image];
+                    if (digest) refs[image] = pulumi.output(repository(image)).apply((repo) => digestReference(repo, args.imageTag, digest));
+                    else missing.push(image);
+                }
+                if (missing.length > 0) pulumi.log.warn(`${this.record.file} records no digest for ${missing.join(", ")}: referenced by tag ${args.imageTag} only`, this);
+            } else if (args.warnWithoutRecord) {
+                pulumi.log.warn(`imageTag ${args.imageTag} has no release record (${args.releasesDir}/${args.imageTag}.json): the Archon images are referenced by tag, not by digest; release through the image workflow, which records the digests`, this);
+            }
+        }
         this.refs = refs;
         this.deployedRefs = Object.fromEntries(this.deployed.map((image) => [image, refs[image]]));
-        this.registerOutputs({ refs: this.refs, sourceCommit: this.source?.commit });
+        this.registerOutputs({ refs: this.refs, sourceCommit: this.source?.commit, releaseRecord: this.record?.file });
     }
 }
 

@@ -3,4 +3,4 @@ export { Registry, RegistryArgs, RegistryCredentials } from "./registry";
 export { RegistryLogin, RegistryLoginArgs } from "./login";
 export { ArchonImages, ArchonImagesArgs } from "./images";
 export { ARCHON_BUILDS, ARCHON_IMAGES, ArchonBuild, ArchonImageName, buildContext, dockerfilePath } from "./build-context";
-export { releaseRecord, ReleaseArgs, ReleaseRecord } from "./release";
+export { DEFAULT_RELEASES_DIR, digestReference, readRecordedDigests, RecordedDigests, releaseRecord, ReleaseArgs, ReleaseRecord } from "./release";

@@ -9,8 +9,13 @@ import { ServiceSpec } from "../services/catalog";
 
 /** The upstream registry image (CNCF distribution 2.8), pinned. */
 export const REGISTRY_IMAGE = "registry:2.8.3"; // confirmed: public pins incl. digest registry:2.8.3@sha256:a3d8aaa6... (search 2026)
-/** The user the private registry accepts (htpasswd). */
+/** The private registry's PULL user (hosts, nodes, imagePullSecrets): reads only. */
 export const REGISTRY_USER = "archon";
+/** The private registry's PUSH user: the only one the ingress lets write; given to the image build alone. */
+export const REGISTRY_PUSH_USER = "archon-push";
+/** Names of the ingress credential sets (nginx `/etc/nginx/auth/<name>`, Kubernetes Secret `<name>-htpasswd`). */
+export const REGISTRY_READ_AUTH = "registry-pull";
+export const REGISTRY_WRITE_AUTH = "registry-push";
 /** Container port of the registry's API. */
 export const REGISTRY_PORT = 5000;
 /** Container port of the registry's debug server (Prometheus metrics at /metrics). */
@@ -19,7 +24,7 @@ export const REGISTRY_CONFIG_PATH = "/etc/docker/registry/config.yml";
 export const REGISTRY_HTPASSWD_PATH = "/auth/htpasswd";
 export const REGISTRY_DATA_PATH = "/var/lib/registry";
 
-/** Credentials for pushing and pulling: the docker.Image `registry`, an imagePullSecret, a compose-host login. */
+/** One registry login: the pull one (imagePullSecret, compose-host login) or the push one (docker.Image). */
 export interface RegistryCredentials {
     /** Registry host (no scheme), e.g. `registry.archon.example.com` or `ghcr.io`. */
     server: pulumi.Input<string>;
@@ -33,13 +38,18 @@ export interface RegistryArgs {
     domain: string;
     /** Size in GB of the private registry's protected storage (`registryStorageGb`, default 20). */
     storageGb: number;
-    /** The generated registry password (Secrets.registryPassword). */
+    /** The generated pull password (Secrets.registryPassword). */
     password: pulumi.Output<string>;
     /** Its bcrypt hash (Secrets.registryPasswordBcrypt), the only form the registry stores. */
     passwordBcrypt: pulumi.Output<string>;
+    /** The generated push password (Secrets.registryPushPassword). */
+    pushPassword: pulumi.Output<string>;
+    /** Its bcrypt hash (Secrets.registryPushPasswordBcrypt). */
+    pushPasswordBcrypt: pulumi.Output<string>;
     /**
      * An external registry (`registryServer`, `registryUsername`, `registryPasswordSecret`; config
-     * requires all three or none). When set, images live there and no private registry is deployed.
+     * requires all three or none). When set, images live there and no private registry is deployed;
+     * that one login both pulls and pushes (scope it at the external registry).
      */
     externalServer?: string;
     externalUsername?: string;
@@ -79,8 +89,27 @@ export function htpasswdLine(user: string, bcryptHash: string): string {
     return `${user}:${bcryptHash}\n`;
 }
 
-/** The private registry as a catalog service: stateful, protected storage, one public route. */
-export function registryService(publicHost: string, storageGb: number, passwordBcrypt: pulumi.Output<string>): ServiceSpec {
+/** The bcrypt hashes of the two registry users. */
+export interface RegistryHashes {
+    pull: pulumi.Input<string>;
+    push: pulumi.Input<string>;
+}
+
+/**
+ * The private registry as a catalog service: stateful, protected storage, one public route.
+ *
+ * distribution's htpasswd auth has no per-user permissions (any valid user may push), so the
+ * pull-only user is enforced at the ingress: reads (GET, HEAD) admit either user, every other
+ * method only the push user (route `writeAuth`). The registry itself keeps htpasswd with both
+ * users as a second line: a container that reaches it past the proxy still needs a credential
+ * (none of them holds one: the pull login lives in the host's Docker config / the kubelet's pull
+ * Secret).
+ */
+export function registryService(publicHost: string, storageGb: number, hashes: RegistryHashes): ServiceSpec {
+    const pullLine = pulumi.output(hashes.pull).apply((hash) => htpasswdLine(REGISTRY_USER, hash));
+    const pushLine = pulumi.output(hashes.push).apply((hash) => htpasswdLine(REGISTRY_PUSH_USER, hash));
+    const bothUsers = pulumi.secret(pulumi.all([pullLine, pushLine]).apply(([pull, push]) => pull + push));
+    const realm = `${publicHost} registry`;
     return {
         name: "registry",
         group: "registry",
@@ -92,7 +121,7 @@ export function registryService(publicHost: string, storageGb: number, passwordB
         ],
         files: [
             { path: REGISTRY_CONFIG_PATH, content: registryConfigYaml(publicHost) },
-            { path: REGISTRY_HTPASSWD_PATH, content: pulumi.secret(passwordBcrypt.apply((hash) => htpasswdLine(REGISTRY_USER, hash))), secret: true },
+            { path: REGISTRY_HTPASSWD_PATH, content: bothUsers, secret: true },
         ],
         // `/` answers 200 without credentials once the registry serves; /v2/ would answer 401.
         health: { http: { path: "/", port: REGISTRY_PORT }, startupSeconds: 20 },
@@ -101,7 +130,15 @@ export function registryService(publicHost: string, storageGb: number, passwordB
         // The image declares no USER; distribution needs no root, only its data directory.
         security: { runAsNonRoot: true, runAsUser: 1000, readOnlyRootFilesystem: true, writablePaths: ["/tmp"] },
         // Layers are pushed in one request each: allow large bodies through the proxy.
-        routes: [{ host: publicHost, path: "/", port: REGISTRY_PORT, maxBodyMb: 4096 }],
+        routes: [{
+            host: publicHost,
+            path: "/",
+            port: REGISTRY_PORT,
+            maxBodyMb: 4096,
+            // The registry checks the login again itself: the ingress forwards it.
+            basicAuth: { name: REGISTRY_READ_AUTH, realm, htpasswd: bothUsers, forwardAuthorization: true },
+            writeAuth: { name: REGISTRY_WRITE_AUTH, realm, htpasswd: pulumi.secret(pushLine), forwardAuthorization: true },
+        }],
     };
 }
 
@@ -118,8 +155,10 @@ export class Registry extends pulumi.ComponentResource {
     public readonly password: pulumi.Output<string>;
     /** Catalog entries to deploy: the private registry, or none for an external one. */
     public readonly services: ServiceSpec[];
-    /** {@link server}, {@link username} and {@link password} together. */
+    /** {@link server}, {@link username} and {@link password} together: the PULL login. */
     public readonly credentials: RegistryCredentials;
+    /** The PUSH login, for the image build only (the same login as {@link credentials} for an external registry). */
+    public readonly pushCredentials: RegistryCredentials;
 
     constructor(name: string, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:Registry", name, {}, opts);
@@ -131,14 +170,16 @@ export class Registry extends pulumi.ComponentResource {
             this.username = args.externalUsername;
             this.password = pulumi.secret(args.externalPassword);
             this.services = [];
+            this.pushCredentials = { server: this.server, username: this.username, password: this.password };
         } else {
             this.server = `registry.${args.domain}`;
             this.username = REGISTRY_USER;
             this.password = pulumi.secret(args.password);
-            this.services = [registryService(this.server, args.storageGb, args.passwordBcrypt)];
+            this.services = [registryService(this.server, args.storageGb, { pull: args.passwordBcrypt, push: args.pushPasswordBcrypt })];
+            this.pushCredentials = { server: this.server, username: REGISTRY_PUSH_USER, password: pulumi.secret(args.pushPassword) };
         }
         this.credentials = { server: this.server, username: this.username, password: this.password };
         const files = Object.fromEntries((this.services[0]?.files ?? []).map((f) => [f.path, f.content]));
-        this.registerOutputs({ server: this.server, username: this.username, external: this.services.length === 0, files });
+        this.registerOutputs({ server: this.server, username: this.username, pushUsername: this.pushCredentials.username, external: this.services.length === 0, files });
     }
 }

@@ -129,9 +129,18 @@ export class Secrets extends pulumi.ComponentResource {
     public readonly dashboardPassword: pulumi.Output<string>;
     /** Grafana's `admin` password. */
     public readonly grafanaPassword: pulumi.Output<string>;
-    /** The private registry's password, and its bcrypt hash for htpasswd. */
+    /**
+     * The private registry's PULL password (user `archon`: hosts, nodes, imagePullSecrets), and its
+     * bcrypt hash for htpasswd. It cannot push: the ingress admits writes only with the push password.
+     */
     public readonly registryPassword: pulumi.Output<string>;
     public readonly registryPasswordBcrypt: pulumi.Output<string>;
+    /**
+     * The private registry's PUSH password (user `archon-push`) and its bcrypt hash: only the image
+     * build (docker.Image, the `images` CI environment) gets it, never a host or a node.
+     */
+    public readonly registryPushPassword: pulumi.Output<string>;
+    public readonly registryPushPasswordBcrypt: pulumi.Output<string>;
     /**
      * Basic-auth login of Archon's UI at the ingress (user {@link ARCHON_UI_USER}): Archon v0.1.0
      * has no login of its own. The password, and an htpasswd line with its bcrypt hash.
@@ -182,6 +191,9 @@ export class Secrets extends pulumi.ComponentResource {
         const registry = password("registry-password", 32);
         this.registryPassword = registry.result;
         this.registryPasswordBcrypt = pulumi.secret(registry.bcryptHash);
+        const registryPush = password("registry-push-password", 40);
+        this.registryPushPassword = registryPush.result;
+        this.registryPushPasswordBcrypt = pulumi.secret(registryPush.bcryptHash);
         const ui = password("archon-ui-password", 32);
         this.archonUiPassword = ui.result;
         this.archonUiHtpasswd = pulumi.secret(pulumi.interpolate`${ARCHON_UI_USER}:${ui.bcryptHash}\n`);

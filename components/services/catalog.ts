@@ -113,6 +113,14 @@ export interface RouteSpec {
     maxBodyMb?: number;
     /** Require a login at the ingress (nginx auth_basic; Traefik basicAuth Middleware; ingress-nginx auth annotations). */
     basicAuth?: BasicAuthSpec;
+    /**
+     * Requests other than GET and HEAD need THIS credential set instead of {@link basicAuth}
+     * (which then admits reads only): e.g. the registry's pull user reads, only its push user writes.
+     * Requires `basicAuth`. Compose nginx: `limit_except GET HEAD { auth_basic ... }`; Traefik: the
+     * Ingress requires it and a higher-priority GET/HEAD IngressRoute requires `basicAuth`;
+     * ingress-nginx cannot split by method without snippet annotations (see kubernetes/ingress.ts).
+     */
+    writeAuth?: BasicAuthSpec;
 }
 
 /** Basic authentication at the ingress, from an htpasswd file with bcrypt hashes. */
@@ -123,6 +131,12 @@ export interface BasicAuthSpec {
     realm: string;
     /** htpasswd lines (`user:$2y$...`), secret. */
     htpasswd: pulumi.Input<string>;
+    /**
+     * The backend checks the same credentials itself (the registry's own htpasswd), so the
+     * ingress passes the `Authorization` header on (Traefik `removeHeader: false`; nginx always
+     * does). Default false: Traefik removes it, the backend never sees the login.
+     */
+    forwardAuthorization?: boolean;
 }
 
 export interface SecuritySpec {

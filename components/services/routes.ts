@@ -19,6 +19,8 @@ export interface ResolvedRoute {
     maxBodyMb: number;
     /** Login required at the ingress; unset: public. */
     basicAuth?: BasicAuthSpec;
+    /** Login required for methods other than GET and HEAD (RouteSpec.writeAuth); unset: as basicAuth. */
+    writeAuth?: BasicAuthSpec;
 }
 
 export interface HostRoutes {
@@ -39,6 +41,7 @@ export function hostRoutes(services: Pick<ServiceSpec, "name" | "ports" | "route
             const port = service.ports.find((p) => p.port === route.port);
             if (!port) throw new Error(`service ${service.name}: route ${route.host}${route.path} reaches port ${route.port}, which the service does not declare`);
             const routes = byHost.get(route.host) ?? [];
+            if (route.writeAuth && !route.basicAuth) throw new Error(`service ${service.name}: route ${route.host}${route.path} has writeAuth without basicAuth: reads would be public`);
             const clash = routes.find((r) => r.path === route.path);
             if (clash) throw new Error(`route ${route.host}${route.path} is claimed by both ${clash.service} and ${service.name}`);
             routes.push({
@@ -49,6 +52,7 @@ export function hostRoutes(services: Pick<ServiceSpec, "name" | "ports" | "route
                 websockets: route.websockets ?? false,
                 maxBodyMb: route.maxBodyMb ?? DEFAULT_MAX_BODY_MB,
                 basicAuth: route.basicAuth,
+                writeAuth: route.writeAuth,
             });
             byHost.set(route.host, routes);
         }
