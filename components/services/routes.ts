@@ -2,7 +2,7 @@
  * The public routes of a catalog, grouped by host: what both ingresses (Kubernetes Ingress objects
  * and the Compose nginx proxy) render. Pure data, no resources.
  */
-import { BasicAuthSpec, ServiceSpec } from "./catalog";
+import { BasicAuthSpec, ForwardAuthSpec, ServiceSpec } from "./catalog";
 
 /** Request body limit when a route does not set `maxBodyMb`. */
 export const DEFAULT_MAX_BODY_MB = 10;
@@ -19,6 +19,8 @@ export interface ResolvedRoute {
     maxBodyMb: number;
     /** Login required at the ingress; unset: public. */
     basicAuth?: BasicAuthSpec;
+    /** Login checked by another service (oauth2-proxy); exclusive with `basicAuth`. */
+    forwardAuth?: ForwardAuthSpec;
 }
 
 export interface HostRoutes {
@@ -41,6 +43,7 @@ export function hostRoutes(services: Pick<ServiceSpec, "name" | "ports" | "route
             const routes = byHost.get(route.host) ?? [];
             const clash = routes.find((r) => r.path === route.path);
             if (clash) throw new Error(`route ${route.host}${route.path} is claimed by both ${clash.service} and ${service.name}`);
+            if (route.basicAuth && route.forwardAuth) throw new Error(`route ${route.host}${route.path} of ${service.name}: basicAuth and forwardAuth exclude each other`);
             routes.push({
                 path: route.path,
                 service: service.name,
@@ -49,6 +52,7 @@ export function hostRoutes(services: Pick<ServiceSpec, "name" | "ports" | "route
                 websockets: route.websockets ?? false,
                 maxBodyMb: route.maxBodyMb ?? DEFAULT_MAX_BODY_MB,
                 basicAuth: route.basicAuth,
+                forwardAuth: route.forwardAuth,
             });
             byHost.set(route.host, routes);
         }
