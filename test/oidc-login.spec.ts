@@ -18,6 +18,7 @@ import { SynthConfigError, SynthResult } from "../scripts/lib/synthesize";
 
 const PROXY_SCRIPTS = path.join(__dirname, "..", "components", "compose", "nginx");
 const STUB = path.join(__dirname, "fixtures", "oauth2-proxy-stub.py");
+const DNS_STUB = path.join(__dirname, "fixtures", "dns-stub.py");
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const unsecret = (v: unknown): Json => ((v as Json)?.$secret ?? v) as Json;
 
@@ -73,7 +74,7 @@ describe("OIDC login of Archon's UI through oauth2-proxy (issue 12.1)", function
         const upstreams = [...new Set([...conf.matchAll(/set \$(?:auth_)?backend_host ([a-z0-9-]+);/g)].map((m) => m[1]))];
         assert.ok(upstreams.includes("oauth2-proxy") && upstreams.includes("archon-ui"), upstreams.join(","));
         const dir = writeTempFiles({
-            "etc-nginx/nginx.conf": conf.replace("error_log /dev/stderr warn;", "error_log /var/cache/archon-nginx-error.log warn;").replace("access_log /dev/stdout;", "access_log off;"),
+            "etc-nginx/nginx.conf": conf.replace("error_log /dev/stderr warn;", "error_log /var/cache/archon-nginx-error.log warn;").replace(/access_log \/dev\/stdout[^;]*;/, "access_log off;"),
             "etc-nginx/mime.types": fs.readFileSync("/etc/nginx/mime.types", "utf8"),
             "etc-nginx/auth/archon-mcp": mcpHtpasswd,
             hosts: ["127.0.0.1 localhost", ...upstreams.map((u) => `127.0.0.1 ${u}`)].join("\n") + "\n",
@@ -93,8 +94,13 @@ describe("OIDC login of Archon's UI through oauth2-proxy (issue 12.1)", function
             `mkdir -p "${dir}/cache" && mount --bind "${dir}/cache" /var/cache`,
             `nginx -t -c /etc/nginx/nginx.conf -g 'pid /var/cache/archon-nginx.pid;' >"${dir}/nginx-t.log" 2>&1 || { cat "${dir}/nginx-t.log"; exit 1; }`,
             `cat "${dir}/nginx-t.log"`,
-            `python3 ${STUB} auth 4180 ${session} & auth_pid=$!`,
-            `python3 ${STUB} app 3737 & ui_pid=$!`,
+            // Whatever happens, the stand-ins and nginx stop with the script (they hold its output open).
+            "trap 'kill $(cat /var/cache/archon-nginx.pid 2>/dev/null) $dns_pid $auth_pid $ui_pid $mcp_pid 2>/dev/null' EXIT",
+            // nginx resolves upstreams per request through Docker's DNS address: a stand-in answers there.
+            `python3 ${DNS_STUB} 127.0.0.11 >/dev/null 2>&1 & dns_pid=$!`,
+            `python3 ${STUB} auth 4180 ${session} >/dev/null 2>&1 & auth_pid=$!`,
+            `python3 ${STUB} app 3737 >/dev/null 2>&1 & ui_pid=$!`,
+            "touch /var/cache/mcp",
             "python3 -m http.server 8051 --bind 127.0.0.1 --directory /var/cache >/dev/null 2>&1 & mcp_pid=$!",
             "sleep 1",
             "nginx -c /etc/nginx/nginx.conf -g 'pid /var/cache/archon-nginx.pid;' || { cat /var/cache/archon-nginx-error.log; exit 1; }",
@@ -108,7 +114,6 @@ describe("OIDC login of Archon's UI through oauth2-proxy (issue 12.1)", function
             curl("mcp-none", mcpHost, "/mcp"),
             curl("mcp-cookie", mcpHost, "/mcp", [`Cookie: _oauth2_proxy=${session}`]),
             curl("mcp-ok", mcpHost, "/mcp", [`Authorization: ${mcp.authorizationHeader}`]),
-            "kill $(cat /var/cache/archon-nginx.pid) $auth_pid $ui_pid $mcp_pid",
         ].join("\n");
         const { status, output } = run("unshare", ["-m", "-n", "--propagation", "private", "sh", "-c", script]);
         assert.equal(status, 0, output);
