@@ -129,6 +129,15 @@ export const configSchema = z
         smtpPassword: z.string().min(1, { message: "is empty; set it with pulumi config set --secret smtpPassword <password>" }).optional(),
         smtpAdminEmail: z.email({ error: "must be the sender address of the auth e-mails, e.g. noreply@example.com" }).optional(),
         smtpSenderName: z.string().min(1).max(100, { message: "must be at most 100 characters" }).optional(),
+        oidcIssuerUrl: z.url({ protocol: /^https$/, error: "must be the https URL of the OIDC provider's issuer, e.g. https://accounts.google.com (oauth2-proxy reads <issuer>/.well-known/openid-configuration)" }).optional(),
+        oidcClientId: z.string().min(1, { message: "is empty; set the client ID registered with the OIDC provider" }).regex(/^\S+$/, { message: "must be the client ID registered with the OIDC provider (no spaces)" }).optional(),
+        oidcClientSecret: z.string().min(1, { message: "is empty; set it with pulumi config set --secret oidcClientSecret <secret>" }).optional(),
+        oidcAllowedEmailDomains: z.array(z.string().regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, { message: "must list e-mail domains (lower case), e.g. [\"example.com\"]; \"*\" is not accepted: it admits every account of the provider" }), {
+            error: "must be a list of e-mail domains: pulumi config set --path 'oidcAllowedEmailDomains[0]' example.com",
+        }).optional(),
+        oidcAllowedEmails: z.array(z.email({ error: "must list e-mail addresses, e.g. [\"ada@example.com\"]" }), {
+            error: "must be a list of e-mail addresses: pulumi config set --path 'oidcAllowedEmails[0]' ada@example.com",
+        }).optional(),
         storageClassName: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { message: "must be the name of a StorageClass in the cluster (lower case, e.g. gp3-retain); unset = the cluster's default" }).optional(),
     })
     .superRefine((c, ctx) => {
@@ -150,6 +159,16 @@ export const configSchema = z
             if (c[key] !== undefined && c.smtpHost === undefined) fail(key, "needs smtpHost, the SMTP server GoTrue sends its e-mails through: pulumi config set smtpHost <host>");
         }
         if (c.smtpUser !== undefined && c.smtpPassword === undefined) fail("smtpPassword", "is unset while smtpUser is set: pulumi config set --secret smtpPassword <password>");
+        const oidcKeys = ["oidcIssuerUrl", "oidcClientId", "oidcClientSecret", "oidcAllowedEmailDomains", "oidcAllowedEmails"] as const;
+        if (oidcKeys.some((key) => c[key] !== undefined)) {
+            // All or nothing: a half-configured OIDC login would leave the UI without any.
+            if (c.oidcIssuerUrl === undefined) fail("oidcIssuerUrl", "the OIDC login needs the provider's issuer URL: pulumi config set oidcIssuerUrl https://<issuer>");
+            else if (c.oidcClientId === undefined) fail("oidcClientId", "the OIDC login needs the client ID registered with the provider: pulumi config set oidcClientId <id>");
+            else if (c.oidcClientSecret === undefined) fail("oidcClientSecret", "the OIDC login needs the client secret: pulumi config set --secret oidcClientSecret <secret>");
+            else if ((c.oidcAllowedEmailDomains ?? []).length === 0 && (c.oidcAllowedEmails ?? []).length === 0) {
+                fail("oidcAllowedEmailDomains", "the OIDC login admits nobody: list e-mail domains (pulumi config set --path 'oidcAllowedEmailDomains[0]' example.com) or addresses in oidcAllowedEmails");
+            }
+        }
         if (c.podCidr !== undefined && c.target !== "kubernetes") {
             fail("podCidr", `is for target kubernetes only; ${c.target === "k3s" ? "k3s clusters get pods in 172.20.0.0/16 from the program" : "compose runs no pod network"}: pulumi config rm podCidr`);
         }
@@ -200,7 +219,12 @@ type RawConfig = z.infer<typeof configSchema>;
  * `alertWebhookUrl` stays text because the Alertmanager config is rendered from it, and both
  * renderers keep that config secret.
  */
-export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPassword" | "hcloudTokenForCluster" | "smtpHost" | "smtpPort" | "smtpUser" | "smtpPassword" | "smtpAdminEmail" | "smtpSenderName" | "backupEndpoint" | "backupBucket" | "backupRegion" | "backupAccessKeyId" | "backupSecretAccessKey" | "backupSchedule" | "backupKeepDaily" | "backupKeepWeekly"> {
+export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPassword" | "hcloudTokenForCluster" | "smtpHost" | "smtpPort" | "smtpUser" | "smtpPassword" | "smtpAdminEmail" | "smtpSenderName" | "backupEndpoint" | "backupBucket" | "backupRegion" | "backupAccessKeyId" | "backupSecretAccessKey" | "backupSchedule" | "backupKeepDaily" | "backupKeepWeekly" | "oidcIssuerUrl" | "oidcClientId" | "oidcClientSecret" | "oidcAllowedEmailDomains" | "oidcAllowedEmails"> {
+    /**
+     * The optional OIDC login of Archon's UI through oauth2-proxy (config `oidc*`), replacing the
+     * UI's basic auth; the client secret only as a Pulumi secret. Unset: basic auth.
+     */
+    oidc?: { issuerUrl: string; clientId: string; clientSecret: pulumi.Output<string>; allowedEmailDomains: string[]; allowedEmails: string[] };
     /**
      * Where and when Postgres is backed up (components/backups). Defaults: Hetzner Object Storage in
      * the stack's location (https://<location>.your-objectstorage.com, region <location>), bucket
@@ -240,7 +264,7 @@ export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPa
  * The offline synth treats `--config` values of these keys as set that way, and stands in for their
  * encrypted stack-file values.
  */
-export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl", "hcloudTokenForCluster", "backupAccessKeyId", "backupSecretAccessKey", "smtpPassword"] as const;
+export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl", "hcloudTokenForCluster", "backupAccessKeyId", "backupSecretAccessKey", "smtpPassword", "oidcClientSecret"] as const;
 
 /**
  * A configuration problem. A `RunError` makes the Pulumi CLI print the message alone, without a
@@ -266,7 +290,7 @@ export function loadConfig(): ArchonConfig {
     if (!parsed.success) {
         throw new ConfigError(describeIssues(parsed.error.issues, raw));
     }
-    const { kubeconfig, registryPassword, hcloudTokenForCluster, smtpHost, smtpPort, smtpUser, smtpPassword, smtpAdminEmail, smtpSenderName, backupEndpoint, backupBucket, backupRegion, backupAccessKeyId, backupSecretAccessKey, backupSchedule, backupKeepDaily, backupKeepWeekly, ...c } = parsed.data;
+    const { kubeconfig, registryPassword, hcloudTokenForCluster, smtpHost, smtpPort, smtpUser, smtpPassword, smtpAdminEmail, smtpSenderName, backupEndpoint, backupBucket, backupRegion, backupAccessKeyId, backupSecretAccessKey, backupSchedule, backupKeepDaily, backupKeepWeekly, oidcIssuerUrl, oidcClientId, oidcClientSecret, oidcAllowedEmailDomains, oidcAllowedEmails, ...c } = parsed.data;
     const storageLocation = (EU_LOCATIONS as readonly string[]).includes(c.location) ? c.location : "fsn1";
     return {
         ...c,
@@ -285,6 +309,13 @@ export function loadConfig(): ArchonConfig {
             adminEmail: smtpAdminEmail ?? c.acmeEmail,
             senderName: smtpSenderName ?? "Archon",
             password: smtpPassword === undefined ? undefined : pulumi.secret(smtpPassword),
+        },
+        oidc: oidcIssuerUrl === undefined || oidcClientId === undefined || oidcClientSecret === undefined ? undefined : {
+            issuerUrl: oidcIssuerUrl,
+            clientId: oidcClientId,
+            clientSecret: pulumi.secret(oidcClientSecret),
+            allowedEmailDomains: oidcAllowedEmailDomains ?? [],
+            allowedEmails: oidcAllowedEmails ?? [],
         },
         backupAccessKeyIdSecret: backupAccessKeyId === undefined ? undefined : pulumi.secret(backupAccessKeyId),
         backupSecretAccessKeySecret: backupSecretAccessKey === undefined ? undefined : pulumi.secret(backupSecretAccessKey),

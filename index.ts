@@ -72,11 +72,14 @@ export const backupEncryptionKey = secrets.backupEncryptionKey;
 export const backups = backupRecord({ target: config.target, stack: config.stack, settings: config.backup, credentialsSet: config.backupAccessKeyIdSecret !== undefined });
 /**
  * The logins the ingress requires in front of Archon (v0.1.0 has none of its own): the UI's basic
- * auth, and the MCP endpoint's credential with the ready-made `Authorization` header MCP clients send.
+ * auth (or, with config `oidc*`, the OIDC provider's login through oauth2-proxy), and the MCP endpoint's credential with the ready-made `Authorization` header MCP clients send.
  * Secret output: `pulumi stack output --show-secrets archonAccess`.
  */
 export const archonAccess = pulumi.secret({
-    ui: { url: workloads.urls.archon, user: ARCHON_UI_USER, password: secrets.archonUiPassword },
+    // With config oidc*, the UI signs in through the OIDC provider (oauth2-proxy); no password applies.
+    ui: config.oidc === undefined
+        ? { url: workloads.urls.archon, user: ARCHON_UI_USER, password: secrets.archonUiPassword }
+        : { url: workloads.urls.archon, login: "oidc", issuerUrl: config.oidc.issuerUrl, allowedEmailDomains: config.oidc.allowedEmailDomains, allowedEmails: config.oidc.allowedEmails },
     mcp: {
         url: `${workloads.urls.mcp}/mcp`,
         user: ARCHON_MCP_USER,

@@ -14,7 +14,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { BasicAuthSpec, FileSpec, ServiceSpec, StorageSpec, forTarget } from "../services/catalog";
+import { BasicAuthSpec, FileSpec, ForwardAuthSpec, ServiceSpec, StorageSpec, forTarget } from "../services/catalog";
 import { HostRoutes, RATE_LIMIT, ResolvedRoute, SECURITY_HEADERS, hostRoutes } from "../services/routes";
 import { IMAGES } from "../services/versions";
 import { nginxAccessLogLines } from "./logs";
@@ -131,9 +131,46 @@ function serverBlock(host: HostRoutes, burst: number): string[] {
         `        ssl_certificate_key ${CERTIFICATE_DIR}/${host.host}/privkey.pem;`,
         ...Object.entries(SECURITY_HEADERS).map(([name, value]) => `        add_header ${name} "${value}" always;`),
         `        limit_req zone=per_client burst=${burst} nodelay;`,
+        ...forwardAuthLocations(host),
         ...host.routes.flatMap(locationBlock),
         "    }",
     ];
+}
+
+/** The named location a route's 401 goes to (see {@link forwardAuthLocations}). */
+const signInLocation = (auth: ForwardAuthSpec) => `@${auth.service.replace(/[^a-z0-9]/g, "_")}_sign_in`;
+
+/**
+ * For each forward-auth service the host's routes use: the exact location nginx's `auth_request`
+ * subrequest goes to (no body, the original URI in X-Forwarded-Uri), and the named location that
+ * sends a browser without a session to the sign-in page with a 302. oauth2-proxy's documented nginx
+ * integration, v7.15.3 docs/docs/configuration/integrations/nginx.md (`location = /oauth2/auth`,
+ * `error_page 401 = @oauth2_signin`, `return 302 /oauth2/sign_in?rd=$scheme://$host$request_uri`).
+ * The sign-in flow itself (/oauth2/...) is the auth service's own route on the host.
+ */
+function forwardAuthLocations(host: HostRoutes): string[] {
+    const auths = [...new Map(host.routes.filter((r) => r.forwardAuth).map((r) => [r.forwardAuth!.service, r.forwardAuth!])).values()];
+    return auths.flatMap((auth) => [
+        `        location = ${auth.authPath} {`,
+        "            proxy_pass_request_body off;",
+        "            proxy_set_header Content-Length \"\";",
+        "            proxy_http_version 1.1;",
+        "            proxy_set_header Connection \"\";",
+        "            proxy_set_header Host $host;",
+        "            proxy_set_header X-Real-IP $remote_addr;",
+        "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "            proxy_set_header X-Forwarded-Proto $scheme;",
+        "            proxy_set_header X-Forwarded-Host $host;",
+        "            proxy_set_header X-Forwarded-Uri $request_uri;",
+        // Its own variable: a subrequest shares the main request's variables, and the main
+        // location's $backend_host must still name the app when its proxy_pass runs.
+        `            set $auth_backend_host ${auth.service};`,
+        `            proxy_pass http://$auth_backend_host:${auth.port};`,
+        "        }",
+        `        location ${signInLocation(auth)} {`,
+        `            return 302 ${auth.signInPath}?rd=$scheme://$host$request_uri;`,
+        "        }",
+    ]);
 }
 
 /** Where the proxy finds each credential set's htpasswd: `<AUTH_DIR>/<name>`. */
@@ -166,6 +203,12 @@ function locationBlock(route: ResolvedRoute): string[] {
         // recipe, docs/recipes/nginx.md, with `limit_except`): for any method but GET and HEAD nginx
         // applies this block's auth_basic instead of the location's (nginx docs, limit_except).
         ...(route.writeAuth ? ["            limit_except GET HEAD {", ...authLines(route.writeAuth, "                "), "            }"] : []),
+        // The signed-in user's headers come from the check, never from the client.
+        ...(route.forwardAuth ? [
+            `            auth_request ${route.forwardAuth.authPath};`,
+            `            error_page 401 = ${signInLocation(route.forwardAuth)};`,
+            ...route.forwardAuth.responseHeaders.map((header, i) => `            auth_request_set $auth_header_${i} $upstream_http_${header.toLowerCase().replace(/-/g, "_")};`),
+        ] : []),
         `            client_max_body_size ${route.maxBodyMb}m;`,
         "            proxy_http_version 1.1;",
         "            proxy_set_header Host $host;",
@@ -173,6 +216,7 @@ function locationBlock(route: ResolvedRoute): string[] {
         "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "            proxy_set_header X-Forwarded-Proto $scheme;",
         "            proxy_set_header X-Forwarded-Host $host;",
+        ...(route.forwardAuth ? route.forwardAuth.responseHeaders.map((header, i) => `            proxy_set_header ${header} $auth_header_${i};`) : []),
         ...upgrade,
         // A variable makes nginx resolve the name per request instead of refusing to start
         // ("host not found in upstream"). No URI part after host:port, so the request URI is passed

@@ -8,7 +8,7 @@
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
-import { BasicAuthSpec, ServiceGroup, ServiceSpec } from "../services/catalog";
+import { BasicAuthSpec, ForwardAuthSpec, ServiceGroup, ServiceSpec } from "../services/catalog";
 import { RATE_LIMIT, ResolvedRoute, SECURITY_HEADERS, hostRoutes } from "../services/routes";
 import { CHARTS } from "../services/versions";
 
@@ -84,6 +84,13 @@ export function renderIngresses(services: RoutedService[], options: IngressRende
             // INGRESS_NGINX_WRITE_AUTH): it keeps the read set, which admits both users, for every method.
             const writeAuth = options.controller === "traefik" ? writeAuths[0] : undefined;
             const auth = writeAuth ?? auths[0];
+            const forwardAuths = [...new Map(routes.filter((r) => r.forwardAuth).map((r) => [r.forwardAuth!.service, r.forwardAuth!])).values()];
+            if (forwardAuths.length > 1 || (forwardAuths.length === 1 && (auth || routes.some((r) => !r.forwardAuth)))) {
+                throw new Error(`${service} on ${host.host}: one Ingress takes one login for all its paths; split them into separate services`);
+            }
+            const forwardAuth = forwardAuths[0];
+            // The check's in-cluster URL: the auth service's Service in its own namespace.
+            const authUrl = forwardAuth ? `http://${forwardAuth.service}.${namespaceOf(groupOf.get(forwardAuth.service) ?? "archon", options.namespaces)}.svc.cluster.local:${forwardAuth.port}${forwardAuth.authPath}` : undefined;
             const annotations: Record<string, string> = {};
             if (!certified.has(`${namespace}/${host.host}`)) {
                 annotations["cert-manager.io/cluster-issuer"] = CLUSTER_ISSUER;
@@ -99,13 +106,26 @@ export function renderIngresses(services: RoutedService[], options: IngressRende
                     ...(websockets ? { "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600", "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600" } : {}),
                     // ingress-nginx's basic auth: the Secret's key `auth` holds the htpasswd (annotations auth-type/auth-secret/auth-realm).
                     ...(auth ? { "nginx.ingress.kubernetes.io/auth-type": "basic", "nginx.ingress.kubernetes.io/auth-secret": htpasswdSecretName(auth.name), "nginx.ingress.kubernetes.io/auth-realm": auth.realm } : {}),
+                    // ingress-nginx's external auth, as oauth2-proxy documents it (v7.15.3
+                    // docs/docs/configuration/integrations/nginx.md: auth-url to /oauth2/auth,
+                    // auth-signin to /oauth2/start?rd=$escaped_request_uri); the user's headers pass on.
+                    ...(forwardAuth ? {
+                        "nginx.ingress.kubernetes.io/auth-url": authUrl!,
+                        "nginx.ingress.kubernetes.io/auth-signin": `https://$host${forwardAuth.startPath}?rd=$escaped_request_uri`,
+                        "nginx.ingress.kubernetes.io/auth-response-headers": forwardAuth.responseHeaders.join(","),
+                    } : {}),
                 });
             } else {
                 // Authentication first: an unauthenticated request is refused before anything else runs.
+                // A forward-auth check: the errors middleware outside the check, so its 401 becomes the sign-in page.
+                const forwardNames = forwardAuth ? [forwardAuthErrorsMiddleware(forwardAuth.service), forwardAuthMiddleware(forwardAuth.service)] : [];
                 const common = ["security-headers", "rate-limit", bodyMiddleware(maxBodyMb)];
-                const names = [...(auth ? [authMiddleware(auth.name)] : []), ...common];
+                const names = [...(auth ? [authMiddleware(auth.name)] : []), ...forwardNames, ...common];
+                if (forwardAuth) {
+                    for (const manifest of traefikForwardAuthMiddlewares(forwardAuth, namespace, authUrl!)) middlewares.set(`${namespace}/${manifest.metadata.name}`, manifest);
+                }
                 const authSets = [auth, writeAuth ? auths[0] : undefined].filter((a): a is BasicAuthSpec => a !== undefined);
-                for (const name of [...names, ...authSets.map((a) => authMiddleware(a.name))]) {
+                for (const name of [...names.filter((n) => !forwardNames.includes(n)), ...authSets.map((a) => authMiddleware(a.name))]) {
                     const key = `${namespace}/${name}`;
                     if (middlewares.has(key)) continue;
                     const set = authSets.find((a) => authMiddleware(a.name) === name);
@@ -190,6 +210,28 @@ function traefikReadRoute(service: string, namespace: string, host: string, rout
  * snippets let any Ingress inject nginx configuration). The program warns instead of refusing.
  */
 export const INGRESS_NGINX_WRITE_AUTH = "ingress-nginx cannot require a separate login for writes without snippet annotations (disabled by default as a Critical risk)";
+
+const forwardAuthMiddleware = (service: string) => `forward-auth-${service}`;
+const forwardAuthErrorsMiddleware = (service: string) => `forward-auth-${service}-sign-in`;
+
+/**
+ * Traefik's side of a forward-auth login, as oauth2-proxy documents it for Traefik (v7.15.3
+ * docs/docs/configuration/integrations/traefik.md, "ForwardAuth with 401 errors middleware"): a
+ * forwardAuth Middleware asking the auth service's check URL (202 passes, and the user's headers
+ * reach the app), and an errors Middleware that answers its 401 with the service's sign-in page.
+ * Traefik 2.11 (k3s v1.31) knows only `{status}` in `query` (doc.traefik.io v2.x errorpages; `{url}`
+ * and `statusRewrites` came with v3), so the page is asked without `rd`: after the login the browser
+ * lands on the UI's start page. The sign-in page carries the provider's button and answers 401 here,
+ * which a browser renders all the same. The service is referenced by name and port in the
+ * Middleware's own namespace (Traefik's Kubernetes CRD provider).
+ */
+function traefikForwardAuthMiddlewares(auth: ForwardAuthSpec, namespace: string, authUrl: string): Manifest[] {
+    return [
+        { apiVersion: TRAEFIK_API, kind: "Middleware", metadata: { name: forwardAuthErrorsMiddleware(auth.service), namespace }, spec: { errors: { status: ["401"], service: { name: auth.service, port: auth.port }, query: auth.signInPath } } },
+        // trustForwardHeader: the check sees X-Forwarded-* as the entrypoint passed them (it replaces a client's own unless forwardedHeaders trusts it).
+        { apiVersion: TRAEFIK_API, kind: "Middleware", metadata: { name: forwardAuthMiddleware(auth.service), namespace }, spec: { forwardAuth: { address: authUrl, trustForwardHeader: true, authResponseHeaders: auth.responseHeaders } } },
+    ];
+}
 
 function traefikMiddleware(name: string, namespace: string, maxBodyMb: number, rate: number, burst: number): Manifest {
     const hstsSeconds = Number(/max-age=(\d+)/.exec(SECURITY_HEADERS["Strict-Transport-Security"])?.[1]);

@@ -121,6 +121,31 @@ export interface RouteSpec {
      * ingress-nginx cannot split by method without snippet annotations (see kubernetes/ingress.ts).
      */
     writeAuth?: BasicAuthSpec;
+    /**
+     * Require a login checked by another service of the stack instead (oauth2-proxy's OIDC login:
+     * nginx auth_request; Traefik forwardAuth; ingress-nginx auth-url). Exclusive with `basicAuth`.
+     */
+    forwardAuth?: ForwardAuthSpec;
+}
+
+/**
+ * Authentication delegated to a service that answers a subrequest: 2xx lets the request through,
+ * 401 sends a browser to `signInPath` (oauth2-proxy's documented nginx / Traefik / ingress-nginx
+ * integrations, docs/docs/configuration/integrations/ at v7.15.3). That service routes
+ * `pathPrefix` on the same host itself (sign-in, callback).
+ */
+export interface ForwardAuthSpec {
+    /** The service answering the checks (a catalog service name, e.g. `oauth2-proxy`). */
+    service: string;
+    port: number;
+    /** Path of the check: 202 when the request carries a valid session, 401 otherwise. */
+    authPath: string;
+    /** Where a browser without a session is sent (a page with the provider's sign-in button). */
+    signInPath: string;
+    /** Path that starts the provider's login directly (ingress-nginx's auth-signin). */
+    startPath: string;
+    /** Headers the check answers with that the app receives (the signed-in user). */
+    responseHeaders: string[];
 }
 
 /** Basic authentication at the ingress, from an htpasswd file with bcrypt hashes. */

@@ -2,7 +2,7 @@
  * The public routes of a catalog, grouped by host: what both ingresses (Kubernetes Ingress objects
  * and the Compose nginx proxy) render. Pure data, no resources.
  */
-import { BasicAuthSpec, ServiceSpec } from "./catalog";
+import { BasicAuthSpec, ForwardAuthSpec, ServiceSpec } from "./catalog";
 
 /** Request body limit when a route does not set `maxBodyMb`. */
 export const DEFAULT_MAX_BODY_MB = 10;
@@ -21,6 +21,8 @@ export interface ResolvedRoute {
     basicAuth?: BasicAuthSpec;
     /** Login required for methods other than GET and HEAD (RouteSpec.writeAuth); unset: as basicAuth. */
     writeAuth?: BasicAuthSpec;
+    /** Login checked by another service (oauth2-proxy); exclusive with `basicAuth`. */
+    forwardAuth?: ForwardAuthSpec;
 }
 
 export interface HostRoutes {
@@ -44,6 +46,7 @@ export function hostRoutes(services: Pick<ServiceSpec, "name" | "ports" | "route
             if (route.writeAuth && !route.basicAuth) throw new Error(`service ${service.name}: route ${route.host}${route.path} has writeAuth without basicAuth: reads would be public`);
             const clash = routes.find((r) => r.path === route.path);
             if (clash) throw new Error(`route ${route.host}${route.path} is claimed by both ${clash.service} and ${service.name}`);
+            if (route.basicAuth && route.forwardAuth) throw new Error(`route ${route.host}${route.path} of ${service.name}: basicAuth and forwardAuth exclude each other`);
             routes.push({
                 path: route.path,
                 service: service.name,
@@ -53,6 +56,7 @@ export function hostRoutes(services: Pick<ServiceSpec, "name" | "ports" | "route
                 maxBodyMb: route.maxBodyMb ?? DEFAULT_MAX_BODY_MB,
                 basicAuth: route.basicAuth,
                 writeAuth: route.writeAuth,
+                forwardAuth: route.forwardAuth,
             });
             byHost.set(route.host, routes);
         }

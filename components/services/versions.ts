@@ -54,6 +54,15 @@ export const IMAGES = {
     cadvisor: "gcr.io/cadvisor/cadvisor:v0.52.1", // confirmed (public pins, search 2026)
     blackboxExporter: "prom/blackbox-exporter:v0.27.0", // confirmed: public pins incl. digest prom/blackbox-exporter:v0.27.0@sha256:a50c4c0e... (search 2026)
     postgresExporter: "quay.io/prometheuscommunity/postgres-exporter:v0.18.1", // confirmed (public pins, search 2026)
+    /**
+     * Optional OIDC login in front of Archon's UI (config `oidcIssuerUrl`, services/oauth2-proxy.ts).
+     * The `-alpine` flavour: the default one is distroless (no shell, no wget), which leaves the
+     * Compose healthcheck nothing to run. oauth2-proxy/oauth2-proxy v7.15.3 Makefile: `push-docker`
+     * pushes `push-distroless` and `push-alpine`, the latter tagged `$(VERSION)-alpine` on
+     * alpine:3.23.3 (busybox wget); CHANGELOG.md "# V7.15.3". The Dockerfile sets no USER, so the
+     * catalog runs it as 65532 (distroless' nonroot uid, which the binary does not depend on).
+     */
+    oauth2Proxy: "quay.io/oauth2-proxy/oauth2-proxy:v7.15.3-alpine", // confirmed: tag v7.15.3 in oauth2-proxy/oauth2-proxy (fetched 2026) and public pins of quay.io/oauth2-proxy/oauth2-proxy:v7.15.3; the -alpine flavour of each release per the Makefile (public pin v7.11.0-alpine)
     /** The Compose project's one-shot that creates and chowns the data directories. */
     dataPermissions: "busybox:1.37.0", // confirmed: public pins incl. digest busybox:1.37.0@sha256:f10e809b... (search 2026)
 } as const;

@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { RenderTarget, ServiceSpec } from "./catalog";
+import { ForwardAuthSpec, RenderTarget, ServiceSpec } from "./catalog";
 import { ArchonImageName } from "../registry/images";
 import { renderKongConfigString } from "./kong-config";
 import { SUPABASE_IMAGES } from "./versions";
@@ -50,6 +50,11 @@ export interface WorkloadCatalogArgs {
     secrets: WorkloadSecrets;
     /** GoTrue's SMTP server (config `smtp*`); without it GoTrue sends no e-mail (signup is off). */
     smtp?: { host: string; port: number; user?: string; adminEmail: string; senderName: string; password?: pulumi.Input<string> };
+    /**
+     * The UI's login checked by oauth2-proxy (OidcLogin.forwardAuth, config `oidc*`) instead of the
+     * generated basic auth. The MCP host keeps its basic credential either way.
+     */
+    uiForwardAuth?: ForwardAuthSpec;
 }
 
 /** Ports the services listen on. Archon needs all three of its ports set, always. */
@@ -407,7 +412,10 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
         // uid 101 is nginx in nginxinc/nginx-unprivileged; its pid and temp files go to /tmp.
         security: nonRoot(101, ["/tmp"]),
         dependsOn: ["archon-server"],
-        routes: [{ host: hosts.archon, path: "/", port: PORTS.ui, websockets: true, basicAuth: { name: "archon-ui", realm: "Archon", htpasswd: s.archonUiHtpasswd } }],
+        routes: [{
+            host: hosts.archon, path: "/", port: PORTS.ui, websockets: true,
+            ...(args.uiForwardAuth ? { forwardAuth: args.uiForwardAuth } : { basicAuth: { name: "archon-ui", realm: "Archon", htpasswd: s.archonUiHtpasswd } }),
+        }],
         replicas: ha ? 2 : 1,
     };
 

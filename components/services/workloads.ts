@@ -15,6 +15,7 @@ import { Secrets } from "../secrets/secrets";
 import { componentVersions } from "./versions";
 import { publicHosts, workloadCatalog } from "./workload-catalog";
 import { withPostgresBackups } from "../backups/postgres-backup";
+import { OidcLogin } from "./oauth2-proxy";
 
 export interface WorkloadsArgs {
     config: ArchonConfig;
@@ -46,6 +47,13 @@ export class Workloads extends pulumi.ComponentResource {
         super("archon:infra:Workloads", name, {}, opts);
         const { config, platform } = args;
         const compose = config.target === "compose";
+        // Optional OIDC login of the UI (config oidc*): oauth2-proxy joins the catalog and the UI's route is checked by it.
+        const oidcLogin = config.oidc === undefined ? undefined : new OidcLogin("oidc-login", {
+            oidc: config.oidc,
+            archonHost: publicHosts(config.domain).archon,
+            secretsVersion: config.secretsVersion,
+            highAvailability: !compose && config.isProduction,
+        }, { parent: this });
         const catalog = workloadCatalog({
             domain: config.domain,
             target: compose ? "compose" : "kubernetes",
@@ -54,12 +62,13 @@ export class Workloads extends pulumi.ComponentResource {
             archonImages: args.imageRefs,
             secrets: args.secrets,
             smtp: config.smtp,
+            uiForwardAuth: oidcLogin?.forwardAuth,
         });
         const backupCredentials = config.backupAccessKeyIdSecret !== undefined && config.backupSecretAccessKeySecret !== undefined;
         if (!backupCredentials) {
             pulumi.log.warn("backupAccessKeyId and backupSecretAccessKey are unset: the Postgres backups fail (and PostgresBackupStale fires) until they are set, and migrations run without a backup first. Set both with pulumi config set --secret.", this);
         }
-        const withBackups = withPostgresBackups(catalog, {
+        const withBackups = withPostgresBackups([...catalog, ...(oidcLogin ? [oidcLogin.service] : [])], {
             target: compose ? "compose" : "kubernetes",
             stack: config.stack,
             settings: config.backup,

@@ -49,7 +49,7 @@ export interface SmokeOutputs {
     supabase: { anonKey: string };
     passwords: { registry: string };
     /** The logins the ingress requires in front of Archon (index.ts `archonAccess`). */
-    archonAccess?: { ui?: { user: string; password: string }; mcp?: { url: string; authorizationHeader: string } };
+    archonAccess?: { ui?: { user?: string; password?: string; login?: string }; mcp?: { url: string; authorizationHeader: string } };
 }
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
@@ -65,11 +65,17 @@ const MCP_INITIALIZE = JSON.stringify({
 export function smokeChecks(outputs: SmokeOutputs, registryUser: string): SmokeCheck[] {
     const get = (name: string, url: string, expect: number[], headers: Record<string, string> = {}): SmokeCheck => ({ name, url, method: "GET", headers, expect });
     const checks: SmokeCheck[] = [];
-    const uiAuth: Record<string, string> = outputs.archonAccess?.ui ? { authorization: basic(outputs.archonAccess.ui.user, outputs.archonAccess.ui.password) } : {};
-    if (outputs.archonAccess?.ui) checks.push(get("archon ui refuses without login", `${outputs.urls.archon}/`, [401]));
-    checks.push(get("archon ui", `${outputs.urls.archon}/`, [200], uiAuth));
-    // Archon v0.1.0 python/src/server/main.py: `@app.get("/api/health")`, reached through the UI host.
-    checks.push(get("archon api health", `${outputs.urls.archon}/api/health`, [200], uiAuth));
+    const ui = outputs.archonAccess?.ui;
+    if (ui?.login === "oidc") {
+        // An OIDC login (oauth2-proxy) cannot be completed unattended: check that it is asked for.
+        checks.push(get("archon ui sends to the oidc sign-in", `${outputs.urls.archon}/`, [302, 401]));
+    } else {
+        const uiAuth: Record<string, string> = ui?.user && ui.password ? { authorization: basic(ui.user, ui.password) } : {};
+        if (ui) checks.push(get("archon ui refuses without login", `${outputs.urls.archon}/`, [401]));
+        checks.push(get("archon ui", `${outputs.urls.archon}/`, [200], uiAuth));
+        // Archon v0.1.0 python/src/server/main.py: `@app.get("/api/health")`, reached through the UI host.
+        checks.push(get("archon api health", `${outputs.urls.archon}/api/health`, [200], uiAuth));
+    }
     const mcpHeaders: Record<string, string> = { accept: "application/json, text/event-stream", "content-type": "application/json" };
     if (outputs.archonAccess?.mcp) {
         checks.push({ name: "mcp refuses without token", url: `${outputs.urls.mcp}/mcp`, method: "POST", headers: { ...mcpHeaders }, body: MCP_INITIALIZE, expect: [401] });
