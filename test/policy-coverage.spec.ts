@@ -4,10 +4,12 @@
  * unmodified synth of both stacks stays clean.
  */
 import { strict as assert } from "assert";
+import * as fs from "fs";
 import { parse as parseYaml, stringify } from "yaml";
 import { checkResources } from "../scripts/lib/policy-check";
 import { ResourceRecord, SynthResult } from "../scripts/lib/synthesize";
-import { synth } from "./helpers";
+import { filesAtPath } from "../policies/lib/files";
+import { synth, writeTempFiles } from "./helpers";
 
 type Mutate = (resources: ResourceRecord[]) => ResourceRecord[];
 
@@ -25,15 +27,28 @@ async function violations(result: SynthResult, stack: "staging" | "production", 
     return checkResources(mutate(clone(result.resources)), { environment: stack });
 }
 
-/** Applies `edit` to the Compose file inside the project's CopyToRemote archive. */
+/** Temporary project copies the Compose cases wrote; removed after the suite. */
+const injectedProjects: string[] = [];
+
+/**
+ * Applies `edit` to the Compose file of the project's CopyToRemote. The project is a path-based
+ * archive (`{"$archive": {"path": dir}}`, components/compose/delivery.ts), which the pack reads from
+ * disk (policies/lib/files.ts `filesAtPath`): the rendered directory is copied to a temporary one,
+ * the copy's docker-compose.yml is edited and the archive points at the copy. The rendered
+ * directory itself stays untouched (it is content-addressed and shared with other synths).
+ */
 function editCompose(edit: (services: Json) => void): Mutate {
     return (resources) => {
         const copy = find(resources, "command:remote:CopyToRemote", /^project$/);
         const archive = ((copy.inputs as Json).source as Json).$archive as Json;
-        const asset = archive["docker-compose.yml"].$asset as Json;
-        const doc = parseYaml(asset.text as string) as Json;
+        assert.equal(typeof archive.path, "string", `the project is a path-based archive: ${JSON.stringify(archive)}`);
+        const files = filesAtPath(archive.path as string);
+        assert.ok(files["docker-compose.yml"], `no docker-compose.yml in ${archive.path}`);
+        const doc = parseYaml(files["docker-compose.yml"]) as Json;
         edit(doc.services);
-        asset.text = stringify(doc);
+        const dir = writeTempFiles({ ...files, "docker-compose.yml": stringify(doc) }, "archon-policy-inject-");
+        injectedProjects.push(dir);
+        archive.path = `${dir}/`;
         return resources;
     };
 }
@@ -44,6 +59,9 @@ describe("policy pack coverage on injected violations (issue 12.4)", function ()
     before(async () => {
         production = await synth("production");
         staging = await synth("staging");
+    });
+    after(() => {
+        for (const dir of injectedProjects.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
     });
 
     it("the real synth of both stacks has no mandatory violation", async () => {
@@ -101,6 +119,9 @@ describe("policy pack coverage on injected violations (issue 12.4)", function ()
         ["a docker.sock mount", editCompose((s) => { s["archon-server"].volumes = ["/var/run/docker.sock:/var/run/docker.sock:ro"]; }), /service archon-server mounts \/var\/run\/docker.sock/],
         ["host networking", editCompose((s) => { s.meta.network_mode = "host"; }), /service meta sets network_mode: host/],
         ["an added SYS_ADMIN", editCompose((s) => { s.db.cap_add = [...s.db.cap_add, "SYS_ADMIN"]; }), /service db adds capabilities SYS_ADMIN/],
+        // cAdvisor's SYSLOG is a per-service exception (compose-hardening capabilityExceptions), not a blanket one.
+        ["SYSLOG on a service without cAdvisor's exception", editCompose((s) => { s["archon-server"].cap_add = [...(s["archon-server"].cap_add ?? []), "SYSLOG"]; }), /service archon-server adds capabilities SYSLOG$/],
+        ["SYS_ADMIN on cAdvisor beside its excused SYSLOG", editCompose((s) => { s.cadvisor.cap_add = [...s.cadvisor.cap_add, "SYS_ADMIN"]; }), /service cadvisor adds capabilities SYS_ADMIN$/],
     ];
     for (const [what, mutate, expected] of composeCases) {
         it(`staging Compose project: catches ${what} (compose-hardening)`, async () => {

@@ -16,6 +16,19 @@ const DOCKER_SOCKET_PATHS = ["/var/run/docker.sock", "/run/docker.sock", "/var/r
  *   (prometheus/node_exporter README, "Docker"); it never talks to Docker.
  */
 const DEFAULT_DOCKER_SOCKET_ALLOWED = ["cadvisor", "node-exporter"];
+/**
+ * Dangerous capabilities (DANGEROUS_CAPABILITIES) a named Compose service may add, and why. Only the
+ * capabilities listed for the service are excused; any other dangerous one is still a violation.
+ * - cadvisor: SYSLOG. cAdvisor counts OOM kills (`container_oom_events_total`) from the kernel log
+ *   it reads at /dev/kmsg (utils/oomparser/oomparser.go, go-kmsg-parser; manager/manager.go
+ *   `watchForNewOoms` disables OOM events when it cannot open it). Upstream runs it with
+ *   `--privileged --device=/dev/kmsg` (google/cadvisor README.md at v0.52.1, "Quick Start"). The
+ *   kernel opens /dev/kmsg only with CAP_SYSLOG when kernel.dmesg_restrict=1 (devkmsg_open ->
+ *   check_syslog_permissions, kernel/printk/printk.c), Ubuntu's default and so the compose host's
+ *   (ubuntu-24.04); SYSLOG is the one capability of `--privileged` that the device needs. It adds
+ *   little to a container which already reads the Docker API over /var/run (see above).
+ */
+const DEFAULT_CAPABILITY_EXCEPTIONS: Record<string, string[]> = { cadvisor: ["SYSLOG"] };
 /** The only ports a Compose service may publish on every host address: the proxy's HTTP and HTTPS. */
 const DEFAULT_PUBLIC_PORTS = [80, 443];
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[?::1\]?|localhost)$/;
@@ -59,7 +72,7 @@ function normalize(p: string): string {
 /**
  * The Compose project this program renders (any compose file inside a resource's asset archive, as
  * the CopyToRemote of the project carries it): no privileged service, no host network or PID
- * namespace, no dangerous added capability, no port published on every host address except
+ * namespace, no dangerous added capability (except the justified `capabilityExceptions`), no port published on every host address except
  * 80/443, no Docker socket except for the justified `dockerSocketAllowed` services.
  */
 export const composeHardening: ResourceValidationPolicy = {
@@ -70,10 +83,19 @@ export const composeHardening: ResourceValidationPolicy = {
         properties: {
             publicPorts: { type: "array", items: { type: "integer" }, description: "Host ports a service may publish on every address." },
             dockerSocketAllowed: { type: "array", items: { type: "string" }, description: "Compose services that may bind-mount the Docker socket or a directory holding it." },
+            capabilityExceptions: {
+                type: "object",
+                additionalProperties: { type: "array", items: { type: "string" } },
+                description: "Dangerous capabilities a named Compose service may add (service -> capabilities), each a justified exception.",
+            },
         },
     },
     validateResource: async (args: PolicyArgs, reportViolation) => {
-        const { publicPorts, dockerSocketAllowed } = settings(args, { publicPorts: DEFAULT_PUBLIC_PORTS, dockerSocketAllowed: DEFAULT_DOCKER_SOCKET_ALLOWED });
+        const { publicPorts, dockerSocketAllowed, capabilityExceptions } = settings(args, {
+            publicPorts: DEFAULT_PUBLIC_PORTS,
+            dockerSocketAllowed: DEFAULT_DOCKER_SOCKET_ALLOWED,
+            capabilityExceptions: DEFAULT_CAPABILITY_EXCEPTIONS,
+        });
         for (const [file, text] of Object.entries(await archivedTextFiles(args.props))) {
             if (!isComposeFile(file)) continue;
             for (const [service, definition] of Object.entries(record(record(parseYaml(text)).services))) {
@@ -84,7 +106,8 @@ export const composeHardening: ResourceValidationPolicy = {
                     if (String(spec[field] ?? "") === "host") reportViolation(`${where} sets ${field}: host; keep the container's own namespace`);
                 }
                 const added = list(spec.cap_add).map((c) => String(c).toUpperCase().replace(/^CAP_/, ""));
-                const dangerous = added.filter((c) => DANGEROUS_CAPABILITIES.includes(c));
+                const excused = list(capabilityExceptions[service]).map((c) => String(c).toUpperCase().replace(/^CAP_/, ""));
+                const dangerous = added.filter((c) => DANGEROUS_CAPABILITIES.includes(c) && !excused.includes(c));
                 if (dangerous.length > 0) reportViolation(`${where} adds capabilities ${dangerous.join(", ")}`);
                 for (const entry of list(spec.ports)) {
                     const port = parsePort(entry);
