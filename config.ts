@@ -122,6 +122,8 @@ export const configSchema = z
         backupSchedule: z.string().regex(/^(\S+ ){4}\S+$/, { message: "must be a cron schedule of five fields (UTC), e.g. \"17 3 * * *\"" }).default("17 3 * * *"),
         backupKeepDaily: z.number({ error: "must be a whole number of daily backups to keep, 1 or more" }).int({ message: "must be a whole number of daily backups to keep, 1 or more" }).min(1, { message: "must be 1 or more (the newest backup is always kept)" }).max(366).default(7),
         backupKeepWeekly: z.number({ error: "must be a whole number of weekly backups to keep, 0 or more" }).int({ message: "must be a whole number of weekly backups to keep, 0 or more" }).min(0, { message: "must be 0 or more" }).max(520).default(4),
+        dnsZone: z.string().regex(DOMAIN, { message: "must be the name of a Hetzner DNS zone that contains domain, e.g. example.com" }).optional(),
+        dnsWaitSeconds: z.number({ error: "must be a whole number of seconds" }).int({ message: "must be a whole number of seconds" }).min(0).max(3600, { message: "must be at most 3600 (the preflight then fails and names the records)" }).default(600),
         storageClassName: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { message: "must be the name of a StorageClass in the cluster (lower case, e.g. gp3-retain); unset = the cluster's default" }).optional(),
     })
     .superRefine((c, ctx) => {
@@ -173,6 +175,12 @@ export const configSchema = z
         }
         if ((c.backupAccessKeyId === undefined) !== (c.backupSecretAccessKey === undefined)) {
             fail(c.backupAccessKeyId === undefined ? "backupAccessKeyId" : "backupSecretAccessKey", "object storage needs backupAccessKeyId and backupSecretAccessKey together (both --secret)");
+        }
+        if (c.dnsZone !== undefined && c.domain !== c.dnsZone && !c.domain.endsWith(`.${c.dnsZone}`)) {
+            fail("dnsZone", `does not contain domain ${c.domain}; set it to the Hetzner DNS zone ${c.domain} belongs to (e.g. ${c.domain.split(".").slice(-2).join(".")}), or unset it and create the records yourself`);
+        }
+        if (c.dnsZone !== undefined && c.target === "kubernetes") {
+            fail("dnsZone", "target kubernetes has no ingress address this program knows; unset it and point the records at your cluster's ingress");
         }
         const external = [c.registryServer, c.registryUsername, c.registryPassword].filter((v) => v !== undefined).length;
         if (external !== 0 && external !== 3) {
