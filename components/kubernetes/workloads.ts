@@ -204,7 +204,8 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
         const skipAwait = args.archon?.services.includes(service.name) ? args.archon.skipAwait : undefined;
         const workloadMeta = () => (skipAwait === undefined
             ? meta("")
-            : { ...meta(""), annotations: skipAwait.apply((skip): Record<string, string> => (skip ? { [SKIP_AWAIT_ANNOTATION]: "true" } : {})) });
+            // No annotations at all when awaited: an empty map would show as a change on every existing workload.
+            : { ...meta(""), annotations: skipAwait.apply((skip): Record<string, string> | undefined => (skip ? { [SKIP_AWAIT_ANNOTATION]: "true" } : undefined)) as pulumi.Input<Record<string, string>> });
         const plainFiles = (service.files ?? []).filter((f) => !f.secret);
         const secretFiles = (service.files ?? []).filter((f) => f.secret);
         const configData: Record<string, Input<string>> = { ...(service.env ?? {}) };
