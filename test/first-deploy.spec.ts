@@ -17,7 +17,11 @@ import { DNS_PREFLIGHT_SCRIPT, dnsRecords, rrsetName } from "../components/hetzn
 import { ARCHON_IMAGES } from "../components/registry/build-context";
 import { REGISTRY_PROBE_SCRIPT } from "../components/registry/bootstrap";
 import { registryConfigYaml } from "../components/registry/registry";
-import { named, ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
+import * as kubernetes from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { KubernetesWorkloads, SKIP_AWAIT_ANNOTATION } from "../components/kubernetes/workloads";
+import { ServiceSpec } from "../components/services/catalog";
+import { inProgram, named, ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
 
 const CHECKOUT = path.resolve(__dirname, "fixtures", "archon-checkout");
 const BUILD = { buildImages: true, archonSourceDir: CHECKOUT };
@@ -164,6 +168,36 @@ describe("first deploy: production (k3s)", () => {
             // The synth's check reports the images present: Pulumi awaits the workloads as usual.
             assert.strictEqual(plainInputs(workload).metadata.annotations, undefined);
         }
+    });
+});
+
+describe("Archon workloads' await (KubernetesWorkloads)", () => {
+    /** The annotations of an Archon Deployment and a Job and of another Deployment, with the image check's answer `missing`. */
+    const annotationsWith = (missing: boolean) => inProgram("production", {}, async () => {
+        const provider = new kubernetes.Provider("test", { kubeconfig: "{}" });
+        const spec = (name: string, kind: ServiceSpec["kind"]): ServiceSpec => ({
+            name, group: "archon", image: `registry.test/${name}:sha-abcdef1`, kind, ports: kind === "oneshot" ? [] : [{ name: "http", port: 8080 }],
+            resources: { cpu: "10m", memory: "16Mi", cpuLimit: "100m", memoryLimit: "64Mi" },
+            security: { runAsNonRoot: true, runAsUser: 1000, readOnlyRootFilesystem: true },
+        });
+        const workloads = new KubernetesWorkloads("first-deploy-test", {
+            services: [spec("archon-ui", "service"), spec("archon-migrate", "oneshot"), spec("kong", "service")],
+            namespace: "first-deploy-test",
+            provider,
+            archon: { services: ["archon-ui", "archon-migrate"], dependsOn: [], skipAwait: pulumi.output(missing) },
+        });
+        const annotations = (service: string) => new Promise<unknown>((resolve) =>
+            (workloads.byService.get(service)![0] as kubernetes.apps.v1.Deployment | kubernetes.batch.v1.Job).metadata.annotations.apply(resolve));
+        return { ui: await annotations("archon-ui"), migrate: await annotations("archon-migrate"), kong: await annotations("kong") };
+    });
+
+    it("skips Pulumi's await on the Archon workloads only when their images were missing", async () => {
+        const missing = await annotationsWith(true);
+        assert.deepStrictEqual(missing.ui, { [SKIP_AWAIT_ANNOTATION]: "true" });
+        assert.deepStrictEqual(missing.migrate, { [SKIP_AWAIT_ANNOTATION]: "true" });
+        assert.ok(!missing.kong, "only the Archon workloads");
+        const present = await annotationsWith(false);
+        assert.ok(!present.ui && !present.migrate, JSON.stringify(present));
     });
 });
 
