@@ -138,6 +138,8 @@ export const configSchema = z
         oidcAllowedEmails: z.array(z.email({ error: "must list e-mail addresses, e.g. [\"ada@example.com\"]" }), {
             error: "must be a list of e-mail addresses: pulumi config set --path 'oidcAllowedEmails[0]' ada@example.com",
         }).optional(),
+        dnsZone: z.string().regex(DOMAIN, { message: "must be the name of a Hetzner DNS zone that contains domain, e.g. example.com" }).optional(),
+        dnsWaitSeconds: z.number({ error: "must be a whole number of seconds" }).int({ message: "must be a whole number of seconds" }).min(0).max(3600, { message: "must be at most 3600 (the preflight then fails and names the records)" }).default(600),
         storageClassName: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { message: "must be the name of a StorageClass in the cluster (lower case, e.g. gp3-retain); unset = the cluster's default" }).optional(),
     })
     .superRefine((c, ctx) => {
@@ -203,6 +205,12 @@ export const configSchema = z
         }
         if ((c.backupAccessKeyId === undefined) !== (c.backupSecretAccessKey === undefined)) {
             fail(c.backupAccessKeyId === undefined ? "backupAccessKeyId" : "backupSecretAccessKey", "object storage needs backupAccessKeyId and backupSecretAccessKey together (both --secret)");
+        }
+        if (c.dnsZone !== undefined && c.domain !== c.dnsZone && !c.domain.endsWith(`.${c.dnsZone}`)) {
+            fail("dnsZone", `does not contain domain ${c.domain}; set it to the Hetzner DNS zone ${c.domain} belongs to (e.g. ${c.domain.split(".").slice(-2).join(".")}), or unset it and create the records yourself`);
+        }
+        if (c.dnsZone !== undefined && c.target === "kubernetes") {
+            fail("dnsZone", "target kubernetes has no ingress address this program knows; unset it and point the records at your cluster's ingress");
         }
         const external = [c.registryServer, c.registryUsername, c.registryPassword].filter((v) => v !== undefined).length;
         if (external !== 0 && external !== 3) {

@@ -5,7 +5,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config";
 import { Platform } from "./components/hetzner";
-import { ArchonImages, DEFAULT_RELEASES_DIR, Registry, RegistryLogin, releaseRecord } from "./components/registry";
+import { PublicDns } from "./components/hetzner/dns";
+import { ArchonImages, ArchonImagesPresence, DEFAULT_RELEASES_DIR, DeferredResources, Registry, RegistryLogin, RegistryReady, releaseRecord } from "./components/registry";
 import { ARCHON_MCP_USER, ARCHON_UI_USER, Secrets, basicAuthorization } from "./components/secrets";
 import { Workloads } from "./components/services";
 import { backupRecord } from "./components/backups/postgres-backup";
@@ -28,6 +29,19 @@ const registry = new Registry("registry", {
 // PULL credentials on the Compose host (nothing on Kubernetes targets): hosts cannot push.
 const registryLogin = new RegistryLogin("registry-login", { host: platform.composeHost, registry: registry.credentials });
 // Only the image build gets the PUSH credentials.
+// First deploy (README "First deploy"): DNS preflight -> registry serving over TLS -> image push ->
+// Archon workloads. The DNS records need the workloads' hosts and the registry's serving steps are
+// created with the workloads, so both reach the earlier steps as promises, resolved below.
+const privateRegistry = registry.services.length > 0;
+const compose = config.target === "compose";
+const certificates = new DeferredResources();
+const registryServing = new DeferredResources();
+const registryReady = privateRegistry && (config.buildImages || !compose)
+    ? new RegistryReady("registry-ready", {
+        server: registry.server,
+        dependsOn: Promise.all([registryServing.promise, certificates.promise]).then((lists) => lists.flat()),
+    })
+    : undefined;
 const images = new ArchonImages("images", {
     registry: registry.pushCredentials,
     imageTag: config.imageTag,
@@ -38,7 +52,17 @@ const images = new ArchonImages("images", {
     cacheFromTag: config.previousImageTag,
     releasesDir: config.releasesDir ?? DEFAULT_RELEASES_DIR,
     warnWithoutRecord: config.isProduction,
+    pushAfter: registryReady ? [registryReady.ready] : [],
 });
+// Kubernetes, images pushed by CI: ask the registry whether they exist before the workloads wait on them.
+const presence = !config.buildImages && !compose
+    ? new ArchonImagesPresence("archon-images", {
+        registry: registry.credentials,
+        images: images.deployed,
+        imageTag: config.imageTag,
+        dependsOn: registryReady ? [registryReady.ready] : [],
+    })
+    : undefined;
 const workloads = new Workloads("workloads", {
     config,
     platform,
@@ -47,7 +71,27 @@ const workloads = new Workloads("workloads", {
     registry: registry.credentials,
     extraServices: registry.services,
     composeDependsOn: registryLogin.resources,
+    bootstrap: {
+        certificatesDependOn: certificates.promise,
+        archonDependsOn: presence ? [presence.check] : images.builds,
+        imagesPushedHere: config.buildImages,
+        imageTag: config.imageTag,
+        prePushImageRefs: config.buildImages && privateRegistry ? images.taggedRefs : undefined,
+        archonSkipAwait: presence?.missing,
+    },
 });
+const dns = platform.ingressIpv4
+    ? new PublicDns("dns", {
+        hosts: workloads.hosts,
+        ipv4: platform.ingressIpv4,
+        ipv6: platform.ingressIpv6,
+        zone: config.dnsZone,
+        waitSeconds: config.dnsWaitSeconds,
+        labels: { project: "archon", stack: config.stack },
+    })
+    : undefined;
+certificates.resolve(dns ? [dns.preflight] : []);
+registryServing.resolve(workloads.registryServing);
 
 export const stack = { name: config.stack, environment: config.environment, target: config.target };
 
@@ -93,6 +137,11 @@ export const hosts = platform.hosts;
 export const sshCommands = platform.sshCommands;
 export const sshPrivateKey = platform.sshPrivateKey;
 export const ingressIpv4 = platform.ingressIpv4;
+/**
+ * The A/AAAA records every public host needs (README "First deploy"): managed in `dnsZone` when
+ * set, else create them yourself; the DNS preflight waits for them before any certificate step.
+ */
+export const dnsRecords = dns?.records;
 /** Pinned software of the Compose host (Docker Engine, containerd, Compose plugin), by package. */
 export const hostSoftware = platform.hostSoftware;
 export const imageRefs = images.refs;

@@ -178,7 +178,10 @@ describe("compose deploy", () => {
         const log = path.join(dir, "docker.log");
         const ran = run("bash", ["-c", script], { env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}`, LOG: log } });
         assert.equal(ran.status, 0, ran.output);
-        assert.deepEqual(fs.readFileSync(log, "utf8").trim().split("\n"), ["compose up -d --wait --remove-orphans"]);
+        // Other services first, then the Archon images' pull, then the whole project (test/first-deploy.spec.ts).
+        const calls = fs.readFileSync(log, "utf8").trim().split("\n");
+        assert.ok(calls.every((c) => /^compose (up -d --wait --remove-orphans|pull --quiet)( |$)/.test(c)), calls.join("\n"));
+        assert.equal(calls[calls.length - 1], "compose up -d --wait --remove-orphans");
         fs.rmSync(dir, { recursive: true, force: true });
     });
 

@@ -25,6 +25,41 @@ export interface ComposeDeliveryArgs {
     secretFiles: Record<string, pulumi.Input<string>>;
     /** Owner and mode of secret files a container reads (ComposeProjectFiles.secretFileAccess); others stay 0600, the deploy user's. */
     secretFileAccess?: Record<string, SecretFileAccess>;
+    /** The first-deploy order (README "First deploy"); unset = one `docker compose up` of everything. */
+    startup?: ComposeStartup;
+}
+
+/** Resources, or a promise of resources another component creates later (components/registry/bootstrap.ts `DeferredResources`). */
+export type LaterResources = pulumi.Resource[] | Promise<pulumi.Resource[]>;
+
+/**
+ * How the project starts so that a first deploy never waits on its own registry:
+ * `docker compose up --wait` pulls every image before it starts anything, and the Archon images
+ * live in the registry this project runs.
+ */
+export interface ComposeStartup {
+    /** Archon's services: started last, and only once their images can be pulled. */
+    archonServices: string[];
+    /** Every other service of the project: Supabase, registry, monitoring, proxy, certbot. */
+    otherServices: string[];
+    /** This program pushes the Archon images, so a missing one is an error rather than "pending". */
+    archonImagesRequired: boolean;
+    /** The Archon image tag, named in the message when the images are missing. */
+    imageTag: string;
+    /**
+     * What every `docker compose up` here waits for: the DNS preflight (components/hetzner/dns.ts).
+     * certbot asks Let's Encrypt as soon as it starts, and after a failed attempt it waits an hour.
+     */
+    certificatesDependOn?: LaterResources;
+    /** What the full `docker compose up` waits for besides the delivered files: the image pushes. */
+    upDependsOn?: LaterResources;
+    /**
+     * Started before anything waits on an image push (when this program pushes to the stack's own
+     * registry): `services` (proxy, certbot, registry) from `files`, the project rendered with the
+     * Archon images' tags instead of the digests the pushes return. The pushes depend on
+     * {@link ComposeDelivery.edgeUp}; the project with digests is delivered after them.
+     */
+    edge?: { services: string[]; files: Record<string, pulumi.Input<string>> };
 }
 
 /** SHA-256 over path/content pairs, in path order: the project's identity. */
@@ -82,23 +117,23 @@ function resourceNameOf(file: string): string {
     return file.replace(/[^A-Za-z0-9.-]+/g, "-");
 }
 
+/** `explicit` followed by the resources `later` resolves to, as one dependsOn. */
+function dependsOnAll(explicit: pulumi.Resource[], later: (LaterResources | undefined)[]): Promise<pulumi.Resource[]> {
+    return Promise.all(later.map((l) => l ?? [])).then((lists) => [...explicit, ...lists.flat()]);
+}
+
 export class ComposeDelivery extends pulumi.ComponentResource {
     /** Hash of the delivered project (secret: it covers the secret files too). */
     public readonly projectHash: pulumi.Output<string>;
+    /** The step that started {@link ComposeStartup.edge}'s services (proxy, certbot, registry), when there is one. */
+    public readonly edgeUp?: pulumi.Resource;
+    /** The final `docker compose up`. */
+    public readonly up: pulumi.Resource;
 
     constructor(name: string, args: ComposeDeliveryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:ComposeDelivery", name, {}, opts);
-        const files = pulumi.output(args.files) as pulumi.Output<Record<string, string>>;
-        const filesHash = files.apply(contentHash);
         const root = renderRoot(pulumi.getProject(), pulumi.getStack());
-        const archive = files.apply((all) => new pulumi.asset.FileArchive(writeProjectDirectory(root, all)));
-        const copy = new command.remote.CopyToRemote("project", {
-            connection: args.host.connection,
-            source: archive,
-            remotePath: args.host.projectDir,
-            triggers: [filesHash],
-        }, { parent: this });
-
+        const startup = args.startup;
         const secretWrites = Object.entries(args.secretFiles).map(([file, content]) => {
             const secretContent = pulumi.secret(content);
             return new command.remote.Command(`secret-${resourceNameOf(file)}`, {
@@ -116,13 +151,48 @@ export class ComposeDelivery extends pulumi.ComponentResource {
         });
 
         const secretsHash = pulumi.output(args.secretFiles).apply((all) => contentHash(all as Record<string, string>));
-        this.projectHash = pulumi.secret(pulumi.all([filesHash, secretsHash]).apply(([f, s]) => contentHash({ files: f, secrets: s })));
-        new command.remote.Command("compose-up", {
+        const deliver = (resourceName: string, projectFiles: Record<string, pulumi.Input<string>>, dependsOn: pulumi.Resource[]) => {
+            const files = pulumi.output(projectFiles) as pulumi.Output<Record<string, string>>;
+            const filesHash = files.apply(contentHash);
+            const archive = files.apply((all) => new pulumi.asset.FileArchive(writeProjectDirectory(root, all)));
+            const copy = new command.remote.CopyToRemote(resourceName, {
+                connection: args.host.connection,
+                source: archive,
+                remotePath: args.host.projectDir,
+                triggers: [filesHash],
+            }, { parent: this, dependsOn });
+            return { copy, hash: pulumi.secret(pulumi.all([filesHash, secretsHash]).apply(([f, s]) => contentHash({ files: f, secrets: s }))) };
+        };
+
+        // The proxy, certbot and the registry first, from the project with image tags: the pushes
+        // wait for them (components/registry/bootstrap.ts), and the project with the pushed digests
+        // is delivered after that step, so the two copies never race.
+        if (startup?.edge) {
+            const edge = deliver("edge-project", startup.edge.files, []);
+            this.edgeUp = new command.remote.Command("compose-up-edge", {
+                connection: args.host.connection,
+                create: renderHostScript(["compose-up"], { PROJECT_DIR: args.host.projectDir, START_ONLY: startup.edge.services.join(" ") }),
+                logging: "stdoutAndStderr",
+                triggers: [edge.hash],
+            }, { parent: this, dependsOn: dependsOnAll([edge.copy, ...secretWrites], [startup.certificatesDependOn]) });
+        }
+        const project = deliver("project", args.files, this.edgeUp ? [this.edgeUp] : []);
+        this.projectHash = project.hash;
+        const upParameters: Record<string, string> = startup
+            ? {
+                PROJECT_DIR: args.host.projectDir,
+                ARCHON_SERVICES: startup.archonServices.join(" "),
+                OTHER_SERVICES: startup.otherServices.join(" "),
+                ARCHON_IMAGES_REQUIRED: startup.archonImagesRequired ? "1" : "0",
+                IMAGE_TAG: startup.imageTag,
+            }
+            : { PROJECT_DIR: args.host.projectDir };
+        this.up = new command.remote.Command("compose-up", {
             connection: args.host.connection,
-            create: renderHostScript(["compose-up"], { PROJECT_DIR: args.host.projectDir }),
+            create: renderHostScript(["compose-up"], upParameters),
             logging: "stdoutAndStderr",
             triggers: [this.projectHash],
-        }, { parent: this, dependsOn: [copy, ...secretWrites] });
+        }, { parent: this, dependsOn: dependsOnAll([project.copy, ...secretWrites], [startup?.certificatesDependOn, startup?.upDependsOn]) });
         this.registerOutputs({ projectHash: this.projectHash });
     }
 }

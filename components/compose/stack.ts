@@ -4,11 +4,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceSpec } from "../services/catalog";
-import { ComposeDelivery } from "./delivery";
+import { ComposeDelivery, LaterResources } from "./delivery";
 import { ComposeMonitoring } from "./monitoring";
 import { SHARED_STORAGE_DIR, composeReservedMemoryMib, renderComposeProject } from "./project";
 import { TEXTFILE_STORAGE } from "../backups/postgres-backup";
-import { ComposeProxy } from "./proxy";
+import { CERTBOT_SERVICE, ComposeProxy, PROXY_SERVICE } from "./proxy";
 import { ConfigError } from "../../config";
 import { ComposeHostAccess } from "../hetzner/platform";
 import { memoryBudgetProblem } from "../hetzner/server-types";
@@ -36,6 +36,28 @@ export interface ComposeStackArgs {
     logsRetentionDays: number;
     /** What the delivery waits for (the registry login: pulls need the credentials first). */
     deliveryDependsOn?: pulumi.Resource[];
+    /** The first-deploy order (README "First deploy"); unset = one `docker compose up` of everything. */
+    startup?: ComposeStackStartup;
+}
+
+/** How the project starts around the Archon images (components/compose/delivery.ts ComposeStartup). */
+export interface ComposeStackStartup {
+    /** The services that run Archon images: started last, only once the images can be pulled. */
+    archonServices: string[];
+    /** This program pushes the Archon images (a missing one is then an error). */
+    archonImagesRequired: boolean;
+    imageTag: string;
+    /** The DNS preflight: every `docker compose up` starts certbot, which needs DNS. */
+    certificatesDependOn?: LaterResources;
+    /** The image pushes: the full `docker compose up` waits for them. */
+    upDependsOn?: LaterResources;
+    /**
+     * Set when this program pushes to the stack's own registry: the Archon services' image
+     * references that do not wait on a push (registry/name:tag), by service. The proxy, certbot and
+     * the registry are then started from a project rendered with these before the pushes, which
+     * wait for that step ({@link ComposeStack.edgeUp}).
+     */
+    prePushImages?: Record<string, pulumi.Input<string>>;
 }
 
 export class ComposeStack extends pulumi.ComponentResource {
@@ -45,6 +67,8 @@ export class ComposeStack extends pulumi.ComponentResource {
     public readonly hosts: string[];
     /** MiB of memory the services reserve together (`mem_reservation`). */
     public readonly reservedMemoryMib: number;
+    /** The step that started proxy, certbot and registry before the image pushes (with `startup.prePushImages`). */
+    public readonly edgeUp?: pulumi.Resource;
 
     constructor(name: string, args: ComposeStackArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:ComposeStack", name, {}, opts);
@@ -65,10 +89,32 @@ export class ComposeStack extends pulumi.ComponentResource {
         const problem = memoryBudgetProblem(args.server.type, this.reservedMemoryMib, args.server.location);
         if (problem) throw new ConfigError(`archon-infra:serverType = ${JSON.stringify(args.server.type)}: ${problem}`);
         const project = renderComposeProject({ services, dataDir: args.host.dataDir });
-        new ComposeDelivery("compose-project", { host: args.host, files: project.files, secretFiles: project.secretFiles, secretFileAccess: project.secretFileAccess }, {
+        const startup = args.startup;
+        const names = services.map((s) => s.name);
+        const prePush = startup?.prePushImages;
+        const edgeServices = [PROXY_SERVICE, CERTBOT_SERVICE, "registry"].filter((n) => names.includes(n));
+        const edgeFiles = prePush && names.includes("registry")
+            ? renderComposeProject({ services: services.map((s) => (prePush[s.name] !== undefined ? { ...s, image: prePush[s.name] } : s)), dataDir: args.host.dataDir }).files
+            : undefined;
+        const delivery = new ComposeDelivery("compose-project", {
+            host: args.host,
+            files: project.files,
+            secretFiles: project.secretFiles,
+            secretFileAccess: project.secretFileAccess,
+            startup: startup && {
+                archonServices: startup.archonServices.filter((n) => names.includes(n)),
+                otherServices: names.filter((n) => !startup.archonServices.includes(n)),
+                archonImagesRequired: startup.archonImagesRequired,
+                imageTag: startup.imageTag,
+                certificatesDependOn: startup.certificatesDependOn,
+                upDependsOn: startup.upDependsOn,
+                edge: edgeFiles ? { services: edgeServices, files: edgeFiles } : undefined,
+            },
+        }, {
             parent: this,
             dependsOn: args.deliveryDependsOn,
         });
+        this.edgeUp = delivery.edgeUp;
         this.serviceNames = services.map((s) => s.name).sort();
         this.hosts = proxy.hosts;
         this.registerOutputs({ serviceNames: this.serviceNames, hosts: this.hosts, reservedMemoryMib: this.reservedMemoryMib });

@@ -53,6 +53,8 @@ export class Platform extends pulumi.ComponentResource {
     public readonly sshPrivateKey?: pulumi.Output<string>;
     /** Public IPv4 that DNS records for the stack's hosts point at (load balancer or single host). */
     public readonly ingressIpv4?: pulumi.Output<string>;
+    /** Public IPv6 of the same ingress (AAAA records, components/hetzner/dns.ts). */
+    public readonly ingressIpv6?: pulumi.Output<string>;
     /**
      * StorageClass of every volume claim on the cluster: k3s the retained Hetzner class of
      * ClusterAddons; kubernetes config `storageClassName`, undefined = the cluster's default.
@@ -123,6 +125,7 @@ export class Platform extends pulumi.ComponentResource {
             this.hostSoftware = { ...DOCKER_PACKAGES };
             this.hosts = host.summary.apply((summary) => [summary]);
             this.ingressIpv4 = host.publicIpv4;
+            this.ingressIpv6 = host.summary.apply((summary) => summary.publicIpv6);
         } else {
             const cluster = new K3sCluster("k3s", {
                 placement,
@@ -158,10 +161,12 @@ export class Platform extends pulumi.ComponentResource {
                     labels,
                 }, { parent: this });
                 this.ingressIpv4 = lb.ipv4;
+                this.ingressIpv6 = lb.ipv6;
                 this.proxyProtocol = { trustedCidrs: [NETWORK_RANGE, K3S_CLUSTER_CIDR] };
             } else {
                 // One node: the firewall already admits 80/443 to it, where k3s exposes the ingress controller.
                 this.ingressIpv4 = cluster.nodes[0].publicIpv4;
+                this.ingressIpv6 = cluster.nodes[0].summary.apply((summary) => summary.publicIpv6);
             }
         }
         const keyFile = this.sshPrivateKey ? ` -i ~/.ssh/${namePrefix}` : "";

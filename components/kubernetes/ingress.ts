@@ -288,6 +288,11 @@ export interface KubernetesIngressArgs {
      * trusts headers from these CIDRs only (`Platform.proxyProtocol`); unset = no PROXY protocol.
      */
     proxyProtocolTrustedCidrs?: string[];
+    /**
+     * What the Ingresses wait for (the DNS preflight, known later): each Ingress makes cert-manager
+     * request its host's certificate, and Let's Encrypt's HTTP-01 check needs the host's DNS.
+     */
+    certificatesDependOn?: Promise<pulumi.Resource[]>;
 }
 
 /** Namespace and name of the HelmChartConfig that k3s merges into its bundled Traefik chart. */
@@ -378,6 +383,8 @@ export function certManagerIngressNginxConfig(): Record<string, unknown> {
 export class KubernetesIngress extends pulumi.ComponentResource {
     /** Public hosts served, sorted. */
     public readonly hosts: string[];
+    /** The Ingress objects of each backend service, by service name. */
+    public readonly byService = new Map<string, pulumi.Resource[]>();
 
     constructor(name: string, args: KubernetesIngressArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:KubernetesIngress", name, {}, opts);
@@ -478,7 +485,11 @@ export class KubernetesIngress extends pulumi.ComponentResource {
         for (const manifest of manifests) {
             const resourceName = `${manifest.metadata.namespace}-${manifest.metadata.name}`;
             if (manifest.kind === "Ingress") {
-                new kubernetes.networking.v1.Ingress(resourceName, { metadata: manifest.metadata, spec: manifest.spec }, { ...child, dependsOn: [...addons, issuer, ...controller, ...htpasswdSecrets.values()] });
+                const before = [...addons, issuer, ...controller, ...htpasswdSecrets.values()];
+                const dependsOn = args.certificatesDependOn ? args.certificatesDependOn.then((dns) => [...before, ...dns]) : before;
+                const ingress = new kubernetes.networking.v1.Ingress(resourceName, { metadata: manifest.metadata, spec: manifest.spec }, { ...child, dependsOn });
+                const service = manifest.metadata.labels?.["app.kubernetes.io/name"] ?? manifest.metadata.name;
+                this.byService.set(service, [...(this.byService.get(service) ?? []), ingress]);
             } else {
                 // An IngressRoute routes as soon as it exists: like the Ingresses, only once its login Secrets do.
                 const routeDeps = manifest.kind === "IngressRoute" ? { dependsOn: [...addons, issuer, ...htpasswdSecrets.values()] } : {};

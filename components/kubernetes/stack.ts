@@ -10,7 +10,7 @@ import { blackboxExporterService, internalProbeTargets, postgresExporterService 
 import { publicHosts } from "../services/workload-catalog";
 import { IngressController, KubernetesIngress, renderIngresses } from "./ingress";
 import { KubernetesMonitoring, traefikRouterPrefix } from "./monitoring";
-import { KubernetesWorkloads } from "./workloads";
+import { ArchonWorkloadsOrder, KubernetesWorkloads } from "./workloads";
 import { RegistryCredentials } from "../registry/registry";
 
 /** Kubernetes namespace of the workloads. */
@@ -50,11 +50,17 @@ export interface KubernetesStackArgs {
     metricsRetentionDays: number;
     /** Loki retention in days. */
     logsRetentionDays: number;
+    /** The DNS preflight (known later): the Ingresses, from which cert-manager requests certificates, wait for it. */
+    certificatesDependOn?: Promise<pulumi.Resource[]>;
+    /** The Archon workloads' order and await (KubernetesWorkloadsArgs.archon). */
+    archon?: ArchonWorkloadsOrder;
 }
 
 export class KubernetesStack extends pulumi.ComponentResource {
     /** Public hosts with an Ingress. */
     public readonly hosts: string[];
+    /** The private registry's StatefulSet, Service and Ingress (empty without one): the pushes wait until it serves. */
+    public readonly registryServing: pulumi.Resource[];
 
     constructor(name: string, args: KubernetesStackArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:KubernetesStack", name, {}, opts);
@@ -72,6 +78,7 @@ export class KubernetesStack extends pulumi.ComponentResource {
             storageSizesGb: args.storageSizesGb,
             storageClassName: args.storageClassName,
             clusterAddons: args.clusterAddons,
+            archon: args.archon,
         }, { parent: this });
         const monitoring = new KubernetesMonitoring("monitoring", {
             provider: args.provider,
@@ -87,7 +94,9 @@ export class KubernetesStack extends pulumi.ComponentResource {
             blackbox: { service: blackbox.name, namespace: WORKLOADS_NAMESPACE, probes: internalProbeTargets(args.services) },
             traefikMetrics: args.ingressController === "traefik" && (args.bundledTraefik ?? false),
             clusterAddons: args.clusterAddons,
-        }, { parent: this, dependsOn: [workloads] });
+            // The workloads' namespace, not every workload: the registry's Ingress must not wait for
+            // the Archon workloads, which wait for the image push, which waits for that Ingress.
+        }, { parent: this, dependsOn: [workloads.namespaceResource] });
         const ingress = new KubernetesIngress("ingress", {
             provider: args.provider,
             controller: args.ingressController,
@@ -99,8 +108,10 @@ export class KubernetesStack extends pulumi.ComponentResource {
             monitoringCrds: monitoring.crds,
             clusterAddons: args.clusterAddons,
             proxyProtocolTrustedCidrs: args.proxyProtocolTrustedCidrs,
-        }, { parent: this, dependsOn: [workloads, monitoring] });
+            certificatesDependOn: args.certificatesDependOn,
+        }, { parent: this, dependsOn: [workloads.namespaceResource, monitoring] });
         this.hosts = ingress.hosts;
+        this.registryServing = [...(workloads.byService.get("registry") ?? []), ...(ingress.byService.get("registry") ?? [])];
         this.registerOutputs({ hosts: this.hosts });
     }
 }

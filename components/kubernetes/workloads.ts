@@ -42,7 +42,26 @@ export interface KubernetesWorkloadsArgs {
     monitoringNamespace?: string;
     /** Cluster add-ons every object waits for (CCM: schedulable nodes; CSI: the StorageClass). Default none. */
     clusterAddons?: pulumi.Resource[];
+    /** Order and await of the workloads that run Archon images (README "First deploy"). Default: like the others. */
+    archon?: ArchonWorkloadsOrder;
 }
+
+/** How the workloads running Archon images are created (components/registry/bootstrap.ts). */
+export interface ArchonWorkloadsOrder {
+    /** Their service names (the five Archon images). */
+    services: string[];
+    /** They wait for these: the image pushes (docker.Image) or the image check. */
+    dependsOn: pulumi.Resource[];
+    /**
+     * True when their images were missing from the registry at the check: `pulumi.com/skipAwait`,
+     * so the first deploy does not time out on pods in ImagePullBackOff (kubelet keeps pulling
+     * and they start once the images are pushed). False or unset: Pulumi awaits them as usual.
+     */
+    skipAwait?: pulumi.Output<boolean>;
+}
+
+/** pulumi-kubernetes's annotation that creates or updates an object without waiting for it to become ready. */
+export const SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait";
 
 /** A ConfigMap / Secret key for a file path (keys allow only [-._a-zA-Z0-9]). */
 export function fileKey(file: FileSpec): string {
@@ -103,6 +122,10 @@ function sha256(text: string): string {
 
 export class KubernetesWorkloads extends pulumi.ComponentResource {
     public readonly namespace: pulumi.Output<string>;
+    /** The Namespace object: what objects elsewhere in it wait for. */
+    public readonly namespaceResource: kubernetes.core.v1.Namespace;
+    /** Each service's workload (Deployment, StatefulSet, Job or CronJob) and its Service, by service name. */
+    public readonly byService = new Map<string, pulumi.Resource[]>();
 
     constructor(name: string, args: KubernetesWorkloadsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:KubernetesWorkloads", name, {}, opts);
@@ -114,6 +137,7 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
             metadata: { name: ns, labels: { "app.kubernetes.io/part-of": "archon", "pod-security.kubernetes.io/enforce": "baseline" } },
         }, { ...childOpts, dependsOn: addons });
         this.namespace = namespace.metadata.name;
+        this.namespaceResource = namespace;
         // Pods need nodes the CCM initialized, claims the CSI driver's StorageClass: no racing them.
         const opt: pulumi.CustomResourceOptions = { ...childOpts, dependsOn: [namespace, ...addons] };
         const labels = (service: ServiceSpec) => ({ "app.kubernetes.io/name": service.name, "app.kubernetes.io/component": service.group, "app.kubernetes.io/part-of": "archon" });
@@ -149,12 +173,18 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
 
         // Migration Jobs first: a service that depends on one starts only after it completed.
         const jobs = new Map<string, pulumi.Resource>();
+        const archon = new Set(args.archon?.services ?? []);
+        const archonWaitsFor = (service: ServiceSpec) => (archon.has(service.name) ? args.archon?.dependsOn ?? [] : []);
+        const record = (service: ServiceSpec, workload: pulumi.Resource) =>
+            this.byService.set(service.name, [workload, ...(clusterServices.has(service.name) ? [clusterServices.get(service.name)!] : [])]);
         for (const service of services.filter((s) => s.kind === "oneshot")) {
-            jobs.set(service.name, this.renderWorkload(service, ns, args, opt, pullSecrets, hostAliases, labels(service), []));
+            const job = this.renderWorkload(service, ns, args, opt, pullSecrets, hostAliases, labels(service), archonWaitsFor(service));
+            jobs.set(service.name, job);
+            record(service, job);
         }
         for (const service of services.filter((s) => s.kind !== "oneshot")) {
-            const waitFor = (service.dependsOn ?? []).flatMap((d) => jobs.get(d) ?? []);
-            this.renderWorkload(service, ns, args, opt, pullSecrets, hostAliases, labels(service), waitFor);
+            const waitFor = [...(service.dependsOn ?? []).flatMap((d) => jobs.get(d) ?? []), ...archonWaitsFor(service)];
+            record(service, this.renderWorkload(service, ns, args, opt, pullSecrets, hostAliases, labels(service), waitFor));
         }
         this.registerOutputs({ namespace: this.namespace });
     }
@@ -170,6 +200,12 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
         waitFor: pulumi.Resource[],
     ): pulumi.Resource {
         const meta = (suffix: string) => ({ name: `${service.name}${suffix}`, namespace: ns, labels });
+        // The workload itself (not its ConfigMaps, Secrets, PDB): skip the await when its Archon image was missing.
+        const skipAwait = args.archon?.services.includes(service.name) ? args.archon.skipAwait : undefined;
+        const workloadMeta = () => (skipAwait === undefined
+            ? meta("")
+            // No annotations at all when awaited: an empty map would show as a change on every existing workload.
+            : { ...meta(""), annotations: skipAwait.apply((skip): Record<string, string> | undefined => (skip ? { [SKIP_AWAIT_ANNOTATION]: "true" } : undefined)) as pulumi.Input<Record<string, string>> });
         const plainFiles = (service.files ?? []).filter((f) => !f.secret);
         const secretFiles = (service.files ?? []).filter((f) => f.secret);
         const configData: Record<string, Input<string>> = { ...(service.env ?? {}) };
@@ -297,7 +333,7 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
             // A failed run is retried twice, never overlaps the next, and its pods stay for `kubectl logs`;
             // kube-state-metrics exports kube_cronjob_status_last_successful_time from its status.
             return new kubernetes.batch.v1.CronJob(service.name, {
-                metadata: meta(""),
+                metadata: workloadMeta(),
                 spec: {
                     schedule: service.schedule,
                     timeZone: "Etc/UTC",
@@ -311,7 +347,7 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
         }
         if (service.kind === "oneshot") {
             const job = new kubernetes.batch.v1.Job(service.name, {
-                metadata: meta(""),
+                metadata: workloadMeta(),
                 spec: { backoffLimit: 6, template },
             }, { ...workloadOpt, deleteBeforeReplace: true });
             return job;
@@ -323,12 +359,12 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
         let workload: pulumi.Resource;
         if (service.kind === "stateful") {
             workload = new kubernetes.apps.v1.StatefulSet(service.name, {
-                metadata: meta(""),
+                metadata: workloadMeta(),
                 spec: { serviceName: service.name, replicas, selector: { matchLabels: { "app.kubernetes.io/name": service.name } }, template, updateStrategy: { type: "RollingUpdate" } },
             }, workloadOpt);
         } else {
             workload = new kubernetes.apps.v1.Deployment(service.name, {
-                metadata: meta(""),
+                metadata: workloadMeta(),
                 spec: {
                     replicas,
                     selector: { matchLabels: { "app.kubernetes.io/name": service.name } },

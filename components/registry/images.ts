@@ -38,6 +38,11 @@ export interface ArchonImagesArgs {
      * the deploy workflow refuses a tag without one.
      */
     warnWithoutRecord: boolean;
+    /**
+     * What each build-and-push waits for: RegistryReady.ready when pushing to the stack's own
+     * registry, which serves only once the stack is up (components/registry/bootstrap.ts). Default none.
+     */
+    pushAfter?: pulumi.Resource[];
 }
 
 /**
@@ -47,6 +52,8 @@ export interface ArchonImagesArgs {
 export class ArchonImages extends pulumi.ComponentResource {
     /** Image reference each workload uses: the digest when built here, else registry/name:tag. */
     public readonly refs: Record<ArchonImageName, pulumi.Output<string>>;
+    /** registry/name:tag of every image: known before any push (the first deploy starts the registry from these). */
+    public readonly taggedRefs: Record<ArchonImageName, pulumi.Output<string>>;
     /** The images this stack deploys (all five; archon-agents only with enableAgents). */
     public readonly deployed: ArchonImageName[];
     /** {@link refs} of the {@link deployed} images only: what the release record lists. */
@@ -64,6 +71,7 @@ export class ArchonImages extends pulumi.ComponentResource {
         const repository = (image: ArchonImageName) => pulumi.interpolate`${args.registry.server}/${image}`;
         const tagged = (image: ArchonImageName) => pulumi.interpolate`${repository(image)}:${args.imageTag}`;
         const refs = Object.fromEntries(ARCHON_IMAGES.map((image) => [image, tagged(image)])) as Record<ArchonImageName, pulumi.Output<string>>;
+        this.taggedRefs = { ...refs };
         this.builds = [];
 
         if (args.build) {
@@ -84,7 +92,7 @@ export class ArchonImages extends pulumi.ComponentResource {
                         cacheFrom: { images: cacheFrom },
                     },
                     registry: { server: args.registry.server, username: args.registry.username, password: args.registry.password },
-                }, { parent: this });
+                }, { parent: this, dependsOn: args.pushAfter ?? [] });
                 this.builds.push(built);
                 refs[image] = built.repoDigest;
             }

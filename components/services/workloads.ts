@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ArchonConfig } from "../../config";
 import { ServiceSpec } from "./catalog";
 import { ComposeStack } from "../compose/stack";
-import { ArchonImageName } from "../registry/images";
+import { ARCHON_IMAGES, ArchonImageName } from "../registry/images";
 import { KubernetesStack } from "../kubernetes/stack";
 import { Platform } from "../hetzner/platform";
 import { RegistryCredentials } from "../registry/registry";
@@ -32,6 +32,31 @@ export interface WorkloadsArgs {
     registry?: RegistryCredentials;
     /** What the Compose delivery waits for (RegistryLogin.resources: pulls need the credentials first). */
     composeDependsOn?: pulumi.Resource[];
+    /** The first-deploy order around the registry and DNS (README "First deploy"). */
+    bootstrap?: WorkloadsBootstrap;
+}
+
+/** What the first deploy waits for, and where (components/registry/bootstrap.ts). */
+export interface WorkloadsBootstrap {
+    /** The DNS preflight (PublicDns.preflight, known later): every step that obtains a certificate waits for it. */
+    certificatesDependOn?: Promise<pulumi.Resource[]>;
+    /** What the Archon workloads wait for: the image pushes (ArchonImages.builds) or the image check. */
+    archonDependsOn: pulumi.Resource[];
+    /** This program pushes the Archon images (`buildImages`). */
+    imagesPushedHere: boolean;
+    /** The tag the Archon workloads run. */
+    imageTag: string;
+    /**
+     * Compose, when this program pushes to the stack's own registry: references of the Archon images
+     * that do not wait on the push (registry/name:tag), for the project that starts proxy, certbot
+     * and registry first.
+     */
+    prePushImageRefs?: Record<ArchonImageName, pulumi.Input<string>>;
+    /**
+     * Kubernetes: true when the image check found an Archon image missing; the Archon workloads
+     * then skip Pulumi's await (their pods pull by themselves once the images exist).
+     */
+    archonSkipAwait?: pulumi.Output<boolean>;
 }
 
 export class Workloads extends pulumi.ComponentResource {
@@ -42,10 +67,16 @@ export class Workloads extends pulumi.ComponentResource {
     public readonly componentVersions: Record<string, string>;
     /** Public hosts served with TLS. */
     public readonly hosts: string[];
+    /**
+     * What makes the stack's own registry reachable at https://registry.<domain>: the Compose step
+     * that starts proxy, certbot and registry before the pushes, or the registry's StatefulSet,
+     * Service and Ingress. Empty without a private registry (or on Compose without pushes here).
+     */
+    public readonly registryServing: pulumi.Resource[];
 
     constructor(name: string, args: WorkloadsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:Workloads", name, {}, opts);
-        const { config, platform } = args;
+        const { config, platform, bootstrap } = args;
         const compose = config.target === "compose";
         // Optional OIDC login of the UI (config oidc*): oauth2-proxy joins the catalog and the UI's route is checked by it.
         const oidcLogin = config.oidc === undefined ? undefined : new OidcLogin("oidc-login", {
@@ -98,8 +129,17 @@ export class Workloads extends pulumi.ComponentResource {
                 metricsRetentionDays: config.metricsRetentionDays,
                 logsRetentionDays: config.logsRetentionDays,
                 deliveryDependsOn: args.composeDependsOn,
+                startup: bootstrap && {
+                    archonServices: [...ARCHON_IMAGES],
+                    archonImagesRequired: bootstrap.imagesPushedHere,
+                    imageTag: bootstrap.imageTag,
+                    certificatesDependOn: bootstrap.certificatesDependOn,
+                    upDependsOn: bootstrap.archonDependsOn,
+                    prePushImages: bootstrap.prePushImageRefs,
+                },
             }, { parent: this });
             this.hosts = stack.hosts;
+            this.registryServing = stack.edgeUp ? [stack.edgeUp] : [];
         } else {
             const provider = platform.kubernetesProvider;
             if (!provider) throw new pulumi.RunError(`target ${config.target}: the platform did not provide a Kubernetes provider`);
@@ -120,8 +160,11 @@ export class Workloads extends pulumi.ComponentResource {
                 alertWebhookUrl: config.alertWebhookUrl,
                 metricsRetentionDays: config.metricsRetentionDays,
                 logsRetentionDays: config.logsRetentionDays,
+                certificatesDependOn: bootstrap?.certificatesDependOn,
+                archon: bootstrap && { services: [...ARCHON_IMAGES], dependsOn: bootstrap.archonDependsOn, skipAwait: bootstrap.archonSkipAwait },
             }, { parent: this });
             this.hosts = stack.hosts;
+            this.registryServing = stack.registryServing;
         }
         this.registerOutputs({ urls: this.urls, componentVersions: this.componentVersions, hosts: this.hosts });
     }

@@ -161,6 +161,9 @@ export const COMPUTED_STATE: Record<string, ComputedState> = {
     }),
     // Remote commands print nothing offline, except the k3s kubeconfig fetch (components/k3s-cluster.ts).
     "command:remote:Command": (ctx) => ({ stdout: ctx.name === "kubeconfig" ? MOCK_K3S_KUBECONFIG : "", stderr: "" }),
+    // Local steps print nothing offline; the image check reports the images present (the usual
+    // case: workloads keep Pulumi's await), components/registry/bootstrap.ts.
+    "command:local:Command": (ctx) => ({ stdout: ctx.name === "archon-images-present" ? "present" : "", stderr: "" }),
     "docker:index/image:Image": (ctx) => {
         const imageName = String(ctx.inputs.imageName ?? ctx.name);
         const repository = imageName.replace(/:[^:/]+$/, "");
