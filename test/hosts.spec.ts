@@ -11,6 +11,7 @@ import { HOST_SCRIPTS_DIR, renderHostScript } from "../components/hetzner/host-s
 import { RETAINED_STORAGE_CLASS } from "../components/hetzner/cluster-addons";
 import { SERVER_IMAGE } from "../components/hetzner/server";
 import { contentHash } from "../components/compose/delivery";
+import { K3S_INSTALLERS } from "../components/hetzner/k3s-installers";
 import { KUBECONFIG, generatedSecretValues, named, ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
 
 const SERVER = "hcloud:index/server:Server";
@@ -26,6 +27,20 @@ function hcloudResources(result: SynthResult) {
     return result.resources.filter((r) => r.type.startsWith("hcloud:"));
 }
 
+/**
+ * The stack's Hetzner firewalls by resource name (`hosts`: the hosts' rules; `ci-access`: the one
+ * CI opens while a deploy runs), each with the ID servers attach it by (its component's output).
+ */
+function firewallsByName(result: SynthResult): Record<string, { id: number; rules: FirewallRuleInput[] }> {
+    return Object.fromEntries(ofType(result, FIREWALL).map((firewall) => {
+        const id = result.componentOutputs[firewall.parent]?.firewallId;
+        assert.ok(Number.isInteger(id) && (id as number) > 0, `${firewall.name}: its component outputs no numeric firewallId`);
+        return [firewall.name, { id: id as number, rules: plainInputs(firewall).rules as FirewallRuleInput[] }];
+    }));
+}
+
+interface FirewallRuleInput { direction: string; protocol: string; port?: string; sourceIps: string[] }
+
 function isSecret(value: unknown): boolean {
     return value !== null && typeof value === "object" && "$secret" in (value as object);
 }
@@ -38,7 +53,8 @@ describe("hosts: compose target (staging)", () => {
         assert.strictEqual(count(SERVER), 1);
         assert.strictEqual(count("hcloud:index/network:Network"), 1);
         assert.strictEqual(count("hcloud:index/networkSubnet:NetworkSubnet"), 1);
-        assert.strictEqual(count(FIREWALL), 1);
+        // The hosts' firewall and the CI access firewall (empty but while a deploy runs).
+        assert.deepStrictEqual(ofType(s, FIREWALL).map((f) => f.name).sort(), ["ci-access", "hosts"]);
         assert.strictEqual(count("hcloud:index/sshKey:SshKey"), 1);
         assert.strictEqual(count("hcloud:index/placementGroup:PlacementGroup"), 0);
         assert.strictEqual(count("hcloud:index/loadBalancer:LoadBalancer"), 0);
@@ -54,11 +70,12 @@ describe("hosts: compose target (staging)", () => {
         assert.strictEqual(server.backups, false);
     });
 
-    it("attaches the firewall at boot and the volume as a separate resource", async () => {
+    it("attaches the firewalls at boot and the volume as a separate resource", async () => {
         const s = await synth("staging");
         const server = plainInputs(ofType(s, SERVER)[0]);
-        assert.strictEqual(server.firewallIds.length, 1);
-        assert.ok(Number.isInteger(server.firewallIds[0]) && server.firewallIds[0] > 0, `firewallIds must be numbers, got ${JSON.stringify(server.firewallIds)}`);
+        for (const id of server.firewallIds) assert.ok(Number.isInteger(id) && id > 0, `firewallIds must be numbers, got ${JSON.stringify(server.firewallIds)}`);
+        const firewalls = firewallsByName(s);
+        assert.deepStrictEqual([...server.firewallIds].sort(), [firewalls.hosts.id, firewalls["ci-access"].id].sort(), "the server must boot behind the hosts' and the CI access firewall");
         assert.strictEqual(server.volumes, undefined, "the volume must not be tied to the server's lifecycle");
         assert.strictEqual(ofType(s, "hcloud:index/volumeAttachment:VolumeAttachment").length, 1);
     });
@@ -135,21 +152,26 @@ describe("hosts: k3s target (production)", () => {
         for (const srv of ofType(s, SERVER).map(plainInputs)) assert.strictEqual(typeof srv.networks[0].networkId, "number");
     });
 
-    it("installs the pinned k3s over SSH: first node --cluster-init, the others join over the private network", async () => {
-        const s = await synth("production", { k3sVersion: "v1.30.8+k3s1" });
-        const create = (name: string) => plainInputs(named(s, COMMAND, name)).create as string;
-        assert.match(create("install-cp-1"), /export K3S_ROLE='init'/);
-        assert.match(create("install-cp-2"), /export K3S_ROLE='server'\nexport K3S_SERVER_URL='https:\/\/10\.0\.1\.11:6443'/);
-        assert.match(create("install-agent-1"), /export K3S_ROLE='agent'\nexport K3S_SERVER_URL='https:\/\/10\.0\.1\.11:6443'/);
-        for (const name of ["install-cp-1", "install-cp-2", "install-cp-3", "install-agent-1"]) {
-            assert.match(create(name), /export K3S_VERSION='v1\.30\.8\+k3s1'/);
-            assert.match(create(name), /--flannel-iface "\$private_iface"/);
-        }
-        assert.ok(named(s, COMMAND, "install-cp-3").options.dependsOn?.some((urn) => urn.endsWith("::install-cp-2")), "etcd members join one at a time");
-        for (const file of Object.keys(s.files).filter((f) => f.startsWith("cloud-init/"))) {
-            assert.doesNotMatch(s.files[file], /k3s/i, `${file}: k3s is installed over SSH, not from user-data`);
-        }
-    });
+    // Every k3sVersion with a verified installer row (config refuses any other, see
+    // supply-chain.spec.ts): the configured version, with its row's installer, reaches every node.
+    for (const [version, installer] of Object.entries(K3S_INSTALLERS)) {
+        it(`installs the pinned k3s over SSH: first node --cluster-init, the others join over the private network (k3sVersion ${version})`, async () => {
+            const s = await synth("production", { k3sVersion: version });
+            const create = (name: string) => plainInputs(named(s, COMMAND, name)).create as string;
+            assert.match(create("install-cp-1"), /export K3S_ROLE='init'/);
+            assert.match(create("install-cp-2"), /export K3S_ROLE='server'\nexport K3S_SERVER_URL='https:\/\/10\.0\.1\.11:6443'/);
+            assert.match(create("install-agent-1"), /export K3S_ROLE='agent'\nexport K3S_SERVER_URL='https:\/\/10\.0\.1\.11:6443'/);
+            for (const name of ["install-cp-1", "install-cp-2", "install-cp-3", "install-agent-1"]) {
+                assert.ok(create(name).includes(`export K3S_VERSION='${version}'\n`), `${name}: K3S_VERSION is not ${version}`);
+                assert.ok(create(name).includes(`export K3S_INSTALLER_COMMIT='${installer.commit}'\nexport K3S_INSTALLER_SHA256='${installer.sha256}'\n`), `${name}: not the installer row of ${version}`);
+                assert.match(create(name), /--flannel-iface "\$private_iface"/);
+            }
+            assert.ok(named(s, COMMAND, "install-cp-3").options.dependsOn?.some((urn) => urn.endsWith("::install-cp-2")), "etcd members join one at a time");
+            for (const file of Object.keys(s.files).filter((f) => f.startsWith("cloud-init/"))) {
+                assert.doesNotMatch(s.files[file], /k3s/i, `${file}: k3s is installed over SSH, not from user-data`);
+            }
+        });
+    }
 
     it("sends the k3s token on stdin only, as a secret", async () => {
         const s = await synth("production");
@@ -233,9 +255,13 @@ describe("hosts: firewall exposure", () => {
     for (const stack of ["staging", "production"]) {
         it(`${stack}: only 80/443 (not on nodes behind the load balancer) and ICMP reach the world; SSH and the Kubernetes API only sshAllowedCidrs`, async () => {
             const s = await synth(stack);
-            const firewalls = ofType(s, FIREWALL);
-            assert.strictEqual(firewalls.length, 1);
-            const rules = plainInputs(firewalls[0]).rules as { direction: string; protocol: string; port?: string; sourceIps: string[] }[];
+            const firewalls = firewallsByName(s);
+            assert.deepStrictEqual(Object.keys(firewalls).sort(), ["ci-access", "hosts"]);
+            // The CI access firewall is created empty (npm run ci-access opens it for one runner's
+            // address while a deploy runs; ci-access.spec.ts), so what the world reaches at rest is
+            // the union of both firewalls' rules, as Hetzner applies them.
+            assert.deepStrictEqual(firewalls["ci-access"].rules, []);
+            const rules = Object.values(firewalls).flatMap((f) => f.rules);
             for (const rule of rules) assert.strictEqual(rule.direction, "in");
             const world = rules.filter((r) => r.sourceIps.some((ip) => WORLD.includes(ip) || ip.endsWith("/0")));
             // Production's nodes sit behind the PROXY protocol load balancer, which reaches them privately.
@@ -246,8 +272,9 @@ describe("hosts: firewall exposure", () => {
             const expected = stack === "production" ? ["tcp/22", "tcp/6443"] : ["tcp/22"];
             assert.deepStrictEqual(admin.map((r) => `${r.protocol}/${r.port}`).sort(), expected);
             for (const r of admin) assert.deepStrictEqual(r.sourceIps, ADMIN_CIDRS);
+            const allFirewalls = Object.values(firewalls).map((f) => f.id).sort();
             for (const srv of ofType(s, SERVER).map(plainInputs)) {
-                assert.deepStrictEqual(srv.firewallIds.length, 1, `${srv.name} must get the firewall at boot`);
+                assert.deepStrictEqual([...srv.firewallIds].sort(), allFirewalls, `${srv.name} must get both firewalls at boot`);
             }
         });
     }

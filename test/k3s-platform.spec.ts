@@ -6,6 +6,7 @@
  * balancer and the ingress controller (the per-client rate limit's client address).
  */
 import { strict as assert } from "assert";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -17,6 +18,7 @@ import {
     ARCHON_INTERNAL_RANGE, DOCKER_DEFAULT_BRIDGE, K3S_CLUSTER_CIDR, K3S_CLUSTER_DNS, K3S_SERVICE_CIDR, cidrContains, cidrsOverlap,
 } from "../components/hetzner/pod-network";
 import { K3S_TRAEFIK } from "../components/kubernetes/ingress";
+import { K3S_INSTALLERS } from "../components/hetzner/k3s-installers";
 import { PROJECT_DIR, stackConfig } from "../scripts/lib/stack-config";
 import { ResourceRecord, SynthResult } from "../scripts/lib/synthesize";
 import { KUBECONFIG, named, ofType, plainInputs, run, synth } from "./helpers";
@@ -67,28 +69,66 @@ function proxyProtocolTrust(args: string[]): Record<string, string[]> {
     }));
 }
 
+/** What the stub installer the stubbed `curl` downloads contains. */
+const STUB_INSTALLER = "# installer\n";
+
+interface InstallRun {
+    status: number;
+    output: string;
+    /** URLs the script fetched with curl. */
+    downloads: string[];
+    /** Each sudo call's arguments, in order. */
+    sudoCalls: string[][];
+}
+
 /**
- * Runs a rendered k3s install command in bash with the host's tools stubbed (cloud-init, ip,
- * curl, sudo), and returns the arguments it hands the k3s installer.
+ * Runs a rendered k3s install command in real bash with the host's tools stubbed (cloud-init, ip,
+ * curl, sudo); sha256sum is the real one. The stubbed curl "downloads" STUB_INSTALLER, whose hash
+ * is not the recorded one of the real install.sh: with `installerHash: "stub"` the test puts the
+ * stub's sha256 where the rendered command carries the recorded one (the check then passes, the
+ * way it does on a node for the real installer); with "recorded" the command runs as rendered and
+ * must refuse the (for it, tampered) download.
  */
-function installerArguments(script: string, privateIp: string): string[] {
+function runInstall(script: string, privateIp: string, installerHash: "stub" | "recorded"): InstallRun {
+    const recorded = /^export K3S_INSTALLER_SHA256='([0-9a-f]{64})'$/m.exec(script);
+    assert.ok(recorded, "the rendered command carries the installer's sha256");
+    assert.ok(Object.values(K3S_INSTALLERS).some((row) => row.sha256 === recorded[1]), "the sha256 is a verified row's");
+    const stubHash = createHash("sha256").update(STUB_INSTALLER).digest("hex");
+    const rendered = installerHash === "stub" ? script.replace(recorded[0], `export K3S_INSTALLER_SHA256='${stubHash}'`) : script;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "k3s-install-"));
     const bin = path.join(dir, "bin");
     fs.mkdirSync(bin);
     const stub = (name: string, body: string) => fs.writeFileSync(path.join(bin, name), `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });
     stub("cloud-init", "exit 0");
     stub("ip", `echo "3: enp7s0    inet ${privateIp}/32 brd ${privateIp} scope global dynamic enp7s0"`);
-    stub("curl", 'while [ $# -gt 0 ]; do if [ "$1" = -o ]; then echo "# installer" >"$2"; fi; shift; done');
+    const stubInstaller = path.join(dir, "stub-installer.sh");
+    fs.writeFileSync(stubInstaller, STUB_INSTALLER);
+    stub("curl", `out=""
+for a in "$@"; do case "$a" in https://*) echo "$a" >>"${dir}/downloads" ;; esac; done
+while [ $# -gt 0 ]; do if [ "$1" = -o ]; then out="$2"; fi; shift; done
+cp "${stubInstaller}" "$out"`);
     // Each sudo call: its arguments, one per line, in its own file; stdin (the token) is drained.
     stub("sudo", `n=$(ls "${dir}"/sudo-* 2>/dev/null | wc -l); printf '%s\\n' "$@" >"${dir}/sudo-$n"; cat >/dev/null`);
     const scriptFile = path.join(dir, "install.sh");
-    fs.writeFileSync(scriptFile, script);
+    fs.writeFileSync(scriptFile, rendered);
     const result = run("bash", [scriptFile], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, input: "token\n" });
-    assert.equal(result.status, 0, result.output);
     const calls = fs.readdirSync(dir).filter((f) => f.startsWith("sudo-")).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
-    const last = fs.readFileSync(path.join(dir, calls[calls.length - 1]), "utf8").trimEnd().split("\n");
+    const sudoCalls = calls.map((f) => fs.readFileSync(path.join(dir, f), "utf8").trimEnd().split("\n"));
+    const downloadsFile = path.join(dir, "downloads");
+    const downloads = fs.existsSync(downloadsFile) ? fs.readFileSync(downloadsFile, "utf8").trim().split("\n") : [];
     fs.rmSync(dir, { recursive: true, force: true });
-    // sudo env INSTALL_K3S_VERSION=... sh <installer> <k3s arguments...>
+    return { status: result.status ?? -1, output: result.output, downloads, sudoCalls };
+}
+
+/**
+ * Runs a rendered k3s install command (see runInstall) with its checksum check passing, and
+ * returns the arguments it hands the k3s installer.
+ */
+function installerArguments(script: string, privateIp: string): string[] {
+    const result = runInstall(script, privateIp, "stub");
+    assert.equal(result.status, 0, result.output);
+    const last = result.sudoCalls[result.sudoCalls.length - 1];
+    // sudo env -u INSTALL_K3S_SKIP_DOWNLOAD INSTALL_K3S_VERSION=... sh <installer> <k3s arguments...>
     assert.equal(last[0], "env", `the last sudo call runs the installer: ${last.join(" ")}`);
     return last.slice(last.indexOf("sh") + 2);
 }
@@ -129,6 +169,29 @@ describe("k3s pod and Service ranges (Archon's internal API admits 172.16.0.0/12
         // `k3s agent` has no such flags and would refuse to start with them.
         for (const flag of ["--cluster-cidr", "--service-cidr", "--cluster-dns"]) assert.ok(!agent.includes(flag), `agent got ${flag}`);
         assert.equal(flagValue(agent, "--node-ip"), "10.0.1.101");
+    });
+
+    it("fetches install.sh from the pinned release's commit, runs it only when its sha256 matches and refuses it otherwise (a real bash and sha256sum run)", async () => {
+        const s = await synth("production");
+        const version = String(stackConfig("production").values["archon-infra:k3sVersion"]);
+        const { commit } = K3S_INSTALLERS[version];
+        const script = plainInputs(named(s, COMMAND, "install-cp-1")).create as string;
+        const url = `https://raw.githubusercontent.com/k3s-io/k3s/${commit}/install.sh`;
+
+        const accepted = runInstall(script, "10.0.1.11", "stub");
+        assert.equal(accepted.status, 0, accepted.output);
+        assert.deepEqual(accepted.downloads, [url]);
+        const last = accepted.sudoCalls[accepted.sudoCalls.length - 1];
+        assert.deepEqual(last.slice(0, 3), ["env", "-u", "INSTALL_K3S_SKIP_DOWNLOAD"]);
+        assert.ok(last.includes(`INSTALL_K3S_VERSION=${version}`), last.join(" "));
+
+        // As rendered, the recorded sha256 is the real install.sh's: the stub download does not match it.
+        const refused = runInstall(script, "10.0.1.11", "recorded");
+        assert.equal(refused.status, 1, refused.output);
+        assert.match(refused.output, new RegExp(`k3s install\\.sh at ${commit} does not match sha256 [0-9a-f]{64}; refusing to run it`));
+        assert.deepEqual(refused.downloads, [url]);
+        assert.ok(accepted.sudoCalls.some((call) => call[0] === "env"), "the check can fail: the accepted run's installer call is seen");
+        assert.ok(!refused.sudoCalls.some((call) => call[0] === "env"), `a refused installer must not run: ${JSON.stringify(refused.sudoCalls)}`);
     });
 
     it("keeps k3s's Traefik with ingressController traefik and disables it with ingress-nginx (both would claim 80/443)", async () => {
@@ -312,7 +375,9 @@ describe("client addresses through the load balancer (PROXY protocol end to end)
             assert.ok(cidrs.some((c) => cidrContains(c, HOSTS_SUBNET)));
             for (const c of cidrs) assert.ok(!c.endsWith("/0"), "never trust the world");
         }
-        const rules = plainInputs(ofType(s, "hcloud:index/firewall:Firewall")[0]).rules as { port?: string; sourceIps: string[] }[];
+        // The hosts' firewall (the CI access firewall beside it is empty but while a deploy runs, and opens 22/6443 only).
+        const rules = plainInputs(named(s, "hcloud:index/firewall:Firewall", "hosts")).rules as { port?: string; sourceIps: string[] }[];
+        assert.ok(rules.length > 0);
         assert.ok(!rules.some((r) => ["80", "443"].includes(r.port ?? "")), "nodes behind the balancer accept no direct web traffic (it could forge PROXY headers)");
     });
 
@@ -320,7 +385,7 @@ describe("client addresses through the load balancer (PROXY protocol end to end)
         const s = await synth("production", { controlPlaneNodes: 1, agentNodes: 0 });
         assert.equal(ofType(s, "hcloud:index/loadBalancerService:LoadBalancerService").length, 0);
         assert.deepEqual(proxyProtocolTrust(traefikArguments(s)), {});
-        const rules = plainInputs(ofType(s, "hcloud:index/firewall:Firewall")[0]).rules as { port?: string }[];
+        const rules = plainInputs(named(s, "hcloud:index/firewall:Firewall", "hosts")).rules as { port?: string }[];
         assert.deepEqual(rules.filter((r) => ["80", "443"].includes(r.port ?? "")).length, 2);
     });
 
