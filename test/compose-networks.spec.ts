@@ -74,13 +74,28 @@ function neededConnections(config: Normalised, files: Record<string, string>): [
         }
     }
     // The proxy connects to every upstream of nginx.conf.
-    for (const match of files["config/proxy/etc_nginx_nginx.conf"].matchAll(/proxy_pass http:\/\/([^:/;]+)/g)) add("proxy", match[1], "proxy_pass");
+    // nginx.conf resolves each upstream per request: `set $var host;` then `proxy_pass http://$var:port`.
+    const nginxConf = files["config/proxy/etc_nginx_nginx.conf"];
+    const upstreamVariables = new Map([...nginxConf.matchAll(/set (\$[a-z_]+) ([a-z0-9.-]+);/g)].map((m) => [m[1], m[2]]));
+    const upstreams = [...nginxConf.matchAll(/proxy_pass http:\/\/([^:/;]+)/g)].map((m) => m[1]);
+    assert.ok(upstreams.length > 0, "nginx.conf has upstreams");
+    for (const match of nginxConf.matchAll(/set (\$[a-z_]+) ([a-z0-9.-]+);\s*proxy_pass http:\/\/\1[:/;]/g)) add("proxy", match[2], "proxy_pass");
+    for (const upstream of upstreams) {
+        if (upstream.startsWith("$")) assert.ok(upstreamVariables.has(upstream), `${upstream} is set before proxy_pass`);
+        else add("proxy", upstream, "proxy_pass");
+    }
     // Prometheus scrapes each static target (blackbox's relabelled address included) and alerts Alertmanager.
     const prometheus = parseYaml(files["config/prometheus/etc_prometheus_prometheus.yml"]);
     for (const job of prometheus.scrape_configs) {
         const replaced = (job.relabel_configs ?? []).find((r: { target_label: string }) => r.target_label === "__address__");
         const targets: string[] = replaced ? [replaced.replacement] : job.static_configs.flatMap((c: { targets: string[] }) => c.targets);
         for (const target of targets) if (!target.startsWith("localhost")) add("prometheus", hostOf(target), `scrape ${job.job_name}`);
+        // blackbox-exporter probes each in-network target Prometheus hands it (`__param_target`).
+        if (replaced && hostOf(replaced.replacement) === "blackbox-exporter") {
+            for (const target of job.static_configs.flatMap((c: { targets: string[] }) => c.targets)) {
+                if (names.has(hostOf(target))) add("blackbox-exporter", hostOf(target), `probe ${job.job_name}`);
+            }
+        }
     }
     for (const target of prometheus.alerting.alertmanagers[0].static_configs[0].targets) add("prometheus", hostOf(target), "alerting");
     for (const source of parseYaml(files["config/grafana/etc_grafana_provisioning_datasources_archon.yml"]).datasources) add("grafana", hostOf(source.url), "datasource");
@@ -103,6 +118,7 @@ describe("compose network segmentation", () => {
                 for (const admin of ["meta", "db", "studio", "prometheus", "cadvisor"]) assert.ok(!reaches(archon, admin), `${archon} must not reach ${admin}`);
             }
             const needed = neededConnections(config, files);
+            assert.ok(needed.some(([client, server]) => client === "blackbox-exporter" && server === "archon-server"), "blackbox-exporter probes archon-server");
             assert.ok(needed.length > 25, `derived ${needed.length} connections`);
             for (const [client, server, why] of needed) {
                 const target = server === "kong.localhost" ? resolves(client, server) : (reaches(client, server) ? server : undefined);
@@ -126,7 +142,8 @@ describe("compose network segmentation", () => {
             }
         }
         const onEgress = Object.entries(config.services).filter(([, s]) => Object.keys(s.networks ?? {}).includes(EGRESS_NETWORK)).map(([n]) => n).sort();
-        assert.deepEqual(onEgress, ["archon-mcp", "archon-server", "blackbox-exporter", "certbot", "proxy"]);
+        // The backups upload to object storage (restic over HTTPS); nothing else of theirs needs a way out.
+        assert.deepEqual(onEgress, ["archon-mcp", "archon-server", "blackbox-exporter", "certbot", "postgres-backup", "postgres-backup-pre-migration", "proxy"]);
         // No service stays on Compose's flat default network.
         for (const [name, service] of Object.entries(config.services)) {
             assert.ok(!Object.keys(service.networks ?? {}).includes("default"), `${name} on the default network`);

@@ -36,6 +36,8 @@ const PASSWORDS: Record<string, number> = {
     "supabase-auth-admin-password": 40,
     "archon-ui-password": 32,
     "archon-mcp-password": 48,
+    // restic's repository password (components/backups): README says to `restic key add` the new one before raising secretsVersion.
+    "backup-encryption-key": 64,
 };
 
 describe("secrets", () => {

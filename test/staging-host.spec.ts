@@ -94,7 +94,7 @@ describe("staging host: config changes reach exactly their services", () => {
         assert.notEqual(before.loki.labels?.[FILES_HASH_LABEL], after.loki.labels?.[FILES_HASH_LABEL]);
     });
 
-    it("mounts secret files (replaced by mv, a new inode) as directories, never as single files", async () => {
+    it("mounts secret files (replaced by mv, a new inode) as directories, single files only when never replaced", async () => {
         const result = await synth("staging");
         const registry = composeServices(result).registry;
         assert.ok(registry.volumes?.includes("./secrets/registry/auth:/auth:ro"), JSON.stringify(registry.volumes));
@@ -103,6 +103,9 @@ describe("staging host: config changes reach exactly their services", () => {
             for (const volume of service.volumes ?? []) {
                 if (!volume.startsWith("./secrets/")) continue;
                 const source = volume.split(":")[0].slice(2);
+                // The one exception: pgsodium's root key, written once from a RandomId that nothing
+                // rotates, beside the image's own files in /etc/postgresql-custom (supabase-containers.spec.ts).
+                if (name === "db" && source === "secrets/db/etc_postgresql-custom_pgsodium_root.key") continue;
                 assert.ok(!(`project/${source}` in result.files), `${name}: ${source} is a single-file mount of a secret file`);
             }
         }
@@ -117,7 +120,7 @@ describe("staging host: config changes reach exactly their services", () => {
  * network namespace where, as Docker does, unprivileged ports start at 0, with a private /etc/hosts
  * naming no upstream and no DNS server at 127.0.0.11. Then requests over the namespace's loopback.
  */
-function runProxy(conf: string, hosts: string[], capabilities: readonly string[], requests: string): { status: number | null; output: string } {
+function runProxy(conf: string, hosts: string[], capabilities: readonly string[], requests: string, authFiles: Record<string, string> = {}): { status: number | null; output: string } {
     requireTool("nginx", "nginx-light");
     requireTool("unshare", "util-linux");
     requireTool("setpriv", "util-linux");
@@ -129,9 +132,19 @@ function runProxy(conf: string, hosts: string[], capabilities: readonly string[]
         "etc-nginx/mime.types": fs.readFileSync("/etc/nginx/mime.types", "utf8"),
         hosts: "127.0.0.1 localhost\n",
         "var-lib-nginx/.keep": "",
+        // The htpasswd files, as the compose file mounts their directory at /etc/nginx/auth.
+        "nginx-auth/.keep": "",
+        ...Object.fromEntries(Object.entries(authFiles).map(([name, text]) => [`nginx-auth/${name}`, text])),
     }, "archon-proxy-run-");
     fs.chmodSync(dir, 0o755);
     fs.chmodSync(path.join(dir, "var-lib-nginx"), 0o755);
+    // Delivered owned by the worker uid, 0440, in a 0711 directory (write-secret-file.sh; ingress-auth.spec.ts runs it).
+    // Debian's nginx runs its workers as nobody where the image's run as 101.
+    fs.chmodSync(path.join(dir, "nginx-auth"), 0o711);
+    for (const name of Object.keys(authFiles)) {
+        fs.chownSync(path.join(dir, "nginx-auth", name), 65534, 65534);
+        fs.chmodSync(path.join(dir, "nginx-auth", name), 0o440);
+    }
     for (const host of hosts) {
         const made = run("python3", [path.join(PROXY_SCRIPTS, "bootstrap-cert.py"), host, path.join(dir, "etc-nginx", "certs", host)]);
         assert.equal(made.status, 0, made.output);
@@ -143,10 +156,11 @@ function runProxy(conf: string, hosts: string[], capabilities: readonly string[]
         "sysctl -q -w net.ipv4.ip_unprivileged_port_start=0",
         `mount --bind "${dir}/hosts" /etc/hosts`,
         `mount --bind "${dir}/etc-nginx" /etc/nginx`,
+        `mkdir -p /etc/nginx/auth && mount --bind "${dir}/nginx-auth" /etc/nginx/auth`,
         // Debian's nginx keeps its temp directories here (the image: /var/cache/nginx); nginx chowns them.
         `mount --bind "${dir}/var-lib-nginx" /var/lib/nginx`,
         `trap 'kill -TERM "$(cat "${dir}/nginx.pid" 2>/dev/null)" 2>/dev/null; sleep 0.3' EXIT`,
-        `setpriv --bounding-set ${bounding} --inh-caps -all --ambient-caps -all --no-new-privs nginx -e "${dir}/error.log" -c /etc/nginx/nginx.conf -g "pid ${dir}/nginx.pid;" >"${dir}/start.log" 2>&1`,
+        `setpriv --bounding-set ${bounding} --inh-caps -all --ambient-caps -all --no-new-privs nginx -e "${dir}/error.log" -c /etc/nginx/nginx.conf -g "pid ${dir}/nginx.pid; user nobody nogroup;" >"${dir}/start.log" 2>&1`,
         "started=$?",
         `cat "${dir}/start.log" "${dir}/error.log" 2>/dev/null`,
         'echo "started=$started"',
@@ -162,12 +176,20 @@ describe("staging host: the proxy (real nginx)", () => {
     const proxyOf = async () => {
         const result = await synth("staging");
         const proxy = composeServices(result).proxy;
-        return { conf: result.files["project/config/proxy/etc_nginx_nginx.conf"], proxy, hosts: String(proxy.environment?.DOMAINS).split(" ") };
+        const prefix = "project/secrets/proxy/etc_nginx_auth/";
+        const authFiles = Object.fromEntries(Object.entries(result.files).filter(([file]) => file.startsWith(prefix)).map(([file, text]) => [file.slice(prefix.length), text]));
+        const unwrap = <T>(v: unknown): T => ((v as { $secret?: T })?.$secret ?? v) as T;
+        const ui = unwrap<{ user: string; password: string }>(unwrap<{ ui: unknown }>(result.outputs.archonAccess).ui);
+        return {
+            conf: result.files["project/config/proxy/etc_nginx_nginx.conf"], proxy, hosts: String(proxy.environment?.DOMAINS).split(" "), authFiles,
+            uiAuthorization: `Authorization: Basic ${Buffer.from(`${ui.user}:${ui.password}`).toString("base64")}`,
+        };
     };
-    const requests = (host: string) => [
+    // The Archon UI's host is behind the login: the request carries its credentials, so the 502 is the upstream's.
+    const requests = (host: string, authorization = "") => [
         'i=0; until curl -s -o /dev/null http://127.0.0.1/healthz || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done',
         'echo "healthz=$(curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1/healthz)"',
-        `echo "app=$(curl -sk -o /dev/null -w "%{http_code}" --max-time 20 --resolve ${host}:443:127.0.0.1 https://${host}/api/health)"`,
+        `echo "app=$(curl -sk -o /dev/null -w "%{http_code}" --max-time 20 ${authorization ? `-H '${authorization}'` : ""} --resolve ${host}:443:127.0.0.1 https://${host}/api/health)"`,
     ].join("\n");
 
     it("adds back exactly CHOWN, SETUID and SETGID after dropping every capability", async () => {
@@ -179,9 +201,10 @@ describe("staging host: the proxy (real nginx)", () => {
     });
 
     it("starts with those capabilities and no upstream resolvable, serves /healthz and answers 502 for the apps", async () => {
-        const { conf, proxy, hosts } = await proxyOf();
+        const { conf, proxy, hosts, authFiles, uiAuthorization } = await proxyOf();
         const archon = hosts.find((h) => h.startsWith("archon."))!;
-        const result = runProxy(conf, hosts, proxy.cap_add ?? [], requests(archon));
+        assert.deepEqual(Object.keys(authFiles).sort(), ["archon-mcp", "archon-ui"]);
+        const result = runProxy(conf, hosts, proxy.cap_add ?? [], requests(archon, uiAuthorization), authFiles);
         assert.match(result.output, /started=0/, result.output);
         assert.match(result.output, /healthz=200/, result.output);
         assert.match(result.output, /app=502/, result.output);

@@ -79,12 +79,18 @@ describe("Supabase containers start the way their images require", () => {
 
     it("the pgsodium root key is provided at /etc/postgresql-custom/pgsodium_root.key from state, on both stacks", async () => {
         const db = (await compose()).db;
-        assert.ok(db.volumes.some((v: string) => v.endsWith(":/etc/postgresql-custom/pgsodium_root.key:ro")), JSON.stringify(db.volumes));
+        // The file itself: a mount of /etc/postgresql-custom would hide the image's supautils.conf
+        // (which postgresql.conf includes), wal-g.conf and extension-custom-scripts (supabase/postgres
+        // Dockerfile-15), and the image's getkey script reads this fixed path.
+        assert.ok(db.volumes.includes("./secrets/db/etc_postgresql-custom_pgsodium_root.key:/etc/postgresql-custom/pgsodium_root.key:ro"), JSON.stringify(db.volumes));
+        assert.ok(!db.volumes.some((v: string) => v.split(":")[1] === "/etc/postgresql-custom"), JSON.stringify(db.volumes));
         const result = await synth("staging");
         assert.match(result.files["project/secrets/db/etc_postgresql-custom_pgsodium_root.key"], /^[0-9a-f]{64}$/);
         const key = result.resources.find((r) => r.type === "random:index/randomId:RandomId" && r.name === "pgsodium-root-key");
         assert.ok(key, "a RandomId");
+        // Never replaced, hence the single-file mount above is never stale.
         assert.ok(!("keepers" in key!.inputs), "secretsVersion does not rotate it (a new key loses Vault's secrets)");
+        assert.equal(key!.options.protect, true, "protected");
         const k8s = await container("StatefulSet", "db");
         assert.ok(k8s.volumeMounts.some((m: { mountPath: string }) => m.mountPath === "/etc/postgresql-custom/pgsodium_root.key"));
     });

@@ -167,6 +167,12 @@ export function postgresBackupServices(args: PostgresBackupArgs): ServiceSpec[] 
     const backupStep = (name: string, tag: string, kind: "service" | "oneshot", command: string[], extraEnv: Record<string, string>): ServiceSpec => {
         const settings = settingsOf(args, tag);
         return {
+            // The scheduler sleeps between runs, so its own process says nothing; what it needs at
+            // the next run and can lose meanwhile is its database connection (the network plan,
+            // db's health). pg_isready is in the image it runs in (supabase/postgres Dockerfile-15:
+            // PostgreSQL's client binaries on PATH; the image's own HEALTHCHECK runs it) and reads
+            // PGHOST/PGPORT/PGUSER/PGDATABASE from the service's env. One-shots get no health check.
+            ...(kind === "service" ? { health: { exec: ["pg_isready", "--quiet"], startupSeconds: 60 } } : {}),
             ...base,
             ...settings,
             env: { ...settings.env, ...extraEnv, METRICS_TEXTFILE_DIR: TEXTFILE_DIRECTORY },

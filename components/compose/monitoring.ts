@@ -190,7 +190,12 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
     ];
     // Grafana's own host is routed by this component, so it is added to the catalog's hosts.
     const hosts = [...new Set([...hostRoutes(catalog).map((h) => h.host), `grafana.${args.domain}`])];
-    const probes = [...internalProbeTargets(catalog), ...publicProbeTargets(hosts)];
+    const internalProbes = internalProbeTargets(catalog);
+    const probes = [...internalProbes, ...publicProbeTargets(hosts)];
+    // blackbox-exporter opens the in-network probes; Prometheus only names them in its config
+    // (`__param_target`) and talks to blackbox-exporter: so the network plan puts blackbox-exporter,
+    // not Prometheus, beside each probed service (networks.ts).
+    const probedServices = [...new Set(internalProbes.map((p) => p.service))].sort();
     const profile: AlertProfile = { ingress: composeIngressSignals(publicHosts(args.domain).supabase), backup: COMPOSE_BACKUP_SIGNAL, certManager: false };
     const groups = alertGroups(profile);
     const alertmanagerConfig = renderAlertmanagerConfig({ webhookUrl: args.alertWebhookUrl });
@@ -216,6 +221,7 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             storage: [{ name: "tsdb", mountPath: "/prometheus", sizeGb: args.prometheusStorageGb ?? 10 }],
             security: nobody,
             dependsOn: ["alertmanager"],
+            namesWithoutConnecting: probedServices,
         },
         {
             ...base,
@@ -318,7 +324,7 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             ],
             devices: ["/dev/kmsg:/dev/kmsg:r"],
         },
-        blackboxExporterService({ target: "compose", group: "monitoring" }),
+        { ...blackboxExporterService({ target: "compose", group: "monitoring" }), connectsTo: probedServices },
     ];
     if (args.postgres) {
         specs.push(postgresExporterService({ ...args.postgres, target: "compose", group: "monitoring" }));

@@ -5,7 +5,8 @@
  * the networks of the connections it needs, derived from the catalog:
  *
  * - who connects to whom: `dependsOn` (a long-running dependency is a server it calls), `allowFrom`
- *   (the reverse), `routes` (the proxy connects to each routed service), host names in plain env
+ *   (the reverse), `connectsTo` (blackbox-exporter's probe targets), `routes` (the proxy connects
+ *   to each routed service), host names in plain env
  *   values (`http://meta:8080`, `db`, `db:5432/...`, Kong's alias `kong.localhost`) and in non-secret
  *   config files (`alertmanager:9093` in prometheus.yml, `http://loki:3100` in Grafana's datasources);
  * - each connection then lands on one zone network: `edge` (the proxy and what it routes to),
@@ -95,6 +96,7 @@ export function serviceConnections(services: ServiceSpec[]): Connection[] {
     for (const s of services) {
         for (const dependency of s.dependsOn ?? []) add(s.name, dependency, "dependsOn");
         for (const client of s.allowFrom ?? []) add(client, s.name, "allowFrom");
+        for (const server of s.connectsTo ?? []) add(s.name, server, "connectsTo");
         if ((s.routes ?? []).length > 0) {
             for (const proxy of services.filter((p) => (p.publish ?? []).length > 0)) add(proxy.name, s.name, "route");
         }
@@ -104,7 +106,11 @@ export function serviceConnections(services: ServiceSpec[]): Connection[] {
         }
         for (const file of s.files ?? []) {
             const text = file.secret ? undefined : plain(file.content as pulumi.Input<string>);
-            if (text) for (const server of mentionedHosts(text, hosts)) add(s.name, server, `file ${file.path}`);
+            if (!text) continue;
+            // Prometheus names the probe targets, blackbox-exporter connects to them.
+            for (const server of mentionedHosts(text, hosts)) {
+                if (!(s.namesWithoutConnecting ?? []).includes(server)) add(s.name, server, `file ${file.path}`);
+            }
         }
     }
     return [...connections.values()].sort((a, b) => `${a.client}->${a.server}`.localeCompare(`${b.client}->${b.server}`));

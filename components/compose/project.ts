@@ -34,7 +34,6 @@ export const DATA_PERMISSIONS_SERVICE = "data-permissions";
 export const SHARED_STORAGE_DIR = "shared";
 /** Where data-permissions sees the data directory. */
 const DATA_MOUNT = "/data";
-/** Where data-permissions sees the project's secrets/ directory (to hand files to their reader). */
 
 /** What ComposeDelivery takes: paths relative to the project directory. */
 export interface ComposeProjectFiles {
@@ -186,7 +185,6 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
     const secretFiles: Record<string, pulumi.Output<string>> = {};
     const secretFileAccess: Record<string, SecretFileAccess> = {};
     const composeServices: Record<string, pulumi.Output<Record<string, unknown>>> = {};
-    /** secrets/<service>/<file> -> uid that must own it. */
     // Each service joins only the networks of the connections it needs (networks.ts).
     const networkPlan = planNetworks(services);
 
@@ -202,10 +200,12 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
                 continue;
             }
             // Secret files are replaced by `mv` (write-secret-file.sh): a new inode, which a
-            // single-file bind mount never sees. Their container directory is mounted instead.
+            // single-file bind mount never sees. Their container directory is mounted instead,
+            // unless the file never changes and its directory holds the image's own files
+            // (FileSpec.mountAsFile).
             const directory = path.posix.dirname(file.path);
             const relativeDirectory = `secrets/${service.name}/${flatName(directory)}`;
-            const relative = `${relativeDirectory}/${path.posix.basename(file.path)}`;
+            const relative = file.mountAsFile ? `secrets/${service.name}/${flatName(file.path)}` : `${relativeDirectory}/${path.posix.basename(file.path)}`;
             secretFiles[relative] = pulumi.output(file.content);
             // The container's uid reads the file, not the deploy user who wrote it (e.g. the
             // registry runs as 1000 and refuses to start without its htpasswd). A file read by
@@ -214,6 +214,10 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
             secretFileAccess[relative] = file.readableBy === "any" ? { mode: "0444" }
                 : file.ownerUid !== undefined ? { owner: `${file.ownerUid}:${file.ownerUid}`, mode: "0440" }
                 : { owner: `${owner.uid}:${owner.gid}`, mode: "0440" };
+            if (file.mountAsFile) {
+                volumes.push(`./${relative}:${file.path}:ro`);
+                continue;
+            }
             if (!secretDirectories.has(directory)) volumes.push(`./${relativeDirectory}:${directory}:ro`);
             secretDirectories.add(directory);
         }

@@ -38,6 +38,16 @@ export interface FileSpec {
      * owned by this uid with mode 0440. Default: the service's uid (see `readableBy`).
      */
     ownerUid?: number;
+    /**
+     * Compose only, secret files only: bind-mount the file itself instead of its container
+     * directory. A secret file is replaced by `mv` on delivery (a new inode, which a running
+     * container's single-file mount never sees), so its directory is mounted by default; that
+     * would hide whatever the image keeps in the directory. Set it only for a file whose content
+     * never changes once written (a rewrite with the same bytes leaves the mounted inode right)
+     * in a directory holding the image's own files: the pgsodium root key beside supautils.conf in
+     * /etc/postgresql-custom. Default false.
+     */
+    mountAsFile?: boolean;
 }
 
 /** One check: exactly one of its fields. */
@@ -286,6 +296,19 @@ export interface ServiceSpec {
      * controller and monitoring reach routed ports regardless.
      */
     allowFrom?: string[];
+    /**
+     * Services this one connects to that neither `dependsOn` nor its env or files name: the
+     * targets blackbox-exporter probes, which Prometheus hands it per request. Read by the Compose
+     * network plan (components/compose/networks.ts).
+     */
+    connectsTo?: string[];
+    /**
+     * Services its non-secret files name that another service connects to, not this one:
+     * Prometheus' config lists blackbox-exporter's probe targets as `target` parameters, and
+     * blackbox-exporter (its `connectsTo`) opens those connections. The Compose network plan
+     * leaves them out of this service's connections, so Prometheus shares no network with them.
+     */
+    namesWithoutConnecting?: string[];
     /** The service makes outbound connections to the internet (LLM APIs, crawling). Default false. */
     egressInternet?: boolean;
     autoscale?: AutoscaleSpec;

@@ -133,7 +133,13 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
             // there would hide the image's own files in that directory (supautils.conf, which
             // postgresql.conf includes), so the key itself is provided, from Pulumi state. The
             // image's postgres uid is not pinned (adduser --system), hence readable by any uid.
-            { path: "/etc/postgresql-custom/pgsodium_root.key", content: s.pgsodiumRootKey, secret: true, readableBy: "any" },
+            // Compose mounts this one file, not its directory (which would hide supautils.conf,
+            // wal-g.conf and extension-custom-scripts: supabase/postgres Dockerfile-15 COPYs them
+            // there); the getkey script's path is fixed (KEY_FILE=/etc/postgresql-custom/
+            // pgsodium_root.key, pgsodium_getkey_urandom.sh.j2) and it is read at server start.
+            // The key never changes once written (a RandomId without keepers, protected), so the
+            // mounted inode is never stale.
+            { path: "/etc/postgresql-custom/pgsodium_root.key", content: s.pgsodiumRootKey, secret: true, readableBy: "any", mountAsFile: true },
         ],
         health: { exec: ["pg_isready", "-U", "postgres", "-h", "localhost"], startupSeconds: 120 },
         resources: { cpu: "250m", memory: "512Mi", cpuLimit: "2", memoryLimit: "2Gi" },
