@@ -4,7 +4,7 @@
  * Kubernetes objects in the `archon` namespace.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ArchonConfig } from "../../config";
+import { ArchonConfig, isOfflineSynth } from "../../config";
 import { ServiceSpec } from "./catalog";
 import { ComposeStack } from "../compose/stack";
 import { ArchonImageName } from "../registry/images";
@@ -55,7 +55,7 @@ export class Workloads extends pulumi.ComponentResource {
             secrets: args.secrets,
         });
         const backupCredentials = config.backupAccessKeyIdSecret !== undefined && config.backupSecretAccessKeySecret !== undefined;
-        if (!backupCredentials) {
+        if (!backupCredentials && !isOfflineSynth()) {
             pulumi.log.warn("backupAccessKeyId and backupSecretAccessKey are unset: the Postgres backups fail (and PostgresBackupStale fires) until they are set, and migrations run without a backup first. Set both with pulumi config set --secret.", this);
         }
         const withBackups = withPostgresBackups(catalog, {
