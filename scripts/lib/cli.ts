@@ -1,14 +1,16 @@
 /**
  * What every command-line script shares: how arguments are parsed and how a failure ends the
  * process. A usage or configuration problem is one line on stderr and exit 2; anything else is a
- * bug, printed with its stack trace, exit 1.
+ * bug, printed with its stack trace, exit 1. Loads nothing but Node's own modules, so scripts that
+ * must start fast (smoke, ci-access) can use it without the Pulumi SDK.
  */
 import { ParseArgsConfig, parseArgs } from "util";
-import { SynthConfigError } from "./synthesize";
-import { StackConfigError } from "./stack-config";
 
-/** A bad command line: one line, exit 2. */
-export class UsageError extends Error {}
+/** Bad input (arguments, configuration, files): `error: <message>` on one line, exit 2. */
+export class CliError extends Error {}
+
+/** A bad command line. */
+export class UsageError extends CliError {}
 
 /** Error classes a script throws for bad input, besides the shared ones. */
 type OneLineError = abstract new (...args: never[]) => Error;
@@ -55,7 +57,7 @@ function describeParseError(err: unknown, config: ParseArgsConfig): string {
  * `error: <message>` and exit 2; anything else is a bug and prints its stack trace, exit 1.
  */
 export function runCli(main: () => Promise<void> | void, oneLine: OneLineError[] = []): void {
-    const known: OneLineError[] = [UsageError, SynthConfigError, StackConfigError, ...oneLine];
+    const known: OneLineError[] = [CliError, ...oneLine];
     Promise.resolve()
         .then(main)
         .catch((err: unknown) => {

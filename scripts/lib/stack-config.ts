@@ -9,6 +9,7 @@ import * as path from "path";
 import { isMap, isScalar, parseDocument } from "yaml";
 import { SECRET_KEYS, configSchema, unknownKeyProblem } from "../../config";
 import { MOCK_K3S_KUBECONFIG } from "./mocks";
+import { CliError } from "./cli";
 import { DeclaredKey, ProjectConfigError, StackValue, applyProjectConfig, stackValueOf } from "./project-config-rules";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
@@ -31,7 +32,7 @@ export interface StackConfig {
     standIns: Record<string, string>;
 }
 
-export class StackConfigError extends Error {}
+export class StackConfigError extends CliError {}
 
 export function readProject(dir = PROJECT_DIR): ProjectFile {
     return readYamlFile(path.join(dir, "Pulumi.yaml")).toJS() as ProjectFile;

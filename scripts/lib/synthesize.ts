@@ -12,6 +12,7 @@ import { reveal } from "./reveal";
 
 export { reveal };
 import { SynthMocks } from "./mocks";
+import { CliError } from "./cli";
 import { OFFLINE_SYNTH_ENV } from "../../config";
 import { MonitorLike, runUnderRunner } from "./runner";
 import { PROJECT_DIR, StackConfig, readProject, stackConfig } from "./stack-config";
@@ -54,7 +55,7 @@ export interface SynthResult {
 }
 
 /** The program failed on its configuration: one line naming the key and the fix. */
-export class SynthConfigError extends Error {
+export class SynthConfigError extends CliError {
     /** Custom (non-component) resources registered before the program failed: 0 when config is checked first. */
     constructor(message: string, public readonly resourcesRegistered: number) {
         super(message);
