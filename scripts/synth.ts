@@ -13,6 +13,9 @@ import { planMarkdown, planOf, planSummary } from "./lib/plan";
 import { synthesize } from "./lib/synthesize";
 import { PROJECT_DIR, listStacks, parseOverride } from "./lib/stack-config";
 
+/** Secret files of a Compose project (env/*.env, secrets/...), by their path under files/. */
+const SECRET_FILE = /(^|\/)(env\/[^/]+\.env|secrets\/.+)$/;
+
 async function main(): Promise<void> {
     const { values } = parseCli({
         options: {
@@ -34,7 +37,8 @@ async function main(): Promise<void> {
     for (const [file, text] of Object.entries(result.files)) {
         const target = path.join(out, "files", file);
         fs.mkdirSync(path.dirname(target), { recursive: true });
-        fs.writeFileSync(target, text);
+        // Env files and secret files as the host holds them: readable by their owner only.
+        fs.writeFileSync(target, text, { mode: SECRET_FILE.test(file) ? 0o600 : 0o644 });
     }
     const plan = planOf(result);
     const planFile = path.join(out, "plan.md");
