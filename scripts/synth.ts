@@ -26,12 +26,13 @@ async function main(): Promise<void> {
     });
     if (!values.stack) throw new UsageError(`--stack is required; the stacks are ${listStacks().join(", ")}`);
     const overrides = Object.fromEntries((values.config ?? []).map(parseOverride));
-    const out = path.resolve(values.out ?? path.join(PROJECT_DIR, "out", values.stack));
+    const given = values.out ?? path.join(PROJECT_DIR, "out", values.stack);
+    const out = path.resolve(given);
     // Checked before the program runs, so a refused directory costs nothing; prepared after it
     // succeeded, so a failed synth leaves the previous output in place.
-    prepareOutDir(out, PROJECT_DIR, process.cwd(), { dryRun: true });
+    prepareOutDir(given, PROJECT_DIR, process.cwd(), { dryRun: true });
     const result = await synthesize(values.stack, overrides);
-    prepareOutDir(out, PROJECT_DIR);
+    prepareOutDir(given, PROJECT_DIR);
     fs.writeFileSync(path.join(out, "resources.json"), JSON.stringify(result.resources, null, 2) + "\n");
     fs.writeFileSync(path.join(out, "outputs.json"), JSON.stringify(result.outputs, null, 2) + "\n");
     for (const [file, text] of Object.entries(result.files)) {

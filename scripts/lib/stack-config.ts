@@ -50,7 +50,7 @@ function readYamlFile(file: string): ReturnType<typeof parseDocument> {
     const doc = parseDocument(text, { prettyErrors: false });
     const error = doc.errors[0];
     if (error !== undefined) {
-        const line = error.linePos?.[0].line;
+        const line = text.slice(0, error.pos[0]).split("\n").length;
         throw new StackConfigError(`${name}${line ? ` line ${line}` : ""} is not valid YAML: ${error.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}; fix the file (a stack file is a config: map of key: value)`);
     }
     return doc;
