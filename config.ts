@@ -343,8 +343,8 @@ export function closestKey(name: string): string {
  * every key is known. `keys` are full config keys (`archon-infra:domain`); other namespaces
  * (`hcloud:token`) belong to their providers.
  */
-export function unknownKeyProblem(keys: readonly string[], where = "the stack's config"): string | undefined {
-    const unknown = keys.filter((k) => k.startsWith(`${PROJECT}:`)).map((k) => k.slice(PROJECT.length + 1)).filter((k) => !KNOWN_KEYS.includes(k)).sort();
+export function unknownKeyProblem(keys: readonly string[], where = "the stack's config", alsoKnown: readonly string[] = []): string | undefined {
+    const unknown = keys.filter((k) => k.startsWith(`${PROJECT}:`)).map((k) => k.slice(PROJECT.length + 1)).filter((k) => !KNOWN_KEYS.includes(k) && !alsoKnown.includes(k)).sort();
     if (unknown.length === 0) return undefined;
     const key = unknown[0];
     const more = unknown.length > 1 ? ` (also unknown: ${unknown.slice(1).join(", ")})` : "";

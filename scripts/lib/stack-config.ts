@@ -71,7 +71,7 @@ function textKeys(): Set<string> {
  * written as a YAML number, which the CLI hands the program as the number's text (`1.10` -> "1.1",
  * `0x1F` -> "31"). The raw scalar is only visible here, in the file.
  */
-function stackFileProblem(doc: ReturnType<typeof parseDocument>, fileName: string, project: string): string | undefined {
+function stackFileProblem(doc: ReturnType<typeof parseDocument>, fileName: string, project: string, declared: readonly string[]): string | undefined {
     const config = doc.get("config", true);
     if (config === undefined || config === null) return undefined;
     if (!isMap(config)) return `${fileName}: config is not a map of key: value`;
@@ -93,7 +93,7 @@ function stackFileProblem(doc: ReturnType<typeof parseDocument>, fileName: strin
             return `${full} in ${fileName} is written ${written}, which YAML reads as the ${typeof value.value} ${String(value.value)} (the program would get "${String(value.value)}"); quote it: ${name}: "${written}"`;
         }
     }
-    return unknownKeyProblem(keys, fileName);
+    return unknownKeyProblem(keys, fileName, declared);
 }
 
 /** Parses `key=value`: the value as JSON when it parses, else as a string. */
@@ -146,7 +146,9 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
         throw new StackConfigError(`no stack file ${fileName}; the stacks are ${listStacks(dir).join(", ")}`);
     }
     const doc = readYamlFile(stackFile);
-    const problem = stackFileProblem(doc, fileName, project.name);
+    // Pulumi.yaml's declared keys count as known too (they and config.ts's schema are kept in step).
+    const declared = Object.keys(project.config ?? {});
+    const problem = stackFileProblem(doc, fileName, project.name, declared);
     if (problem !== undefined) throw new StackConfigError(problem);
     const stackValues = (doc.toJS() as { config?: Record<string, unknown> } | null)?.config ?? {};
     const given: Record<string, StackValue> = {};
@@ -161,7 +163,7 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
             plaintext[full] = standIn(full, fileName, project.name);
         }
     }
-    const unknownOverride = unknownKeyProblem(Object.keys(overrides).map(qualify), "--config");
+    const unknownOverride = unknownKeyProblem(Object.keys(overrides).map(qualify), "--config", declared);
     if (unknownOverride !== undefined) throw new StackConfigError(unknownOverride);
     for (const [key, raw] of Object.entries(overrides)) {
         const full = qualify(key);
