@@ -31,6 +31,17 @@ const DOCKER_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
  * promoted through staging as the sha- tag it was built under (the policy pack holds the same rule).
  */
 const PRODUCTION_TAG = /^sha-[0-9a-f]{7,40}$/;
+/** Every `sha-` tag, on any stack: the commit's hex digits, as CI tags its builds. */
+const SHA_TAG = /^sha-/;
+/**
+ * A tag that is a bare number. Written unquoted in a stack file, YAML reads it as a number and the
+ * Pulumi CLI hands the program that number as text (`1.10` -> "1.1", `0x1F` -> "31"), so the tag
+ * the program sees is not the one written. The synth sees the raw YAML and names the exact case;
+ * the program sees only the text, so it refuses every bare-number tag (release tags start with v).
+ */
+const BARE_NUMBER_TAG = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+/** Hetzner Cloud's largest volume (10 TB). */
+export const MAX_VOLUME_GB = 10240;
 /** A pinned k3s release, e.g. v1.31.4+k3s1. */
 const K3S_VERSION = /^v\d+\.\d+\.\d+\+k3s\d+$/;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
@@ -47,6 +58,17 @@ const cidr = z.union([z.cidrv4(), z.cidrv6()], {
 const kubeconfigText = z.string().refine(isKubeconfig, {
     message: "not a kubeconfig (YAML with clusters, users and contexts); set it with: pulumi config set --secret kubeconfig -- \"$(cat ~/.kube/config)\"",
 });
+
+/** A volume size in GB: Hetzner volumes are 10 GB to 10 TB. */
+function volumeGb() {
+    const message = `must be a whole number of GB from 10 to ${MAX_VOLUME_GB} (Hetzner volumes are at most 10 TB)`;
+    return z.number({ error: message }).int({ message }).min(10, { message }).max(MAX_VOLUME_GB, { message });
+}
+
+function retentionDays() {
+    const message = "must be a whole number of days from 1 to 365";
+    return z.number({ error: message }).int({ message }).min(1, { message }).max(365, { message });
+}
 
 /** The schema of every `archon-infra:*` key. Pulumi.yaml declares the same keys (a test keeps them in step). */
 export const configSchema = z
@@ -90,6 +112,12 @@ export const configSchema = z
             })
             .refine((t) => DOCKER_TAG.test(t), {
                 message: "is not a valid image tag (letters, digits, '_', '.', '-'; at most 128 characters)",
+            })
+            .refine((t) => !BARE_NUMBER_TAG.test(t), {
+                message: "is a bare number, which a stack file turns into a YAML number (1.10 becomes 1.1, 0x1F becomes 31); use sha-<commit> or a release version such as v0.1.0",
+            })
+            .refine((t) => !SHA_TAG.test(t) || PRODUCTION_TAG.test(t), {
+                message: "is a sha- tag without a commit: write sha-<commit> with 7-40 lower-case hex digits, as CI tags its builds",
             }),
         buildImages: z.boolean({ error: "must be true or false" }),
         archonSourceDir: z.string().optional(),
@@ -99,9 +127,9 @@ export const configSchema = z
             .int({ message: "must be a whole number; raise it only to rotate every generated secret" })
             .min(1, { message: "must be 1 or more" }),
         kubeconfig: kubeconfigText.optional(),
-        dataVolumeSizeGb: z.number().int().min(10, { message: "must be at least 10 (GB)" }).max(10240),
-        postgresStorageGb: z.number().int().min(10, { message: "must be at least 10 (GB)" }),
-        registryStorageGb: z.number().int().min(10, { message: "must be at least 10 (GB)" }),
+        dataVolumeSizeGb: volumeGb(),
+        postgresStorageGb: volumeGb(),
+        registryStorageGb: volumeGb(),
         ingressController: z.enum(["traefik", "ingress-nginx"], {
             error: "must be traefik (bundled with k3s) or ingress-nginx",
         }),
@@ -109,10 +137,12 @@ export const configSchema = z
         registryUsername: z.string().min(1).optional(),
         registryPassword: z.string().min(1).optional(),
         enableAgents: z.boolean({ error: "must be true or false" }),
-        alertWebhookUrl: z.url({ error: "must be an http(s) URL that receives Alertmanager webhooks" }).optional(),
-        metricsRetentionDays: z.number().int().min(1).max(365),
-        logsRetentionDays: z.number().int().min(1).max(365),
-        previousImageTag: z.string().regex(DOCKER_TAG, { message: "is not a valid image tag; set it to the tag the stack ran before this build, e.g. sha-1a2b3c4" }).optional(),
+        alertWebhookUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL that receives Alertmanager webhooks, e.g. https://hooks.example.com/alertmanager" }).optional(),
+        metricsRetentionDays: retentionDays(),
+        logsRetentionDays: retentionDays(),
+        previousImageTag: z.string().regex(DOCKER_TAG, { message: "is not a valid image tag; set it to the tag the stack ran before this build, e.g. sha-1a2b3c4" })
+            .refine((t) => !BARE_NUMBER_TAG.test(t), { message: "is a bare number, which a stack file turns into a YAML number (1.10 becomes 1.1); use the sha-<commit> tag the stack ran before" })
+            .optional(),
         hcloudTokenForCluster: z.string().min(1, { message: "is empty; set the Hetzner API token the cluster's CCM/CSI use: pulumi config set --secret hcloudTokenForCluster <token>" }).optional(),
         podCidr: z.cidrv4({ error: "must be the existing cluster's pod CIDR as IPv4 CIDR, e.g. 172.20.0.0/16 (kubectl cluster-info dump | grep -m1 cluster-cidr)" }).optional(),
         backupEndpoint: z.url({ error: "must be the https URL of the S3-compatible endpoint, e.g. https://fsn1.your-objectstorage.com" }).optional(),
@@ -287,6 +317,8 @@ export class ConfigError extends pulumi.RunError {
 
 /** Reads, validates and types the stack's configuration, or throws one {@link ConfigError}. */
 export function loadConfig(): ArchonConfig {
+    const problem = unknownKeyProblem(Object.keys(pulumi.runtime.allConfig())) ?? plaintextSecretProblem();
+    if (problem !== undefined) throw new ConfigError(problem);
     const cfg = new pulumi.Config(PROJECT);
     const raw: Record<string, unknown> = {};
     for (const [key, schema] of Object.entries(configSchema.shape)) {
@@ -336,6 +368,68 @@ export function loadConfig(): ArchonConfig {
     };
 }
 
+/** Set (to "1") by the offline synth for the program it runs (scripts/lib/synthesize.ts). */
+export const OFFLINE_SYNTH_ENV = "ARCHON_INFRA_OFFLINE_SYNTH";
+
+/**
+ * True when the program runs under the offline synth: no cloud, no credentials. Warnings about
+ * what only a real deploy needs (the cluster's Hetzner token, backup credentials) are left out
+ * there; `pulumi preview` and `pulumi up` still print them (README "Warnings").
+ */
+export function isOfflineSynth(): boolean {
+    return process.env[OFFLINE_SYNTH_ENV] === "1";
+}
+
+/** Every key config.ts knows, without the project prefix. */
+export const KNOWN_KEYS: readonly string[] = Object.keys(configSchema.shape);
+
+/** Edit distance, case-insensitive: how far a misspelled key is from a declared one. */
+function distance(a: string, b: string): number {
+    const x = a.toLowerCase();
+    const y = b.toLowerCase();
+    let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= x.length; i++) {
+        const row = [i];
+        for (let j = 1; j <= y.length; j++) row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
+        previous = row;
+    }
+    return previous[y.length];
+}
+
+/** The declared key closest to `name`. */
+export function closestKey(name: string): string {
+    return [...KNOWN_KEYS].sort((a, b) => distance(name, a) - distance(name, b) || (a < b ? -1 : 1))[0];
+}
+
+/**
+ * An unknown key under the project's namespace (a misspelling such as `enableAgent` would otherwise
+ * be ignored and its default used), as one line naming the closest declared key; undefined when
+ * every key is known. `keys` are full config keys (`archon-infra:domain`); other namespaces
+ * (`hcloud:token`) belong to their providers.
+ */
+export function unknownKeyProblem(keys: readonly string[], where = "the stack's config", alsoKnown: readonly string[] = []): string | undefined {
+    const unknown = keys.filter((k) => k.startsWith(`${PROJECT}:`)).map((k) => k.slice(PROJECT.length + 1)).filter((k) => !KNOWN_KEYS.includes(k) && !alsoKnown.includes(k)).sort();
+    if (unknown.length === 0) return undefined;
+    const key = unknown[0];
+    const more = unknown.length > 1 ? ` (also unknown: ${unknown.slice(1).join(", ")})` : "";
+    return `${PROJECT}:${key} in ${where} is not a key of this project; did you mean ${closestKey(key)}? Fix or remove it: pulumi config rm ${key}${more}`;
+}
+
+/**
+ * A secret key set in plain text (`pulumi config set` without `--secret`): Pulumi.yaml cannot declare
+ * these optional keys secret, so nothing else refuses a plaintext kubeconfig or registry password
+ * committed in a stack file. The runtime knows which keys arrived encrypted
+ * (PULUMI_CONFIG_SECRET_KEYS); `isConfigSecret` is exported by @pulumi/pulumi's runtime but not typed.
+ */
+function plaintextSecretProblem(): string | undefined {
+    const runtime = pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean };
+    if (typeof runtime.isConfigSecret !== "function") return undefined;
+    const config = pulumi.runtime.allConfig();
+    const plain = SECRET_KEYS.filter((k) => config[`${PROJECT}:${k}`] !== undefined && !runtime.isConfigSecret!(`${PROJECT}:${k}`));
+    if (plain.length === 0) return undefined;
+    return `${PROJECT}:${plain[0]} is stored in plain text; it is a secret: pulumi config set --secret ${plain[0]} <value> (this encrypts it in the stack file)`;
+}
+
 /** The cluster's Hetzner token: the explicit key, else the hcloud provider's token (config or environment). */
 function clusterHcloudToken(explicit: string | undefined): pulumi.Output<string> | undefined {
     if (explicit !== undefined) return pulumi.secret(explicit);
@@ -352,10 +446,36 @@ function describeIssues(issues: readonly z.core.$ZodIssue[], raw: Record<string,
             const key = String(issue.path[0] ?? "");
             const value = raw[key];
             const shown = value === undefined ? "(not set)" : SECRET_KEYS.includes(key as (typeof SECRET_KEYS)[number]) ? "[secret]" : JSON.stringify(value);
-            const message = value === undefined && issue.code === "invalid_type" ? `is required (${issue.message})` : issue.message;
-            return `${PROJECT}:${key} = ${shown}: ${message}`;
+            return `${PROJECT}:${key} = ${shown}: ${readableMessage(issue, key, value)}`;
         })
         .join("; ");
+}
+
+/**
+ * The issue's message without zod's internals ("Invalid input: expected string, received
+ * undefined"): the schema's own message where it has one, else what the value must be, and "is
+ * required" said once, with how to set it.
+ */
+function readableMessage(issue: z.core.$ZodIssue, key: string, value: unknown): string {
+    const own = issue.message.startsWith("Invalid") || issue.message.startsWith("Too ") ? undefined : issue.message;
+    if (value === undefined && issue.code === "invalid_type") {
+        const fix = `pulumi config set ${key} <value>`;
+        if (own === undefined) return `is required: ${fix}`;
+        return own.startsWith("is required") ? own : `is required; it ${own} (${fix})`;
+    }
+    if (own !== undefined) return own;
+    switch (issue.code) {
+        case "invalid_type":
+            return `must be ${issue.expected === "array" ? "a list" : issue.expected === "object" ? "a map" : `a ${issue.expected}`}`;
+        case "too_big":
+            return `must be at most ${String(issue.maximum)}`;
+        case "too_small":
+            return `must be at least ${String(issue.minimum)}`;
+        case "invalid_value":
+            return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+        default:
+            return "is not valid; see the configuration table in README.md";
+    }
 }
 
 /** Numbers, booleans and lists arrive as JSON text; what does not parse goes to the schema as is, which names it. */

@@ -132,7 +132,9 @@ export const archonAccess = pulumi.secret({
     },
 });
 
-export const kubeconfig = platform.kubeconfig;
+// `null` where the target has none (Compose has no cluster, k3s no Compose host): an undefined stack
+// output makes Pulumi print "Undefined value (...) will not show as a stack output" on every run.
+export const kubeconfig = platform.kubeconfig ?? null;
 export const hosts = platform.hosts;
 export const sshCommands = platform.sshCommands;
 export const sshPrivateKey = platform.sshPrivateKey;
@@ -143,8 +145,9 @@ export const ingressIpv4 = platform.ingressIpv4;
  */
 export const dnsRecords = dns?.records;
 /** Pinned software of the Compose host (Docker Engine, containerd, Compose plugin), by package. */
-export const hostSoftware = platform.hostSoftware;
-export const imageRefs = images.refs;
+export const hostSoftware = platform.hostSoftware ?? null;
+/** The Archon images this stack runs (no archon-agents while enableAgents is false). */
+export const imageRefs = images.deployedRefs;
 export const registryServer = registry.server;
 /**
  * The registry's PUSH login: the image build's only (CI: the `images` environment's

@@ -8,7 +8,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseArgs } from "util";
+import { UsageError, parseCli, runCli } from "./lib/cli";
 import { PROJECT_DIR } from "./lib/stack-config";
 
 interface Case {
@@ -47,8 +47,9 @@ function measure(benchCase: Case, runs: number): Figures {
 }
 
 function main(): void {
-    const { values } = parseArgs({ options: { runs: { type: "string", default: "5" } } });
+    const { values } = parseCli({ options: { runs: { type: "string", default: "5" } } });
     const runs = Number(values.runs);
+    if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new UsageError(`--runs ${values.runs}: a whole number from 1 to 100`);
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "archon-bench-"));
     const synth = (label: string, stack: string, extra: string[]): Case => ({
         label,
@@ -62,10 +63,12 @@ function main(): void {
         synth("production, 30 agents", "production", ["--config", "agentNodes=30"]),
     ];
     console.log(`archon-infra synth benchmark: ${runs} runs each, ${os.cpus().length} CPUs, node ${process.version}`);
-    const figures = cases.map((c) => measure(c, runs));
-    for (const f of figures) {
+    // Each case printed as soon as it is measured: the whole benchmark takes minutes.
+    const figures = cases.map((c) => {
+        const f = measure(c, runs);
         console.log(`${f.label.padEnd(26)} median ${f.medianSeconds.toFixed(2)} s   peak RSS ${f.peakRssMb.toFixed(0)} MB`);
-    }
+        return f;
+    });
     const [, , three, thirty] = figures;
     const ratio = thirty.medianSeconds / three.medianSeconds;
     const checks: [string, boolean][] = [
@@ -78,4 +81,4 @@ function main(): void {
     if (!checks.every(([, ok]) => ok)) process.exitCode = 1;
 }
 
-main();
+runCli(main);

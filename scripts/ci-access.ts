@@ -4,12 +4,12 @@
  * `npm run ci-access -- close --stack <name>` empties it. Needs HCLOUD_TOKEN (read/write) and honours
  * HCLOUD_ENDPOINT like the hcloud provider and CLI. Usage errors exit 2 with one line.
  */
-import { parseArgs } from "util";
+import { parseCli, runCli } from "./lib/cli";
 import { CiAccessError, HETZNER_API, accessRules, findCiAccessFirewall, setRules } from "./lib/ci-access";
-import { StackConfigError, stackConfig } from "./lib/stack-config";
+import { stackConfig } from "./lib/stack-config";
 
 async function main(): Promise<void> {
-    const { values, positionals } = parseArgs({
+    const { values, positionals } = parseCli({
         allowPositionals: true,
         options: {
             stack: { type: "string" },
@@ -45,11 +45,4 @@ async function main(): Promise<void> {
     console.log(`ci-access ${values.stack}: firewall ${firewallId} admits ${rules[0].source_ips[0]} to ${rules.map((r) => r.port).join(", ")}`);
 }
 
-main().catch((err: unknown) => {
-    if (err instanceof CiAccessError || err instanceof StackConfigError) {
-        console.error(`error: ${err.message}`);
-        process.exit(2);
-    }
-    console.error(err);
-    process.exit(1);
-});
+runCli(main, [CiAccessError]);

@@ -12,13 +12,12 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
-import { runCli } from "./lib/cli";
+import { parseCli, runCli } from "./lib/cli";
 import { StackConfigError } from "./lib/stack-config";
 import { ARCHON_BUILDS, ARCHON_IMAGES, ArchonImageName, buildContext, dockerfilePath } from "../components/registry/build-context";
 
 async function main(): Promise<void> {
-    const { values } = parseArgs({
+    const { values } = parseCli({
         options: {
             source: { type: "string" },
             stage: { type: "string" },

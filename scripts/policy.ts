@@ -7,9 +7,26 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
-import { runCli } from "./lib/cli";
+import { UsageError, parseCli, runCli } from "./lib/cli";
 import { PRODUCTION } from "../policies/lib/context";
+
+/** The environments the pack knows (policies/lib/context.ts): production is strict. */
+const ENVIRONMENTS = ["staging", PRODUCTION];
+
+/** A JSON file a flag names, or one line saying what is wrong with it. */
+function readJson<T>(file: string, flag: string): T {
+    let text: string;
+    try {
+        text = fs.readFileSync(file, "utf8");
+    } catch (err) {
+        throw new UsageError(`${flag} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    try {
+        return JSON.parse(text) as T;
+    } catch {
+        throw new UsageError(`${flag} ${file}: not JSON`);
+    }
+}
 import { PolicyPackConfig, checkResources, committedPolicyConfig, formatViolations } from "./lib/policy-check";
 import { PROJECT } from "../config";
 import { ResourceRecord, synthesize } from "./lib/synthesize";
@@ -29,12 +46,19 @@ async function load(stack: string, overrides: Record<string, unknown>, from: str
     const file = path.join(from, "resources.json");
     if (!fs.existsSync(file)) throw new StackConfigError(`--from ${from}: no resources.json there; run npm run synth -- --stack ${stack} --out ${from}`);
     const outputsFile = path.join(from, "outputs.json");
-    const outputs = fs.existsSync(outputsFile) ? (JSON.parse(fs.readFileSync(outputsFile, "utf8")) as { stack?: { environment?: string } }) : {};
-    return { resources: JSON.parse(fs.readFileSync(file, "utf8")) as ResourceRecord[], environment: outputs.stack?.environment };
+    const outputs = fs.existsSync(outputsFile) ? readJson<{ stack?: { name?: string; environment?: string } }>(outputsFile, "--from") : {};
+    const resources = readJson<ResourceRecord[]>(file, "--from");
+    if (!Array.isArray(resources)) throw new UsageError(`--from ${from}: resources.json is not a synth's list of resources`);
+    // The synth's URNs name their stack (urn:pulumi:<stack>::...): another stack's output would be
+    // checked with this stack's environment and policy config.
+    const stacks = new Set([...resources.map((r) => /^urn:pulumi:([^:]+)::/.exec(String(r.urn))?.[1]), outputs.stack?.name].filter((s): s is string => s !== undefined));
+    const other = [...stacks].find((s) => s !== stack);
+    if (other !== undefined) throw new UsageError(`--from ${from}: holds the synth of stack ${other}, not ${stack}; run npm run synth -- --stack ${stack} --out <dir> and pass that`);
+    return { resources, environment: outputs.stack?.environment };
 }
 
 async function main(): Promise<void> {
-    const { values } = parseArgs({
+    const { values } = parseCli({
         options: {
             stack: { type: "string" },
             config: { type: "string", multiple: true, default: [] },
@@ -43,7 +67,10 @@ async function main(): Promise<void> {
             "policy-config": { type: "string" },
         },
     });
-    if (!values.stack) throw new StackConfigError(`--stack is required; the stacks are ${listStacks().join(", ")}`);
+    if (!values.stack) throw new UsageError(`--stack is required; the stacks are ${listStacks().join(", ")}`);
+    if (values.environment !== undefined && !ENVIRONMENTS.includes(values.environment)) {
+        throw new UsageError(`--environment ${values.environment}: must be ${ENVIRONMENTS.join(" or ")}`);
+    }
     const overrides = Object.fromEntries((values.config ?? []).map(parseOverride));
     const loaded = await load(values.stack, overrides, values.from);
     // The pack is strict for the stack tag environment=production or a stack named production; the
@@ -51,7 +78,7 @@ async function main(): Promise<void> {
     const environment = values.environment ?? (values.stack === PRODUCTION || loaded.environment === PRODUCTION ? PRODUCTION : loaded.environment ?? "staging");
     const policyConfig = values["policy-config"] === undefined
         ? committedPolicyConfig(environment)
-        : (JSON.parse(fs.readFileSync(values["policy-config"], "utf8")) as PolicyPackConfig);
+        : readJson<PolicyPackConfig>(values["policy-config"], "--policy-config");
     const violations = await checkResources(loaded.resources, { environment, policyConfig });
     const mandatory = violations.filter((v) => v.enforcementLevel === "mandatory").length;
     if (violations.length > 0) console.log(formatViolations(violations));

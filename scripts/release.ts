@@ -8,7 +8,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
+import { CliError, parseCli } from "./lib/cli";
 import { ReleaseRecordError, bumpImageTag, stackImageTag, verifiedRecord, writeRecord } from "./lib/release-record";
 import { PROJECT_DIR, readProject } from "./lib/stack-config";
 
@@ -21,7 +21,7 @@ function required(values: Record<string, string | undefined>, ...names: string[]
 }
 
 function main(): void {
-    const { values, positionals } = parseArgs({
+    const { values, positionals } = parseCli({
         allowPositionals: true,
         options: Object.fromEntries(["tag", "stack", "archon-commit", "archon-ref", "digests", "scan", "tool", "run"].map((o) => [o, { type: "string" as const }])),
     });
@@ -62,8 +62,8 @@ function main(): void {
 try {
     main();
 } catch (err) {
-    if (err instanceof ReleaseRecordError || (err as { name?: string }).name === "ZodError") {
-        console.error(`error: ${err instanceof ReleaseRecordError ? err.message : "the release record is incomplete: " + (err as Error).message.split("\n")[0]}`);
+    if (err instanceof ReleaseRecordError || err instanceof CliError || (err as { name?: string }).name === "ZodError") {
+        console.error(`error: ${err instanceof ReleaseRecordError || err instanceof CliError ? err.message : "the release record is incomplete: " + (err as Error).message.split("\n")[0]}`);
         process.exit(2);
     }
     throw err;

@@ -1,31 +1,50 @@
 /**
  * Release log: `npm run releases -- --stack <name> [--file history.json] [--json]`.
  * Reads `pulumi stack history --json` (runs it when no --file is given) and prints when, who,
- * which image tag, release or rollback, and the result.
+ * which image tag, release or rollback, and the result. Bad arguments, a missing Pulumi CLI or an
+ * unreadable history exit 2 with one line.
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
-import { parseArgs } from "util";
+import { UsageError, parseCli, runCli } from "./lib/cli";
 import { formatReleaseLog, releaseLog } from "./lib/release-log";
 import { readProject } from "./lib/stack-config";
 
+function history(stack: string, file: string | undefined): string {
+    if (file !== undefined) {
+        try {
+            return fs.readFileSync(file, "utf8");
+        } catch (err) {
+            throw new UsageError(`--file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+        }
+    }
+    try {
+        return execFileSync("pulumi", ["stack", "history", "--json", "--stack", stack, "--page-size", "1000"], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, stdio: ["ignore", "pipe", "pipe"] });
+    } catch (err) {
+        const error = err as NodeJS.ErrnoException & { stderr?: string };
+        if (error.code === "ENOENT") throw new UsageError("the Pulumi CLI is not installed (pulumi is not on PATH): install it from https://www.pulumi.com/docs/install/, or pass a saved history with --file <history.json>");
+        throw new UsageError(`pulumi stack history --stack ${stack} failed: ${String(error.stderr || error.message).trim().split("\n")[0]}`);
+    }
+}
+
 function main(): void {
-    const { values } = parseArgs({
+    const { values } = parseCli({
         options: {
             stack: { type: "string" },
             file: { type: "string" },
             json: { type: "boolean", default: false },
         },
     });
-    if (!values.stack) {
-        console.error("--stack is required, e.g. npm run releases -- --stack production");
-        process.exit(2);
+    if (!values.stack) throw new UsageError("--stack is required, e.g. npm run releases -- --stack production");
+    const text = history(values.stack, values.file);
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(text);
+    } catch {
+        throw new UsageError(`${values.file ?? "pulumi stack history"}: not JSON; give it the output of pulumi stack history --json`);
     }
-    const text = values.file
-        ? fs.readFileSync(values.file, "utf8")
-        : execFileSync("pulumi", ["stack", "history", "--json", "--stack", values.stack, "--page-size", "1000"], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-    const entries = releaseLog(JSON.parse(text), readProject().name);
+    const entries = releaseLog(parsed as Parameters<typeof releaseLog>[0], readProject().name);
     process.stdout.write(values.json ? JSON.stringify(entries, null, 2) + "\n" : formatReleaseLog(entries));
 }
 
-main();
+runCli(main);

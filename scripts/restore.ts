@@ -12,6 +12,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { BACKUP_SERVICE } from "../components/backups/postgres-backup";
+import { UsageError, parseCli, runCli } from "./lib/cli";
 
 /** What writes to the database, stopped before a restore (readers of it first), started after in reverse. */
 export const WRITERS = ["archon-ui", "archon-mcp", "archon-agents", "archon-server", "kong", "studio", "meta", "auth", "rest"];
@@ -49,16 +50,20 @@ export function restorePlan(r: RestoreRequest): string[][] {
 }
 
 function main(argv: string[]): number {
-    const arg = (name: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
+    const { values } = parseCli({
+        args: argv,
+        options: { stack: { type: "string" }, backup: { type: "string" }, into: { type: "string" }, "dry-run": { type: "boolean", default: false } },
+    });
+    const arg = (name: "stack" | "backup" | "into") => values[name];
     const stack = arg("stack");
     const backup = arg("backup");
     if (!stack || !backup) {
-        console.error("usage: npm run restore -- --stack <name> --backup <snapshot-id|latest> [--into <new-database>] [--dry-run]");
-        return 2;
+        throw new UsageError(`${stack ? "--backup" : "--stack"} is required: npm run restore -- --stack <name> --backup <snapshot-id|latest> [--into <new-database>] [--dry-run]`);
     }
     const outputs = spawnSync("pulumi", ["stack", "output", "--json", "--show-secrets", "--stack", stack], { encoding: "utf8" });
+    if ((outputs.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") throw new UsageError("the Pulumi CLI is not installed (pulumi is not on PATH): install it from https://www.pulumi.com/docs/install/");
     if (outputs.status !== 0) {
-        console.error(`pulumi stack output --stack ${stack} failed: ${outputs.stderr || outputs.error}`);
+        console.error(`pulumi stack output --stack ${stack} failed: ${String(outputs.stderr || outputs.error).trim().split("\n")[0]}`);
         return 1;
     }
     const out = JSON.parse(outputs.stdout) as { stack: { target: string }; sshCommands?: Record<string, string>; kubeconfig?: string };
@@ -71,7 +76,7 @@ function main(argv: string[]): number {
     const plan = restorePlan({ stack, backup, into: arg("into"), target: out.stack.target, ssh: Object.values(out.sshCommands ?? {})[0] });
     for (const command of plan) {
         console.log(`$ ${command.join(" ")}`);
-        if (argv.includes("--dry-run")) continue;
+        if (values["dry-run"]) continue;
         const ran = spawnSync(command[0], command.slice(1), { stdio: "inherit" });
         if (ran.status !== 0) {
             console.error(`restore: the step above failed (exit ${ran.status}); the services stay as they are now`);
@@ -81,4 +86,4 @@ function main(argv: string[]): number {
     return 0;
 }
 
-if (require.main === module) process.exit(main(process.argv.slice(2)));
+if (require.main === module) runCli(() => { process.exitCode = main(process.argv.slice(2)); });

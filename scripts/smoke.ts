@@ -12,11 +12,9 @@
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
-import { parseArgs } from "util";
 import { DEFAULT_REGISTRY_USER, SmokeOutputs, formatSmoke, runSmoke, smokeChecks } from "./lib/smoke";
 import { reveal } from "./lib/reveal";
-
-class UsageError extends Error {}
+import { UsageError, parseCli, runCli } from "./lib/cli";
 
 function number(flag: string, text: string, min: number, max: number): number {
     const value = Number(text);
@@ -27,7 +25,7 @@ function number(flag: string, text: string, min: number, max: number): number {
 function readOutputs(stack: string | undefined, file: string | undefined): SmokeOutputs {
     let text: string;
     if (file) {
-        text = fs.readFileSync(file, "utf8");
+        text = readText(file, "--outputs");
     } else if (stack) {
         try {
             text = execFileSync("pulumi", ["stack", "output", "--json", "--show-secrets", "--stack", stack], { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 });
@@ -39,7 +37,13 @@ function readOutputs(stack: string | undefined, file: string | undefined): Smoke
     } else {
         throw new UsageError("--stack <name> or --outputs <file> is required");
     }
-    const outputs = reveal(JSON.parse(text)) as Partial<SmokeOutputs>;
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(text);
+    } catch {
+        throw new UsageError(`${file ?? `pulumi stack output --stack ${stack}`}: not JSON; pass the stack's outputs (pulumi stack output --json --show-secrets, or a synth's outputs.json)`);
+    }
+    const outputs = reveal(parsed) as Partial<SmokeOutputs>;
     for (const key of ["urls", "publicHosts", "registryServer", "supabase", "passwords"] as const) {
         if (outputs[key] === undefined) throw new UsageError(`the outputs have no ${key}: are they this project's stack outputs?`);
     }
@@ -47,7 +51,7 @@ function readOutputs(stack: string | undefined, file: string | undefined): Smoke
 }
 
 async function main(): Promise<void> {
-    const { values } = parseArgs({
+    const { values } = parseCli({
         options: {
             stack: { type: "string" },
             outputs: { type: "string" },
@@ -73,7 +77,7 @@ async function main(): Promise<void> {
         timeoutMs: number("timeout", values.timeout!, 1, 300) * 1000,
         retries: number("retries", values.retries!, 0, 100),
         retryDelayMs: number("retry-delay", values["retry-delay"]!, 0, 600) * 1000,
-        ca: values.ca ? fs.readFileSync(values.ca, "utf8") : undefined,
+        ca: values.ca ? readText(values.ca, "--ca") : undefined,
         resolve,
         port: values.port ? number("port", values.port, 1, 65535) : undefined,
     });
@@ -86,11 +90,13 @@ async function main(): Promise<void> {
     console.log(`smoke: all ${results.length} checks passed`);
 }
 
-main().catch((err: unknown) => {
-    if (err instanceof UsageError || (err as NodeJS.ErrnoException).code === "ENOENT" || err instanceof SyntaxError) {
-        console.error(`error: ${(err as Error).message}`);
-        process.exit(2);
+/** A file a flag names, or one line saying why it cannot be read. */
+function readText(file: string, flag: string): string {
+    try {
+        return fs.readFileSync(file, "utf8");
+    } catch (err) {
+        throw new UsageError(`${flag} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     }
-    console.error(err);
-    process.exit(1);
-});
+}
+
+runCli(main);

@@ -1,38 +1,52 @@
 /**
  * Offline synth: `npm run synth -- --stack <name> [--config key=value]... [--out dir]`.
- * Runs the real program under Pulumi's mocks and writes resources.json, outputs.json and files/.
- * Bad configuration exits 2 with one line naming the key and the fix.
+ * Runs the real program under Pulumi's mocks and writes resources.json, outputs.json, plan.md and
+ * files/ into the output directory (default out/<stack>), which it marks as its own: it never
+ * replaces a directory it did not write. Ends with a short plan summary (./lib/plan.ts).
+ * Bad configuration or arguments exit 2 with one line naming the key, flag or file and the fix.
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
-import { runCli } from "./lib/cli";
+import { parseCli, runCli, UsageError } from "./lib/cli";
+import { prepareOutDir } from "./lib/out-dir";
+import { planMarkdown, planOf, planSummary } from "./lib/plan";
 import { synthesize } from "./lib/synthesize";
-import { PROJECT_DIR, StackConfigError, listStacks, parseOverride } from "./lib/stack-config";
+import { PROJECT_DIR, listStacks, parseOverride } from "./lib/stack-config";
+
+/** Secret files of a Compose project (env/*.env, secrets/...), by their path under files/. */
+const SECRET_FILE = /(^|\/)(env\/[^/]+\.env|secrets\/.+)$/;
 
 async function main(): Promise<void> {
-    const { values } = parseArgs({
+    const { values } = parseCli({
         options: {
             stack: { type: "string" },
             config: { type: "string", multiple: true, default: [] },
             out: { type: "string" },
         },
     });
-    if (!values.stack) throw new StackConfigError(`--stack is required; the stacks are ${listStacks().join(", ")}`);
+    if (!values.stack) throw new UsageError(`--stack is required; the stacks are ${listStacks().join(", ")}`);
     const overrides = Object.fromEntries((values.config ?? []).map(parseOverride));
+    const given = values.out ?? path.join(PROJECT_DIR, "out", values.stack);
+    const out = path.resolve(given);
+    // Checked before the program runs, so a refused directory costs nothing; prepared after it
+    // succeeded, so a failed synth leaves the previous output in place.
+    prepareOutDir(given, PROJECT_DIR, process.cwd(), { dryRun: true });
     const result = await synthesize(values.stack, overrides);
-    const out = path.resolve(values.out ?? path.join(PROJECT_DIR, "out", values.stack));
-    fs.rmSync(out, { recursive: true, force: true });
-    fs.mkdirSync(out, { recursive: true });
+    prepareOutDir(given, PROJECT_DIR);
     fs.writeFileSync(path.join(out, "resources.json"), JSON.stringify(result.resources, null, 2) + "\n");
     fs.writeFileSync(path.join(out, "outputs.json"), JSON.stringify(result.outputs, null, 2) + "\n");
     for (const [file, text] of Object.entries(result.files)) {
         const target = path.join(out, "files", file);
         fs.mkdirSync(path.dirname(target), { recursive: true });
-        fs.writeFileSync(target, text);
+        // Env files and secret files as the host holds them: readable by their owner only.
+        fs.writeFileSync(target, text, { mode: SECRET_FILE.test(file) ? 0o600 : 0o644 });
     }
-    const custom = result.resources.filter((r) => r.custom).length;
-    console.log(`synth ${values.stack}: ${custom} resources, ${result.resources.length - custom} components, ${Object.keys(result.files).length} files -> ${path.relative(process.cwd(), out) || "."}`);
+    const plan = planOf(result);
+    const planFile = path.join(out, "plan.md");
+    fs.writeFileSync(planFile, planMarkdown(plan));
+    const shown = path.relative(process.cwd(), out) || ".";
+    console.log(`synth ${values.stack}: ${plan.resources} resources, ${plan.components} components, ${plan.files} files -> ${shown}`);
+    console.log(planSummary(plan, path.join(shown, "plan.md")));
 }
 
 runCli(main);

@@ -190,8 +190,10 @@ describe("archon-migrate image: the guard against the real PostgreSQL 15", () =>
     const bin = "/usr/lib/postgresql/15/bin";
     let root: string;
     let data: string;
+    // From the test's own directory: runuser keeps the working directory, and the postgres user
+    // cannot enter a checkout in a 0700 directory (psql and pg_ctl then fail to change into it).
     const asPostgres = (cmd: string, args: string[], env: Record<string, string> = {}) =>
-        run("runuser", ["-u", "postgres", "--", "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), cmd, ...args]);
+        run("runuser", ["-u", "postgres", "--", "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), cmd, ...args], { cwd: root });
 
     before(function () {
         requireTool(`${bin}/initdb`, "postgresql");

@@ -72,13 +72,14 @@ class Cluster {
         fs.mkdirSync(this.socketDir, { mode: 0o777 });
         fs.chmodSync(this.socketDir, 0o777);
     }
+    /** From the test's own directory: the postgres user cannot enter a checkout inside a 0700 directory. */
     asPostgres(cmd: string, args: string[], env: Record<string, string> = {}, input?: string): { status: number | null; output: string } {
-        return run("runuser", ["-u", "postgres", "--", "env", "-i", ...Object.entries({ PATH: `${PG_BIN}:/usr/bin:/bin`, HOME: this.root, ...env }).map(([k, v]) => `${k}=${v}`), cmd, ...args], { input, timeout: 240_000 });
+        return run("runuser", ["-u", "postgres", "--", "env", "-i", ...Object.entries({ PATH: `${PG_BIN}:/usr/bin:/bin`, HOME: this.root, ...env }).map(([k, v]) => `${k}=${v}`), cmd, ...args], { input, timeout: 240_000, cwd: this.root });
     }
     /** As asPostgres, without blocking the event loop: s3rver answers restic from this process. */
     asPostgresAsync(cmd: string, args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; output: string }> {
         return new Promise((resolve) => {
-            const child = spawn("runuser", ["-u", "postgres", "--", "env", "-i", ...Object.entries({ PATH: `${PG_BIN}:/usr/bin:/bin`, HOME: this.root, ...env }).map(([k, v]) => `${k}=${v}`), cmd, ...args]);
+            const child = spawn("runuser", ["-u", "postgres", "--", "env", "-i", ...Object.entries({ PATH: `${PG_BIN}:/usr/bin:/bin`, HOME: this.root, ...env }).map(([k, v]) => `${k}=${v}`), cmd, ...args], { cwd: this.root });
             let output = "";
             child.stdout.on("data", (d: Buffer) => { output += d.toString(); });
             child.stderr.on("data", (d: Buffer) => { output += d.toString(); });

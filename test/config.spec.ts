@@ -111,7 +111,7 @@ describe("config", () => {
         ["a kubeconfig that is not one", "staging", { target: "kubernetes", kubeconfig: "hello: world" }, /kubeconfig = \[secret\]: not a kubeconfig/],
         ["half an external registry", "staging", { registryServer: "ghcr.io" }, /registryUsername = \(not set\): an external registry needs registryServer, registryUsername and registryPassword/],
         ["a webhook that is not a URL", "staging", { alertWebhookUrl: "hooks" }, /alertWebhookUrl = \[secret\]: must be an http\(s\) URL/],
-        ["a data volume under 10 GB", "staging", { dataVolumeSizeGb: 5 }, /dataVolumeSizeGb = 5: must be at least 10/],
+        ["a data volume under 10 GB", "staging", { dataVolumeSizeGb: 5 }, /dataVolumeSizeGb = 5: must be a whole number of GB from 10 to 10240/],
         ["an unknown ingress controller", "production", { ingressController: "haproxy" }, /ingressController = "haproxy": must be traefik .* or ingress-nginx/],
     ];
     for (const [what, stack, overrides, expected] of refused) {

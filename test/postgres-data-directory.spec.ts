@@ -81,7 +81,8 @@ function startRendered(db: RenderedDb, root: string, variant: "rendered" | "with
         `cat ${quoted(path.join(root, "server.log"))}`,
         `exit "$ok"`,
     ].join("\n");
-    return run("unshare", ["-m", "--propagation", "private", "env", `PGDATA=${db.pgdata}`, "sh", "-c", script]);
+    // From the test's own directory: the postgres user cannot enter a checkout inside a 0700 directory.
+    return run("unshare", ["-m", "--propagation", "private", "env", `PGDATA=${db.pgdata}`, "sh", "-c", script], { cwd: root });
 }
 
 async function renderedDb(stack: "staging" | "production"): Promise<RenderedDb> {

@@ -46,8 +46,9 @@ describe("Supabase roles and JWTs (real PostgreSQL 15 + PostgREST 12, staging's 
     let env: Record<string, Record<string, string>>;
     let anonKey: string;
     let postgrest: ChildProcess | undefined;
+    // From the test's own directory: the postgres user cannot enter a checkout inside a 0700 directory.
     const asPostgres = (cmd: string, args: string[], extra: Record<string, string> = {}) =>
-        run("runuser", ["-u", "postgres", "--", "env", ...Object.entries(extra).map(([k, v]) => `${k}=${v}`), cmd, ...args]);
+        run("runuser", ["-u", "postgres", "--", "env", ...Object.entries(extra).map(([k, v]) => `${k}=${v}`), cmd, ...args], { cwd: root });
     /** Logs in over the socket with a password (scram); returns the psql result. */
     const login = (user: string, password: string) =>
         run(`${BIN}/psql`, ["-XAtw", "-h", socketDir, "-U", user, "-d", "postgres", "-c", "SELECT current_user"], { env: { PGPASSWORD: password, PATH: "/usr/bin:/bin" } });

@@ -48,6 +48,12 @@ export interface ComposeProjectFiles {
     secretFileAccess: Record<string, SecretFileAccess>;
 }
 
+/**
+ * The first line of docker-compose.yml. The modes are the delivery's (components/compose/delivery.ts,
+ * components/hetzner/scripts/write-secret-file.sh); test/newcomer.spec.ts holds them to it.
+ */
+export const COMPOSE_HEADER = "# Rendered by archon-infra (components/compose/project.ts). Secrets live in env/*.env (mode 0600, the deploy user's) and secrets/ (mode 0440, owned by the uid of the container that reads them; 0444 where an image reads as several users).\n";
+
 /** How a delivered secret file is owned on the Compose host. */
 export interface SecretFileAccess {
     /** `uid:gid` the file is chowned to; unset = the deploy user keeps it. */
@@ -291,7 +297,7 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
 
     files["docker-compose.yml"] = pulumi.all(composeServices).apply((definitions) => {
         const all = directories.size > 0 ? { [DATA_PERMISSIONS_SERVICE]: dataPermissionsService(args.dataDir, directories), ...definitions } : definitions;
-        return "# Rendered by archon-infra (components/compose-project.ts). Secrets live in env/*.env and secrets/, mode 0600.\n" +
+        return COMPOSE_HEADER +
             // docker-compose reads YAML 1.1, where a bare off/no/yes is a boolean: quote them as 1.1 does.
             stringify({ services: all, networks: networkPlan.definitions }, { lineWidth: 0, version: "1.1" });
     });

@@ -16,6 +16,7 @@
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { K3S_CLUSTER_CIDR } from "./pod-network";
+import { isOfflineSynth } from "../../config";
 
 export const HETZNER_CHARTS_REPO = "https://charts.hetzner.cloud";
 /** Pinned chart versions (the chart index at HETZNER_CHARTS_REPO lists the releases). */
@@ -60,7 +61,8 @@ export class ClusterAddons extends pulumi.ComponentResource {
                 type: "Opaque",
                 stringData: { token: args.hcloudToken, network: pulumi.output(args.networkId).apply(String) },
             }, k8s));
-        } else {
+        } else if (!isOfflineSynth()) {
+            // Offline there is never a token; a real deploy has the provider's (HCLOUD_TOKEN).
             pulumi.log.warn("no Hetzner token for the cluster: set `pulumi config set --secret hcloudTokenForCluster <token>` (or hcloud:token) so the CCM and CSI driver can start", this);
         }
         const release = (releaseName: string, chart: string, version: string, values: Record<string, unknown>, dependsOn: pulumi.Resource[]) =>

@@ -91,14 +91,34 @@ const DB_INIT_SQL = fs.readFileSync(path.join(__dirname, "..", "..", "migrations
 
 /** The Supabase and Archon services. */
 export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
-    const hosts = publicHosts(args.domain);
-    const ha = args.highAvailability ?? false;
-    const s = args.secrets;
-    // Each service logs in with its own role's password only (authenticator, supabase_auth_admin).
-    const dbUrl = (user: string, password: pulumi.Input<string>) => pulumi.interpolate`postgres://${user}:${password}@db:${PORTS.db}/postgres`;
-    const nonRoot = (uid: number, writablePaths: string[] = ["/tmp"]) =>
-        ({ runAsNonRoot: true, runAsUser: uid, readOnlyRootFilesystem: true, writablePaths });
+    const context = catalogContext(args);
+    const archon = archonServices(args, context);
+    return [...supabaseServices(context), archon.migrate, archon.server, archon.mcp, ...(args.enableAgents ? [archon.agents] : []), archon.ui];
+}
 
+/** What every service definition of the catalog draws on. */
+interface CatalogContext {
+    hosts: ReturnType<typeof publicHosts>;
+    /** Several replicas for the stateless services (WorkloadCatalogArgs.highAvailability). */
+    ha: boolean;
+    s: WorkloadSecrets;
+    dbUrl: (user: string, password: pulumi.Input<string>) => pulumi.Output<string>;
+    nonRoot: (uid: number, writablePaths?: string[]) => NonNullable<ServiceSpec["security"]>;
+}
+
+function catalogContext(args: WorkloadCatalogArgs): CatalogContext {
+    return {
+        hosts: publicHosts(args.domain),
+        ha: args.highAvailability ?? false,
+        s: args.secrets,
+        // Each service logs in with its own role's password only (authenticator, supabase_auth_admin).
+        dbUrl: (user, password) => pulumi.interpolate`postgres://${user}:${password}@db:${PORTS.db}/postgres`,
+        nonRoot: (uid, writablePaths = ["/tmp"]) => ({ runAsNonRoot: true, runAsUser: uid, readOnlyRootFilesystem: true, writablePaths }),
+    };
+}
+
+/** Supabase: the database, PostgREST, GoTrue, postgres-meta, Studio and Kong in front of them. */
+function supabaseServices({ hosts, ha, s, dbUrl, nonRoot }: CatalogContext): ServiceSpec[] {
     const db: ServiceSpec = {
         name: "db",
         group: "supabase",
@@ -316,6 +336,14 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
         replicas: ha ? 2 : 1,
     };
 
+    return [db, rest, auth, meta, studio, kong];
+}
+
+/**
+ * Archon: the migration one-shot, archon-server, archon-mcp, archon-agents (used only with
+ * enableAgents) and the UI.
+ */
+function archonServices(args: WorkloadCatalogArgs, { hosts, ha, s, nonRoot }: CatalogContext): Record<"migrate" | "server" | "mcp" | "agents" | "ui", ServiceSpec> {
     const migrate: ServiceSpec = {
         name: "archon-migrate",
         group: "archon",
@@ -425,5 +453,5 @@ export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
         replicas: ha ? 2 : 1,
     };
 
-    return [db, rest, auth, meta, studio, kong, migrate, server, mcp, ...(args.enableAgents ? [agents] : []), ui];
+    return { migrate, server, mcp, agents, ui };
 }

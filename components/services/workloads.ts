@@ -4,7 +4,7 @@
  * Kubernetes objects in the `archon` namespace.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ArchonConfig } from "../../config";
+import { ArchonConfig, isOfflineSynth } from "../../config";
 import { ServiceSpec } from "./catalog";
 import { ComposeStack } from "../compose/stack";
 import { ARCHON_IMAGES, ArchonImageName } from "../registry/images";
@@ -96,7 +96,7 @@ export class Workloads extends pulumi.ComponentResource {
             uiForwardAuth: oidcLogin?.forwardAuth,
         });
         const backupCredentials = config.backupAccessKeyIdSecret !== undefined && config.backupSecretAccessKeySecret !== undefined;
-        if (!backupCredentials) {
+        if (!backupCredentials && !isOfflineSynth()) {
             pulumi.log.warn("backupAccessKeyId and backupSecretAccessKey are unset: the Postgres backups fail (and PostgresBackupStale fires) until they are set, and migrations run without a backup first. Set both with pulumi config set --secret.", this);
         }
         const withBackups = withPostgresBackups([...catalog, ...(oidcLogin ? [oidcLogin.service] : [])], {

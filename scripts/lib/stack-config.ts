@@ -6,9 +6,10 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parse as parseYaml } from "yaml";
-import { SECRET_KEYS, configSchema } from "../../config";
+import { isMap, isScalar, parseDocument } from "yaml";
+import { SECRET_KEYS, configSchema, unknownKeyProblem } from "../../config";
 import { MOCK_K3S_KUBECONFIG } from "./mocks";
+import { CliError } from "./cli";
 import { DeclaredKey, ProjectConfigError, StackValue, applyProjectConfig, stackValueOf } from "./project-config-rules";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
@@ -31,10 +32,68 @@ export interface StackConfig {
     standIns: Record<string, string>;
 }
 
-export class StackConfigError extends Error {}
+export class StackConfigError extends CliError {}
 
 export function readProject(dir = PROJECT_DIR): ProjectFile {
-    return parseYaml(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as ProjectFile;
+    return readYamlFile(path.join(dir, "Pulumi.yaml")).toJS() as ProjectFile;
+}
+
+/** A YAML file as a document, or one line naming the file, the line and what is wrong. */
+function readYamlFile(file: string): ReturnType<typeof parseDocument> {
+    const name = path.basename(file);
+    let text: string;
+    try {
+        text = fs.readFileSync(file, "utf8");
+    } catch (err) {
+        throw new StackConfigError(`${name}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    const doc = parseDocument(text, { prettyErrors: false });
+    const error = doc.errors[0];
+    if (error !== undefined) {
+        const line = text.slice(0, error.pos[0]).split("\n").length;
+        throw new StackConfigError(`${name}${line ? ` line ${line}` : ""} is not valid YAML: ${error.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}; fix the file (a stack file is a config: map of key: value)`);
+    }
+    return doc;
+}
+
+/** Text keys of config.ts: a YAML number or boolean given for one of them is not what was written. */
+function textKeys(): Set<string> {
+    return new Set(Object.entries(configSchema.shape).filter(([, schema]) => {
+        let def = schema._zod.def as { type: string; innerType?: { _zod: { def: unknown } } };
+        while ((def.type === "optional" || def.type === "default") && def.innerType) def = def.innerType._zod.def as typeof def;
+        return def.type === "string";
+    }).map(([key]) => key));
+}
+
+/**
+ * What the stack file says that the Pulumi CLI would pass on without complaint, but wrongly: a key
+ * unknown to the project (a misspelling), a secret key in plain text, and a text key (imageTag)
+ * written as a YAML number, which the CLI hands the program as the number's text (`1.10` -> "1.1",
+ * `0x1F` -> "31"). The raw scalar is only visible here, in the file.
+ */
+function stackFileProblem(doc: ReturnType<typeof parseDocument>, fileName: string, project: string, declared: readonly string[]): string | undefined {
+    const config = doc.get("config", true);
+    if (config === undefined || config === null) return undefined;
+    if (!isMap(config)) return `${fileName}: config is not a map of key: value`;
+    const text = textKeys();
+    const keys: string[] = [];
+    for (const pair of config.items) {
+        const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
+        const full = key.includes(":") ? key : `${project}:${key}`;
+        keys.push(full);
+        if (!full.startsWith(`${project}:`)) continue;
+        const name = full.slice(project.length + 1);
+        const value = pair.value;
+        const secure = isMap(value) && value.items.length === 1 && isScalar(value.items[0].key) && value.items[0].key.value === "secure";
+        if ((SECRET_KEYS as readonly string[]).includes(name) && !secure && value !== null) {
+            return `${full} in ${fileName} is in plain text; it is a secret: pulumi config set --secret ${name} <value> (this encrypts it in the stack file)`;
+        }
+        if (text.has(name) && isScalar(value) && typeof value.value !== "string" && value.value !== null) {
+            const written = value.source ?? String(value.value);
+            return `${full} in ${fileName} is written ${written}, which YAML reads as the ${typeof value.value} ${String(value.value)} (the program would get "${String(value.value)}"); quote it: ${name}: "${written}"`;
+        }
+    }
+    return unknownKeyProblem(keys, fileName, declared);
 }
 
 /** Parses `key=value`: the value as JSON when it parses, else as a string. */
@@ -86,7 +145,12 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
     if (!fs.existsSync(stackFile)) {
         throw new StackConfigError(`no stack file ${fileName}; the stacks are ${listStacks(dir).join(", ")}`);
     }
-    const stackValues = (parseYaml(fs.readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown> } | null)?.config ?? {};
+    const doc = readYamlFile(stackFile);
+    // Pulumi.yaml's declared keys count as known too (they and config.ts's schema are kept in step).
+    const declared = Object.keys(project.config ?? {});
+    const problem = stackFileProblem(doc, fileName, project.name, declared);
+    if (problem !== undefined) throw new StackConfigError(problem);
+    const stackValues = (doc.toJS() as { config?: Record<string, unknown> } | null)?.config ?? {};
     const given: Record<string, StackValue> = {};
     const standIns: Record<string, string> = {};
     const plaintext: Record<string, string> = {};
@@ -99,6 +163,8 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
             plaintext[full] = standIn(full, fileName, project.name);
         }
     }
+    const unknownOverride = unknownKeyProblem(Object.keys(overrides).map(qualify), "--config", declared);
+    if (unknownOverride !== undefined) throw new StackConfigError(unknownOverride);
     for (const [key, raw] of Object.entries(overrides)) {
         const full = qualify(key);
         delete standIns[full];

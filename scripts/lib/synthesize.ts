@@ -12,6 +12,8 @@ import { reveal } from "./reveal";
 
 export { reveal };
 import { SynthMocks } from "./mocks";
+import { CliError } from "./cli";
+import { OFFLINE_SYNTH_ENV } from "../../config";
 import { MonitorLike, runUnderRunner } from "./runner";
 import { PROJECT_DIR, StackConfig, readProject, stackConfig } from "./stack-config";
 
@@ -53,7 +55,7 @@ export interface SynthResult {
 }
 
 /** The program failed on its configuration: one line naming the key and the fix. */
-export class SynthConfigError extends Error {
+export class SynthConfigError extends CliError {
     /** Custom (non-component) resources registered before the program failed: 0 when config is checked first. */
     constructor(message: string, public readonly resourcesRegistered: number) {
         super(message);
@@ -140,6 +142,9 @@ function dropUnawaitedRunErrors(): void {
  */
 export async function synthesize(stack: string, overrides: Record<string, unknown> = {}, program?: () => Promise<unknown>, dir = PROJECT_DIR): Promise<SynthResult> {
     const config = stackConfig(stack, overrides, dir);
+    // Tells the program (here and in the runner's child, which inherits the environment) that no
+    // real deploy follows, so it leaves out warnings only a deploy can act on.
+    process.env[OFFLINE_SYNTH_ENV] = "1";
     pulumi.runtime.setAllConfig(config.values, config.secretKeys);
     const mocks = new SynthMocks();
     // Also for the runner: the mock monitor names URNs after this process's project and stack.
