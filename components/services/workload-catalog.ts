@@ -93,7 +93,7 @@ const DB_INIT_SQL = fs.readFileSync(path.join(__dirname, "..", "..", "migrations
 export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
     const context = catalogContext(args);
     const archon = archonServices(args, context);
-    return [...supabaseServices(context), archon.migrate, archon.server, archon.mcp, ...(args.enableAgents ? [archon.agents] : []), archon.ui];
+    return [...supabaseServices(args, context), archon.migrate, archon.server, archon.mcp, ...(args.enableAgents ? [archon.agents] : []), archon.ui];
 }
 
 /** What every service definition of the catalog draws on. */
@@ -118,7 +118,7 @@ function catalogContext(args: WorkloadCatalogArgs): CatalogContext {
 }
 
 /** Supabase: the database, PostgREST, GoTrue, postgres-meta, Studio and Kong in front of them. */
-function supabaseServices({ hosts, ha, s, dbUrl, nonRoot }: CatalogContext): ServiceSpec[] {
+function supabaseServices(args: WorkloadCatalogArgs, { hosts, ha, s, dbUrl, nonRoot }: CatalogContext): ServiceSpec[] {
     const db: ServiceSpec = {
         name: "db",
         group: "supabase",
