@@ -203,7 +203,7 @@ describe("staging host: the proxy (real nginx)", () => {
     it("starts with those capabilities and no upstream resolvable, serves /healthz and answers 502 for the apps", async () => {
         const { conf, proxy, hosts, authFiles, uiAuthorization } = await proxyOf();
         const archon = hosts.find((h) => h.startsWith("archon."))!;
-        assert.deepEqual(Object.keys(authFiles).sort(), ["archon-mcp", "archon-ui"]);
+        assert.deepEqual(Object.keys(authFiles).sort(), ["archon-mcp", "archon-ui", "registry-pull", "registry-push"]);
         const result = runProxy(conf, hosts, proxy.cap_add ?? [], requests(archon, uiAuthorization), authFiles);
         assert.match(result.output, /started=0/, result.output);
         assert.match(result.output, /healthz=200/, result.output);
@@ -223,7 +223,10 @@ describe("staging host: the proxy (real nginx)", () => {
         const passes = conf.split("\n").filter((l) => l.includes("proxy_pass"));
         assert.ok(passes.length >= 5, conf);
         // A variable host and no URI part: nginx passes the client's URI as is (no prefix stripping).
-        for (const line of passes) assert.match(line, /^\s*proxy_pass http:\/\/\$backend_host:\d+;$/, line);
+        // The registry's location writes its host literally, because `set` is not inherited inside
+        // its limit_except block; the URI is then the variable $request_uri, so nginx still resolves
+        // the host per request and passes the client's URI unchanged.
+        for (const line of passes) assert.match(line, /^\s*proxy_pass http:\/\/(\$backend_host:\d+|registry:\d+\$request_uri);$/, line);
     });
 });
 
