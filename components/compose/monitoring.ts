@@ -176,7 +176,7 @@ const nobody: SecuritySpec = { runAsNonRoot: true, runAsUser: 65534, readOnlyRoo
 /** The ServiceSpecs themselves (pure: tests render them without a Pulumi runtime). */
 export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceSpec[] {
     const catalog = forTarget(args.services, "compose");
-    const base: Pick<ServiceSpec, "group" | "kind" | "targets"> = { group: "monitoring", kind: "service", targets: ["compose"] };
+    const base = MONITORING_BASE;
     const promTargets: ScrapeTarget[] = [
         { job: "prometheus", address: "localhost:9090" },
         { job: "alertmanager", address: "alertmanager:9093" },
@@ -240,6 +240,24 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             // The webhook receiver lives outside the host.
             egressInternet: args.alertWebhookUrl !== undefined,
         },
+        ...dashboardAndLogServices(args, profile),
+        composeAlloyService("http://loki:3100"),
+        ...hostExporterServices(args),
+        { ...blackboxExporterService({ target: "compose", group: "monitoring" }), connectsTo: probedServices },
+    ];
+    if (args.postgres) {
+        specs.push(postgresExporterService({ ...args.postgres, target: "compose", group: "monitoring" }));
+    }
+    return specs;
+}
+
+/** Monitoring services' common fields. */
+const MONITORING_BASE: Pick<ServiceSpec, "group" | "kind" | "targets"> = { group: "monitoring", kind: "service", targets: ["compose"] };
+
+/** Grafana (dashboards of the rules' own queries) and Loki, its log store. */
+function dashboardAndLogServices(args: ComposeMonitoringArgs, profile: AlertProfile): ServiceSpec[] {
+    const base = MONITORING_BASE;
+    return [
         {
             ...base,
             name: "grafana",
@@ -278,7 +296,13 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             storage: [{ name: "data", mountPath: "/loki", sizeGb: args.lokiStorageGb ?? 10 }],
             security: { runAsNonRoot: true, runAsUser: 10001, readOnlyRootFilesystem: true, writablePaths: ["/tmp"] },
         },
-        composeAlloyService("http://loki:3100"),
+    ];
+}
+
+/** The exporters that read the host itself: node-exporter (host metrics, the backups' textfile) and cAdvisor (containers). */
+function hostExporterServices(args: ComposeMonitoringArgs): ServiceSpec[] {
+    const base = MONITORING_BASE;
+    return [
         {
             ...base,
             name: "node-exporter",
@@ -324,10 +348,5 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             ],
             devices: ["/dev/kmsg:/dev/kmsg:r"],
         },
-        { ...blackboxExporterService({ target: "compose", group: "monitoring" }), connectsTo: probedServices },
     ];
-    if (args.postgres) {
-        specs.push(postgresExporterService({ ...args.postgres, target: "compose", group: "monitoring" }));
-    }
-    return specs;
 }

@@ -329,6 +329,22 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
         const template = { metadata: { labels, annotations: { "archon.infra/config-checksum": checksum } }, spec: podSpec };
         const workloadOpt = { ...opt, dependsOn: [...(opt.dependsOn as pulumi.Resource[]), ...waitFor] };
 
+        return this.renderController(service, template, workloadMeta, meta, labels, opt, workloadOpt);
+    }
+
+    /**
+     * The controller that runs `template`: a CronJob or Job for one-shots, else a Deployment or
+     * StatefulSet with a PodDisruptionBudget that never blocks a drain, and an HPA when autoscaled.
+     */
+    private renderController(
+        service: ServiceSpec,
+        template: kubernetes.types.input.core.v1.PodTemplateSpec,
+        workloadMeta: () => kubernetes.types.input.meta.v1.ObjectMeta,
+        meta: (suffix: string) => kubernetes.types.input.meta.v1.ObjectMeta,
+        labels: Record<string, string>,
+        opt: pulumi.CustomResourceOptions,
+        workloadOpt: pulumi.CustomResourceOptions,
+    ): pulumi.Resource {
         if (service.kind === "oneshot" && service.schedule !== undefined) {
             // A failed run is retried twice, never overlaps the next, and its pods stay for `kubectl logs`;
             // kube-state-metrics exports kube_cronjob_status_last_successful_time from its status.
