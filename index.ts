@@ -28,7 +28,6 @@ const registry = new Registry("registry", {
 });
 // PULL credentials on the Compose host (nothing on Kubernetes targets): hosts cannot push.
 const registryLogin = new RegistryLogin("registry-login", { host: platform.composeHost, registry: registry.credentials });
-// Only the image build gets the PUSH credentials.
 // First deploy (README "First deploy"): DNS preflight -> registry serving over TLS -> image push ->
 // Archon workloads. The DNS records need the workloads' hosts and the registry's serving steps are
 // created with the workloads, so both reach the earlier steps as promises, resolved below.
@@ -42,6 +41,7 @@ const registryReady = privateRegistry && (config.buildImages || !compose)
         dependsOn: Promise.all([registryServing.promise, certificates.promise]).then((lists) => lists.flat()),
     })
     : undefined;
+// Only the image build gets the PUSH credentials.
 const images = new ArchonImages("images", {
     registry: registry.pushCredentials,
     imageTag: config.imageTag,
