@@ -19,7 +19,7 @@ import {
 } from "../components/compose/logs";
 import { PROXY_SERVICE } from "../components/compose/proxy";
 import { composeIngressSignals } from "../components/services/alert-rules";
-import { requireTool, run, writeTempFiles } from "./helpers";
+import { freePort, requireTool, run, writeTempFiles } from "./helpers";
 
 interface Entry { labels: Record<string, string>; extracted: Record<string, unknown>; line: string; timestamp?: Date }
 interface Metrics { counters: Map<string, number>; histograms: Map<string, number[]> }
@@ -67,14 +67,6 @@ function applyStages(stages: PipelineStage[], entry: Entry, metrics: Metrics): v
 }
 
 /** A loopback TCP port the OS says is free now. */
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer().listen(0, "127.0.0.1", () => {
-            const port = (server.address() as net.AddressInfo).port;
-            server.close(() => resolve(port));
-        }).on("error", reject);
-    });
-}
 
 function request(socketPath: string, host: string, urlPath: string): Promise<number> {
     return new Promise((resolve, reject) => {

@@ -9,7 +9,6 @@ import { ChildProcess, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as https from "https";
-import * as net from "net";
 import * as path from "path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { ResourceRecord, SynthConfigError, SynthResult, reveal } from "../scripts/lib/synthesize";
@@ -21,7 +20,7 @@ import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { KubernetesWorkloads, SKIP_AWAIT_ANNOTATION } from "../components/kubernetes/workloads";
 import { ServiceSpec } from "../components/services/catalog";
-import { inProgram, named, ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
+import { freePort, inProgram, named, ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
 
 const CHECKOUT = path.resolve(__dirname, "fixtures", "archon-checkout");
 const BUILD = { buildImages: true, archonSourceDir: CHECKOUT };
@@ -407,14 +406,6 @@ describe("registry probe (real docker-registry over TLS)", () => {
     });
 });
 
-function freePort(): Promise<number> {
-    return new Promise((resolve) => {
-        const probe = net.createServer().listen(0, "127.0.0.1", () => {
-            const { port } = probe.address() as net.AddressInfo;
-            probe.close(() => resolve(port));
-        });
-    });
-}
 
 /** Pushes an image with an empty config and no layers through the registry API, as `docker push` would. */
 async function pushEmptyImage(address: string, name: string, tag: string, password: string, ca: Buffer): Promise<void> {

@@ -4,6 +4,7 @@
  */
 import { spawnSync, SpawnSyncOptions } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { ResourceRecord, SynthResult, reveal, synthesize } from "../scripts/lib/synthesize";
@@ -112,4 +113,16 @@ export function generatedSecretValues(result: SynthResult): string[] {
     walk(result.outputs.supabase, false);
     if (found.length === 0 || found.some((v) => v.length < 20)) throw new Error("the synth's secret outputs are missing or not generated values");
     return found;
+}
+
+/** A loopback TCP port nothing listens on right now, for a server a test starts. */
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as net.AddressInfo;
+            server.close(() => resolve(port));
+        });
+    });
 }

@@ -14,13 +14,12 @@ import { ChildProcess, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as https from "https";
-import * as net from "net";
 import * as path from "path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { reveal, SynthResult } from "../scripts/lib/synthesize";
 import { renderIngresses, TRAEFIK_READ_PRIORITY } from "../components/kubernetes/ingress";
 import { REGISTRY_PUSH_USER, REGISTRY_USER } from "../components/registry/registry";
-import { named, ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
+import { freePort, named, ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
 
 const PROXY_SCRIPTS = path.join(__dirname, "..", "components", "compose", "nginx");
 const STAGING_REGISTRY = "registry.staging.archon.example.com";
@@ -42,16 +41,6 @@ function logins(result: SynthResult): Logins {
     return { pull: `${REGISTRY_USER}:${outputs.passwords.registry}`, push: `${REGISTRY_PUSH_USER}:${outputs.registryPush.password}` };
 }
 
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as net.AddressInfo;
-            server.close(() => resolve(port));
-        });
-    });
-}
 
 interface Answer {
     status: number;

@@ -8,12 +8,11 @@ import * as assert from "assert";
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
-import * as net from "net";
 import * as path from "path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { reveal } from "../scripts/lib/synthesize";
 import { INSTALL_DOCKER_CONFIG } from "../components/registry/login";
-import { named, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
+import { freePort, named, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
 
 const REGISTRY_URN = /archon:infra:Registry::registry$/;
 
@@ -31,16 +30,6 @@ async function registryOutputs(stack: string, overrides: Record<string, unknown>
     return reveal(entry[1]) as RegistryOutputs;
 }
 
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as net.AddressInfo;
-            server.close(() => resolve(port));
-        });
-    });
-}
 
 function get(port: number, urlPath: string, auth?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
     return new Promise((resolve, reject) => {
