@@ -11,7 +11,7 @@ import { parse as parseYaml } from "yaml";
 import { ServiceSpec } from "../components/services/catalog";
 import { DATA_PERMISSIONS_SERVICE, renderComposeProject } from "../components/compose/project";
 import { kubernetesServices } from "../components/kubernetes/workloads";
-import { named, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
+import { named, plainInputs, requireTool, run, runComposeUp, synth, writeTempFiles } from "./helpers";
 
 const DATA_DIR = "/mnt/archon-data/data";
 
@@ -160,23 +160,11 @@ describe("compose project (staging)", () => {
 
 describe("compose deploy", () => {
     it("runs `docker compose up --wait` and nothing else: no proxy reload (rendered script, fake docker)", async () => {
-        requireTool("bash", "bash");
-        const create: string = plainInputs(named(await synth("staging"), "command:remote:Command", "compose-up")).create;
-        const dir = writeTempFiles({
-            "bin/docker": "#!/bin/sh\necho \"$*\" >>\"$LOG\"\n",
-            "bin/cloud-init": "#!/bin/sh\nexit 0\n",
-            "project/.keep": "",
-        });
-        for (const tool of ["docker", "cloud-init"]) fs.chmodSync(path.join(dir, "bin", tool), 0o755);
-        const script = create.replace(/^export PROJECT_DIR=.*$/m, `export PROJECT_DIR='${dir}/project'`);
-        const log = path.join(dir, "docker.log");
-        const ran = run("bash", ["-c", script], { env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}`, LOG: log } });
+        const { calls, ...ran } = runComposeUp(await synth("staging"));
         assert.equal(ran.status, 0, ran.output);
         // Other services first, then the Archon images' pull, then the whole project (test/first-deploy.spec.ts).
-        const calls = fs.readFileSync(log, "utf8").trim().split("\n");
         assert.ok(calls.every((c) => /^compose (up -d --wait --remove-orphans|pull --quiet)( |$)/.test(c)), calls.join("\n"));
         assert.equal(calls[calls.length - 1], "compose up -d --wait --remove-orphans");
-        fs.rmSync(dir, { recursive: true, force: true });
     });
 
     it("has the proxy's entrypoint (PID 1) hand SIGHUP to nginx", () => {

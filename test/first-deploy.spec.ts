@@ -20,7 +20,7 @@ import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { KubernetesWorkloads, SKIP_AWAIT_ANNOTATION } from "../components/kubernetes/workloads";
 import { ServiceSpec } from "../components/services/catalog";
-import { freePort, inProgram, named, ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
+import { freePort, inProgram, named, ofType, plainInputs, requireTool, run, runComposeUp, synth, writeTempFiles } from "./helpers";
 
 const CHECKOUT = path.resolve(__dirname, "fixtures", "archon-checkout");
 const BUILD = { buildImages: true, archonSourceDir: CHECKOUT };
@@ -290,27 +290,10 @@ describe("DNS preflight (run for real)", () => {
     });
 });
 
-/** The rendered compose-up of `result` run with a fake `docker` whose `compose pull` exits `pullStatus`. */
-function composeUp(result: SynthResult, pullStatus: number): { status: number | null; output: string; calls: string[] } {
-    requireTool("bash", "bash");
-    const create: string = plainInputs(named(result, REMOTE, "compose-up")).create;
-    const dir = writeTempFiles({
-        "bin/docker": `#!/bin/sh\necho "$*" >>"$LOG"\ncase "$2" in pull) echo "manifest unknown" >&2; exit ${pullStatus};; esac\n`,
-        "bin/cloud-init": "#!/bin/sh\nexit 0\n",
-        "project/.keep": "",
-    });
-    for (const tool of ["docker", "cloud-init"]) fs.chmodSync(path.join(dir, "bin", tool), 0o755);
-    const script = create.replace(/^export PROJECT_DIR=.*$/m, `export PROJECT_DIR='${dir}/project'`);
-    const log = path.join(dir, "docker.log");
-    const ran = run("bash", ["-c", script], { env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}`, LOG: log } });
-    const calls = fs.readFileSync(log, "utf8").trim().split("\n");
-    fs.rmSync(dir, { recursive: true, force: true });
-    return { ...ran, calls };
-}
 
 describe("compose-up (rendered script, fake docker)", () => {
     it("starts everything else, then Archon once its images pull", async () => {
-        const { status, output, calls } = composeUp(await synth("staging"), 0);
+        const { status, output, calls } = runComposeUp(await synth("staging"), 0);
         assert.strictEqual(status, 0, output);
         assert.match(calls[0], /^compose up -d --wait --remove-orphans db rest .*registry .*proxy certbot$/);
         assert.strictEqual(calls[1], "compose pull --quiet archon-server archon-mcp archon-ui archon-migrate");
@@ -319,7 +302,7 @@ describe("compose-up (rendered script, fake docker)", () => {
     });
 
     it("leaves Archon pending with a clear next step when its images are not in the registry yet", async () => {
-        const { status, output, calls } = composeUp(await synth("staging"), 1);
+        const { status, output, calls } = runComposeUp(await synth("staging"), 1);
         assert.strictEqual(status, 0, output);
         assert.strictEqual(calls.length, 2, "no second up");
         assert.match(output, /NOT STARTED: archon-server archon-mcp archon-ui archon-migrate/);
@@ -328,7 +311,7 @@ describe("compose-up (rendered script, fake docker)", () => {
     });
 
     it("fails when the images this deploy pushed cannot be pulled", async () => {
-        const { status, output } = composeUp(await synth("staging", BUILD), 1);
+        const { status, output } = runComposeUp(await synth("staging", BUILD), 1);
         assert.strictEqual(status, 1, output);
         assert.match(output, /check the registry login/);
     });

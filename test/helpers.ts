@@ -126,3 +126,25 @@ export function freePort(): Promise<number> {
         });
     });
 }
+
+/**
+ * Runs a synth's rendered `compose-up` script for real in bash, against a fake `docker` that logs
+ * its arguments (and fails `pull` with `pullStatus`) and a fake `cloud-init`; returns the result and
+ * the docker calls in order.
+ */
+export function runComposeUp(result: SynthResult, pullStatus = 0): { status: number | null; output: string; calls: string[] } {
+    requireTool("bash", "bash");
+    const create = plainInputs(named(result, "command:remote:Command", "compose-up")).create as string;
+    const dir = writeTempFiles({
+        "bin/docker": `#!/bin/sh\necho "$*" >>"$LOG"\ncase "$2" in pull) echo "manifest unknown" >&2; exit ${pullStatus};; esac\n`,
+        "bin/cloud-init": "#!/bin/sh\nexit 0\n",
+        "project/.keep": "",
+    });
+    for (const tool of ["docker", "cloud-init"]) fs.chmodSync(path.join(dir, "bin", tool), 0o755);
+    const script = create.replace(/^export PROJECT_DIR=.*$/m, `export PROJECT_DIR='${dir}/project'`);
+    const log = path.join(dir, "docker.log");
+    const ran = run("bash", ["-c", script], { env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}`, LOG: log } });
+    const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { ...ran, calls };
+}
