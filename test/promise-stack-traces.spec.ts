@@ -1,0 +1,63 @@
+/**
+ * components/runtime/promise-stack-traces.ts: the stack traces Pulumi's SDK records with every
+ * promise skip ts-node's source-map support (they are read only by the promise-leak report); every
+ * other stack trace is still mapped.
+ */
+import { strict as assert } from "assert";
+import { debuggablePromise } from "@pulumi/pulumi/runtime/debuggable";
+import { skipMappingOfPromiseTraces } from "../components/runtime/promise-stack-traces";
+
+describe("stack traces of Pulumi's promises (components/runtime/promise-stack-traces.ts)", () => {
+    const installed = Error.prepareStackTrace;
+    let mappedFrom: string[] = [];
+    /** Stands in for ts-node's source-map support: records which stack it was asked to map. */
+    const sourceMapSupport = (_error: Error, frames: NodeJS.CallSite[]): string => {
+        mappedFrom.push(frames[0]?.getFunctionName() ?? "");
+        return "mapped";
+    };
+    /** The trace the SDK records for a promise it makes. */
+    const promiseTrace = (): unknown => {
+        const promise = Promise.resolve(1);
+        void debuggablePromise(promise, "test");
+        return (promise as unknown as { _debugStackTrace: unknown })._debugStackTrace;
+    };
+
+    beforeEach(() => {
+        mappedFrom = [];
+        Error.prepareStackTrace = sourceMapSupport;
+    });
+    afterEach(() => {
+        Error.prepareStackTrace = installed;
+    });
+
+    it("formats the SDK's promise traces without source maps, as V8 does", () => {
+        skipMappingOfPromiseTraces({});
+        const trace = String(promiseTrace());
+        assert.match(trace, /^Error\n    at debuggablePromise \(.*[/\\]@pulumi[/\\]pulumi[/\\]runtime[/\\]debuggable\.js:\d+:\d+\)\n/);
+        assert.deepEqual(mappedFrom, []);
+    });
+
+    it("still maps every other stack trace (errors, resource source positions)", () => {
+        skipMappingOfPromiseTraces({});
+        function registering(): string | undefined {
+            return new Error("boom").stack;
+        }
+        assert.equal(registering(), "mapped");
+        assert.deepEqual(mappedFrom, ["registering"]);
+    });
+
+    it("maps the promise traces too when the leak report is on (PULUMI_DEBUG_PROMISE_LEAKS)", () => {
+        skipMappingOfPromiseTraces({ PULUMI_DEBUG_PROMISE_LEAKS: "1" });
+        assert.equal(promiseTrace(), "mapped");
+        assert.deepEqual(mappedFrom, ["debuggablePromise"]);
+    });
+
+    it("wraps once, however often the program is loaded", () => {
+        skipMappingOfPromiseTraces({});
+        const once = Error.prepareStackTrace;
+        skipMappingOfPromiseTraces({});
+        assert.equal(Error.prepareStackTrace, once);
+        assert.equal(new Error("x").stack, "mapped");
+        assert.deepEqual(mappedFrom.length, 1);
+    });
+});
