@@ -4,8 +4,10 @@
  * other stack trace is still mapped.
  */
 import { strict as assert } from "assert";
-import { debuggablePromise } from "@pulumi/pulumi/runtime/debuggable";
 import { skipMappingOfPromiseTraces } from "../components/runtime/promise-stack-traces";
+
+// The SDK's own wrapper of every promise it makes; @internal, so not in its type declarations.
+const { debuggablePromise } = require("@pulumi/pulumi/runtime/debuggable") as { debuggablePromise(p: Promise<unknown>, ctx: string): Promise<unknown> };
 
 describe("stack traces of Pulumi's promises (components/runtime/promise-stack-traces.ts)", () => {
     const installed = Error.prepareStackTrace;
