@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { PROJECT_DIR } from "../scripts/lib/stack-config";
 import { ResourceRecord, SynthConfigError, SynthResult, reveal, synthesize } from "../scripts/lib/synthesize";
 import { SYNTH_CACHE_ENV } from "./synth-cache-dir";
 
@@ -44,8 +45,9 @@ function alive(pid: number): boolean {
  * A refusal of the config is cached like a result; any other failure is not (each asker sees it).
  */
 async function synthOnce(stack: string, overrides: Record<string, unknown>, dir: string): Promise<SynthResult> {
-    // HCLOUD_TOKEN is the one environment variable the program reads (config.ts).
-    const digest = crypto.createHash("sha256").update(JSON.stringify([stack, overrides, process.env.HCLOUD_TOKEN ?? null])).digest("hex").slice(0, 32);
+    // HCLOUD_TOKEN is the one environment variable the program reads (config.ts); a run may also
+    // test another copy of the checkout (test/private-checkout.spec.ts).
+    const digest = crypto.createHash("sha256").update(JSON.stringify([PROJECT_DIR, stack, overrides, process.env.HCLOUD_TOKEN ?? null])).digest("hex").slice(0, 32);
     const file = path.join(dir, `${digest}.json`);
     const lock = `${file}.lock`;
     for (;;) {
