@@ -76,8 +76,8 @@ async function synthOnce(stack: string, overrides: Record<string, unknown>, dir:
             }
             fs.writeFileSync(`${file}.${process.pid}`, JSON.stringify(cached));
             fs.renameSync(`${file}.${process.pid}`, file);
-            if ("refused" in cached) throw new SynthConfigError(cached.refused.message, cached.refused.resourcesRegistered);
-            return cached.result;
+            // Read back like every other process does, so all see the same plain JSON.
+            continue;
         }
         // Another process synthesizes it: wait for its file, or take over if that process died.
         let holder = 0;
