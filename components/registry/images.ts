@@ -86,6 +86,7 @@ export class ArchonImages extends pulumi.ComponentResource {
                     build: {
                         context: buildContext(image, sourceDir),
                         dockerfile: dockerfilePath(spec, sourceDir),
+                        target: spec.target,
                         platform: `linux/${args.architecture}`,
                         builderVersion: "BuilderBuildKit",
                         args: { ...spec.args },

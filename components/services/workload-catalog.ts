@@ -8,6 +8,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ForwardAuthSpec, RenderTarget, ServiceSpec } from "./catalog";
 import { ArchonImageName } from "../registry/images";
+import { ARCHON_COMMANDS, ARCHON_PORTS, ArchonPythonService } from "./archon-commands";
 import { renderKongConfigString } from "./kong-config";
 import { SUPABASE_IMAGES } from "./versions";
 
@@ -58,7 +59,7 @@ export interface WorkloadCatalogArgs {
 }
 
 /** Ports the services listen on. Archon needs all three of its ports set, always. */
-export const PORTS = { db: 5432, rest: 3000, restAdmin: 3001, auth: 9999, kong: 8000, kongStatus: 8100, meta: 8080, studio: 3000, server: 8181, mcp: 8051, agents: 8052, ui: 3737 } as const;
+export const PORTS = { db: 5432, rest: 3000, restAdmin: 3001, auth: 9999, kong: 8000, kongStatus: 8100, meta: 8080, studio: 3000, ...ARCHON_PORTS, ui: 3737 } as const;
 
 /**
  * How Archon reaches Supabase. Archon refuses an http SUPABASE_URL unless its host is localhost,
@@ -375,12 +376,16 @@ function archonServices(args: WorkloadCatalogArgs, { hosts, ha, s, nonRoot }: Ca
     };
     // Archon refuses the anon key: SUPABASE_SERVICE_KEY is the service_role key.
     const archonSecrets = { SUPABASE_SERVICE_KEY: s.serviceRoleKey };
-    /** The three Python services share image naming, settings, key, hardening and internet egress. */
-    const archonPython = (name: ArchonImageName, port: number, spec: Pick<ServiceSpec, "health" | "resources" | "dependsOn"> & Partial<ServiceSpec>): ServiceSpec => ({
+    /**
+     * The three Python services share image naming, settings, key, hardening and internet egress;
+     * each runs its exec-form command (archon-commands.ts), never the image's default.
+     */
+    const archonPython = (name: ArchonPythonService, port: number, spec: Pick<ServiceSpec, "health" | "resources" | "dependsOn"> & Partial<ServiceSpec>): ServiceSpec => ({
         name,
         group: "archon",
         image: args.archonImages[name],
         kind: "service",
+        command: [...ARCHON_COMMANDS[name]],
         ports: [{ name: "http", port }],
         env: archonEnv,
         secretEnv: archonSecrets,
