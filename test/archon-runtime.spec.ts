@@ -320,6 +320,43 @@ describe("archon-migrate image: the guard against the real PostgreSQL 15", () =>
         assert.strictEqual(applied(env), "0.1.0/001_add_value 0.1.0/002_add_category 0.10.0/001_add_note 0.2.0/001_add_scope");
     });
 
+    it("refuses, in one line and applying nothing, a database with Archon's tables but no archon_migrations (an install older than migration tracking)", () => {
+        const env = database("pre_tracking");
+        sql(env, "CREATE TABLE archon_settings (key text PRIMARY KEY); CREATE TABLE archon_sources (id int)");
+        const result = guard(stageRelease("old_install", RELEASE_B), env);
+        assert.strictEqual(result.status, 1, result.output);
+        assert.deepStrictEqual(result.output.trim().split("\n"), [
+            "archon-migrate: the database has Archon tables (archon_settings, archon_sources) but no archon_migrations: an Archon install older than migration tracking, which complete_setup.sql cannot set up; bring it to Archon 0.1.0 by hand (Archon's migration/0.1.0/*.sql in order, see its DB_UPGRADE_INSTRUCTIONS.md) or restore into an empty database; applying nothing",
+        ]);
+        assert.ok(!hasTable(env, "archon_migrations"));
+        assert.strictEqual(columns(env), "key", "complete_setup.sql never ran");
+    });
+
+    it("runs a file with its own BEGIN;/COMMIT; lines in one transaction with its record: a failure after its COMMIT leaves nothing applied", () => {
+        const env = database("own_transaction");
+        const failing: Release = {
+            "complete_setup.sql": RELEASE_A["complete_setup.sql"],
+            // As Archon's 0.1.0/003: a statement, BEGIN; ... COMMIT;, then more statements. PL/pgSQL's
+            // BEGIN (no semicolon) is left alone.
+            "0.1.0/002_with_own_transaction.sql": "SET maintenance_work_mem = '64MB';\nBEGIN;\nALTER TABLE archon_settings ADD COLUMN flag text;\n  commit ;\n"
+                + "CREATE FUNCTION archon_one() RETURNS int LANGUAGE plpgsql AS $$\nBEGIN\n  RETURN 1;\nEND;\n$$;\nSELECT 1 / 0;\n",
+        };
+        const first = guard(stageRelease("own_tx_failing", failing), env);
+        assert.notStrictEqual(first.status, 0, first.output);
+        assert.match(first.output, /division by zero/);
+        assert.strictEqual(columns(env), "key value", "the ALTER before the file's COMMIT line was rolled back with the rest");
+        assert.strictEqual(applied(env), "0.1.0/001_add_value", "no record of the failed file");
+
+        const fixed = { ...failing, "0.1.0/002_with_own_transaction.sql": failing["0.1.0/002_with_own_transaction.sql"].replace("SELECT 1 / 0;", "SELECT archon_one();") };
+        for (const attempt of [1, 2]) {
+            const result = guard(stageRelease(`own_tx_fixed_${attempt}`, fixed), env);
+            assert.strictEqual(result.status, 0, `run ${attempt}: ${result.output}`);
+            assert.doesNotMatch(result.output, /WARNING/, "no nested BEGIN / stray COMMIT");
+        }
+        assert.strictEqual(columns(env), "flag key value");
+        assert.strictEqual(applied(env), "0.1.0/001_add_value 0.1.0/002_with_own_transaction");
+    });
+
     it("fails, and says why, on a fresh database without complete_setup.sql", () => {
         const env = database("no_setup");
         const result = guard(stageRelease("empty", { "0.1.0/001_add_value.sql": RELEASE_A["0.1.0/001_add_value.sql"] }), env);
