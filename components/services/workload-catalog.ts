@@ -429,6 +429,11 @@ function archonServices(args: WorkloadCatalogArgs, { hosts, ha, s, nonRoot }: Ca
         updateStrategy: "Recreate",
     });
     const mcp = archonPython("archon-mcp", PORTS.mcp, {
+        // At the pinned commit archon-mcp finds archon-server and archon-agents through service
+        // discovery (python/src/server/services/mcp_service_client.py: get_api_url, get_agents_url,
+        // i.e. these same URLs with DOCKER_CONTAINER set) and reads neither variable, nor TRANSPORT;
+        // as in upstream's docker-compose.yml they stay, naming the connections the Compose network
+        // plan gives archon-mcp (components/compose/networks.ts reads URLs in env values).
         env: { ...archonEnv, TRANSPORT: "sse", API_SERVICE_URL: `http://archon-server:${PORTS.server}`, AGENTS_SERVICE_URL: `http://archon-agents:${PORTS.agents}` },
         health: { tcp: { port: PORTS.mcp }, exec: ["python", "-c", `import socket; socket.create_connection(('127.0.0.1', ${PORTS.mcp}), 5).close()`], startupSeconds: 60 },
         resources: { cpu: "100m", memory: "256Mi", cpuLimit: "1", memoryLimit: "1Gi" },
