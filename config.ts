@@ -221,13 +221,13 @@ export const configSchema = z
             }
         }
         if (c.archonSourceDir !== undefined && !fs.existsSync(path.join(c.archonSourceDir, "migration", "complete_setup.sql"))) {
-            fail("archonSourceDir", "has no migration/complete_setup.sql; point it at an Archon checkout of tag v0.1.0 (branch archive/v1-task-management-rag)");
+            fail("archonSourceDir", "has no migration/complete_setup.sql; point it at a checkout of the pinned Archon commit (images/archon-source.json)");
         }
         if (c.buildImages) {
             if (!c.archonSourceDir) {
-                fail("archonSourceDir", "buildImages is true, so set archonSourceDir to an Archon checkout (tag v0.1.0 or branch archive/v1-task-management-rag)");
+                fail("archonSourceDir", "buildImages is true, so set archonSourceDir to a checkout of the pinned Archon commit (images/archon-source.json)");
             } else if (!fs.existsSync(path.join(c.archonSourceDir, "python", "Dockerfile.server"))) {
-                fail("archonSourceDir", "is not an Archon v1 checkout (python/Dockerfile.server is missing); check out Archon's tag v0.1.0");
+                fail("archonSourceDir", "is not an Archon v1 checkout (python/Dockerfile.server is missing); check out the pinned Archon commit (images/archon-source.json)");
             }
         }
         if (c.target === "compose" && !/^\d{1,2} \d{1,2} \* \* \*$/.test(c.backupSchedule)) {

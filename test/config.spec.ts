@@ -173,7 +173,7 @@ describe("config", () => {
 
     it("refuses an archonSourceDir without Archon's migrations", () => {
         const message = refusal("staging", { archonSourceDir: archonCheckout(true, false) });
-        assert.match(message, /archonSourceDir = ".*": has no migration\/complete_setup.sql; point it at an Archon checkout of tag v0.1.0/);
+        assert.match(message, /archonSourceDir = ".*": has no migration\/complete_setup.sql; point it at a checkout of the pinned Archon commit \(images\/archon-source.json\)/);
     });
 
     it("accepts buildImages with an Archon checkout", () => {
