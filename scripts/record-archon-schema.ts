@@ -1,0 +1,110 @@
+/**
+ * Records what Archon's real migration SQL does when the real runner applies it, as facts the suite
+ * checks (test/archon-schema.spec.ts). Run by a developer with an Archon checkout (CI has none, and
+ * none of Archon's SQL is committed: only the facts below are):
+ *
+ *   node -r ts-node/register/transpile-only scripts/record-archon-schema.ts \
+ *     --archon <Archon git directory> --ref <the ref the program builds> --from <an older ref>
+ *
+ * Against PostgreSQL with a real pgvector (test/pglite-server.ts) and the Supabase prelude, it runs
+ * migrations/archon-migrate.sh on `--ref`'s migration/ twice (fresh, then again: nothing to do), and
+ * on a database `--from`'s migration/ set up (the upgrade), and writes
+ * test/fixtures/archon-schema/archon-<ref>.json: the commits, the sha256 of every SQL file, the
+ * runner's output lines, the schema inventory (test/pgvector.ts SchemaInventory) and the files that
+ * carry their own transaction control.
+ */
+import { createHash } from "crypto";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { SUPABASE_PRELUDE, archonMigrate, psql, schemaInventory, startPglite } from "../test/pgvector";
+
+function argValue(flag: string): string {
+    const at = process.argv.indexOf(flag);
+    if (at < 0 || !process.argv[at + 1]) throw new Error(`usage: record-archon-schema.ts --archon <git dir> --ref <ref> --from <older ref>; ${flag} is missing`);
+    return process.argv[at + 1];
+}
+
+function unpack(gitDir: string, ref: string, into: string): { commit: string; dir: string } {
+    fs.mkdirSync(into, { recursive: true });
+    const tar = execFileSync("git", ["--git-dir", gitDir, "archive", ref, "--", "migration"], { maxBuffer: 64 * 1024 * 1024 });
+    execFileSync("tar", ["x", "-C", into], { input: tar });
+    const commit = execFileSync("git", ["--git-dir", gitDir, "rev-parse", `${ref}^{commit}`]).toString().trim();
+    return { commit, dir: path.join(into, "migration") };
+}
+
+function sqlFiles(dir: string): Record<string, string> {
+    const files: Record<string, string> = {};
+    const walk = (d: string) => {
+        for (const entry of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+            const file = path.join(d, entry.name);
+            if (entry.isDirectory()) walk(file);
+            else if (entry.name.endsWith(".sql")) files[path.relative(dir, file)] = createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+        }
+    };
+    walk(dir);
+    return files;
+}
+
+/** The runner's own lines and psql's warnings, without the NOTICEs of the SQL itself. */
+const runnerLines = (output: string) => output.split("\n").filter((l) => /^(archon-migrate:|WARNING:|ERROR:|psql:.*ERROR)/.test(l));
+
+async function main(): Promise<void> {
+    const gitDir = argValue("--archon");
+    const ref = argValue("--ref");
+    const from = argValue("--from");
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "archon-schema-"));
+    const target = unpack(gitDir, ref, path.join(work, "target"));
+    const older = unpack(gitDir, from, path.join(work, "older"));
+    const withOwnTransaction = Object.keys(sqlFiles(target.dir)).filter((f) => /^\s*(BEGIN|COMMIT)\s*;/im.test(fs.readFileSync(path.join(target.dir, f), "utf8")));
+
+    const fresh = await startPglite();
+    let freshFacts;
+    try {
+        const prelude = psql(fresh.env, ["-f", SUPABASE_PRELUDE]);
+        if (prelude.status !== 0) throw new Error(prelude.output);
+        const first = archonMigrate(fresh.env, target.dir);
+        if (first.status !== 0) throw new Error(`fresh run failed: ${first.output}`);
+        const second = archonMigrate(fresh.env, target.dir);
+        if (second.status !== 0) throw new Error(`second run failed: ${second.output}`);
+        freshFacts = { firstRun: runnerLines(first.output), secondRun: runnerLines(second.output), inventory: schemaInventory(fresh.env) };
+    } finally {
+        await fresh.stop();
+    }
+
+    const upgrade = await startPglite();
+    let upgradeFacts;
+    try {
+        const prelude = psql(upgrade.env, ["-f", SUPABASE_PRELUDE]);
+        if (prelude.status !== 0) throw new Error(prelude.output);
+        const setup = archonMigrate(upgrade.env, older.dir);
+        if (setup.status !== 0) throw new Error(`${from} setup failed: ${setup.output}`);
+        const before = schemaInventory(upgrade.env).migrations;
+        const run = archonMigrate(upgrade.env, target.dir);
+        if (run.status !== 0) throw new Error(`upgrade failed: ${run.output}`);
+        upgradeFacts = { from, fromCommit: older.commit, recordedBefore: before, run: runnerLines(run.output), inventory: schemaInventory(upgrade.env) };
+    } finally {
+        await upgrade.stop();
+    }
+
+    const fixture = {
+        repository: "coleam00/Archon",
+        ref,
+        commit: target.commit,
+        recordedWith: `migrations/archon-migrate.sh and psql against ${fresh.version}, pgvector from @electric-sql/pglite-pgvector, after test/fixtures/archon-schema/supabase-prelude.sql`,
+        sqlFiles: sqlFiles(target.dir),
+        filesWithOwnTransaction: withOwnTransaction,
+        fresh: freshFacts,
+        upgrade: upgradeFacts,
+    };
+    const out = path.join(__dirname, "..", "test", "fixtures", "archon-schema", `archon-${ref.replace(/[^A-Za-z0-9._-]/g, "_")}.json`);
+    fs.writeFileSync(out, JSON.stringify(fixture, null, 1) + "\n");
+    fs.rmSync(work, { recursive: true, force: true });
+    console.log(`${out}: ${Object.keys(fixture.sqlFiles).length} SQL files; fresh: ${freshFacts.inventory.migrations.length} migrations recorded; upgrade from ${from}: ${upgradeFacts.run.filter((l) => l.includes("applying")).length} applied`);
+}
+
+main().catch((err) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+});
