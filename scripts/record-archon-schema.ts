@@ -3,8 +3,7 @@
  * checks (test/archon-schema.spec.ts). Run by a developer with an Archon checkout (CI has none, and
  * none of Archon's SQL is committed: only the facts below are):
  *
- *   node -r ts-node/register/transpile-only scripts/record-archon-schema.ts \
- *     --archon <Archon git directory> --ref <the ref the program builds> --from <an older ref>
+ *   npm run record-archon-schema -- --archon <Archon git directory> --ref <the ref the program builds> --from <an older ref>
  *
  * Against PostgreSQL with a real pgvector (test/pglite-server.ts) and the Supabase prelude, it runs
  * migrations/archon-migrate.sh on `--ref`'s migration/ twice (fresh, then again: nothing to do), and
@@ -18,13 +17,8 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { UsageError, parseCli, runCli } from "./lib/cli";
 import { SUPABASE_PRELUDE, archonMigrate, psql, schemaInventory, startPglite } from "../test/pgvector";
-
-function argValue(flag: string): string {
-    const at = process.argv.indexOf(flag);
-    if (at < 0 || !process.argv[at + 1]) throw new Error(`usage: record-archon-schema.ts --archon <git dir> --ref <ref> --from <older ref>; ${flag} is missing`);
-    return process.argv[at + 1];
-}
 
 function unpack(gitDir: string, ref: string, into: string): { commit: string; dir: string } {
     fs.mkdirSync(into, { recursive: true });
@@ -51,9 +45,9 @@ function sqlFiles(dir: string): Record<string, string> {
 const runnerLines = (output: string) => output.split("\n").filter((l) => /^(archon-migrate:|WARNING:|ERROR:|psql:.*ERROR)/.test(l));
 
 async function main(): Promise<void> {
-    const gitDir = argValue("--archon");
-    const ref = argValue("--ref");
-    const from = argValue("--from");
+    const { values } = parseCli({ options: { archon: { type: "string" }, ref: { type: "string" }, from: { type: "string" } } });
+    const { archon: gitDir, ref, from } = values;
+    if (!gitDir || !ref || !from) throw new UsageError("--archon <Archon git directory>, --ref <the ref the program builds> and --from <an older ref> are required");
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "archon-schema-"));
     const target = unpack(gitDir, ref, path.join(work, "target"));
     const older = unpack(gitDir, from, path.join(work, "older"));
@@ -104,7 +98,4 @@ async function main(): Promise<void> {
     console.log(`${out}: ${Object.keys(fixture.sqlFiles).length} SQL files; fresh: ${freshFacts.inventory.migrations.length} migrations recorded; upgrade from ${from}: ${upgradeFacts.run.filter((l) => l.includes("applying")).length} applied`);
 }
 
-main().catch((err) => {
-    console.error(err instanceof Error ? err.message : String(err));
-    process.exit(1);
-});
+runCli(main);

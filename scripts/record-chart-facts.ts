@@ -3,7 +3,7 @@
  * (test/helm-charts.spec.ts). Run by a developer who has the charts' upstream repositories checked
  * out (CI has no copy of them, and none is committed: only the facts below are):
  *
- *   node -r ts-node/register/transpile-only scripts/record-chart-facts.ts --mirrors <dir>
+ *   npm run record-chart-facts -- --mirrors <dir>
  *
  * `<dir>/<owner>+<name>/repo` is a git directory of each repository in SOURCES (as the team's
  * `fetch` tool lays them out). For each chart it unpacks the pinned tag's chart directory (and its
@@ -21,6 +21,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseAllDocuments, parse as parseYaml, stringify } from "yaml";
+import { UsageError, parseCli, runCli } from "./lib/cli";
 import { reveal, synthesize, SynthResult } from "./lib/synthesize";
 import { formatValuesPath, helm, parseValuesPath } from "../test/helm";
 
@@ -187,11 +188,6 @@ function readOrAbsent(effect: EffectSpec, objects: Objects): unknown {
     }
 }
 
-function argValue(flag: string): string | undefined {
-    const at = process.argv.indexOf(flag);
-    return at >= 0 ? process.argv[at + 1] : undefined;
-}
-
 function git(mirrors: string, repository: string, args: string[]): Buffer {
     return execFileSync("git", ["-C", path.join(mirrors, repository.replace("/", "+"), "repo"), ...args], { maxBuffer: 512 * 1024 * 1024 });
 }
@@ -276,8 +272,13 @@ function lookup(values: unknown, at: string[]): unknown {
 }
 
 async function main(): Promise<void> {
-    const mirrors = argValue("--mirrors");
-    if (!mirrors) throw new Error("usage: record-chart-facts.ts --mirrors <dir of <owner>+<name>/repo git directories>");
+    const { values } = parseCli({ options: { mirrors: { type: "string" } } });
+    const mirrors = values.mirrors;
+    if (!mirrors) throw new UsageError("--mirrors <dir> is required: the directory of <owner>+<name>/repo git directories of the charts' repositories");
+    for (const source of Object.values(SOURCES)) {
+        const gitDir = path.join(mirrors, source.repository.replace("/", "+"), "repo");
+        if (!fs.existsSync(gitDir)) throw new UsageError(`--mirrors ${mirrors}: no ${source.repository} at ${gitDir}`);
+    }
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "chart-facts-"));
     const synths: Record<string, SynthResult> = {};
     for (const [name, variant] of Object.entries(VARIANTS)) synths[name] = await synthesize(variant.stack, variant.overrides);
@@ -354,7 +355,4 @@ async function main(): Promise<void> {
     fs.rmSync(work, { recursive: true, force: true });
 }
 
-main().catch((err) => {
-    console.error(err instanceof Error ? err.message : String(err));
-    process.exit(1);
-});
+runCli(main);
