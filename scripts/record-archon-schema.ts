@@ -8,7 +8,7 @@
  * Against PostgreSQL with a real pgvector (test/pglite-server.ts) and the Supabase prelude, it runs
  * migrations/archon-migrate.sh on `--ref`'s migration/ twice (fresh, then again: nothing to do), and
  * on a database `--from`'s migration/ set up (the upgrade), and writes
- * test/fixtures/archon-schema/archon-<ref>.json: the commits, the sha256 of every SQL file, the
+ * test/fixtures/archon-schema/archon-schema.json: the commits, the sha256 of every SQL file, the
  * runner's output lines, the schema inventory (test/pgvector.ts SchemaInventory) and the files that
  * carry their own transaction control.
  */
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
         fresh: freshFacts,
         upgrade: upgradeFacts,
     };
-    const out = path.join(__dirname, "..", "test", "fixtures", "archon-schema", `archon-${ref.replace(/[^A-Za-z0-9._-]/g, "_")}.json`);
+    const out = path.join(__dirname, "..", "test", "fixtures", "archon-schema", "archon-schema.json");
     fs.writeFileSync(out, JSON.stringify(fixture, null, 1) + "\n");
     fs.rmSync(work, { recursive: true, force: true });
     console.log(`${out}: ${Object.keys(fixture.sqlFiles).length} SQL files; fresh: ${freshFacts.inventory.migrations.length} migrations recorded; upgrade from ${from}: ${upgradeFacts.run.filter((l) => l.includes("applying")).length} applied`);
