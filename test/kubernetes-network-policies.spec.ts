@@ -88,8 +88,10 @@ const EXPECTED: Record<string, Policy["spec"]> = {
     // The blackbox exporter probes the public URLs.
     "allow-blackbox-exporter": allow("blackbox-exporter", served([9115], [9115]), [INTERNET_WEB]),
     // Archon's crawler and LLM calls go out; the UI and MCP are routed from the ingress.
-    "allow-archon-server": allow("archon-server", served([8181], [8181]), [INTERNET_WEB]),
-    "allow-archon-mcp": allow("archon-mcp", served([8051], [8051], [8051]), [INTERNET_WEB]),
+    // archon-server's port also answers /internal/credentials/agents (decrypted provider keys): only
+    // its callers and blackbox-exporter's /health probe, nothing from monitoring.
+    "allow-archon-server": allow("archon-server", [{ from: pods("archon-ui", "archon-mcp", "archon-agents", "blackbox-exporter"), ports: tcp(8181) }], [INTERNET_WEB]),
+    "allow-archon-mcp": allow("archon-mcp", served([8051], [8051], [8051], pods("archon-server", "archon-agents", "blackbox-exporter")), [INTERNET_WEB]),
     "allow-archon-agents": allow("archon-agents", served([8052], [8052]), [INTERNET_WEB]),
     "allow-archon-ui": allow("archon-ui", served([3737], [3737], [3737])),
 };
