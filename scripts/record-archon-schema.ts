@@ -53,34 +53,34 @@ async function main(): Promise<void> {
     const older = unpack(gitDir, from, path.join(work, "older"));
     const withOwnTransaction = Object.keys(sqlFiles(target.dir)).filter((f) => /^\s*(BEGIN|COMMIT)\s*;/im.test(fs.readFileSync(path.join(target.dir, f), "utf8")));
 
-    const fresh = await startPglite();
-    let freshFacts;
-    try {
-        const prelude = psql(fresh.env, ["-f", SUPABASE_PRELUDE]);
-        if (prelude.status !== 0) throw new Error(prelude.output);
-        const first = archonMigrate(fresh.env, target.dir);
-        if (first.status !== 0) throw new Error(`fresh run failed: ${first.output}`);
-        const second = archonMigrate(fresh.env, target.dir);
-        if (second.status !== 0) throw new Error(`second run failed: ${second.output}`);
-        freshFacts = { firstRun: runnerLines(first.output), secondRun: runnerLines(second.output), inventory: schemaInventory(fresh.env) };
-    } finally {
-        await fresh.stop();
-    }
-
-    const upgrade = await startPglite();
-    let upgradeFacts;
-    try {
-        const prelude = psql(upgrade.env, ["-f", SUPABASE_PRELUDE]);
-        if (prelude.status !== 0) throw new Error(prelude.output);
-        const setup = archonMigrate(upgrade.env, older.dir);
-        if (setup.status !== 0) throw new Error(`${from} setup failed: ${setup.output}`);
-        const before = schemaInventory(upgrade.env).migrations;
-        const run = archonMigrate(upgrade.env, target.dir);
-        if (run.status !== 0) throw new Error(`upgrade failed: ${run.output}`);
-        upgradeFacts = { from, fromCommit: older.commit, recordedBefore: before, run: runnerLines(run.output), inventory: schemaInventory(upgrade.env) };
-    } finally {
-        await upgrade.stop();
-    }
+    /** A fresh PGlite with the Supabase prelude, `body` run against it, then stopped. */
+    const withDatabase = async <T>(body: (env: Record<string, string>) => T): Promise<{ result: T; version: string }> => {
+        const server = await startPglite();
+        try {
+            const prelude = psql(server.env, ["-f", SUPABASE_PRELUDE]);
+            if (prelude.status !== 0) throw new Error(prelude.output);
+            return { result: body(server.env), version: server.version };
+        } finally {
+            await server.stop();
+        }
+    };
+    const migrate = (env: Record<string, string>, dir: string, what: string) => {
+        const result = archonMigrate(env, dir);
+        if (result.status !== 0) throw new Error(`${what} failed: ${result.output}`);
+        return runnerLines(result.output);
+    };
+    const fresh = await withDatabase((env) => ({
+        firstRun: migrate(env, target.dir, "the fresh run"),
+        secondRun: migrate(env, target.dir, "the second run"),
+        inventory: schemaInventory(env),
+    }));
+    const freshFacts = fresh.result;
+    const upgradeFacts = (await withDatabase((env) => {
+        migrate(env, older.dir, `${from}'s setup`);
+        const recordedBefore = schemaInventory(env).migrations;
+        const run = migrate(env, target.dir, "the upgrade");
+        return { from, fromCommit: older.commit, recordedBefore, run, inventory: schemaInventory(env) };
+    })).result;
 
     const fixture = {
         repository: "coleam00/Archon",
