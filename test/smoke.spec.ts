@@ -71,21 +71,21 @@ function answer(host: string, req: http.IncomingMessage, open: boolean): number 
 }
 
 /**
- * images/archon-ui/nginx.conf: `location /api/`, `location = /health` and `location /socket.io/` go to
- * archon-server; every other GET is the single-page app (try_files ... /index.html): 200.
+ * images/archon-ui/nginx.conf: `location /api/` and `location = /health` go to archon-server; every
+ * other GET is the single-page app (try_files ... /index.html): 200.
  */
 function archonUi(method: string, pathname: string): number {
-    if (pathname.startsWith("/api/") || pathname === "/health" || pathname.startsWith("/socket.io/")) return archonServer(method, pathname);
+    if (pathname.startsWith("/api/") || pathname === "/health") return archonServer(method, pathname);
     return method === "GET" || method === "HEAD" ? 200 : 405;
 }
 
-/** coleam00/Archon v0.1.0 python/src/server/main.py: `@app.get("/")`, `@app.get("/health")`, `@app.get("/api/health")`. */
+/** coleam00/Archon python/src/server/main.py (v0.1.0 and the pinned ecaece460): `@app.get("/")`, `@app.get("/health")`, `@app.get("/api/health")`. */
 function archonServer(method: string, pathname: string): number {
     return method === "GET" && ["/", "/health", "/api/health"].includes(pathname) ? 200 : 404;
 }
 
 /**
- * coleam00/Archon v0.1.0 python/src/mcp_server/mcp_server.py: `mcp.run(transport="streamable-http")`;
+ * coleam00/Archon python/src/mcp_server/mcp_server.py (v0.1.0 and ecaece460): `mcp.run(transport="streamable-http")`;
  * FastMCP mounts that transport at /mcp (its `streamable_http_path` default), where a POST carries
  * the JSON-RPC call.
  */
