@@ -44,10 +44,20 @@ export async function archivedTextFiles(value: unknown, prefix = ""): Promise<Re
     return found;
 }
 
-/** The text files at `location` (a file, or every file under a directory), by path relative to it; nothing when it is gone. */
+/**
+ * A path-based archive or asset whose files are not on disk: the check cannot see what would be
+ * deployed, so it fails (closed) instead of passing an empty project.
+ */
+export class MissingRenderedFilesError extends Error {
+    constructor(public readonly location: string, fix = "render them again (npm run synth -- --stack <stack> --out <dir>) and check that output") {
+        super(`the rendered files at ${location} are missing, so the check cannot see what they deploy; ${fix}`);
+    }
+}
+
+/** The text files at `location` (a file, or every file under a directory), by path relative to it; throws when it is gone. */
 export function filesAtPath(location: string, prefix = ""): Record<string, string> {
     const found: Record<string, string> = {};
-    if (!fs.existsSync(location)) return found;
+    if (!fs.existsSync(location)) throw new MissingRenderedFilesError(location);
     if (!fs.statSync(location).isDirectory()) {
         found[prefix || path.basename(location)] = fs.readFileSync(location, "utf8");
         return found;
