@@ -14,11 +14,13 @@ import { hetznerLocations } from "./rules/hetzner-locations";
 import { hetznerServerTypes } from "./rules/hetzner-server-types";
 import { imagesPinned } from "./rules/images-pinned";
 import { ingressAuthentication } from "./rules/ingress-authentication";
+import { ingressRateLimit } from "./rules/ingress-rate-limit";
 import { ingressTls } from "./rules/ingress-tls";
 import { kubernetesSecretValues } from "./rules/kubernetes-secret-values";
 import { networkDefaultDeny } from "./rules/network-default-deny";
 import { noPlainSecretEnv } from "./rules/no-plain-secret-env";
 import { podHostIsolation } from "./rules/pod-host-isolation";
+import { proxyAuthentication } from "./rules/proxy-authentication";
 import { pvcRetained } from "./rules/pvc-retained";
 import { serverProtection } from "./rules/server-protection";
 import { serviceExposure } from "./rules/service-exposure";
@@ -50,9 +52,10 @@ export const resourcePolicies: ResourceValidationPolicy[] = [
     serviceExternalIps,
     configMapNoSecrets,
     composeHardening,
+    proxyAuthentication,
 ];
 
 /** Policies whose violation is an absence or a relation across resources (they see the whole stack). */
-export const stackPolicies: StackValidationPolicy[] = [networkDefaultDeny, ingressAuthentication];
+export const stackPolicies: StackValidationPolicy[] = [networkDefaultDeny, ingressAuthentication, ingressRateLimit];
 
 export const policies: Policies = [...resourcePolicies, ...stackPolicies];

@@ -74,3 +74,26 @@ export function filesAtPath(location: string, prefix = ""): Record<string, strin
 export function isComposeFile(file: string): boolean {
     return /(^|\/)(docker-)?compose(\.[\w-]+)?\.ya?ml$/.test(file);
 }
+
+/** A Compose file found in a resource's inputs, with what Compose reads beside it. */
+export interface ComposeProject {
+    /** Its path inside the archive. */
+    file: string;
+    composeText: string;
+    /** Where it runs on the host: the CopyToRemote's `remotePath` (relative bind sources resolve there). */
+    projectDir?: string;
+    /** The `.env` beside it (Compose's interpolation variables), if the archive carries one. */
+    dotenv?: string;
+    /** Every text file of the archive, by path. */
+    files: Record<string, string>;
+}
+
+/** Every Compose project in a resource's inputs (see {@link archivedTextFiles}). */
+export async function composeProjects(props: Props): Promise<ComposeProject[]> {
+    const files = await archivedTextFiles(props);
+    const remotePath = typeof props.remotePath === "string" ? props.remotePath : undefined;
+    return Object.entries(files).filter(([file]) => isComposeFile(file)).map(([file, composeText]) => {
+        const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/") + 1) : "";
+        return { file, composeText, projectDir: remotePath, dotenv: files[`${dir}.env`], files };
+    });
+}
