@@ -22,6 +22,7 @@ import { noPlainSecretEnv } from "./rules/no-plain-secret-env";
 import { podHostIsolation } from "./rules/pod-host-isolation";
 import { proxyAuthentication } from "./rules/proxy-authentication";
 import { pvcRetained } from "./rules/pvc-retained";
+import { secretValuesNotPlain } from "./rules/secret-values-not-plain";
 import { serverProtection } from "./rules/server-protection";
 import { serviceExposure } from "./rules/service-exposure";
 import { serviceExternalIps } from "./rules/service-external-ips";
@@ -56,6 +57,6 @@ export const resourcePolicies: ResourceValidationPolicy[] = [
 ];
 
 /** Policies whose violation is an absence or a relation across resources (they see the whole stack). */
-export const stackPolicies: StackValidationPolicy[] = [networkDefaultDeny, ingressAuthentication, ingressRateLimit];
+export const stackPolicies: StackValidationPolicy[] = [networkDefaultDeny, ingressAuthentication, ingressRateLimit, secretValuesNotPlain];
 
 export const policies: Policies = [...resourcePolicies, ...stackPolicies];
