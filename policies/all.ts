@@ -10,18 +10,22 @@ import { configMapNoSecrets } from "./rules/configmap-no-secrets";
 import { containerSecurityContext } from "./rules/container-security-context";
 import { firewallAdminPorts } from "./rules/firewall-admin-ports";
 import { firewallNoPostgres } from "./rules/firewall-no-postgres";
+import { grafanaLogin } from "./rules/grafana-login";
+import { helmValuesExposure } from "./rules/helm-values";
 import { hetznerLocations } from "./rules/hetzner-locations";
 import { hetznerServerTypes } from "./rules/hetzner-server-types";
 import { imagesPinned } from "./rules/images-pinned";
 import { ingressAuthentication } from "./rules/ingress-authentication";
 import { ingressRateLimit } from "./rules/ingress-rate-limit";
 import { ingressTls } from "./rules/ingress-tls";
+import { kongRoutesAuthenticated } from "./rules/kong-routes-authenticated";
 import { kubernetesSecretValues } from "./rules/kubernetes-secret-values";
 import { networkDefaultDeny } from "./rules/network-default-deny";
 import { noPlainSecretEnv } from "./rules/no-plain-secret-env";
 import { podHostIsolation } from "./rules/pod-host-isolation";
 import { proxyAuthentication } from "./rules/proxy-authentication";
 import { pvcRetained } from "./rules/pvc-retained";
+import { registryAuth } from "./rules/registry-auth";
 import { secretValuesNotPlain } from "./rules/secret-values-not-plain";
 import { serverProtection } from "./rules/server-protection";
 import { serviceExposure } from "./rules/service-exposure";
@@ -54,6 +58,10 @@ export const resourcePolicies: ResourceValidationPolicy[] = [
     configMapNoSecrets,
     composeHardening,
     proxyAuthentication,
+    grafanaLogin,
+    helmValuesExposure,
+    registryAuth,
+    kongRoutesAuthenticated,
 ];
 
 /** Policies whose violation is an absence or a relation across resources (they see the whole stack). */
