@@ -31,9 +31,11 @@ function leafProblem(path: string, value: unknown, chart: string, exposed: strin
     if (key === "enabled" && /(^|\.)ingress$/.test(parent) && isTrue(value)) return `${path}: true makes the chart render its own Ingress, without the program's login, TLS and rate limit; route it through the program's ingress`;
     if (key === "enableAdminAPI" && isTrue(value)) return `${path}: true opens Prometheus' admin API (delete series, snapshots) to whatever reaches it`;
     if (key === "enabled" && /(^|\.)(auth|authentication)$/.test(parent) && value === false) return `${path}: false turns the chart's authentication off`;
-    // Traefik chart 27 (k3s v1.31): `ports.traefik.expose: true`; chart 28+: `ports.traefik.expose.default: true`.
-    if (((key === "expose" && /(^|\.)ports\.traefik$/.test(parent)) || (key === "default" && /(^|\.)ports\.traefik\.expose$/.test(parent))) && isTrue(value)) {
-        return `${path}: true exposes Traefik's dashboard and API entry point`;
+    // Traefik chart 27 (k3s v1.31): `ports.<entry point>.expose: true`; chart 28+: `ports.<entry point>.expose.default: true`.
+    // Only web and websecure face the world; `traefik` is the dashboard and API.
+    const entryPoint = /(^|\.)ports\.([\w-]+)(\.expose)?$/.exec(parent);
+    if (chart === "traefik" && entryPoint && ((key === "expose" && entryPoint[3] === undefined) || (key === "default" && entryPoint[3] !== undefined)) && isTrue(value) && !["web", "websecure"].includes(entryPoint[2])) {
+        return `${path}: true exposes Traefik's ${entryPoint[2] === "traefik" ? "dashboard and API" : `entry point ${entryPoint[2]}`} on its public Service; only web and websecure face the world`;
     }
     if (typeof value === "string" && /^--api\.insecure(=true)?$/.test(value.trim())) return `${path}: ${value} serves Traefik's dashboard and API without authentication`;
     if (typeof value === "string") {
