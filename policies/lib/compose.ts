@@ -205,7 +205,7 @@ function environmentOf(value: unknown): Record<string, string> {
 
 /** A `ports:` entry in short (`[ip:]host:container[/proto]`) or long (`{host_ip, published, target}`) syntax. */
 function parsePort(entry: unknown): PublishedPort {
-    const text = typeof entry === "string" ? entry : JSON.stringify(entry);
+    const text = JSON.stringify(entry);
     if (typeof entry === "object" && entry !== null) {
         const long = record(entry);
         return { hostIp: long.host_ip === undefined ? undefined : String(long.host_ip), published: long.published === undefined ? undefined : String(long.published), target: String(long.target ?? ""), entry: text };
