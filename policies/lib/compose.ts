@@ -1,6 +1,8 @@
 /**
  * A Compose project as Docker Compose v2 will run it, for the rules to judge: values interpolated,
- * booleans and volume paths normalized the way compose-go v2.13.0 does before anything is created,
+ * booleans and volume paths normalized the way compose-go v2 does before anything is created (the
+ * loader of the docker-compose-plugin 2.32 the hosts install; the code cited below is the same at
+ * compose-go v2.4.7 and v2.13.0),
  * so that a spelling the engine accepts (`privileged: "yes"`, `//var/run/./docker.sock`, a named
  * volume bound to `/`) is judged by what it does, not by how it is written.
  *
