@@ -11,10 +11,20 @@ import { KUBERNETES, Props, list, objectRef, record } from "./context";
 /**
  * Backends reachable without a login at the ingress, and why each is safe: Kong checks the
  * Supabase API keys itself (its routes: rule kong-routes-authenticated), Grafana has its own login
- * (anonymous access and sign-up refused: rule grafana-login), oauth2-proxy IS the login. Every other
- * backend (Archon, the registry, PostgREST, postgres-meta, Studio, Prometheus, ...) needs one.
+ * (anonymous access and sign-up refused: rule grafana-login), oauth2-proxy IS the login, and
+ * cert-manager's HTTP-01 solvers (`cm-acme-http-solver-<hash>`) answer only the challenge token
+ * Let's Encrypt fetches without credentials. Every other backend (Archon, the registry, PostgREST,
+ * postgres-meta, Studio, Prometheus, ...) needs one. A trailing `*` matches a name prefix.
  */
-export const DEFAULT_PUBLIC_BACKENDS = ["kong", "grafana", "oauth2-proxy"];
+export const DEFAULT_PUBLIC_BACKENDS = ["kong", "grafana", "oauth2-proxy", "cm-acme-http-solver-*"];
+
+/** True when `backend` is one of `patterns` (exact names, or prefixes written `name-*`). */
+export function isPublicBackend(backend: string, patterns: readonly string[]): boolean {
+    return patterns.some((p) => (p.endsWith("*") ? backend.startsWith(p.slice(0, -1)) : backend === p));
+}
+
+/** The ACME HTTP-01 solver's Services: public (the challenge), and asked once per certificate. */
+export const ACME_SOLVER_BACKENDS = ["cm-acme-http-solver-*"];
 
 const TRAEFIK_TYPE = /^kubernetes:traefik\.(io|containo\.us)\/v1alpha1:(\w+)$/;
 

@@ -22,15 +22,20 @@ export const grafanaLogin: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     validateResource: async (args: PolicyArgs, reportViolation) => {
         for (const release of helmValues(args)) {
+            // The grafana chart itself, or kube-prometheus-stack's subchart (on unless `grafana.enabled: false`, and
+            // then with its default admin password), or an umbrella chart's `grafana:` values.
             const grafana = release.chart === "grafana" ? release.values : record(release.values.grafana);
-            if (Object.keys(grafana).length === 0 && release.chart !== "grafana") continue;
-            if (release.chart === "kube-prometheus-stack" && grafana.enabled === false) continue;
+            const subchart = release.chart === "kube-prometheus-stack" || Object.keys(grafana).length > 0;
+            if ((release.chart !== "grafana" && !subchart) || grafana.enabled === false) continue;
             const where = `Helm release ${release.name} (${release.chart}) ${release.chart === "grafana" ? "" : "grafana."}`;
             for (const problem of grafanaIniProblems(record(grafana["grafana.ini"]))) reportViolation(`${where}${problem}`);
             const env = Object.fromEntries(Object.entries(record(grafana.env)).map(([k, v]) => [k, String(v)]));
             for (const problem of grafanaEnvProblems(env)) reportViolation(`${where}env ${problem}`);
-            if (typeof record(grafana.admin).existingSecret !== "string" || record(grafana.admin).existingSecret === "") {
-                reportViolation(`${where}admin.existingSecret is not set: the admin password is ${typeof grafana.adminPassword === "string" ? "a literal in the values" : "the chart's default (prom-operator)"}; take it from the Secret the program generates`);
+            const existingSecret = record(grafana.admin).existingSecret;
+            if (typeof grafana.adminPassword === "string" && grafana.adminPassword !== "") {
+                reportViolation(`${where}adminPassword is a literal in the values (Helm keeps values in plain release records); take it from the Secret the program generates (admin.existingSecret)`);
+            } else if (release.chart === "kube-prometheus-stack" && (typeof existingSecret !== "string" || existingSecret === "")) {
+                reportViolation(`${where}admin.existingSecret is not set: the admin password is the chart's default (prom-operator); take it from the Secret the program generates`);
             }
         }
         for (const container of containersOf(args.type, args.props)) {

@@ -1,6 +1,6 @@
 import { StackValidationPolicy } from "@pulumi/policy";
 import { settings } from "../lib/context";
-import { DEFAULT_PUBLIC_BACKENDS, isLoginMiddleware, middlewares, nginxLogin, routers } from "../lib/ingress";
+import { DEFAULT_PUBLIC_BACKENDS, isLoginMiddleware, isPublicBackend, middlewares, nginxLogin, routers } from "../lib/ingress";
 
 /**
  * Every router into the cluster (Ingress, Traefik IngressRoute of either API group, TCP/UDP routes)
@@ -19,14 +19,14 @@ export const ingressAuthentication: StackValidationPolicy = {
     enforcementLevel: "mandatory",
     configSchema: {
         properties: {
-            publicBackends: { type: "array", items: { type: "string" }, description: "Service names reachable through the ingress without a login (each checks its callers itself)." },
+            publicBackends: { type: "array", items: { type: "string" }, description: "Service names reachable through the ingress without a login (each checks its callers itself); `prefix-*` matches a prefix." },
         },
     },
     validateStack: (args, reportViolation) => {
         const { publicBackends } = settings(args, { publicBackends: DEFAULT_PUBLIC_BACKENDS });
         const all = middlewares(args.resources);
         for (const router of routers(args.resources)) {
-            const guarded = [...new Set(router.backends.filter((b) => !publicBackends.includes(b)))];
+            const guarded = [...new Set(router.backends.filter((b) => !isPublicBackend(b, publicBackends)))];
             if (guarded.length === 0) continue;
             const where = `${router.label} routes to ${guarded.join(", ")}`;
             if (router.kind === "IngressRouteTCP" || router.kind === "IngressRouteUDP") {

@@ -1,5 +1,5 @@
 import { StackValidationPolicy } from "@pulumi/policy";
-import { isLoginMiddleware, isRateLimitMiddleware, middlewares, nginxLogin, nginxRateLimited, routers } from "../lib/ingress";
+import { ACME_SOLVER_BACKENDS, isLoginMiddleware, isPublicBackend, isRateLimitMiddleware, middlewares, nginxLogin, nginxRateLimited, routers } from "../lib/ingress";
 
 /**
  * Every HTTP router into the cluster limits each client's request rate BEFORE its login is checked:
@@ -12,12 +12,14 @@ import { isLoginMiddleware, isRateLimitMiddleware, middlewares, nginxLogin, ngin
  */
 export const ingressRateLimit: StackValidationPolicy = {
     name: "ingress-rate-limit",
-    description: "Every Ingress and Traefik IngressRoute limits each client's request rate before any login: ingress-nginx limit-rps/limit-rpm/limit-connections, or a Traefik rateLimit Middleware listed before the login Middleware on every route.",
+    description: "Every Ingress and Traefik IngressRoute (but one only to cert-manager's HTTP-01 solver) limits each client's request rate before any login: ingress-nginx limit-rps/limit-rpm/limit-connections, or a Traefik rateLimit Middleware listed before the login Middleware on every route.",
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
         const all = middlewares(args.resources);
         for (const router of routers(args.resources)) {
             if (router.kind !== "Ingress" && router.kind !== "IngressRoute") continue;
+            // A route only to cert-manager's HTTP-01 solver serves the challenge token, once per certificate.
+            if (router.backends.length > 0 && router.backends.every((b) => isPublicBackend(b, ACME_SOLVER_BACKENDS))) continue;
             if (router.kind === "Ingress" && nginxRateLimited(router.annotations)) continue;
             for (const chain of router.chains) {
                 const limit = chain.findIndex((ref) => isRateLimitMiddleware(all.get(ref)));

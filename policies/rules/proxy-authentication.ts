@@ -1,7 +1,7 @@
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { PolicyArgs, settings } from "../lib/context";
 import { archivedTextFiles } from "../lib/files";
-import { DEFAULT_PUBLIC_BACKENDS } from "../lib/ingress";
+import { DEFAULT_PUBLIC_BACKENDS, isPublicBackend } from "../lib/ingress";
 import { Directive, Scope, inherited, inheritedAll, locations, parseNginxConf, upstreams } from "../lib/nginx";
 
 const PROXY_DIRECTIVES = ["proxy_pass", "grpc_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass"];
@@ -69,7 +69,7 @@ export const proxyAuthentication: ResourceValidationPolicy = {
                 const pass = proxyLevel.find((d) => PROXY_DIRECTIVES.includes(d.name));
                 if (!pass) continue;
                 const backends = backendsOf(pass.args[0] ?? "", scope.location.includes(" limit_except ") ? scope.chain.slice(1) : scope.chain, upstreamHosts);
-                const guarded = backends.filter((b) => !publicBackends.includes(b));
+                const guarded = backends.filter((b) => !isPublicBackend(b, publicBackends));
                 const where = `${file}: server ${scope.server} location ${scope.location}`;
                 const { login, rateLimited, bypass } = guard(scope);
                 if (guarded.length > 0 && (!login || bypass)) {
