@@ -243,7 +243,7 @@ describe("every script: one line and exit 2 for bad input (issue 10.4)", functio
     const noPulumi = { ...process.env, PATH: "/usr/bin:/bin" };
 
     it("synth: unknown flag, flag without value, missing --stack, unknown stack, unknown key", () => {
-        assertOneLineError(script("synth", ["--stack", "staging", "--bogus"]), /^error: unknown option --bogus; the options are --stack <value>, --config <value>, --out <value>$/);
+        assertOneLineError(script("synth", ["--stack", "staging", "--bogus"]), /^error: unknown option --bogus; the options are --stack <value>, --config <value>, --out <value>, --live-prices$/);
         assertOneLineError(script("synth", ["--stack"]), /^error: --stack needs a value: --stack <value>$/);
         assertOneLineError(script("synth", []), /--stack is required; the stacks are production, staging/);
         assertOneLineError(script("synth", ["--stack", "nope"]), /no stack file Pulumi\.nope\.yaml/);
