@@ -153,6 +153,7 @@ export const configSchema = z
         backupSchedule: z.string().regex(/^(\S+ ){4}\S+$/, { message: "must be a cron schedule of five fields (UTC), e.g. \"17 3 * * *\"" }).default("17 3 * * *"),
         backupKeepDaily: z.number({ error: "must be a whole number of daily backups to keep, 1 or more" }).int({ message: "must be a whole number of daily backups to keep, 1 or more" }).min(1, { message: "must be 1 or more (the newest backup is always kept)" }).max(366).default(7),
         backupKeepWeekly: z.number({ error: "must be a whole number of weekly backups to keep, 0 or more" }).int({ message: "must be a whole number of weekly backups to keep, 0 or more" }).min(0, { message: "must be 0 or more" }).max(520).default(4),
+        backupKeepPreMigration: z.number({ error: "must be a whole number of pre-migration backups to keep, 1 or more" }).int({ message: "must be a whole number of pre-migration backups to keep, 1 or more" }).min(1, { message: "must be 1 or more (the backup before the last migration is always kept)" }).max(1000).default(10),
         smtpHost: z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i, { message: "must be the SMTP server's host name, e.g. smtp.example.com" }).optional(),
         smtpPort: z.number({ error: "must be the SMTP server's port, e.g. 587" }).int({ message: "must be a whole port number, e.g. 587" }).min(1).max(65535, { message: "must be a port number from 1 to 65535" }).optional(),
         smtpUser: z.string().min(1, { message: "is empty; set the SMTP user name or unset the key" }).optional(),
@@ -257,7 +258,7 @@ type RawConfig = z.infer<typeof configSchema>;
  * `alertWebhookUrl` stays text because the Alertmanager config is rendered from it, and both
  * renderers keep that config secret.
  */
-export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPassword" | "hcloudTokenForCluster" | "smtpHost" | "smtpPort" | "smtpUser" | "smtpPassword" | "smtpAdminEmail" | "smtpSenderName" | "backupEndpoint" | "backupBucket" | "backupRegion" | "backupAccessKeyId" | "backupSecretAccessKey" | "backupSchedule" | "backupKeepDaily" | "backupKeepWeekly" | "oidcIssuerUrl" | "oidcClientId" | "oidcClientSecret" | "oidcAllowedEmailDomains" | "oidcAllowedEmails"> {
+export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPassword" | "hcloudTokenForCluster" | "smtpHost" | "smtpPort" | "smtpUser" | "smtpPassword" | "smtpAdminEmail" | "smtpSenderName" | "backupEndpoint" | "backupBucket" | "backupRegion" | "backupAccessKeyId" | "backupSecretAccessKey" | "backupSchedule" | "backupKeepDaily" | "backupKeepWeekly" | "backupKeepPreMigration" | "oidcIssuerUrl" | "oidcClientId" | "oidcClientSecret" | "oidcAllowedEmailDomains" | "oidcAllowedEmails"> {
     /**
      * The optional OIDC login of Archon's UI through oauth2-proxy (config `oidc*`), replacing the
      * UI's basic auth; the client secret only as a Pulumi secret. Unset: basic auth.
@@ -266,9 +267,10 @@ export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPa
     /**
      * Where and when Postgres is backed up (components/backups). Defaults: Hetzner Object Storage in
      * the stack's location (https://<location>.your-objectstorage.com, region <location>), bucket
-     * `archon-backups-<stack>`, daily at 03:17 UTC, 7 daily and 4 weekly snapshots kept.
+     * `archon-backups-<stack>`, daily at 03:17 UTC, 7 daily and 4 weekly snapshots kept, and the
+     * last 10 pre-migration ones.
      */
-    backup: { endpoint: string; bucket: string; region: string; schedule: string; keepDaily: number; keepWeekly: number };
+    backup: { endpoint: string; bucket: string; region: string; schedule: string; keepDaily: number; keepWeekly: number; keepPreMigration: number };
     /** Object storage credentials as Pulumi secrets; unset, the backups fail and say what to set. */
     backupAccessKeyIdSecret?: pulumi.Output<string>;
     backupSecretAccessKeySecret?: pulumi.Output<string>;
@@ -330,7 +332,7 @@ export function loadConfig(): ArchonConfig {
     if (!parsed.success) {
         throw new ConfigError(describeIssues(parsed.error.issues, raw));
     }
-    const { kubeconfig, registryPassword, hcloudTokenForCluster, smtpHost, smtpPort, smtpUser, smtpPassword, smtpAdminEmail, smtpSenderName, backupEndpoint, backupBucket, backupRegion, backupAccessKeyId, backupSecretAccessKey, backupSchedule, backupKeepDaily, backupKeepWeekly, oidcIssuerUrl, oidcClientId, oidcClientSecret, oidcAllowedEmailDomains, oidcAllowedEmails, ...c } = parsed.data;
+    const { kubeconfig, registryPassword, hcloudTokenForCluster, smtpHost, smtpPort, smtpUser, smtpPassword, smtpAdminEmail, smtpSenderName, backupEndpoint, backupBucket, backupRegion, backupAccessKeyId, backupSecretAccessKey, backupSchedule, backupKeepDaily, backupKeepWeekly, backupKeepPreMigration, oidcIssuerUrl, oidcClientId, oidcClientSecret, oidcAllowedEmailDomains, oidcAllowedEmails, ...c } = parsed.data;
     const storageLocation = (EU_LOCATIONS as readonly string[]).includes(c.location) ? c.location : "fsn1";
     return {
         ...c,
@@ -341,6 +343,7 @@ export function loadConfig(): ArchonConfig {
             schedule: backupSchedule,
             keepDaily: backupKeepDaily,
             keepWeekly: backupKeepWeekly,
+            keepPreMigration: backupKeepPreMigration,
         },
         smtp: smtpHost === undefined ? undefined : {
             host: smtpHost,

@@ -113,7 +113,7 @@ export const passwords = pulumi.secret({
 /** restic's repository password: without it no backup can be read. Secret output. */
 export const backupEncryptionKey = secrets.backupEncryptionKey;
 /** Where, when and how Postgres is backed up (components/backups); README "Backups and restore". */
-export const backups = backupRecord({ target: config.target, stack: config.stack, settings: config.backup, credentialsSet: config.backupAccessKeyIdSecret !== undefined });
+export const backups = backupRecord({ target: config.target, stack: config.stack, settings: config.backup, credentialsSet: config.backupAccessKeyIdSecret !== undefined, services: workloads.services.map((s) => s.name) });
 /**
  * The logins the ingress requires in front of Archon (v0.1.0 has none of its own): the UI's basic
  * auth (or, with config `oidc*`, the OIDC provider's login through oauth2-proxy), and the MCP endpoint's credential with the ready-made `Authorization` header MCP clients send.
