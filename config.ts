@@ -14,6 +14,7 @@ import { ALL_LOCATIONS, EU_LOCATIONS, HETZNER_SERVER_TYPES } from "./components/
 import { ARCHON_INTERNAL_RANGE, cidrContains } from "./components/hetzner/pod-network";
 import { ADMIN_CIDR_MIN_PREFIX, wideCidrProblem } from "./components/hetzner/cidr-coverage";
 import { K3S_INSTALLERS, k3sInstaller } from "./components/hetzner/k3s-installers";
+import type { AlertReceiversInput } from "./components/services/alert-rules";
 
 export const PROJECT = "archon-infra";
 
@@ -138,6 +139,12 @@ export const configSchema = z
         registryPassword: z.string().min(1).optional(),
         enableAgents: z.boolean({ error: "must be true or false" }),
         alertWebhookUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL that receives Alertmanager webhooks, e.g. https://hooks.example.com/alertmanager" }).optional(),
+        alertSlackWebhookUrl: z.url({ protocol: /^https$/, error: "must be the https URL of a Slack incoming webhook, e.g. https://hooks.slack.com/services/T000/B000/XXXX" }).optional(),
+        alertSlackChannel: z.string().regex(/^[#@]?[a-z0-9._-]{1,80}$/, { message: "must be a Slack channel such as #ops (unset: the webhook's own channel)" }).optional(),
+        alertEmailTo: z.array(z.email({ error: "must list e-mail addresses, e.g. [\"oncall@example.com\"]" }), {
+            error: "must be a list of e-mail addresses: pulumi config set --path 'alertEmailTo[0]' oncall@example.com",
+        }).min(1, { message: "must list at least one address, or be unset" }).optional(),
+        alertDeadMansSwitchUrl: z.url({ protocol: /^https?$/, error: "must be the http(s) URL of a dead man's switch that expects a ping every 5 minutes, e.g. https://hc-ping.com/<uuid>" }).optional(),
         metricsRetentionDays: retentionDays(),
         logsRetentionDays: retentionDays(),
         previousImageTag: z.string().regex(DOCKER_TAG, { message: "is not a valid image tag; set it to the tag the stack ran before this build, e.g. sha-1a2b3c4" })
@@ -234,6 +241,12 @@ export const configSchema = z
         if (c.target === "compose" && !/^\d{1,2} \d{1,2} \* \* \*$/.test(c.backupSchedule)) {
             fail("backupSchedule", "Compose runs backups once a day: write it as \"M H * * *\" (UTC), e.g. \"17 3 * * *\"");
         }
+        if (c.alertEmailTo !== undefined && c.smtpHost === undefined) {
+            fail("alertEmailTo", "e-mail alerts go through the stack's SMTP server: set smtpHost (and smtpPort, smtpUser, smtpPassword), or unset alertEmailTo");
+        }
+        if (c.alertSlackChannel !== undefined && c.alertSlackWebhookUrl === undefined) {
+            fail("alertSlackChannel", "names a channel for alertSlackWebhookUrl, which is unset: pulumi config set --secret alertSlackWebhookUrl <url>");
+        }
         if ((c.backupAccessKeyId === undefined) !== (c.backupSecretAccessKey === undefined)) {
             fail(c.backupAccessKeyId === undefined ? "backupAccessKeyId" : "backupSecretAccessKey", "object storage needs backupAccessKeyId and backupSecretAccessKey together (both --secret)");
         }
@@ -255,10 +268,10 @@ type RawConfig = z.infer<typeof configSchema>;
 /**
  * The validated configuration, plus what follows from it. Secret keys are present only as Pulumi
  * secrets (`*Secret`), so no component can put their plain text into a resource input by mistake;
- * `alertWebhookUrl` stays text because the Alertmanager config is rendered from it, and both
- * renderers keep that config secret.
+ * the alert URLs stay text (in `alerting`) because the Alertmanager config is rendered from them,
+ * and both renderers keep that config secret.
  */
-export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPassword" | "hcloudTokenForCluster" | "smtpHost" | "smtpPort" | "smtpUser" | "smtpPassword" | "smtpAdminEmail" | "smtpSenderName" | "backupEndpoint" | "backupBucket" | "backupRegion" | "backupAccessKeyId" | "backupSecretAccessKey" | "backupSchedule" | "backupKeepDaily" | "backupKeepWeekly" | "backupKeepPreMigration" | "oidcIssuerUrl" | "oidcClientId" | "oidcClientSecret" | "oidcAllowedEmailDomains" | "oidcAllowedEmails"> {
+export interface ArchonConfig extends Omit<RawConfig, "alertWebhookUrl" | "alertSlackWebhookUrl" | "alertSlackChannel" | "alertEmailTo" | "alertDeadMansSwitchUrl" | "kubeconfig" | "registryPassword" | "hcloudTokenForCluster" | "smtpHost" | "smtpPort" | "smtpUser" | "smtpPassword" | "smtpAdminEmail" | "smtpSenderName" | "backupEndpoint" | "backupBucket" | "backupRegion" | "backupAccessKeyId" | "backupSecretAccessKey" | "backupSchedule" | "backupKeepDaily" | "backupKeepWeekly" | "backupKeepPreMigration" | "oidcIssuerUrl" | "oidcClientId" | "oidcClientSecret" | "oidcAllowedEmailDomains" | "oidcAllowedEmails"> {
     /**
      * The optional OIDC login of Archon's UI through oauth2-proxy (config `oidc*`), replacing the
      * UI's basic auth; the client secret only as a Pulumi secret. Unset: basic auth.
@@ -280,6 +293,11 @@ export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPa
      * `smtpSenderName` (default "Archon"); the password only as a secret.
      */
     smtp?: { host: string; port: number; user?: string; adminEmail: string; senderName: string; password?: pulumi.Output<string> };
+    /**
+     * Where Alertmanager sends alerts (config `alert*`): Slack, e-mail through the stack's SMTP
+     * server (sender smtpAdminEmail), a webhook, and the dead man's switch Watchdog pings.
+     */
+    alerting: AlertReceiversInput;
     /** The Pulumi stack name. */
     stack: string;
     /** Production turns on delete/rebuild protection and backups for servers. */
@@ -304,7 +322,7 @@ export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPa
  * The offline synth treats `--config` values of these keys as set that way, and stands in for their
  * encrypted stack-file values.
  */
-export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl", "hcloudTokenForCluster", "backupAccessKeyId", "backupSecretAccessKey", "smtpPassword", "oidcClientSecret"] as const;
+export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl", "alertSlackWebhookUrl", "alertDeadMansSwitchUrl", "hcloudTokenForCluster", "backupAccessKeyId", "backupSecretAccessKey", "smtpPassword", "oidcClientSecret"] as const;
 
 /**
  * A configuration problem. A `RunError` makes the Pulumi CLI print the message alone, without a
@@ -332,10 +350,22 @@ export function loadConfig(): ArchonConfig {
     if (!parsed.success) {
         throw new ConfigError(describeIssues(parsed.error.issues, raw));
     }
-    const { kubeconfig, registryPassword, hcloudTokenForCluster, smtpHost, smtpPort, smtpUser, smtpPassword, smtpAdminEmail, smtpSenderName, backupEndpoint, backupBucket, backupRegion, backupAccessKeyId, backupSecretAccessKey, backupSchedule, backupKeepDaily, backupKeepWeekly, backupKeepPreMigration, oidcIssuerUrl, oidcClientId, oidcClientSecret, oidcAllowedEmailDomains, oidcAllowedEmails, ...c } = parsed.data;
+    const { alertWebhookUrl, alertSlackWebhookUrl, alertSlackChannel, alertEmailTo, alertDeadMansSwitchUrl, kubeconfig, registryPassword, hcloudTokenForCluster, smtpHost, smtpPort, smtpUser, smtpPassword, smtpAdminEmail, smtpSenderName, backupEndpoint, backupBucket, backupRegion, backupAccessKeyId, backupSecretAccessKey, backupSchedule, backupKeepDaily, backupKeepWeekly, backupKeepPreMigration, oidcIssuerUrl, oidcClientId, oidcClientSecret, oidcAllowedEmailDomains, oidcAllowedEmails, ...c } = parsed.data;
     const storageLocation = (EU_LOCATIONS as readonly string[]).includes(c.location) ? c.location : "fsn1";
     return {
         ...c,
+        alerting: {
+            webhookUrl: alertWebhookUrl,
+            slack: alertSlackWebhookUrl === undefined ? undefined : { webhookUrl: alertSlackWebhookUrl, channel: alertSlackChannel },
+            email: alertEmailTo === undefined || smtpHost === undefined ? undefined : {
+                to: alertEmailTo,
+                from: smtpAdminEmail ?? c.acmeEmail,
+                smarthost: `${smtpHost}:${smtpPort ?? 587}`,
+                username: smtpUser,
+                password: smtpPassword === undefined ? undefined : pulumi.secret(smtpPassword),
+            },
+            deadMansSwitchUrl: alertDeadMansSwitchUrl,
+        },
         backup: {
             endpoint: backupEndpoint ?? `https://${storageLocation}.your-objectstorage.com`,
             bucket: backupBucket ?? `archon-backups-${pulumi.getStack()}`.toLowerCase().replace(/[^a-z0-9.-]/g, "-").slice(0, 63),

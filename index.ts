@@ -10,6 +10,7 @@ import { ArchonImages, ArchonImagesPresence, DEFAULT_RELEASES_DIR, DeferredResou
 import { ARCHON_MCP_USER, ARCHON_UI_USER, Secrets, basicAuthorization } from "./components/secrets";
 import { Workloads } from "./components/services";
 import { backupRecord } from "./components/backups/postgres-backup";
+import { alertingRecord } from "./components/services/alert-rules";
 
 const config = loadConfig();
 
@@ -112,6 +113,8 @@ export const passwords = pulumi.secret({
 
 /** restic's repository password: without it no backup can be read. Secret output. */
 export const backupEncryptionKey = secrets.backupEncryptionKey;
+/** Where alerts go (receivers, the dead man's switch) and what is missing; no URLs. README "Alerting". */
+export const alerting = alertingRecord(config.alerting);
 /** Where, when and how Postgres is backed up (components/backups); README "Backups and restore". */
 export const backups = backupRecord({ target: config.target, stack: config.stack, settings: config.backup, credentialsSet: config.backupAccessKeyIdSecret !== undefined, services: workloads.services.map((s) => s.name) });
 /**

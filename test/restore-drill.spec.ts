@@ -69,6 +69,11 @@ describe("restore drill on Compose: npm run restore over ssh and docker compose 
         const empty = await compose("run --rm --no-deps -T postgres-backup-pre-migration");
         assert.equal(empty.status, 0, empty.output);
         assert.match(empty.output, /holds 0 rows of Archon data/);
+        // The two snapshots, oldest first, as restic lists them (each test may run alone).
+        const key = (result.outputs.backupEncryptionKey as { $secret: string }).$secret;
+        const listed = await drill.bash(`restic -r ${path.join(drill.repositories, "staging")} snapshots --json`, { RESTIC_PASSWORD: key, RESTIC_CACHE_DIR: path.join(root, "restic-cache") });
+        assert.equal(listed.status, 0, listed.output);
+        [goodId, emptyId] = (JSON.parse(listed.stdout) as { short_id: string; time: string }[]).sort((a, b) => a.time.localeCompare(b.time)).map((s) => s.short_id);
     });
     after(() => {
         drill?.cluster.stop();
@@ -80,8 +85,7 @@ describe("restore drill on Compose: npm run restore over ssh and docker compose 
         const run = await drill.script("restore", ["--stack", "staging", "--backup", "latest"]);
         assert.equal(run.status, 0, run.output);
         const listed = listedSnapshots(run.output);
-        assert.equal(Object.keys(listed).length, 2, run.output);
-        [goodId, emptyId] = Object.keys(listed);
+        assert.deepEqual(Object.keys(listed), [goodId, emptyId], run.output);
         assert.notEqual(listed[goodId], "0");
         assert.equal(listed[emptyId], "0", "the newest snapshot's dump holds no Archon data");
         assert.match(run.output, new RegExp(`restored snapshot ${goodId} into the running database`));

@@ -10,7 +10,7 @@
  */
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AlertProfile, alertGroups, prometheusRuleGroups, renderAlertmanagerConfig } from "../services/alert-rules";
+import { AlertProfile, AlertReceiversInput, alertGroups, alertmanagerConfig, prometheusRuleGroups } from "../services/alert-rules";
 import { BLACKBOX_EXPORTER_PORT, BLACKBOX_MODULES, ProbeTarget } from "../services/exporters";
 import { hostRoutes } from "../services/routes";
 import { ServiceSpec } from "../services/catalog";
@@ -80,8 +80,8 @@ export interface KubernetesMonitoringArgs {
     services: ServiceSpec[];
     /** `Secrets.grafanaPassword`. */
     grafanaPassword: pulumi.Input<string>;
-    /** Config `alertWebhookUrl`; unset = the null receiver. */
-    alertWebhookUrl?: string;
+    /** Where Alertmanager sends alerts (config `alert*`); none = the null receiver. */
+    alerting?: AlertReceiversInput;
     /** Config `metricsRetentionDays`. */
     metricsRetentionDays: number;
     /** Config `logsRetentionDays`. */
@@ -130,9 +130,9 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
             metadata: { name: GRAFANA_ADMIN_SECRET, namespace: ns },
             stringData: { "admin-user": "admin", "admin-password": pulumi.secret(args.grafanaPassword) },
         }, child);
-        const alertmanagerConfig = new kubernetes.core.v1.Secret(ALERTMANAGER_SECRET, {
+        const alertmanagerSecret = new kubernetes.core.v1.Secret(ALERTMANAGER_SECRET, {
             metadata: { name: ALERTMANAGER_SECRET, namespace: ns },
-            stringData: { "alertmanager.yaml": pulumi.secret(renderAlertmanagerConfig({ webhookUrl: args.alertWebhookUrl })) },
+            stringData: { "alertmanager.yaml": pulumi.secret(alertmanagerConfig(args.alerting ?? {})) },
         }, child);
         const dashboard = new kubernetes.core.v1.ConfigMap("archon-dashboard", {
             metadata: { name: "archon-dashboard", namespace: ns, labels: { grafana_dashboard: "1" } },
@@ -201,7 +201,7 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
                 },
                 additionalDataSources: [{ name: "Loki", type: "loki", uid: DATASOURCE_UIDS.loki, access: "proxy", url: LOKI_URL, editable: false }],
             },
-        }, [grafanaAdmin, alertmanagerConfig, dashboard]);
+        }, [grafanaAdmin, alertmanagerSecret, dashboard]);
 
         const loki = release("loki", {
             deploymentMode: "SingleBinary",
