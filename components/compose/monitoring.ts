@@ -22,6 +22,7 @@ import { publicHosts } from "../services/workload-catalog";
 import { ALLOY_PORT, composeAlloyService } from "./logs";
 import { hostRoutes } from "../services/routes";
 import { IMAGES } from "../services/versions";
+import { GRAFANA_ADMIN_PASSWORD_SCRIPT, GRAFANA_ADMIN_PASSWORD_SCRIPT_PATH, GRAFANA_ENTRYPOINT } from "../secrets/grafana-admin";
 
 /** Where Prometheus reads its configuration; rule files are relative to it. */
 export const PROMETHEUS_CONFIG_DIR = "/etc/prometheus";
@@ -271,7 +272,10 @@ function dashboardAndLogServices(args: ComposeMonitoringArgs, profile: AlertProf
                 GF_PATHS_PROVISIONING: "/etc/grafana/provisioning",
             },
             secretEnv: { GF_SECURITY_ADMIN_PASSWORD: args.grafanaPassword },
+            // Sets an existing database's admin password first (a changed env value alone is ignored).
+            command: ["sh", GRAFANA_ADMIN_PASSWORD_SCRIPT_PATH, GRAFANA_ENTRYPOINT],
             files: [
+                { path: GRAFANA_ADMIN_PASSWORD_SCRIPT_PATH, content: GRAFANA_ADMIN_PASSWORD_SCRIPT },
                 { path: "/etc/grafana/provisioning/datasources/archon.yml", content: renderGrafanaDatasources({ prometheus: "http://prometheus:9090", loki: "http://loki:3100" }) },
                 { path: "/etc/grafana/provisioning/dashboards/archon.yml", content: renderGrafanaDashboardProvider() },
                 { path: `${GRAFANA_DASHBOARDS}/archon-overview.json`, content: archonDashboardJson(profile) },

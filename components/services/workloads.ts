@@ -17,6 +17,7 @@ import { publicHosts, workloadCatalog } from "./workload-catalog";
 import { withPostgresBackups } from "../backups/postgres-backup";
 import { OidcLogin } from "./oauth2-proxy";
 import { alertingGaps } from "./alert-rules";
+import { withRolePasswordSync } from "../secrets/role-passwords";
 
 export interface WorkloadsArgs {
     config: ArchonConfig;
@@ -112,12 +113,21 @@ export class Workloads extends pulumi.ComponentResource {
             stack: config.stack,
             settings: config.backup,
             encryptionKey: args.secrets.backupEncryptionKey,
+            previousEncryptionKey: args.secrets.previousBackupEncryptionKey,
             accessKeyId: config.backupAccessKeyIdSecret,
             secretAccessKey: config.backupSecretAccessKeySecret,
             postgresPassword: args.secrets.postgresPassword,
             preMigration: backupCredentials,
         });
-        this.services = [...withBackups, ...(args.extraServices ?? [])];
+        // Every deploy sets the database's role passwords to the current secrets before anything logs in.
+        const withRoles = withRolePasswordSync(withBackups, {
+            postgresPassword: args.secrets.postgresPassword,
+            previousPostgresPassword: args.secrets.previousPostgresPassword,
+            authenticatorPassword: args.secrets.authenticatorPassword,
+            authAdminPassword: args.secrets.authAdminPassword,
+            jwtSecret: args.secrets.jwtSecret,
+        });
+        this.services = [...withRoles, ...(args.extraServices ?? [])];
         const hosts = publicHosts(config.domain);
         this.urls = { archon: `https://${hosts.archon}`, mcp: `https://${hosts.mcp}`, supabase: `https://${hosts.supabase}` };
         this.componentVersions = componentVersions();
