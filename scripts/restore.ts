@@ -51,8 +51,8 @@ export function backupSource(stack: string, outputs: Record<string, unknown>): B
 }
 
 /** KUBECONFIG for the child processes: the stack's own kubeconfig output (k3s), else the caller's. */
-function kubeconfigEnv(outputs: Record<string, unknown>): NodeJS.ProcessEnv {
-    if (typeof outputs.kubeconfig !== "string") return process.env;
+export function kubeconfigEnv(outputs: Record<string, unknown>): NodeJS.ProcessEnv {
+    if (typeof outputs.kubeconfig !== "string") return {};
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "archon-restore-")), "kubeconfig");
     fs.writeFileSync(file, outputs.kubeconfig, { mode: 0o600 });
     return { ...process.env, KUBECONFIG: file };
@@ -92,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
     const fromStack = values["from-stack"];
     const from = fromStack ? backupSource(fromStack, readStackOutputs(fromStack, values["from-outputs"], "--from-outputs")) : undefined;
     const dryRun = values["dry-run"]!;
-    const shell = dryRun ? printingShell() : bashShell(kubeconfigEnv(outputs));
+    const shell = dryRun ? printingShell() : bashShell({ ...process.env, ...kubeconfigEnv(outputs) });
     const result = await restore(target, { backup, into: values.into, allowEmpty: values["allow-empty"], from }, shell, dryRun);
     if (dryRun) {
         console.log(`restore (dry run): ${target.target} stack ${stack}, nothing was run`);

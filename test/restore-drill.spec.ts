@@ -144,6 +144,27 @@ describe("restore drill on Compose: npm run restore over ssh and docker compose 
         assert.deepEqual(drill.cluster.fingerprint(EVERY_TABLE, "archon_inspect"), good);
     });
 
+    it("--from-stack: a replacement stack restores the lost stack's backups, its key on stdin, never on a command line", async () => {
+        // The replacement: a stack of its own (its own repository and key) on the same host here.
+        const source = JSON.parse(fs.readFileSync(drill.config.pulumi.stacks.staging, "utf8")) as Record<string, any>;
+        const replacement = { ...source, stack: { ...source.stack, name: "staging-new" }, backupEncryptionKey: { $secret: "a-key-of-the-replacement-stack-0123456789abcdef" },
+            backups: { ...source.backups, repository: source.backups.repository.replace(/staging$/, "staging-new") } };
+        const file = path.join(root, "staging-new-outputs.json");
+        fs.writeFileSync(file, JSON.stringify(replacement));
+        drill.config.pulumi.stacks["staging-new"] = file;
+        drill.save();
+        drill.cluster.sql("TRUNCATE archon_tasks;");
+        const before = drill.state<ComposeState>().log.length;
+        const run = await drill.script("restore", ["--stack", "staging-new", "--from-stack", "staging", "--backup", "latest"]);
+        assert.equal(run.status, 0, run.output);
+        assert.match(run.output, new RegExp(`restored snapshot ${goodId} into the running database of staging-new`));
+        assert.deepEqual(drill.cluster.fingerprint(EVERY_TABLE), good);
+        const key = source.backupEncryptionKey.$secret as string;
+        const calls = drill.state<ComposeState>().log.slice(before);
+        assert.ok(calls.some((c) => c.includes("RESTIC_REPOSITORY=s3:https://fsn1.your-objectstorage.com/archon-backups-staging/staging") && c.includes("BACKUP_HOST=staging")), calls.join("\n"));
+        assert.ok(!calls.some((c) => c.includes(key)) && !run.output.includes(key), "the key is never on a command line");
+    });
+
     it("--dry-run prints the steps over ssh in order and runs none", async () => {
         const before = drill.state<ComposeState>().log.length;
         const run = await drill.script("restore", ["--stack", "staging", "--backup", "latest", "--dry-run"]);

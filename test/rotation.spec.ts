@@ -124,10 +124,10 @@ describe("secret rotation: secretsVersion raised, the stack follows (issue 25.6)
         // What the image's first init did with version 1's values (migrations/supabase-init.sql).
         const scripts = path.join(root, "role-scripts");
         fs.mkdirSync(scripts, { mode: 0o755 });
-        fs.writeFileSync(path.join(scripts, "sync-role-passwords.sh"), versions[1].files["project/config/db-role-passwords/role-passwords_sync-role-passwords.sh"]);
-        fs.writeFileSync(path.join(scripts, "supabase-init.sql"), versions[1].files["project/config/db-role-passwords/role-passwords_supabase-init.sql"]);
-        assert.equal(versions[1].files["project/config/db-role-passwords/role-passwords_supabase-init.sql"], fs.readFileSync(path.join(__dirname, "..", "migrations", "supabase-init.sql"), "utf8"), "the same SQL as the image's first init");
-        const sync = (v: number) => db.asPostgresAsync("sh", [path.join(scripts, "sync-role-passwords.sh")], { ...serviceEnv(versions[v], "db-role-passwords"), PGHOST: db.socketDir });
+        fs.writeFileSync(path.join(scripts, "sync-db-roles.sh"), versions[1].files["project/config/db-role-passwords/db-roles_sync-db-roles.sh"]);
+        fs.writeFileSync(path.join(scripts, "supabase-init.sql"), versions[1].files["project/config/db-role-passwords/db-roles_supabase-init.sql"]);
+        assert.equal(versions[1].files["project/config/db-role-passwords/db-roles_supabase-init.sql"], fs.readFileSync(path.join(__dirname, "..", "migrations", "supabase-init.sql"), "utf8"), "the same SQL as the image's first init");
+        const sync = (v: number) => db.asPostgresAsync("sh", [path.join(scripts, "sync-db-roles.sh")], { ...serviceEnv(versions[v], "db-role-passwords"), PGHOST: db.socketDir });
         const init = await db.asPostgresAsync(`${PG_BIN}/psql`, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", path.join(scripts, "supabase-init.sql")], { ...first, PGHOST: db.socketDir });
         assert.equal(init.status, 0, init.output);
         const login = (user: string, password: string) => run(`${PG_BIN}/psql`, ["-XAtw", "-h", db.socketDir, "-U", user, "-d", "postgres", "-c", "SELECT current_setting('app.settings.jwt_secret')"], { env: { PGPASSWORD: password, PATH: "/usr/bin:/bin" } });
@@ -167,7 +167,7 @@ describe("secret rotation: secretsVersion raised, the stack follows (issue 25.6)
         }
         const production = await synth("production", { secretsVersion: 2 });
         const job = plainInputs(named(production, "kubernetes:batch/v1:Job", "db-role-passwords"));
-        assert.deepEqual(job.spec.template.spec.containers[0].command, ["sh", "/role-passwords/sync-role-passwords.sh"]);
+        assert.deepEqual(job.spec.template.spec.containers[0].command, ["sh", "/db-roles/sync-db-roles.sh"]);
         // Its pod template carries the settings' checksum: a raise changes it, so Pulumi replaces the Job and it runs again.
         const before = plainInputs(named(await synth("production"), "kubernetes:batch/v1:Job", "db-role-passwords"));
         assert.notEqual(job.spec.template.metadata.annotations["archon.infra/config-checksum"], before.spec.template.metadata.annotations["archon.infra/config-checksum"]);

@@ -14,8 +14,9 @@ import { DB_INIT_SQL } from "../services/workload-catalog";
 
 /** The one-shot's name: every service that depends on `db` waits for it. */
 export const ROLE_PASSWORDS_SERVICE = "db-role-passwords";
-const SCRIPTS_DIR = "/role-passwords";
-const SYNC_SCRIPT = fs.readFileSync(path.join(__dirname, "scripts", "sync-role-passwords.sh"), "utf8");
+// Not "password" in a file name: the policy pack reads ConfigMap keys named so as credentials.
+const SCRIPTS_DIR = "/db-roles";
+const SYNC_SCRIPT = fs.readFileSync(path.join(__dirname, "scripts", "sync-db-roles.sh"), "utf8");
 
 export interface RolePasswordsArgs {
     /** The current superuser password (Secrets.postgresPassword) and the one before the last raise. */
@@ -39,7 +40,7 @@ export function withRolePasswordSync(services: ServiceSpec[], args: RolePassword
         image: SUPABASE_IMAGES.db,
         kind: "oneshot",
         ports: [],
-        command: ["sh", `${SCRIPTS_DIR}/sync-role-passwords.sh`],
+        command: ["sh", `${SCRIPTS_DIR}/sync-db-roles.sh`],
         env: { PGHOST: db.name, PGPORT: String(db.ports[0].port), PGUSER: "supabase_admin", PGDATABASE: "postgres", JWT_EXP: db.env?.JWT_EXP ?? "3600" },
         secretEnv: {
             PGPASSWORD: args.postgresPassword,
@@ -50,7 +51,7 @@ export function withRolePasswordSync(services: ServiceSpec[], args: RolePassword
             JWT_SECRET: args.jwtSecret,
         },
         files: [
-            { path: `${SCRIPTS_DIR}/sync-role-passwords.sh`, content: SYNC_SCRIPT },
+            { path: `${SCRIPTS_DIR}/sync-db-roles.sh`, content: SYNC_SCRIPT },
             { path: `${SCRIPTS_DIR}/supabase-init.sql`, content: DB_INIT_SQL },
         ],
         resources: { cpu: "10m", memory: "32Mi", cpuLimit: "200m", memoryLimit: "128Mi" },

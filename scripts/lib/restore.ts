@@ -69,6 +69,8 @@ export interface RestoreResult {
     ok: boolean;
     /** The snapshot restored (or picked, when the run stopped before restoring). */
     snapshot?: string;
+    /** When it was taken (UTC, `YYYY-MM-DDTHH:MM:SS`): the recovery point. */
+    snapshotTime?: string;
     /** One line: what happened and, on failure, what state the stack is in. */
     message: string;
 }
@@ -112,27 +114,40 @@ interface Target {
     start(): Promise<boolean>;
     /** How to start the writers by hand, for the message when the procedure stops. */
     startHint(): string;
+    /** Removes what the run made for itself (Kubernetes: the other stack's key Secret), whatever happened. */
+    finish(): Promise<void>;
 }
 
-/** The snapshot postgres-restore.sh --list picked: its line `snapshot <id>` (a Job's log mixes in the list). */
-export function pickedSnapshot(stdout: string): string | undefined {
-    return [...stdout.matchAll(/^snapshot ([0-9a-f]+)\s*$/gm)].pop()?.[1];
+/** The snapshot postgres-restore.sh --list picked: its line `snapshot <id> <time>` (a Job's log mixes in the list). */
+export function pickedSnapshot(stdout: string): { id: string; time?: string } | undefined {
+    const match = [...stdout.matchAll(/^snapshot ([0-9a-f]+)(?: (\S+))?\s*$/gm)].pop();
+    return match ? { id: match[1], time: match[2] } : undefined;
 }
 
 /** Runs the restore; in a dry run (`shell` printing only) every step is printed and none is run. */
 export async function restore(stack: RestoreStack, request: RestoreRequest, shell: Shell, dryRun = false): Promise<RestoreResult> {
     const target = stack.target === "compose" ? composeTarget(stack, request, shell) : kubernetesTarget(stack, request, shell, dryRun);
+    try {
+        return await restoreWith(target, stack, request, dryRun);
+    } finally {
+        await target.finish();
+    }
+}
+
+async function restoreWith(target: Target, stack: RestoreStack, request: RestoreRequest, dryRun: boolean): Promise<RestoreResult> {
     const options = request.allowEmpty ? ["--allow-empty"] : [];
 
     const listed = await target.restoreScript(["--list", ...options, request.backup], "list");
-    const snapshot = dryRun ? "<snapshot picked above>" : pickedSnapshot(listed.stdout);
+    const picked = pickedSnapshot(listed.stdout);
+    const snapshot = dryRun ? "<snapshot picked above>" : picked?.id;
+    const snapshotTime = picked?.time;
     if (!dryRun && (listed.status !== 0 || !snapshot)) {
         return { ok: false, message: `no snapshot to restore (postgres-restore.sh --list ${request.backup} exit ${listed.status}); nothing was stopped or changed` };
     }
     if (request.into) {
         const into = await target.restoreScript([...options, snapshot!, request.into], "into");
         return into.status === 0 || dryRun
-            ? { ok: true, snapshot, message: `restored snapshot ${snapshot} into the new database ${request.into}; the stack's own database is untouched` }
+            ? { ok: true, snapshot, snapshotTime, message: `restored snapshot ${snapshot} into the new database ${request.into}; the stack's own database is untouched` }
             : { ok: false, snapshot, message: `the restore into ${request.into} failed (exit ${into.status}); the stack's own database is untouched` };
     }
     if (!(await target.stop())) {
@@ -153,7 +168,7 @@ export async function restore(stack: RestoreStack, request: RestoreRequest, shel
     if (!(await target.start()) && !dryRun) {
         return { ok: false, snapshot, message: `snapshot ${snapshot} is restored and migrated, but starting the writers failed: ${target.startHint()}` };
     }
-    return { ok: true, snapshot, message: `restored snapshot ${snapshot} into the running database of ${stack.stack}; the writers run again` };
+    return { ok: true, snapshot, snapshotTime, message: `restored snapshot ${snapshot} into the running database of ${stack.stack}; the writers run again` };
 }
 
 function composeTarget(stack: RestoreStack, request: RestoreRequest, shell: Shell): Target {
@@ -168,6 +183,7 @@ function composeTarget(stack: RestoreStack, request: RestoreRequest, shell: Shel
         migrate: () => run(`docker compose run --rm --no-deps -T ${MIGRATION_SERVICE}`),
         start: () => run(`docker compose up -d --wait ${words([...stack.writers].reverse())}`),
         startHint: () => `on the host: cd ${stack.projectDir} && docker compose up -d --wait ${[...stack.writers].reverse().join(" ")}`,
+        finish: async () => undefined,
     };
 }
 
@@ -226,14 +242,10 @@ function kubernetesTarget(stack: RestoreStack, request: RestoreRequest, shell: S
         const logs = await shell.run(kubectl(["logs", `job/${job}`, "--all-containers"]), { capture: true });
         return { status: ok ? 0 : 1, stdout: logs.stdout };
     };
-    const cleanup = async () => {
-        if (source && secretMade) await shell.run(kubectl(["delete", "secret", sourceSecret, "--ignore-not-found"]));
-    };
     return {
-        restoreScript: async (args, name) => {
-            const result = await runJob(name, ["sh", RESTORE_SCRIPT, ...args]);
-            if (name !== "list") await cleanup();
-            return result;
+        restoreScript: (args, name) => runJob(name, ["sh", RESTORE_SCRIPT, ...args]),
+        finish: async () => {
+            if (source && secretMade) await shell.run(kubectl(["delete", "secret", sourceSecret, "--ignore-not-found"]));
         },
         stop: async () => {
             const got = await shell.run(kubectl(["get", "deployment", ...stack.writers, "-o", "json"]), { capture: true });

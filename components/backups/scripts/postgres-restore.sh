@@ -9,8 +9,8 @@
 # the newest snapshot of host $BACKUP_HOST that holds Archon data. A snapshot whose tags say its
 # dump holds none (data-rows=0: a fresh stack's database, e.g. the first backup of a replacement
 # stack in a disaster) is passed over by `latest` and refused by id, unless --allow-empty. The list
-# (id, time, tags, rows, GoTrue users, dump size) is printed first; its last line on stdout is
-# `snapshot <id>`.
+# (id, time, tags, rows, GoTrue users, dump size) is printed first (stderr); stdout gets one line,
+# `snapshot <id> <time>` (UTC), for npm run restore and the DR drill's recovery point.
 #
 # The restore follows Supabase's own (supabase/supabase apps/docs/content/guides/platform/
 # migrating-within-supabase/backup-restore.mdx, "Restore backup using CLI": psql
@@ -120,11 +120,12 @@ if [ -z "$chosen" ]; then
     exit 1
 fi
 chosen_tags=$(awk -v id="$chosen" '$1 == id { print $3 }' "$work/snapshots")
+chosen_time=$(awk -v id="$chosen" '$1 == id { print $2 }' "$work/snapshots")
 if [ "$(tag_value "$chosen_tags" data-rows)" = 0 ] && [ "$allow_empty" = false ]; then
     log "snapshot $chosen holds no Archon data (data-rows=0: a fresh database's backup); pass --allow-empty to restore it anyway"
     exit 1
 fi
-echo "snapshot $chosen"
+echo "snapshot $chosen $chosen_time"
 if [ "$list_only" = true ]; then
     exit 0
 fi
