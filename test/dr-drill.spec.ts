@@ -53,6 +53,20 @@ describe("npm run dr-drill (issue 25.7)", function () {
         });
     }
 
+    it("answers bad input in one line, exit 2", async () => {
+        for (const [args, pattern] of [
+            [["--stack", "staging", "--no-such-flag"], /^error: unknown option --no-such-flag; the options are /],
+            [["--dry-run"], /^error: --stack is required/],
+            [["--stack", "nosuch", "--dry-run"], /^error: .*nosuch/],
+            [["--stack", "staging", "--drill-stack", "staging", "--dry-run"], /^error: --drill-stack staging: that is the stack itself/],
+        ] as const) {
+            const run = await world.script("dr-drill", [...args]);
+            assert.equal(run.status, 2, run.output);
+            assert.equal(run.output.trim().split("\n").length, 1, run.output);
+            assert.match(run.output.trim(), pattern);
+        }
+    });
+
     it("the real run refuses a stack whose copy could get no DNS records, before creating anything", async () => {
         const run = await world.script("dr-drill", ["--stack", "staging"]);
         assert.equal(run.status, 1, run.output);
