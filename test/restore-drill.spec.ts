@@ -165,6 +165,23 @@ describe("restore drill on Compose: npm run restore over ssh and docker compose 
         assert.ok(!calls.some((c) => c.includes(key)) && !run.output.includes(key), "the key is never on a command line");
     });
 
+    it("the stand-ins refuse as the real CLIs do: an unknown service, an unknown flag, another host", async () => {
+        const stop = await compose("stop archon-agents");
+        assert.equal(stop.status, 1);
+        assert.match(stop.output, /^no such service: archon-agents$/m);
+        const flag = await compose("up -d --wiat");
+        assert.notEqual(flag.status, 0);
+        assert.match(flag.output, /unknown flag: --wiat/);
+        const ssh = await drill.bash("ssh -i ~/.ssh/archon-staging deploy@198.51.100.129 true");
+        assert.equal(ssh.status, 255);
+        const option = await drill.bash("ssh -Z deploy@198.51.100.128 true");
+        assert.equal(option.status, 255);
+        assert.match(option.output, /^unknown option -- Z$/m);
+        const pulumi = await drill.bash("pulumi stack output --json --show-secrets --stack nosuch");
+        assert.equal(pulumi.status, 255);
+        assert.match(pulumi.output, /^error: no stack named 'nosuch' found$/m);
+    });
+
     it("--dry-run prints the steps over ssh in order and runs none", async () => {
         const before = drill.state<ComposeState>().log.length;
         const run = await drill.script("restore", ["--stack", "staging", "--backup", "latest", "--dry-run"]);
@@ -248,6 +265,20 @@ describe("restore drill on k3s: npm run restore with kubectl and jq (production 
         const failed = Object.keys(jobs()).filter((j) => j.startsWith("postgres-restore-restore-") && condition(j) === "Failed");
         assert.equal(failed.length, 1);
         drill.cluster.sql("DROP SCHEMA reports CASCADE;");
+    });
+
+    it("the kubectl stand-in refuses as kubectl does: a missing Deployment (after scaling the others), an unknown flag, a Job the API server would reject", async () => {
+        const scaled = await kubectl("scale deployment studio archon-agents --replicas=1");
+        assert.equal(scaled.status, 1);
+        assert.match(scaled.output, /^deployment\.apps\/studio scaled$/m);
+        assert.match(scaled.output, /^Error from server \(NotFound\): deployments\.apps "archon-agents" not found$/m);
+        const flag = await kubectl("scale deployment studio --replica=1");
+        assert.equal(flag.status, 1);
+        assert.match(flag.output, /^error: unknown flag: --replica\nSee 'kubectl scale --help' for usage\.$/m);
+        // The migration Job as the API server returns it, created again without removing its generated selector.
+        const copy = await kubectl(`get job archon-migrate -o json | jq '.metadata = {name: "copy"}' | kubectl -n archon create -f -`);
+        assert.equal(copy.status, 1);
+        assert.match(copy.output, /spec\.selector: Invalid value: .*`selector` not auto-generated/);
     });
 
     it("--dry-run prints each kubectl and jq step without running one; the printed pipelines parse in bash", async () => {
