@@ -72,7 +72,9 @@ trap 'rm -rf "$work"' EXIT INT TERM
 open_repository existing
 
 # The host's snapshots, oldest first: "<id> <time> <tags,...>" per line. restic's JSON is one
-# line; split before each snapshot's own "time" key (a summary's keys are backup_start/_end).
+# line; split before each snapshot's own "time" key (a summary's keys are backup_start/_end; field
+# names from restic/restic v0.18.1 internal/restic/snapshot.go and cmd/restic/cmd_snapshots.go).
+# The image has no jq; its sed is GNU sed (supabase/postgres Dockerfile-15: FROM ubuntu:focal).
 restic_cmd snapshots --json --host "$BACKUP_HOST" --tag postgres >"$work/snapshots.json"
 sed 's/"time":/\n"time":/g' "$work/snapshots.json" | sed -n '/"short_id":/p' | while read -r record; do
     id=$(echo "$record" | sed 's/.*"short_id":"\([0-9a-f]*\)".*/\1/')
