@@ -180,7 +180,7 @@ describe("Postgres backups: rendered workloads", () => {
             assert.equal(envFile.AWS_ACCESS_KEY_ID, "AKIA-DRILL-ACCESS");
             assert.equal(envFile.AWS_SECRET_ACCESS_KEY, "drill-secret-key-value-1234");
             assert.deepEqual(svc.env_file, [`./env/${name}.env`]);
-            for (const k of ["RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PGPASSWORD"]) assert.equal(svc.environment[k], undefined, `${name}: ${k} is not a plain setting`);
+            for (const k of ["RESTIC_PASSWORD", "RESTIC_PASSWORD_PREVIOUS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PGPASSWORD"]) assert.equal(svc.environment[k], undefined, `${name}: ${k} is not a plain setting`);
             assert.equal(svc.mem_limit, "1g");
             assert.equal(svc.cpus, 1);
             assert.equal(svc.read_only, true);
@@ -236,10 +236,10 @@ describe("Postgres backups: rendered workloads", () => {
         assert.deepEqual(main.envFrom, [{ configMapRef: { name: "postgres-backup-env" } }, { secretRef: { name: "postgres-backup-secrets" } }]);
         assert.equal(main.env, undefined, "no plain env values");
         const config = plainInputs(named(result, "kubernetes:core/v1:ConfigMap", "postgres-backup-env")).data;
-        for (const k of ["RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PGPASSWORD"]) assert.equal(config[k], undefined, `${k} is not in the ConfigMap`);
+        for (const k of ["RESTIC_PASSWORD", "RESTIC_PASSWORD_PREVIOUS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PGPASSWORD"]) assert.equal(config[k], undefined, `${k} is not in the ConfigMap`);
         const secret = named(result, "kubernetes:core/v1:Secret", "postgres-backup-secrets");
         assert.ok("$secret" in (secret.inputs.stringData as object), "the Secret's data is a Pulumi secret");
-        assert.deepEqual(Object.keys(plainInputs(secret).stringData).sort(), ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PGPASSWORD", "RESTIC_PASSWORD"]);
+        assert.deepEqual(Object.keys(plainInputs(secret).stringData).sort(), ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PGPASSWORD", "RESTIC_PASSWORD", "RESTIC_PASSWORD_PREVIOUS"]);
 
         const job = plainInputs(named(result, "kubernetes:batch/v1:Job", "archon-migrate")).spec.template.spec;
         assert.deepEqual(job.initContainers.map((c: { name: string }) => c.name), ["restic-binary", "pre-migration-backup"]);
