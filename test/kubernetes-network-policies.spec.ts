@@ -74,8 +74,9 @@ const EXPECTED: Record<string, Policy["spec"]> = {
         policyTypes: ["Ingress"],
         ingress: [{ from: [INGRESS_CONTROLLERS], ports: tcp(8089) }],
     },
-    // Postgres: its clients only, and not monitoring (postgres-exporter reads it).
-    "allow-db": allow("db", [{ from: pods("rest", "auth", "meta", "studio", "archon-migrate", "postgres-exporter", "postgres-backup"), ports: tcp(5432) }]),
+    // Postgres: its clients only, and not monitoring (postgres-exporter reads it); db-role-passwords
+    // sets the role passwords on every deploy (components/secrets/role-passwords.ts).
+    "allow-db": allow("db", [{ from: pods("rest", "auth", "meta", "studio", "archon-migrate", "postgres-exporter", "postgres-backup", "db-role-passwords"), ports: tcp(5432) }]),
     "allow-rest": allow("rest", served([3000, 3001], [3000, 3001])),
     "allow-auth": allow("auth", served([9999], [9999])),
     "allow-meta": allow("meta", served([8080], [8080], [], pods("kong", "studio"))),

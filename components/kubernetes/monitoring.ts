@@ -10,7 +10,7 @@
  */
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AlertProfile, alertGroups, prometheusRuleGroups, renderAlertmanagerConfig } from "../services/alert-rules";
+import { AlertProfile, AlertReceiversInput, alertGroups, alertmanagerConfig, prometheusRuleGroups } from "../services/alert-rules";
 import { BLACKBOX_EXPORTER_PORT, BLACKBOX_MODULES, ProbeTarget } from "../services/exporters";
 import { hostRoutes } from "../services/routes";
 import { ServiceSpec } from "../services/catalog";
@@ -18,6 +18,7 @@ import { metricsPort } from "../compose/monitoring";
 import { DATASOURCE_UIDS, archonDashboardJson } from "../services/grafana-dashboard";
 import { K3S_TRAEFIK, Manifest, NamespaceMap, RoutedService, namespaceOf } from "./ingress";
 import { CHARTS, IMAGES } from "../services/versions";
+import { GRAFANA_ADMIN_PASSWORD_SCRIPT, passwordChecksum } from "../secrets/grafana-admin";
 
 export const MONITORING_NAMESPACE = "monitoring";
 const LOKI_URL = `http://loki.${MONITORING_NAMESPACE}.svc.cluster.local:3100`;
@@ -80,8 +81,8 @@ export interface KubernetesMonitoringArgs {
     services: ServiceSpec[];
     /** `Secrets.grafanaPassword`. */
     grafanaPassword: pulumi.Input<string>;
-    /** Config `alertWebhookUrl`; unset = the null receiver. */
-    alertWebhookUrl?: string;
+    /** Where Alertmanager sends alerts (config `alert*`); none = the null receiver. */
+    alerting?: AlertReceiversInput;
     /** Config `metricsRetentionDays`. */
     metricsRetentionDays: number;
     /** Config `logsRetentionDays`. */
@@ -130,9 +131,9 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
             metadata: { name: GRAFANA_ADMIN_SECRET, namespace: ns },
             stringData: { "admin-user": "admin", "admin-password": pulumi.secret(args.grafanaPassword) },
         }, child);
-        const alertmanagerConfig = new kubernetes.core.v1.Secret(ALERTMANAGER_SECRET, {
+        const alertmanagerSecret = new kubernetes.core.v1.Secret(ALERTMANAGER_SECRET, {
             metadata: { name: ALERTMANAGER_SECRET, namespace: ns },
-            stringData: { "alertmanager.yaml": pulumi.secret(renderAlertmanagerConfig({ webhookUrl: args.alertWebhookUrl })) },
+            stringData: { "alertmanager.yaml": pulumi.secret(alertmanagerConfig(args.alerting ?? {})) },
         }, child);
         const dashboard = new kubernetes.core.v1.ConfigMap("archon-dashboard", {
             metadata: { name: "archon-dashboard", namespace: ns, labels: { grafana_dashboard: "1" } },
@@ -187,6 +188,25 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
             grafana: {
                 fullnameOverride: "grafana",
                 admin: { existingSecret: GRAFANA_ADMIN_SECRET, userKey: "admin-user", passwordKey: "admin-password" },
+                // The admin password follows the Secret (Grafana reads it only when it creates the
+                // user): an init container on Grafana's volume sets it with Grafana's CLI, and the pod
+                // rolls when it changes. The init container runs the server's own image (grafana/
+                // helm-charts grafana-10.1.4: image.tag defaults to appVersion 12.2.1; pinned here to
+                // the same tag), with the volume the chart names `storage` (templates/_pod.tpl).
+                image: { tag: imageTag(IMAGES.grafana) },
+                podAnnotations: { "archon.infra/admin-password-sha256": passwordChecksum(args.grafanaPassword) },
+                extraInitContainers: [{
+                    name: "admin-password",
+                    image: `docker.io/${IMAGES.grafana}`,
+                    command: ["sh", "-c", GRAFANA_ADMIN_PASSWORD_SCRIPT],
+                    env: [
+                        { name: "GF_SECURITY_ADMIN_PASSWORD", valueFrom: { secretKeyRef: { name: GRAFANA_ADMIN_SECRET, key: "admin-password" } } },
+                        { name: "GF_PATHS_DATA", value: "/var/lib/grafana" },
+                    ],
+                    volumeMounts: [{ name: "storage", mountPath: "/var/lib/grafana" }],
+                    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, readOnlyRootFilesystem: false, runAsNonRoot: true, runAsUser: 472, runAsGroup: 472 },
+                    resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+                }],
                 persistence: { enabled: true, size: `${size.grafana}Gi`, storageClassName },
                 // One ReadWriteOnce volume: a rolling update starts the new pod (maybe on another
                 // node) while the old one holds the volume, and it hangs on Multi-Attach. Recreate
@@ -201,7 +221,7 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
                 },
                 additionalDataSources: [{ name: "Loki", type: "loki", uid: DATASOURCE_UIDS.loki, access: "proxy", url: LOKI_URL, editable: false }],
             },
-        }, [grafanaAdmin, alertmanagerConfig, dashboard]);
+        }, [grafanaAdmin, alertmanagerSecret, dashboard]);
 
         const loki = release("loki", {
             deploymentMode: "SingleBinary",

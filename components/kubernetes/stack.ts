@@ -5,7 +5,7 @@
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceSpec } from "../services/catalog";
-import { AlertProfile, IngressSignals, KUBERNETES_BACKUP_SIGNAL, ingressNginxSignals, traefikIngressSignals } from "../services/alert-rules";
+import { AlertProfile, AlertReceiversInput, IngressSignals, KUBERNETES_BACKUP_SIGNAL, ingressNginxSignals, traefikIngressSignals } from "../services/alert-rules";
 import { blackboxExporterService, internalProbeTargets, postgresExporterService } from "../services/exporters";
 import { publicHosts } from "../services/workload-catalog";
 import { IngressController, KubernetesIngress, renderIngresses } from "./ingress";
@@ -44,8 +44,8 @@ export interface KubernetesStackArgs {
     /** Password of the `postgres` role, for postgres-exporter (a Kubernetes Secret). */
     postgresPassword: pulumi.Input<string>;
     grafanaPassword: pulumi.Input<string>;
-    /** Alertmanager webhook; unset = the null receiver. */
-    alertWebhookUrl?: string;
+    /** Where Alertmanager sends alerts (config `alert*`); none = the null receiver. */
+    alerting?: AlertReceiversInput;
     /** Prometheus retention in days. */
     metricsRetentionDays: number;
     /** Loki retention in days. */
@@ -85,7 +85,7 @@ export class KubernetesStack extends pulumi.ComponentResource {
             domain: args.domain,
             services: [...args.services, ...exporters],
             grafanaPassword: args.grafanaPassword,
-            alertWebhookUrl: args.alertWebhookUrl,
+            alerting: args.alerting,
             metricsRetentionDays: args.metricsRetentionDays,
             logsRetentionDays: args.logsRetentionDays,
             storageClassName: args.storageClassName,

@@ -34,9 +34,9 @@ export interface ProducerMetrics {
 
 export const METRIC_SOURCES: Readonly<Record<Producer, ProducerMetrics>> = {
     prometheus: {
-        metrics: ["up", "prometheus_tsdb_lowest_timestamp_seconds"],
-        docs: "https://prometheus.io/docs/concepts/jobs_instances/#automatically-generated-labels-and-time-series ; prometheus/prometheus tsdb/db.go (prometheus_tsdb_lowest_timestamp_seconds)",
-        deployedBy: "Prometheus writes `up` for every scrape; its self-scrape (job prometheus) carries the TSDB metrics",
+        metrics: ["up", "prometheus_tsdb_lowest_timestamp_seconds", "ALERTS"],
+        docs: "https://prometheus.io/docs/concepts/jobs_instances/#automatically-generated-labels-and-time-series ; prometheus/prometheus tsdb/db.go (prometheus_tsdb_lowest_timestamp_seconds) ; https://prometheus.io/docs/prometheus/latest/configuration/alerting_rules/#inspecting-alerts-during-runtime (ALERTS)",
+        deployedBy: "Prometheus writes `up` for every scrape and `ALERTS` for every pending or firing alert; its self-scrape (job prometheus) carries the TSDB metrics",
     },
     "node-exporter": {
         metrics: ["node_cpu_seconds_total", "node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes", "node_filesystem_avail_bytes", "node_filesystem_size_bytes"],
