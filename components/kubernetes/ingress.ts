@@ -174,9 +174,22 @@ export function renderIngresses(services: RoutedService[], options: IngressRende
  */
 export const TRAEFIK_READ_PRIORITY = 10000;
 
-/** Traefik's rule for reads of `path` on `host`: `Method` with one method, valid in Traefik 2.x and 3.x. */
+/**
+ * Where cert-manager's HTTP-01 solver answers (cert-manager v1.18.2 pkg/issuer/acme/http/solver
+ * constants.go `HTTPChallengePath`, the solver Ingress's path `<it>/<token>`, ingress.go
+ * `solverPathFn`). Let's Encrypt and cert-manager's self-check (pkg/issuer/acme/http/http.go
+ * `testReachability`, which needs a 200) request it without credentials.
+ */
+export const ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/";
+
+/**
+ * Traefik's rule for reads of `path` on `host`: `Method` with one method, valid in Traefik 2.x and
+ * 3.x. The ACME challenge path is left out: this router's priority outranks the solver's
+ * length-derived one (TRAEFIK_READ_PRIORITY), so without the exclusion Let's Encrypt's GET would
+ * meet the read login (401) and the host's certificate would never be issued.
+ */
 export function traefikReadRule(host: string, path: string): string {
-    return `Host(\`${host}\`) && PathPrefix(\`${path}\`) && (Method(\`GET\`) || Method(\`HEAD\`))`;
+    return `Host(\`${host}\`) && PathPrefix(\`${path}\`) && !PathPrefix(\`${ACME_CHALLENGE_PATH}\`) && (Method(\`GET\`) || Method(\`HEAD\`))`;
 }
 
 /**
