@@ -139,7 +139,10 @@ export class Platform extends pulumi.ComponentResource {
                 bundledTraefik: config.ingressController === "traefik",
             }, { parent: this });
             this.kubeconfig = cluster.kubeconfig;
-            this.kubernetesProvider = new kubernetes.Provider("cluster", { kubeconfig: this.kubeconfig }, { parent: this });
+            // clusterIdentifier: the kubeconfig is fetched again each certificate window and when cp-1
+            // is replaced; without it the provider would be replaced with it, and every object on the
+            // cluster after it (pulumi-kubernetes provider.go DiffConfig: a computed kubeconfig replaces).
+            this.kubernetesProvider = new kubernetes.Provider("cluster", { kubeconfig: this.kubeconfig, clusterIdentifier: cluster.clusterIdentifier }, { parent: this });
             const addons = new ClusterAddons("cluster-addons", {
                 provider: this.kubernetesProvider,
                 networkId: network.networkId,

@@ -316,8 +316,10 @@ export const K3S_TRAEFIK = { namespace: "kube-system", name: "traefik" } as cons
  * permanent redirect to `websecure` over https. Set as Traefik's own static-configuration flags
  * rather than chart values because the chart's redirect key changed meaning across the versions
  * k3s bundles (chart 27 / Traefik 2.11 in k3s v1.31: `ports.web.redirectTo.port`; chart 34+ /
- * Traefik 3: `ports.web.redirections.entryPoint`, and `redirectTo` is refused), while these flags
- * mean the same in Traefik 2.x and 3.x. Let's Encrypt follows the redirect for HTTP-01 challenges.
+ * Traefik 3, chart 40.1 / Traefik 3.7 in k3s v1.36: `ports.web.http.redirections.entryPoint`, and
+ * `redirectTo` is refused), while these flags mean the same in Traefik 2.x and 3.x. Let's Encrypt
+ * and cert-manager's self-check follow the redirect for HTTP-01 challenges
+ * (test/acme-routing.spec.ts evaluates it).
  */
 export function k3sTraefikValues(options: { proxyProtocolTrustedCidrs?: string[] } = {}): Record<string, unknown> {
     const trusted = options.proxyProtocolTrustedCidrs ?? [];
@@ -343,8 +345,8 @@ export function k3sTraefikValues(options: { proxyProtocolTrustedCidrs?: string[]
 export const TRAEFIK_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
 
 /**
- * Traefik's Prometheus metrics, for the ingress alerts (traefik/traefik-helm-chart v27.0.2, the
- * chart k3s v1.31 bundles, values.yaml `metrics.prometheus` and templates/_podtemplate.tpl):
+ * Traefik's Prometheus metrics, for the ingress alerts (traefik/traefik-helm-chart v40.1.0, the
+ * chart k3s v1.36 bundles, and v27.0.2 of k3s v1.31 alike: values.yaml `metrics.prometheus`):
  * served on entry point `metrics` (port 9100) at /metrics; router labels on (one router per
  * public host and path: `traefik_router_requests_total`), service labels kept; a ClusterIP Service
  * for them (`metrics.prometheus.service.enabled`, templates/service-metrics.yaml) that the
