@@ -379,6 +379,44 @@ describe("cluster objects wait for the add-ons they need (production synth)", ()
         });
     }
 
+    it("Traefik's HelmChartConfig (PROXY protocol, redirect) lands with the ingress, not after the monitoring stack; ingress-nginx's ServiceMonitor still waits for the CRDs", async () => {
+        const s = await synth("production");
+        const config = named(s, "kubernetes:helm.cattle.io/v1:HelmChartConfig", "traefik-config");
+        // Waiting for a component is waiting for everything under it (the SDK resolves a component
+        // dependency to its children): expand them.
+        const expanded = (start: ResourceRecord) => {
+            const byUrn = new Map(s.resources.map((r) => [r.urn, r]));
+            const descendants = (urn: string) => s.resources.filter((r) => {
+                for (let p = r.parent; p; p = byUrn.get(p)?.parent ?? "") if (p === urn) return true;
+                return false;
+            });
+            const seen = new Set<string>();
+            const queue = [start.urn];
+            while (queue.length > 0) {
+                const record = byUrn.get(queue.pop()!);
+                if (!record) continue;
+                const deps = (record.options.dependsOn ?? []).flatMap((u) => [u, ...(byUrn.get(u)?.custom ? [] : descendants(u).map((d) => d.urn))]);
+                for (const next of [...deps, record.parent].filter((u) => u !== "")) {
+                    if (!seen.has(next)) {
+                        seen.add(next);
+                        queue.push(next);
+                    }
+                }
+            }
+            return seen;
+        };
+        const waits = expanded(config);
+        // The check can fail: a Grafana object waits for the whole monitoring namespace's stack.
+        assert.ok(expanded(named(s, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "archon-alerts")).has(releaseUrn(s, "kube-prometheus-stack")));
+        assert.ok(waits.has(releaseUrn(s, "hcloud-ccm")));
+        for (const release of ["kube-prometheus-stack", "loki", "alloy"]) assert.ok(!waits.has(releaseUrn(s, release)), `the Traefik config waits for ${release}`);
+        const nginx = await synth("production", { ingressController: "ingress-nginx" });
+        assert.ok(waitsFor(nginx.resources, named(nginx, RELEASE, "ingress-nginx")).has(releaseUrn(nginx, "kube-prometheus-stack")));
+        // The Grafana Ingress (monitoring namespace) still waits for its namespace.
+        const grafana = ofType(s, "kubernetes:networking.k8s.io/v1:Ingress").find((r) => plainInputs(r).metadata.namespace === "monitoring");
+        assert.ok(grafana && waitsFor(s.resources, grafana).has(named(s, "kubernetes:core/v1:Namespace", "monitoring").urn));
+    });
+
     it("the walk can fail: an object without dependencies waits for nothing", async () => {
         const s = await synth("production");
         const deployment = ofType(s, "kubernetes:apps/v1:Deployment")[0];

@@ -292,7 +292,7 @@ export interface KubernetesIngressArgs {
      * (alert CertificateExpiringSoon). Needs the Prometheus Operator CRDs (KubernetesMonitoring) first. Default false.
      */
     certManagerServiceMonitor?: boolean;
-    /** What renders the Prometheus Operator CRDs (`KubernetesMonitoring.crds`): cert-manager's ServiceMonitor waits for it. */
+    /** What renders the Prometheus Operator CRDs (`KubernetesMonitoring.crds`): cert-manager's and ingress-nginx's ServiceMonitors wait for it. */
     monitoringCrds?: pulumi.Resource;
     /** Cluster add-ons every chart and object waits for (CCM: schedulable nodes). Default none. */
     clusterAddons?: pulumi.Resource[];
@@ -457,7 +457,7 @@ export class KubernetesIngress extends pulumi.ComponentResource {
                     // ingress waits for the monitoring stack).
                     metrics: { enabled: true, serviceMonitor: { enabled: true } },
                 },
-            })]
+            }, args.monitoringCrds ? [args.monitoringCrds] : [])]
             : [];
 
         const issuer = new kubernetes.apiextensions.CustomResource("letsencrypt", {

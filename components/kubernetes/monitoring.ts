@@ -115,6 +115,8 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
      * Operator CRDs: anything rendering a ServiceMonitor or PrometheusRule elsewhere waits for it.
      */
     public readonly crds: pulumi.Resource;
+    /** The monitoring Namespace: objects of other components in it (the Grafana Ingress) wait for it, not for the whole stack. */
+    public readonly namespaceResource: pulumi.Resource;
 
     constructor(name: string, args: KubernetesMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:KubernetesMonitoring", name, {}, opts);
@@ -125,6 +127,7 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
 
         const addons = args.clusterAddons ?? [];
         const namespace = new kubernetes.core.v1.Namespace(MONITORING_NAMESPACE, { metadata: { name: MONITORING_NAMESPACE } }, { ...child, dependsOn: addons });
+        this.namespaceResource = namespace;
         const ns = namespace.metadata.name;
         const grafanaAdmin = new kubernetes.core.v1.Secret(GRAFANA_ADMIN_SECRET, {
             metadata: { name: GRAFANA_ADMIN_SECRET, namespace: ns },

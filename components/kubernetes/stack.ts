@@ -109,7 +109,11 @@ export class KubernetesStack extends pulumi.ComponentResource {
             clusterAddons: args.clusterAddons,
             proxyProtocolTrustedCidrs: args.proxyProtocolTrustedCidrs,
             certificatesDependOn: args.certificatesDependOn,
-        }, { parent: this, dependsOn: [workloads.namespaceResource, monitoring] });
+            // The namespaces, not the monitoring stack: Traefik's HelmChartConfig (PROXY protocol,
+            // redirect) must land with the ingress, or behind the load balancer Traefik serves nothing
+            // until kube-prometheus-stack, Loki and Alloy are installed. What needs the Prometheus
+            // Operator CRDs (cert-manager's and ingress-nginx's ServiceMonitors) waits for them itself.
+        }, { parent: this, dependsOn: [workloads.namespaceResource, monitoring.namespaceResource] });
         this.hosts = ingress.hosts;
         this.registryServing = [...(workloads.byService.get("registry") ?? []), ...(ingress.byService.get("registry") ?? [])];
         this.registerOutputs({ hosts: this.hosts });
