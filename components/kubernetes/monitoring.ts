@@ -121,7 +121,9 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
     constructor(name: string, args: KubernetesMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:KubernetesMonitoring", name, {}, opts);
         const child = { parent: this, provider: args.provider };
-        const size = { prometheus: 20, loki: 20, grafana: 5, alertmanager: 2, ...args.storageGb };
+        // Hetzner volumes are 10 GB at least (a smaller claim is rounded up and billed as 10), so
+        // the small ones ask for 10 and get what they ask for.
+        const size = { prometheus: 20, loki: 20, grafana: HETZNER_MIN_VOLUME_GB, alertmanager: HETZNER_MIN_VOLUME_GB, ...args.storageGb };
         const storageClassName = args.storageClassName;
         const claim = (gb: number) => ({ volumeClaimTemplate: { spec: { accessModes: ["ReadWriteOnce"], storageClassName, resources: { requests: { storage: `${gb}Gi` } } } } });
 
@@ -170,6 +172,10 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
             prometheus: {
                 prometheusSpec: {
                     retention: `${args.metricsRetentionDays}d`,
+                    // Whichever comes first: a full volume stops Prometheus, so it drops the oldest
+                    // blocks once the TSDB (blocks, WAL and head chunks) reaches this share of it
+                    // (`--storage.tsdb.retention.size`, power-of-two units).
+                    retentionSize: prometheusRetentionSize(size.prometheus),
                     storageSpec: claim(size.prometheus),
                     // Pick up every ServiceMonitor / PrometheusRule, not only the chart's own.
                     serviceMonitorSelectorNilUsesHelmValues: false,
@@ -290,6 +296,17 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
         }];
         this.registerOutputs({ routedServices: this.routedServices.map((s) => s.name) });
     }
+}
+
+/** The smallest Hetzner Cloud volume, GB: a smaller claim is provisioned (and billed) at this size. */
+export const HETZNER_MIN_VOLUME_GB = 10;
+
+/** Share of the Prometheus volume the TSDB may fill before the oldest blocks go. */
+export const PROMETHEUS_RETENTION_SHARE = 0.85;
+
+/** Prometheus's size cap for a volume of `volumeGb`, e.g. 20 -> "17GB". */
+export function prometheusRetentionSize(volumeGb: number): string {
+    return `${Math.floor(volumeGb * PROMETHEUS_RETENTION_SHARE)}GB`;
 }
 
 /** Job names of the Probes, by module (the same as the Compose scrape jobs). */

@@ -82,6 +82,22 @@ function probeFor(service: ServiceSpec, kind: "readiness" | "liveness"): Probe |
     return undefined;
 }
 
+/** How long a stateful service may take to come up before liveness checks start: ten minutes. */
+export const STARTUP_PROBE = { periodSeconds: 10, failureThreshold: 60 } as const;
+
+/**
+ * The startup probe of a stateful service: liveness (and readiness) checks wait until it succeeds,
+ * so a first boot that runs longer than the liveness delay (the Postgres image initializes its
+ * data directory and runs Supabase's init SQL before it accepts connections) is not killed half-way
+ * into a data directory it can no longer initialize. Same check as liveness.
+ */
+function startupProbeFor(service: ServiceSpec): Probe | undefined {
+    const liveness = probeFor(service, "liveness");
+    if (!liveness) return undefined;
+    const { initialDelaySeconds: _delay, periodSeconds: _period, failureThreshold: _threshold, ...check } = liveness as Probe & Record<string, unknown>;
+    return { ...check, ...STARTUP_PROBE };
+}
+
 /**
  * The services that render on Kubernetes: those targeting it, refusing what only Compose can run
  * (host directories: a hostPath volume breaks the namespace's baseline Pod Security level and ties
@@ -177,15 +193,25 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
         const archonWaitsFor = (service: ServiceSpec) => (archon.has(service.name) ? args.archon?.dependsOn ?? [] : []);
         const record = (service: ServiceSpec, workload: pulumi.Resource) =>
             this.byService.set(service.name, [workload, ...(clusterServices.has(service.name) ? [clusterServices.get(service.name)!] : [])]);
+        // A one-shot waits for the long-running services it depends on to be ready (Pulumi awaits a
+        // StatefulSet's readiness): archon-migrate runs once db answers, as Compose's
+        // `service_healthy` orders it, instead of failing into its Job's retries on a first deploy.
+        const neededByJobs = new Set(services.filter((s) => s.kind === "oneshot").flatMap((s) => s.dependsOn ?? []));
+        const workloads = new Map<string, pulumi.Resource>();
+        const renderService = (service: ServiceSpec, waitFor: pulumi.Resource[]) => {
+            const workload = this.renderWorkload(service, ns, args, opt, pullSecrets, hostAliases, labels(service), waitFor);
+            workloads.set(service.name, workload);
+            record(service, workload);
+            return workload;
+        };
+        const jobWaits = (service: ServiceSpec) => [...(service.dependsOn ?? []).flatMap((d) => jobs.get(d) ?? []), ...archonWaitsFor(service)];
+        const early = services.filter((s) => s.kind !== "oneshot" && neededByJobs.has(s.name) && !(s.dependsOn ?? []).some((d) => services.some((o) => o.name === d && o.kind === "oneshot")));
+        for (const service of early) renderService(service, jobWaits(service));
         for (const service of services.filter((s) => s.kind === "oneshot")) {
-            const job = this.renderWorkload(service, ns, args, opt, pullSecrets, hostAliases, labels(service), archonWaitsFor(service));
-            jobs.set(service.name, job);
-            record(service, job);
+            const dependencies = (service.dependsOn ?? []).flatMap((d) => workloads.get(d) ?? []);
+            jobs.set(service.name, renderService(service, [...dependencies, ...archonWaitsFor(service)]));
         }
-        for (const service of services.filter((s) => s.kind !== "oneshot")) {
-            const waitFor = [...(service.dependsOn ?? []).flatMap((d) => jobs.get(d) ?? []), ...archonWaitsFor(service)];
-            record(service, this.renderWorkload(service, ns, args, opt, pullSecrets, hostAliases, labels(service), waitFor));
-        }
+        for (const service of services.filter((s) => s.kind !== "oneshot" && !early.includes(s))) renderService(service, jobWaits(service));
         this.registerOutputs({ namespace: this.namespace });
     }
 
@@ -303,6 +329,7 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
             volumeMounts: mounts,
             readinessProbe: service.kind === "oneshot" ? undefined : probeFor(service, "readiness"),
             livenessProbe: service.kind === "oneshot" ? undefined : probeFor(service, "liveness"),
+            startupProbe: service.kind === "stateful" ? startupProbeFor(service) : undefined,
             resources: {
                 requests: { cpu: service.resources.cpu, memory: service.resources.memory },
                 limits: { cpu: service.resources.cpuLimit, memory: service.resources.memoryLimit },
