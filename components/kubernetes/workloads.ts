@@ -6,6 +6,7 @@
  */
 import { metricsPort } from "../compose/monitoring";
 import * as crypto from "crypto";
+import { isIPv4 } from "net";
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { FileSpec, ServiceSpec, forTarget, storageOwner } from "../services/catalog";
@@ -14,6 +15,9 @@ type Input<T> = pulumi.Input<T>;
 type PodSpec = kubernetes.types.input.core.v1.PodSpec;
 type Container = kubernetes.types.input.core.v1.Container;
 type Probe = kubernetes.types.input.core.v1.Probe;
+
+/** Private and link-local ranges an internet egress rule leaves out (the cluster, the Hetzner network, metadata). */
+const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] as const;
 
 /** Label cert-manager puts on its HTTP-01 solver pods (v1.18.2 pkg/apis/acme/v1/types.go). */
 export const ACME_SOLVER_LABEL = "acme.cert-manager.io/http01-solver";
@@ -493,9 +497,12 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
             }
             const routed = [...new Set((service.routes ?? []).map((r) => r.port))];
             if (routed.length > 0) ingress.push({ from: [namespaces(ingressNamespaces)], ports: routed.map((port) => ({ protocol: "TCP", port })) });
-            const egress = service.egressInternet
-                ? [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] } }], ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 80 }] }]
-                : [];
+            const publicInternet = { ipBlock: { cidr: "0.0.0.0/0", except: [...PRIVATE_RANGES] } };
+            const egress = [
+                ...(service.egressInternet ? [{ to: [publicInternet], ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 80 }] }] : []),
+                // Exact destinations (GoTrue's SMTP server): that port only, to that address when known.
+                ...(service.egressTo ?? []).map((d) => ({ to: [isIPv4(d.host) ? { ipBlock: { cidr: `${d.host}/32` } } : publicInternet], ports: [{ protocol: "TCP", port: d.port }] })),
+            ];
             if (ingress.length === 0 && egress.length === 0) continue;
             new kubernetes.networking.v1.NetworkPolicy(name, {
                 metadata: { name, namespace: ns },
