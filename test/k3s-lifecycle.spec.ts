@@ -9,7 +9,8 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { CERTIFICATE_RENEWAL_DAYS, certificateWindow } from "../components/hetzner/k3s-cluster";
+import { parse as parseYaml } from "yaml";
+import { CERTIFICATE_RENEWAL_DAYS, ETCD_SNAPSHOT_SCHEDULE, certificateWindow } from "../components/hetzner/k3s-cluster";
 import { named, ofType, plainInputs, requireTool, run, synth } from "./helpers";
 
 const COMMAND = "command:remote:Command";
@@ -90,6 +91,61 @@ describe("k3s certificates and the kubeconfig outlive a year", () => {
         const s = await synth("production");
         const provider = named(s, "pulumi:providers:kubernetes", "cluster");
         assert.equal(plainInputs(provider).clusterIdentifier, "k3s-archon-production");
+    });
+});
+
+describe("etcd snapshots to object storage (k3s --etcd-s3)", () => {
+    const BACKUP = { backupAccessKeyId: "AKIDEXAMPLE", backupSecretAccessKey: "etcd-s3-Secret-1" };
+
+    it("with the backup credentials: each server, one at a time, gets the settings as a secret on stdin, in the backups' bucket under etcd/<stack>", async () => {
+        const s = await synth("production", BACKUP);
+        const steps = ["cp-1", "cp-2", "cp-3"].map((n) => named(s, COMMAND, `etcd-snapshots-${n}`));
+        for (const [i, step] of steps.entries()) {
+            assert.ok("$secret" in (step.inputs.stdin as object), `${step.name}: settings travel as a secret`);
+            const settings = parseYaml(plainInputs(step).stdin as string) as Record<string, unknown>;
+            assert.deepEqual(settings, {
+                "etcd-snapshot-schedule-cron": ETCD_SNAPSHOT_SCHEDULE.cron,
+                "etcd-snapshot-retention": ETCD_SNAPSHOT_SCHEDULE.retention,
+                "etcd-s3": true,
+                "etcd-s3-endpoint": "fsn1.your-objectstorage.com",
+                "etcd-s3-region": "fsn1",
+                "etcd-s3-bucket": "archon-backups-production",
+                "etcd-s3-folder": "etcd/production",
+                "etcd-s3-access-key": "AKIDEXAMPLE",
+                "etcd-s3-secret-key": "etcd-s3-Secret-1",
+            });
+            assert.ok(!String(plainInputs(step).create).includes("etcd-s3-Secret-1"), "never on the command line");
+            if (i > 0) assert.ok(step.options.dependsOn?.includes(steps[i - 1].urn), `${step.name} waits for ${steps[i - 1].name}`);
+        }
+        assert.ok(named(s, COMMAND, "certificates-cp-1").options.dependsOn?.includes(steps[2].urn));
+        assert.equal(ofType(await synth("production"), COMMAND).filter((r) => r.name.startsWith("etcd-snapshots-")).length, 0, "no credentials, no upload step");
+    });
+
+    it("writes the settings to a root-only drop-in and restarts k3s only when they changed (a real bash run)", async () => {
+        const script = plainInputs(named(await synth("production", BACKUP), COMMAND, "etcd-snapshots-cp-1")).create as string;
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "k3s-etcd-"));
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin);
+        const stub = (name: string, body: string) => fs.writeFileSync(path.join(bin, name), `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });
+        stub("cloud-init", "exit 0");
+        stub("sudo", 'exec "$@"');
+        stub("systemctl", `echo "$*" >>"${dir}/systemctl"`);
+        stub("k3s", "exit 0");
+        const file = path.join(dir, "step.sh");
+        fs.writeFileSync(file, script.replace("set -euo pipefail", `set -euo pipefail\nexport K3S_CONFIG_DIR='${path.join(dir, "etc")}'`));
+        const once = (input: string) => run("bash", [file], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, input });
+        const restarts = () => (fs.existsSync(path.join(dir, "systemctl")) ? fs.readFileSync(path.join(dir, "systemctl"), "utf8").trim().split("\n") : []);
+        const first = once("etcd-s3: true\n");
+        assert.equal(first.status, 0, first.output);
+        const dropIn = path.join(dir, "etc", "config.yaml.d", "50-archon-etcd-s3.yaml");
+        assert.equal(fs.readFileSync(dropIn, "utf8"), "etcd-s3: true\n");
+        assert.equal(fs.statSync(dropIn).mode & 0o777, 0o600);
+        assert.deepEqual(restarts(), ["restart k3s"]);
+        assert.equal(once("etcd-s3: true\n").status, 0);
+        assert.deepEqual(restarts(), ["restart k3s"], "unchanged settings: no restart");
+        assert.equal(once("etcd-s3: true\netcd-s3-secret-key: rotated\n").status, 0);
+        assert.deepEqual(restarts(), ["restart k3s", "restart k3s"], "a rotated key: one restart");
+        fs.rmSync(dir, { recursive: true, force: true });
     });
 });
 

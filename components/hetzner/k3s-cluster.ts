@@ -38,6 +38,44 @@ export interface K3sClusterArgs {
     bundledTraefik?: boolean;
     /** The certificate-renewal window (UTC `YYYY-MM`); default the current month ({@link certificateWindow}). For tests. */
     certificateWindow?: string;
+    /**
+     * Where etcd snapshots go besides the servers' disks (k3s `--etcd-s3`): the backups' object
+     * storage (config `backup*`), with its credentials. Unset: snapshots stay on each server only.
+     */
+    etcdSnapshots?: EtcdSnapshotStorage;
+}
+
+/** The object storage of etcd snapshots (the stack's backup bucket). */
+export interface EtcdSnapshotStorage {
+    /** S3 endpoint URL, e.g. https://fsn1.your-objectstorage.com. */
+    endpoint: string;
+    bucket: string;
+    region: string;
+    /** Folder in the bucket, e.g. `etcd/production`. */
+    folder: string;
+    accessKeyId: pulumi.Input<string>;
+    secretAccessKey: pulumi.Input<string>;
+}
+
+/** k3s's etcd snapshot schedule (UTC) and how many it keeps, on disk and in the bucket: every 6 h, one week. */
+export const ETCD_SNAPSHOT_SCHEDULE = { cron: "0 */6 * * *", retention: 28 } as const;
+
+/**
+ * The k3s config drop-in for etcd snapshots to object storage: k3s server's `etcd-s3*` and
+ * `etcd-snapshot-*` options (k3s pkg/cli/cmds/server.go; `etcd-s3-endpoint` is a host, not a URL).
+ */
+export function etcdSnapshotConfig(storage: { endpoint: string; bucket: string; region: string; folder: string; accessKeyId: string; secretAccessKey: string }): string {
+    return toYaml({
+        "etcd-snapshot-schedule-cron": ETCD_SNAPSHOT_SCHEDULE.cron,
+        "etcd-snapshot-retention": ETCD_SNAPSHOT_SCHEDULE.retention,
+        "etcd-s3": true,
+        "etcd-s3-endpoint": new URL(storage.endpoint).host,
+        "etcd-s3-region": storage.region,
+        "etcd-s3-bucket": storage.bucket,
+        "etcd-s3-folder": storage.folder,
+        "etcd-s3-access-key": storage.accessKeyId,
+        "etcd-s3-secret-key": storage.secretAccessKey,
+    }, { lineWidth: 0 });
 }
 
 /**
@@ -150,6 +188,23 @@ export class K3sCluster extends pulumi.ComponentResource {
         });
         const agentInstalls = agents.map((node, i) => install(`agent-${i + 1}`, node, "agent", [firstInstall]));
 
+        // etcd snapshots to object storage, one server at a time (each restart keeps etcd's quorum).
+        const snapshotSteps: pulumi.Resource[] = [];
+        if (args.etcdSnapshots) {
+            const storage = args.etcdSnapshots;
+            const settings = pulumi.secret(pulumi.all([storage.accessKeyId, storage.secretAccessKey]).apply(([accessKeyId, secretAccessKey]) =>
+                etcdSnapshotConfig({ ...storage, accessKeyId, secretAccessKey })));
+            servers.forEach((node) => {
+                snapshotSteps.push(new command.remote.Command(`etcd-snapshots-${node.nodeName}`, {
+                    connection: node.connection,
+                    create: renderHostScript(["k3s-etcd-snapshots"]),
+                    stdin: settings,
+                    logging: "stderr",
+                    triggers: [node.serverId],
+                }, { parent: this, dependsOn: [...serverInstalls, ...snapshotSteps.slice(-1)], additionalSecretOutputs: ["stdin"] }));
+            });
+        }
+
         // Certificate renewal (k3s-certificates.sh): in every new calendar month, each node is
         // restarted if one of its certificates expires within CERTIFICATE_RENEWAL_DAYS, one node at a
         // time (servers first, keeping etcd's quorum), then the kubeconfig is fetched again.
@@ -162,7 +217,7 @@ export class K3sCluster extends pulumi.ComponentResource {
                 create: renderHostScript(["k3s-certificates"], { K3S_SERVICE: isServer ? "k3s" : "k3s-agent", K3S_RENEW_DAYS: String(CERTIFICATE_RENEWAL_DAYS) }),
                 logging: "stderr",
                 triggers: [node.serverId, window],
-            }, { parent: this, dependsOn: [...serverInstalls, ...agentInstalls, ...renewals.slice(-1)] }));
+            }, { parent: this, dependsOn: [...serverInstalls, ...agentInstalls, ...snapshotSteps, ...renewals.slice(-1)] }));
         });
 
         const fetch = new command.remote.Command("kubeconfig", {

@@ -137,6 +137,15 @@ export class Platform extends pulumi.ComponentResource {
                 k3sVersion: config.k3sVersion,
                 token: args.secrets.k3sToken,
                 bundledTraefik: config.ingressController === "traefik",
+                // etcd snapshots go to the backups' bucket when its credentials are set.
+                etcdSnapshots: config.backupAccessKeyIdSecret && config.backupSecretAccessKeySecret ? {
+                    endpoint: config.backup.endpoint,
+                    bucket: config.backup.bucket,
+                    region: config.backup.region,
+                    folder: `etcd/${config.stack}`,
+                    accessKeyId: config.backupAccessKeyIdSecret,
+                    secretAccessKey: config.backupSecretAccessKeySecret,
+                } : undefined,
             }, { parent: this });
             this.kubeconfig = cluster.kubeconfig;
             // clusterIdentifier: the kubeconfig is fetched again each certificate window and when cp-1
