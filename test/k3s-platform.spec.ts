@@ -94,7 +94,7 @@ interface InstallRun {
  * way it does on a node for the real installer); with "recorded" the command runs as rendered and
  * must refuse the (for it, tampered) download.
  */
-function runInstall(script: string, privateIp: string, installerHash: "stub" | "recorded", answering: string[] = []): InstallRun {
+function runInstall(script: string, privateIp: string, installerHash: "stub" | "recorded", answering: string[] = [], installed?: string): InstallRun {
     const recorded = /^export K3S_INSTALLER_SHA256='([0-9a-f]{64})'$/m.exec(script);
     assert.ok(recorded, "the rendered command carries the installer's sha256");
     assert.ok(Object.values(K3S_INSTALLERS).some((row) => row.sha256 === recorded[1]), "the sha256 is a verified row's");
@@ -105,6 +105,8 @@ function runInstall(script: string, privateIp: string, installerHash: "stub" | "
     fs.mkdirSync(bin);
     const stub = (name: string, body: string) => fs.writeFileSync(path.join(bin, name), `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });
     stub("cloud-init", "exit 0");
+    // A node already running k3s answers `k3s --version` as k3s does.
+    if (installed) stub("k3s", `echo "k3s version ${installed} (5aed4d7b)"; echo "go version go1.25.9"`);
     stub("ip", `echo "3: enp7s0    inet ${privateIp}/32 brd ${privateIp} scope global dynamic enp7s0"`);
     const stubInstaller = path.join(dir, "stub-installer.sh");
     fs.writeFileSync(stubInstaller, STUB_INSTALLER);
@@ -259,6 +261,45 @@ describe("k3s servers: one cluster, joined by replacements, secrets encrypted (a
         const args = installerArguments(await script("install-cp-2"), "10.0.1.12", [CP1]);
         const sans = args.flatMap((a, i) => (a === "--tls-san" ? [args[i + 1]] : []));
         assert.deepEqual([...sans].sort(), [...publicIps].sort());
+    });
+});
+
+describe("upgrading k3s: one minor at a time, servers first, drained (a real bash run of the rendered install)", () => {
+    const script = async (name: string) => plainInputs(named(await synth("production"), COMMAND, name)).create as string;
+    const drainCalls = (run: InstallRun) => run.sudoCalls.filter((c) => c[0] === "k3s" && c[1] === "kubectl").map((c) => c[2]);
+
+    it("a server on the previous minor is drained, upgraded and uncordoned", async () => {
+        const result = runInstall(await script("install-cp-2"), "10.0.1.12", "stub", [CP1], "v1.35.6+k3s1");
+        assert.equal(result.status, 0, result.output);
+        assert.deepEqual(drainCalls(result), ["drain", "uncordon"]);
+        const drain = result.sudoCalls.findIndex((c) => c[2] === "drain");
+        const install = result.sudoCalls.findIndex((c) => c[0] === "env");
+        assert.ok(drain >= 0 && drain < install && install < result.sudoCalls.findIndex((c) => c[2] === "uncordon"), "drain, install, uncordon");
+    });
+
+    it("refuses to skip a minor or to go down, before touching anything", async () => {
+        for (const installed of ["v1.34.9+k3s1", "v1.37.0+k3s1"]) {
+            const result = runInstall(await script("install-cp-2"), "10.0.1.12", "stub", [CP1], installed);
+            assert.equal(result.status, 1, result.output);
+            assert.match(result.output, new RegExp(`this node runs k3s ${installed.replace(/[.+]/g, "\\$&")}: upgrade one minor at a time`));
+            assert.ok(!result.sudoCalls.some((c) => c[0] === "env" || c[0] === "k3s"), JSON.stringify(result.sudoCalls));
+        }
+    });
+
+    it("re-running the same version (a flag change) neither drains nor refuses; agents are never drained here", async () => {
+        assert.deepEqual(drainCalls(runInstall(await script("install-cp-2"), "10.0.1.12", "stub", [CP1], "v1.36.3+k3s1")), []);
+        const agent = runInstall(await script("install-agent-1"), "10.0.1.101", "stub", [CP1], "v1.35.6+k3s1");
+        assert.equal(agent.status, 0, agent.output);
+        assert.deepEqual(drainCalls(agent), []);
+    });
+
+    it("orders the installs: servers one at a time, then agents one at a time", async () => {
+        const s = await synth("production");
+        const installs = ofType(s, COMMAND).filter((r) => /^install-agent-/.test(r.name)).map((r) => r.name).sort();
+        for (const agent of installs) {
+            for (const server of ["install-cp-1", "install-cp-2", "install-cp-3"]) assert.ok(named(s, COMMAND, agent).options.dependsOn?.includes(named(s, COMMAND, server).urn), `${agent} after ${server}`);
+        }
+        for (let i = 1; i < installs.length; i++) assert.ok(named(s, COMMAND, installs[i]).options.dependsOn?.includes(named(s, COMMAND, installs[i - 1]).urn));
     });
 });
 

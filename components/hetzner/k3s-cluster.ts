@@ -186,7 +186,9 @@ export class K3sCluster extends pulumi.ComponentResource {
             // etcd members join one at a time.
             serverInstalls.push(install(`cp-${i + 2}`, node, "server", [serverInstalls[i]]));
         });
-        const agentInstalls = agents.map((node, i) => install(`agent-${i + 1}`, node, "agent", [firstInstall]));
+        // Agents after every server (an upgrade: servers first), one at a time.
+        const agentInstalls: pulumi.Resource[] = [];
+        agents.forEach((node, i) => agentInstalls.push(install(`agent-${i + 1}`, node, "agent", [...serverInstalls, ...agentInstalls.slice(-1)])));
 
         // etcd snapshots to object storage, one server at a time (each restart keeps etcd's quorum).
         const snapshotSteps: pulumi.Resource[] = [];

@@ -89,6 +89,27 @@ case "$K3S_ROLE" in
     ;;
 esac
 
+# An upgrade goes one minor at a time and never down (Kubernetes' version skew policy; k3s does not
+# support downgrades). A server being upgraded is drained first and uncordoned after; the program
+# upgrades servers one at a time, then the agents (README "Upgrading k3s").
+installed=""
+if command -v k3s >/dev/null 2>&1; then
+  installed="$(k3s --version 2>/dev/null | awk 'NR == 1 { print $3 }')"
+fi
+minor() { echo "$1" | sed -E 's/^v1\.([0-9]+)\..*/\1/'; }
+drained=""
+if [ -n "$installed" ] && [ "$installed" != "$K3S_VERSION" ]; then
+  if [ "$(minor "$K3S_VERSION")" -gt $(( $(minor "$installed") + 1 )) ] || [ "$(minor "$K3S_VERSION")" -lt "$(minor "$installed")" ]; then
+    echo "this node runs k3s $installed: upgrade one minor at a time (set k3sVersion to the next minor first), never down to $K3S_VERSION" >&2
+    exit 1
+  fi
+  if [ "$K3S_ROLE" = "server" ]; then
+    echo "draining $(hostname) before upgrading k3s $installed to $K3S_VERSION" >&2
+    sudo k3s kubectl drain "$(hostname)" --ignore-daemonsets --delete-emptydir-data --timeout=600s >&2
+    drained="yes"
+  fi
+fi
+
 # The installer comes from the commit of the pinned release (an immutable URL) and runs only if
 # its sha256 matches the one recorded in components/hetzner/k3s-installers.ts. It then verifies
 # the k3s binary against the release's sha256sum-<arch>.txt itself (verify_binary): never skip it.
@@ -102,3 +123,6 @@ if ! echo "${K3S_INSTALLER_SHA256}  ${installer}" | sha256sum -c --status -; the
 fi
 sudo env -u INSTALL_K3S_SKIP_DOWNLOAD INSTALL_K3S_VERSION="$K3S_VERSION" sh "$installer" "${k3s_args[@]}"
 rm -f "$installer"
+if [ -n "$drained" ]; then
+  sudo k3s kubectl uncordon "$(hostname)" >&2
+fi
