@@ -12,6 +12,8 @@ import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { CERTIFICATE_RENEWAL_DAYS, ETCD_SNAPSHOT_SCHEDULE, certificateWindow } from "../components/hetzner/k3s-cluster";
 import { named, ofType, plainInputs, requireTool, run, synth } from "./helpers";
+import { connectionAllowed, Pod } from "./routing/network-policy";
+import { renderedObjects } from "./routing/traefik";
 
 const COMMAND = "command:remote:Command";
 const SERVER = "hcloud:index/server:Server";
@@ -91,6 +93,33 @@ describe("k3s certificates and the kubeconfig outlive a year", () => {
         const s = await synth("production");
         const provider = named(s, "pulumi:providers:kubernetes", "cluster");
         assert.equal(plainInputs(provider).clusterIdentifier, "k3s-archon-production");
+    });
+});
+
+describe("an alert before a node certificate runs out", () => {
+    it("blackbox probes every node's kubelet certificate (TLS, no verification), which CertificateExpiringSoon reads; only blackbox may reach the kubelets", async () => {
+        const s = await synth("production");
+        const objects = renderedObjects(s.files);
+        const probe = objects.find((o) => o.kind === "Probe" && o.metadata.name === "blackbox-tls");
+        assert.ok(probe, "a blackbox-tls Probe");
+        const nodes = ofType(s, SERVER).map((r) => plainInputs(r).networks[0].ip as string);
+        assert.deepEqual([...probe.spec!.targets.staticConfig.static].sort(), nodes.map((ip) => `${ip}:10250`).sort());
+        assert.equal(probe.spec!.module, "tls_connect");
+        const files = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "blackbox-exporter-files") as unknown as { data: Record<string, string> };
+        const blackboxConfig = parseYaml(Object.values(files.data)[0]) as { modules: Record<string, { tcp: { tls?: boolean; tls_config?: { insecure_skip_verify: boolean } } }> };
+        assert.equal(blackboxConfig.modules.tls_connect.tcp.tls, true);
+        assert.deepEqual(blackboxConfig.modules.tls_connect.tcp.tls_config, { insecure_skip_verify: true });
+        const rules = objects.find((o) => o.kind === "PrometheusRule")!.spec!.groups.flatMap((g: { rules: { alert?: string; expr?: string }[] }) => g.rules);
+        assert.match(rules.find((r: { alert?: string }) => r.alert === "CertificateExpiringSoon").expr, /min by \(instance\) \(probe_ssl_earliest_cert_expiry\)/);
+        const pod = (name: string): Pod => {
+            const w = objects.find((o) => o.kind === "Deployment" && o.metadata.name === name)!;
+            return { namespace: w.metadata.namespace!, labels: w.spec!.template.metadata.labels };
+        };
+        for (const ip of nodes) {
+            assert.equal(connectionAllowed(objects, pod("blackbox-exporter"), { ip }, 10250), true, ip);
+            assert.equal(connectionAllowed(objects, pod("blackbox-exporter"), { ip }, 6443), false, `${ip}:6443`);
+            assert.equal(connectionAllowed(objects, pod("archon-server"), { ip }, 10250), false, `archon-server -> ${ip}`);
+        }
     });
 });
 

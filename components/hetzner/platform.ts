@@ -19,6 +19,9 @@ import { HostSummary, ServerPlacement } from "./server";
 import { HostSshKey } from "./ssh-key";
 
 export type { ComposeHostAccess } from "./compose-host";
+
+/** The kubelet's HTTPS port on every Kubernetes node. */
+export const KUBELET_PORT = 10250;
 export type { HostSummary } from "./server";
 
 /** The addresses a PROXY protocol header may come from (the ingress controller trusts only these). */
@@ -70,6 +73,11 @@ export class Platform extends pulumi.ComponentResource {
      * PROXY protocol from these source ranges); undefined when clients connect directly.
      */
     public readonly proxyProtocol?: ProxyProtocolSources;
+    /**
+     * k3s: each node's kubelet (`<private IP>:10250`), whose serving certificate k3s issues and
+     * renews with the node's other certificates: blackbox probes it for the certificate alert.
+     */
+    public readonly kubeletEndpoints?: string[];
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:Platform", name, {}, opts);
@@ -160,6 +168,7 @@ export class Platform extends pulumi.ComponentResource {
             }, { parent: this });
             this.storageClassName = addons.storageClassName;
             this.clusterAddons = addons.ready;
+            this.kubeletEndpoints = cluster.nodes.map((node) => `${node.privateIp}:${KUBELET_PORT}`);
             this.hosts = cluster.summaries;
             if (behindLoadBalancer) {
                 const lb = new IngressLoadBalancer("ingress", {

@@ -310,7 +310,7 @@ export function prometheusRetentionSize(volumeGb: number): string {
 }
 
 /** Job names of the Probes, by module (the same as the Compose scrape jobs). */
-export const PROBE_JOBS = { [BLACKBOX_MODULES.http]: "blackbox-http", [BLACKBOX_MODULES.tcp]: "blackbox-tcp", [BLACKBOX_MODULES.public]: "blackbox-public" } as const;
+export const PROBE_JOBS = { [BLACKBOX_MODULES.http]: "blackbox-http", [BLACKBOX_MODULES.tcp]: "blackbox-tcp", [BLACKBOX_MODULES.public]: "blackbox-public", [BLACKBOX_MODULES.tls]: "blackbox-tls" } as const;
 
 /**
  * One Prometheus Operator Probe per blackbox module: the in-cluster health routes and the public
