@@ -10,6 +10,7 @@ import { ACME_SOLVER_PORT } from "../components/kubernetes/workloads";
 import { TRAEFIK_READ_PRIORITY } from "../components/kubernetes/ingress";
 import { ACME_TOKEN, certificates, solverIngress } from "./routing/acme";
 import { HttpRequest, KubeObject, RouteOutcome, parseRule, renderedObjects, routeFollowingRedirects, routeOnce, traefikEntryPoints, traefikRouters } from "./routing/traefik";
+import { nginxRoute, nginxRouteFollowingRedirects } from "./routing/ingress-nginx";
 import { named, plainInputs, synth } from "./helpers";
 
 const challenge = (host: string): HttpRequest => ({ scheme: "http", port: 80, host, path: `/.well-known/acme-challenge/${ACME_TOKEN}`, method: "GET" });
@@ -127,3 +128,38 @@ describe("ACME HTTP-01 challenges reach cert-manager's solver (Traefik routing a
         assert.match(route.spec.routes[0].match, /!PathPrefix\(`\/\.well-known\/acme-challenge\/`\)/);
     });
 });
+
+describe("ACME HTTP-01 challenges reach cert-manager's solver (ingress-nginx routing as its source defines it)", () => {
+    /** ingress-nginx: the solver's pathType follows cert-manager's feature gate, which the release turns off (ingress.ts certManagerIngressNginxConfig). */
+    async function nginxStack() {
+        const result = await synth("production", { ingressController: "ingress-nginx" });
+        const certManager = plainInputs(named(result, "kubernetes:helm.sh/v3:Release", "cert-manager")).values;
+        const exact = certManager.config?.featureGates?.ACMEHTTP01IngressPathTypeExact ?? true;
+        const controller = plainInputs(named(result, "kubernetes:helm.sh/v3:Release", "ingress-nginx")).values.controller.config as Record<string, string>;
+        return { objects: renderedObjects(result.files), exact, controller };
+    }
+
+    it("every Certificate host: the challenge is served on port 80 itself (no-tls-redirect-locations) by the solver, without a login", async () => {
+        const { objects, exact, controller } = await nginxStack();
+        assert.equal(exact, false, "the solver uses ImplementationSpecific on ingress-nginx");
+        const { all, hosts } = withSolvers(objects, exact);
+        assert.ok(hosts.length >= 4);
+        for (const { host, solver } of hosts) {
+            const { hops, final } = nginxRouteFollowingRedirects(all, challenge(host), controller);
+            assert.equal(hops.length, 1, `${host}: no redirect for the challenge`);
+            assert.ok(final.kind === "served", `${host}: ${JSON.stringify(final)}`);
+            assert.equal(final.service, solver, host);
+            assert.deepEqual(final.authenticatedBy, [], `${host}: the challenge meets a login`);
+            // The host's other paths keep their redirect to HTTPS (ssl-redirect with a certificate).
+            const root = nginxRoute(all, { ...challenge(host), path: "/" }, controller).kind;
+            assert.ok(root === "redirect" || root === "not-found", `${host}: / answers ${root} over plain HTTP`);
+        }
+    });
+
+    it("the check can fail: without the solver's location the registry's challenge meets the pull login", async () => {
+        const { objects, controller } = await nginxStack();
+        const outcome = nginxRouteFollowingRedirects(objects, challenge("registry.archon.example.com"), controller).final;
+        assert.ok(outcome.kind === "served" && outcome.authenticatedBy.length > 0, JSON.stringify(outcome.kind === "served" ? outcome.authenticatedBy : outcome));
+    });
+});
+
