@@ -72,34 +72,40 @@ export function fileKey(file: FileSpec): string {
     return file.path.replace(/^\/+/, "").replace(/[^-._a-zA-Z0-9]+/g, "_");
 }
 
-function probeFor(service: ServiceSpec, kind: "readiness" | "liveness"): Probe | undefined {
+/** What egressInternet allows on Kubernetes: TCP to these ports of public addresses (Compose allows any). */
+export const INTERNET_EGRESS_PORTS = [443, 80];
+
+function probeFor(service: ServiceSpec, kind: "readiness" | "liveness" | "startup"): Probe | undefined {
     const health = service.health;
     if (!health) return undefined;
-    const timing = kind === "readiness"
-        ? { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }
-        : { initialDelaySeconds: health.startupSeconds ?? 30, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 };
+    // The startup probe runs the liveness check until it first passes; liveness starts only then,
+    // so a slow start (archon-agents waits up to ten minutes for its credentials) is never killed.
+    const timing = {
+        readiness: { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+        startup: { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: startupFailureThreshold(service) },
+        liveness: { periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 },
+    }[kind];
     // Liveness asks "is this process stuck"; readiness "can it serve now" (see HealthSpec.live).
-    const check = kind === "liveness" && health.live ? health.live : health;
+    const check = kind !== "readiness" && health.live ? health.live : health;
     if (check.http) return { httpGet: { path: check.http.path, port: check.http.port }, ...timing };
     if (check.tcp) return { tcpSocket: { port: check.tcp.port }, ...timing };
     if (check.exec) return { exec: { command: check.exec }, ...timing };
     return undefined;
 }
 
-/** How long a stateful service may take to come up before liveness checks start: ten minutes. */
+/** The shortest start window of a stateful service: ten minutes (checked every 10 s). */
 export const STARTUP_PROBE = { periodSeconds: 10, failureThreshold: 60 } as const;
 
 /**
- * The startup probe of a stateful service: liveness (and readiness) checks wait until it succeeds,
- * so a first boot that runs longer than the liveness delay (the Postgres image initializes its
- * data directory and runs Supabase's init SQL before it accepts connections) is not killed half-way
- * into a data directory it can no longer initialize. Same check as liveness.
+ * Failures (every 10 s) the startup probe tolerates: the catalog's `startupSeconds` plus three, and
+ * for a stateful service never less than ten minutes, so a first boot that runs longer than its
+ * usual start (the Postgres image initializes its data directory and runs Supabase's init SQL
+ * before it accepts connections) is not killed half-way into a data directory it can no longer
+ * initialize. The longer of the two wins.
  */
-function startupProbeFor(service: ServiceSpec): Probe | undefined {
-    const liveness = probeFor(service, "liveness");
-    if (!liveness) return undefined;
-    const { initialDelaySeconds: _delay, periodSeconds: _period, failureThreshold: _threshold, ...check } = liveness as Probe & Record<string, unknown>;
-    return { ...check, ...STARTUP_PROBE };
+function startupFailureThreshold(service: ServiceSpec): number {
+    const fromCatalog = Math.ceil((service.health?.startupSeconds ?? 30) / 10) + 3;
+    return service.kind === "stateful" ? Math.max(fromCatalog, STARTUP_PROBE.failureThreshold) : fromCatalog;
 }
 
 /**
@@ -333,7 +339,7 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
             volumeMounts: mounts,
             readinessProbe: service.kind === "oneshot" ? undefined : probeFor(service, "readiness"),
             livenessProbe: service.kind === "oneshot" ? undefined : probeFor(service, "liveness"),
-            startupProbe: service.kind === "stateful" ? startupProbeFor(service) : undefined,
+            startupProbe: service.kind === "oneshot" ? undefined : probeFor(service, "startup"),
             resources: {
                 requests: { cpu: service.resources.cpu, memory: service.resources.memory },
                 limits: { cpu: service.resources.cpuLimit, memory: service.resources.memoryLimit },
@@ -493,13 +499,13 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
                 // database port: db's metrics come from postgres-exporter.)
                 const scraped = service.ports.some((p) => p.name === "metrics" || p.name === "http") ? [metricsPort(service).port] : [];
                 const observed = [...new Set([...scraped, ...(service.health?.http ? [service.health.http.port] : [])])];
-                if (observed.length > 0) ingress.push({ from: [namespaces([args.monitoringNamespace ?? "monitoring"])], ports: observed.map((port) => ({ protocol: "TCP", port })) });
+                if (observed.length > 0 && service.monitoringIngress !== false) ingress.push({ from: [namespaces([args.monitoringNamespace ?? "monitoring"])], ports: observed.map((port) => ({ protocol: "TCP", port })) });
             }
             const routed = [...new Set((service.routes ?? []).map((r) => r.port))];
             if (routed.length > 0) ingress.push({ from: [namespaces(ingressNamespaces)], ports: routed.map((port) => ({ protocol: "TCP", port })) });
             const publicInternet = { ipBlock: { cidr: "0.0.0.0/0", except: [...PRIVATE_RANGES] } };
             const egress = [
-                ...(service.egressInternet ? [{ to: [publicInternet], ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 80 }] }] : []),
+                ...(service.egressInternet ? [{ to: [publicInternet], ports: INTERNET_EGRESS_PORTS.map((port) => ({ protocol: "TCP", port })) }] : []),
                 // Exact destinations (GoTrue's SMTP server): that port only, to that address when known.
                 ...(service.egressTo ?? []).map((d) => ({ to: [isIPv4(d.host) ? { ipBlock: { cidr: `${d.host}/32` } } : publicInternet], ports: [{ protocol: "TCP", port: d.port }] })),
             ];
