@@ -339,8 +339,9 @@ export function renderProbes(blackbox: { service: string; namespace: string; pro
 
 /**
  * The ServiceMonitor of k3s's bundled Traefik: the chart's metrics Service (traefik/traefik-helm-chart
- * v27.0.2 templates/service-metrics.yaml: labels app.kubernetes.io/name=traefik,
- * app.kubernetes.io/component=metrics, port `metrics`) in kube-system, path /metrics. Rendered by us
+ * v40.1.0 of k3s v1.36 and v27.0.2 of k3s v1.31, templates/service-metrics.yaml: labels
+ * app.kubernetes.io/name=traefik, app.kubernetes.io/component=metrics, port `metrics`; recorded in
+ * test/fixtures/helm-charts/traefik-*.json) in kube-system, path /metrics. Rendered by us
  * rather than the chart's own ServiceMonitor, which fails the chart install while the Prometheus
  * Operator CRDs do not exist yet (templates/servicemonitor.yaml).
  */
