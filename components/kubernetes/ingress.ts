@@ -234,16 +234,21 @@ const forwardAuthErrorsMiddleware = (service: string) => `forward-auth-${service
  * Traefik's side of a forward-auth login, as oauth2-proxy documents it for Traefik (v7.15.3
  * docs/docs/configuration/integrations/traefik.md, "ForwardAuth with 401 errors middleware"): a
  * forwardAuth Middleware asking the auth service's check URL (202 passes, and the user's headers
- * reach the app), and an errors Middleware that answers its 401 with the service's sign-in page.
- * Traefik 2.11 (k3s v1.31) knows only `{status}` in `query` (doc.traefik.io v2.x errorpages; `{url}`
- * and `statusRewrites` came with v3), so the page is asked without `rd`: after the login the browser
- * lands on the UI's start page. The sign-in page carries the provider's button and answers 401 here,
- * which a browser renders all the same. The service is referenced by name and port in the
- * Middleware's own namespace (Traefik's Kubernetes CRD provider).
+ * reach the app), and an errors Middleware that answers its 401 with the service's sign-in page,
+ * asked with `rd={url}` as the integration documents it, so the login returns to the page first
+ * asked for. Traefik v3.7 (k3s v1.36; traefik/traefik v3.7.8 pkg/middlewares/customerrors/
+ * custom_errors.go L131-142) puts there the escaped absolute URL of the request
+ * (`https://archon.<domain>/path?query`, since v3.5.2), which oauth2-proxy follows because the host
+ * is its `--whitelist-domain`; Traefik 2.11 (k3s v1.31, v2.11.9 custom_errors.go L96) the escaped
+ * request URI (`/path?query`), a relative redirect oauth2-proxy follows as well. No `statusRewrites`
+ * (oauth2-proxy's example turns 401 into 302 for a provider redirect): the sign-in page carries the
+ * provider's button and answers 401 here, which a browser renders all the same. The service is
+ * referenced by name and port in the Middleware's own namespace (Traefik's Kubernetes CRD provider).
+ * test/oidc-login.spec.ts evaluates the whole chain (test/routing/traefik.ts `errorPageRequest`).
  */
 function traefikForwardAuthMiddlewares(auth: ForwardAuthSpec, namespace: string, authUrl: string): Manifest[] {
     return [
-        { apiVersion: TRAEFIK_API, kind: "Middleware", metadata: { name: forwardAuthErrorsMiddleware(auth.service), namespace }, spec: { errors: { status: ["401"], service: { name: auth.service, port: auth.port }, query: auth.signInPath } } },
+        { apiVersion: TRAEFIK_API, kind: "Middleware", metadata: { name: forwardAuthErrorsMiddleware(auth.service), namespace }, spec: { errors: { status: ["401"], service: { name: auth.service, port: auth.port }, query: `${auth.signInPath}?rd={url}` } } },
         // trustForwardHeader: the check sees X-Forwarded-* as the entrypoint passed them (it replaces a client's own unless forwardedHeaders trusts it).
         { apiVersion: TRAEFIK_API, kind: "Middleware", metadata: { name: forwardAuthMiddleware(auth.service), namespace }, spec: { forwardAuth: { address: authUrl, trustForwardHeader: true, authResponseHeaders: auth.responseHeaders } } },
     ];

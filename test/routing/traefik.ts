@@ -24,7 +24,9 @@
  *   L61-188), combined with `&&`, `||`, `!` and parentheses (pkg/rules/parser.go).
  * The k3s chart's entry points (traefik/traefik-helm-chart v40.1.0 traefik/values.yaml `ports`):
  * web (80), websecure (443, `http.tls.enabled: true`), metrics (9100), traefik (internal).
- * Middlewares: basicAuth, digestAuth and forwardAuth authenticate; the rest pass the request on.
+ * Middlewares: basicAuth, digestAuth and forwardAuth authenticate; the rest pass the request on,
+ * except `errors`, which answers a status of its ranges with a page its service serves for the
+ * request `errorPageRequest` builds (pkg/middlewares/customerrors/custom_errors.go L95-175).
  */
 import { parse as parseYaml } from "yaml";
 
@@ -76,6 +78,8 @@ export interface HttpRequest {
     host: string;
     path: string;
     method: string;
+    /** The raw query string, without `?`. */
+    query?: string;
 }
 
 /**
@@ -311,4 +315,59 @@ export function routeFollowingRedirects(routers: TraefikRouter[], objects: KubeO
         current = outcome.to;
     }
     throw new Error(`more than 10 redirects for ${JSON.stringify(request)}`);
+}
+
+// ---------------------------------------------------------------- error pages
+
+/** Go's url.QueryEscape: every byte but [A-Za-z0-9-_.~] as %XX, the space as `+`. */
+export function goQueryEscape(text: string): string {
+    return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, "+");
+}
+
+/** Whether `code` is in one of an errors middleware's `status` entries ("401", "500-599"). */
+function inRanges(code: number, ranges: string[]): boolean {
+    return ranges.some((range) => {
+        const [from, to] = range.split("-").map(Number);
+        return code >= from && code <= (to ?? from);
+    });
+}
+
+/** The request an errors middleware sends to its service: `<namespace>/<service>:<port>` and the path and query it asks. */
+export interface ErrorPageRequest {
+    middleware: string;
+    service: string;
+    path: string;
+    query: string;
+    /** The status the client receives with the page. */
+    status: number;
+}
+
+/**
+ * What the client receives when the middleware `failing` of `router` (e.g. its forwardAuth) answers
+ * `code` to `request`: the page of the nearest `errors` middleware before it in the chain whose
+ * `status` ranges hold the code, as Traefik v3.7.8 builds it (custom_errors.go L95-148): the status,
+ * rewritten by `statusRewrites`; the query with `{status}`, `{originalStatus}` and `{url}` (the
+ * QueryEscape'd absolute URL of the request: scheme from TLS, Host, path, query) replaced, asked as
+ * `http://<Host><query>` of the middleware's service. Undefined when no errors middleware catches it
+ * (the client gets `code` itself).
+ */
+export function errorPageRequest(router: TraefikRouter, objects: KubeObject[], request: HttpRequest, failing: string, code: number): ErrorPageRequest | undefined {
+    const at = router.middlewares.indexOf(failing);
+    if (at < 0) throw new Error(`router ${router.name} has no middleware ${failing}`);
+    const catching = router.middlewares.slice(0, at).map((qualified) => {
+        const name = qualified.replace(/@kubernetescrd$/, "");
+        return { qualified, object: objects.find((o) => o.kind === "Middleware" && `${o.metadata.namespace}-${o.metadata.name}` === name) };
+    }).filter((m) => m.object?.spec?.errors && inRanges(code, m.object.spec.errors.status ?? []));
+    if (catching.length > 1) throw new Error(`router ${router.name}: nested errors middlewares (${catching.map((m) => m.qualified).join(", ")}) are not evaluated here`);
+    if (catching.length === 0) return undefined;
+    const [{ qualified, object }] = catching;
+    const errors = object!.spec!.errors as { service: { name: string; port: number | string }; query?: string; statusRewrites?: Record<string, number> };
+    const rewrite = Object.entries(errors.statusRewrites ?? {}).find(([from]) => inRanges(code, [from]));
+    const status = rewrite ? Number(rewrite[1]) : code;
+    const original = `${request.scheme}://${request.host}${request.path}${request.query ? `?${request.query}` : ""}`;
+    const query = errors.query
+        ? `/${errors.query.replace(/^\//, "")}`.split("{status}").join(String(status)).split("{originalStatus}").join(String(code)).split("{url}").join(goQueryEscape(original))
+        : "";
+    const [pagePath, pageQuery = ""] = query.split(/\?(.*)/s);
+    return { middleware: qualified, service: `${object!.metadata.namespace}/${errors.service.name}:${errors.service.port}`, path: pagePath, query: pageQuery, status };
 }
