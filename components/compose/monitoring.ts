@@ -57,7 +57,7 @@ export interface PrometheusConfigArgs {
 }
 
 /** Job names of the blackbox probes, by module. */
-export const PROBE_JOBS = { [BLACKBOX_MODULES.http]: "blackbox-http", [BLACKBOX_MODULES.tcp]: "blackbox-tcp", [BLACKBOX_MODULES.public]: "blackbox-public" } as const;
+export const PROBE_JOBS = { [BLACKBOX_MODULES.http]: "blackbox-http", [BLACKBOX_MODULES.tcp]: "blackbox-tcp", [BLACKBOX_MODULES.public]: "blackbox-public", [BLACKBOX_MODULES.tls]: "blackbox-tls" } as const;
 
 /** prometheus.yml: one job per target, one job per blackbox module, the rule file and Alertmanager. */
 export function renderPrometheusConfig(args: PrometheusConfigArgs): string {

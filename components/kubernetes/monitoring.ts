@@ -116,16 +116,21 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
      * Operator CRDs: anything rendering a ServiceMonitor or PrometheusRule elsewhere waits for it.
      */
     public readonly crds: pulumi.Resource;
+    /** The monitoring Namespace: objects of other components in it (the Grafana Ingress) wait for it, not for the whole stack. */
+    public readonly namespaceResource: pulumi.Resource;
 
     constructor(name: string, args: KubernetesMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:KubernetesMonitoring", name, {}, opts);
         const child = { parent: this, provider: args.provider };
-        const size = { prometheus: 20, loki: 20, grafana: 5, alertmanager: 2, ...args.storageGb };
+        // Hetzner volumes are 10 GB at least (a smaller claim is rounded up and billed as 10), so
+        // the small ones ask for 10 and get what they ask for.
+        const size = { prometheus: 20, loki: 20, grafana: HETZNER_MIN_VOLUME_GB, alertmanager: HETZNER_MIN_VOLUME_GB, ...args.storageGb };
         const storageClassName = args.storageClassName;
         const claim = (gb: number) => ({ volumeClaimTemplate: { spec: { accessModes: ["ReadWriteOnce"], storageClassName, resources: { requests: { storage: `${gb}Gi` } } } } });
 
         const addons = args.clusterAddons ?? [];
         const namespace = new kubernetes.core.v1.Namespace(MONITORING_NAMESPACE, { metadata: { name: MONITORING_NAMESPACE } }, { ...child, dependsOn: addons });
+        this.namespaceResource = namespace;
         const ns = namespace.metadata.name;
         const grafanaAdmin = new kubernetes.core.v1.Secret(GRAFANA_ADMIN_SECRET, {
             metadata: { name: GRAFANA_ADMIN_SECRET, namespace: ns },
@@ -168,6 +173,10 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
             prometheus: {
                 prometheusSpec: {
                     retention: `${args.metricsRetentionDays}d`,
+                    // Whichever comes first: a full volume stops Prometheus, so it drops the oldest
+                    // blocks once the TSDB (blocks, WAL and head chunks) reaches this share of it
+                    // (`--storage.tsdb.retention.size`, power-of-two units).
+                    retentionSize: prometheusRetentionSize(size.prometheus),
                     storageSpec: claim(size.prometheus),
                     // Pick up every ServiceMonitor / PrometheusRule, not only the chart's own.
                     serviceMonitorSelectorNilUsesHelmValues: false,
@@ -309,8 +318,19 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
     }
 }
 
+/** The smallest Hetzner Cloud volume, GB: a smaller claim is provisioned (and billed) at this size. */
+export const HETZNER_MIN_VOLUME_GB = 10;
+
+/** Share of the Prometheus volume the TSDB may fill before the oldest blocks go. */
+export const PROMETHEUS_RETENTION_SHARE = 0.85;
+
+/** Prometheus's size cap for a volume of `volumeGb`, e.g. 20 -> "17GB". */
+export function prometheusRetentionSize(volumeGb: number): string {
+    return `${Math.floor(volumeGb * PROMETHEUS_RETENTION_SHARE)}GB`;
+}
+
 /** Job names of the Probes, by module (the same as the Compose scrape jobs). */
-export const PROBE_JOBS = { [BLACKBOX_MODULES.http]: "blackbox-http", [BLACKBOX_MODULES.tcp]: "blackbox-tcp", [BLACKBOX_MODULES.public]: "blackbox-public" } as const;
+export const PROBE_JOBS = { [BLACKBOX_MODULES.http]: "blackbox-http", [BLACKBOX_MODULES.tcp]: "blackbox-tcp", [BLACKBOX_MODULES.public]: "blackbox-public", [BLACKBOX_MODULES.tls]: "blackbox-tls" } as const;
 
 /**
  * One Prometheus Operator Probe per blackbox module: the in-cluster health routes and the public
@@ -339,8 +359,9 @@ export function renderProbes(blackbox: { service: string; namespace: string; pro
 
 /**
  * The ServiceMonitor of k3s's bundled Traefik: the chart's metrics Service (traefik/traefik-helm-chart
- * v27.0.2 templates/service-metrics.yaml: labels app.kubernetes.io/name=traefik,
- * app.kubernetes.io/component=metrics, port `metrics`) in kube-system, path /metrics. Rendered by us
+ * v40.1.0 of k3s v1.36 and v27.0.2 of k3s v1.31, templates/service-metrics.yaml: labels
+ * app.kubernetes.io/name=traefik, app.kubernetes.io/component=metrics, port `metrics`; recorded in
+ * test/fixtures/helm-charts/traefik-*.json) in kube-system, path /metrics. Rendered by us
  * rather than the chart's own ServiceMonitor, which fails the chart install while the Prometheus
  * Operator CRDs do not exist yet (templates/servicemonitor.yaml).
  */

@@ -73,8 +73,8 @@ export const METRIC_SOURCES: Readonly<Record<Producer, ProducerMetrics>> = {
             "traefik_router_requests_total", "traefik_router_request_duration_seconds_bucket",
             "traefik_service_requests_total", "traefik_service_request_duration_seconds_bucket",
         ],
-        docs: "https://doc.traefik.io/traefik/v2.11/observability/metrics/overview/ (router metrics need addRoutersLabels; traefik/traefik pkg/metrics/prometheus.go)",
-        deployedBy: "k3s's bundled Traefik (chart 27.0.201, Traefik v2.11) with metrics.prometheus on entry point `metrics` (HelmChartConfig) and the ServiceMonitor traefik-metrics",
+        docs: "https://doc.traefik.io/traefik/v3.7/observability/metrics/overview/ (router metrics need addRoutersLabels; traefik/traefik v3.7.8 pkg/observability/metrics/prometheus.go, the same names as v2.11's pkg/metrics/prometheus.go)",
+        deployedBy: "k3s's bundled Traefik (k3s v1.36: chart traefik-40.1.4+up40.1.0, Traefik v3.7) with metrics.prometheus on entry point `metrics` (HelmChartConfig) and the ServiceMonitor traefik-metrics",
     },
     "ingress-nginx": {
         metrics: ["nginx_ingress_controller_requests", "nginx_ingress_controller_request_duration_seconds_bucket"],

@@ -255,6 +255,8 @@ function supabaseServices(args: WorkloadCatalogArgs, { hosts, ha, s, dbUrl, nonR
         security: nonRoot(1000, []),
         dependsOn: ["db"],
         replicas: ha ? 2 : 1,
+        // GoTrue sends its e-mails itself, to the configured SMTP server only.
+        egressTo: args.smtp ? [{ host: args.smtp.host, port: args.smtp.port }] : undefined,
     };
 
     const meta: ServiceSpec = {

@@ -173,6 +173,7 @@ export class Workloads extends pulumi.ComponentResource {
                 bundledTraefik: config.target === "k3s",
                 clusterAddons: platform.clusterAddons,
                 proxyProtocolTrustedCidrs: platform.proxyProtocol?.trustedCidrs,
+                kubeletEndpoints: platform.kubeletEndpoints,
                 postgresPassword: args.secrets.postgresPassword,
                 grafanaPassword: args.secrets.grafanaPassword,
                 alerting: config.alerting,
