@@ -14,6 +14,7 @@ import { ALL_LOCATIONS, EU_LOCATIONS, HETZNER_SERVER_TYPES } from "./components/
 import { ARCHON_INTERNAL_RANGE, cidrContains } from "./components/hetzner/pod-network";
 import { ADMIN_CIDR_MIN_PREFIX, wideCidrProblem } from "./components/hetzner/cidr-coverage";
 import { K3S_INSTALLERS, k3sInstaller } from "./components/hetzner/k3s-installers";
+import { envValueProblem } from "./components/compose/env-file";
 
 export const PROJECT = "archon-infra";
 
@@ -191,6 +192,11 @@ export const configSchema = z
             if (c[key] !== undefined && c.smtpHost === undefined) fail(key, "needs smtpHost, the SMTP server GoTrue sends its e-mails through: pulumi config set smtpHost <host>");
         }
         if (c.smtpUser !== undefined && c.smtpPassword === undefined) fail("smtpPassword", "is unset while smtpUser is set: pulumi config set --secret smtpPassword <password>");
+        // Operator secrets reach the Compose host's env files (components/compose/env-file.ts).
+        for (const key of ["smtpPassword", "smtpUser", "oidcClientSecret", "backupAccessKeyId", "backupSecretAccessKey"] as const) {
+            const problem = typeof c[key] === "string" ? envValueProblem(c[key] as string) : undefined;
+            if (problem) fail(key, `${problem}; set it again without it`);
+        }
         const oidcKeys = ["oidcIssuerUrl", "oidcClientId", "oidcClientSecret", "oidcAllowedEmailDomains", "oidcAllowedEmails"] as const;
         if (oidcKeys.some((key) => c[key] !== undefined)) {
             // All or nothing: a half-configured OIDC login would leave the UI without any.

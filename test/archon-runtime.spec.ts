@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { ARCHON_BUILDS, buildContext, dockerfilePath } from "../components/registry/build-context";
-import { PORTS } from "../components/services/workload-catalog";
+import { PORTS, archonUiUpstream } from "../components/services/workload-catalog";
 import { SynthResult, reveal } from "../scripts/lib/synthesize";
 import { ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
 
@@ -51,6 +51,8 @@ function uiFixture(hostsLine: string): string {
     const dir = writeTempFiles({
         "etc-nginx/nginx.conf": NGINX_CONF,
         "etc-nginx/mime.types": fs.readFileSync("/etc/nginx/mime.types", "utf8"),
+        // The file the Kubernetes stack mounts (Compose's per-request variant: test/compose-engine.spec.ts).
+        "etc-nginx/archon-ui/upstream.conf": archonUiUpstream("kubernetes"),
         hosts: `127.0.0.1 localhost\n${hostsLine}\n`,
         ...Object.fromEntries(Object.entries(DIST).map(([file, text]) => [`html/${file}`, text])),
     }, "archon-ui-");

@@ -210,6 +210,9 @@ function locationBlock(route: ResolvedRoute): string[] {
             ...route.forwardAuth.responseHeaders.map((header, i) => `            auth_request_set $auth_header_${i} $upstream_http_${header.toLowerCase().replace(/-/g, "_")};`),
         ] : []),
         `            client_max_body_size ${route.maxBodyMb}m;`,
+        // Bodies pass through as they arrive: buffered, a 200 MB layer push would be written to the
+        // proxy's tmpfs and count against its memory limit (test/compose-engine.spec.ts pushes one).
+        ...(route.streamBodies ? ["            proxy_request_buffering off;", "            proxy_buffering off;"] : []),
         "            proxy_http_version 1.1;",
         "            proxy_set_header Host $host;",
         "            proxy_set_header X-Real-IP $remote_addr;",

@@ -62,6 +62,8 @@ export class RegistryLogin extends pulumi.ComponentResource {
             delete: REMOVE_DOCKER_CONFIG,
             // Without an update command, a changed input (a new password) runs create again.
             stdin: clientConfig,
+            // A replaced server has no login: write it again there.
+            triggers: [args.host.serverId],
         }, { parent: this, additionalSecretOutputs: ["stdin"] });
         this.resources.push(login);
         this.registerOutputs({});

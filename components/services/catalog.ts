@@ -121,6 +121,14 @@ export interface RouteSpec {
     websockets?: boolean;
     /** Maximum request body size in MB. Default 10. */
     maxBodyMb?: number;
+    /**
+     * Stream request and response bodies between client and service instead of buffering them at
+     * the ingress (the registry's blob uploads and downloads, hundreds of MB each). Compose nginx:
+     * `proxy_request_buffering off` and `proxy_buffering off`, because nginx otherwise writes each
+     * upload to its temp path first, a tmpfs whose pages count against the proxy's memory limit.
+     * Default false.
+     */
+    streamBodies?: boolean;
     /** Require a login at the ingress (nginx auth_basic; Traefik basicAuth Middleware; ingress-nginx auth annotations). */
     basicAuth?: BasicAuthSpec;
     /**
@@ -311,6 +319,12 @@ export interface ServiceSpec {
     namesWithoutConnecting?: string[];
     /** The service makes outbound connections to the internet (LLM APIs, crawling). Default false. */
     egressInternet?: boolean;
+    /**
+     * The exact internet destinations this service connects to, when it needs no more than these
+     * (GoTrue's SMTP server: `smtpHost:smtpPort`). Compose: the service gets its own egress bridge
+     * (components/compose/networks.ts). Unset: none (see `egressInternet` for the open internet).
+     */
+    egress?: { host: string; port: number }[];
     autoscale?: AutoscaleSpec;
     /**
      * Host directories mounted read-only (Compose only): the host agents node-exporter, cAdvisor
