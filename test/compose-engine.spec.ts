@@ -37,7 +37,8 @@ const REAL: Record<string, (engine: Engine, tag: string) => void> = {
     "registry": buildRegistry,
     "supabase/postgres": buildPostgres,
     "prom/prometheus": (e, t) => buildPrometheusFamily(e, t, "/usr/bin/prometheus", "/bin/prometheus", "/prometheus"),
-    "prom/alertmanager": (e, t) => buildPrometheusFamily(e, t, "/usr/bin/prometheus-alertmanager", "/bin/alertmanager", "/alertmanager"),
+    // Debian's build reads its notification templates from /usr/share/prometheus/alertmanager.
+    "prom/alertmanager": (e, t) => buildPrometheusFamily(e, t, "/usr/bin/prometheus-alertmanager", "/bin/alertmanager", "/alertmanager", ["/usr/share/prometheus/alertmanager"]),
     "prom/blackbox-exporter": (e, t) => buildPrometheusFamily(e, t, "/usr/bin/prometheus-blackbox-exporter", "/bin/blackbox_exporter"),
     "prom/node-exporter": (e, t) => buildPrometheusFamily(e, t, "/usr/bin/prometheus-node-exporter", "/bin/node_exporter"),
     "restic/restic": buildRestic,
@@ -163,7 +164,9 @@ describe("staging on a real Docker engine (issue 22)", function () {
     }
 
     after(async () => {
-        await engine.stop();
+        // ARCHON_KEEP_ENGINE=1 leaves the engine running for a look (its socket is printed); stop it by its PID.
+        if (process.env.ARCHON_KEEP_ENGINE) console.log(`      engine kept: DOCKER_HOST=unix://${engine.socket} (dockerd PID ${engine.pid})`);
+        else await engine.stop();
     });
 
     it("starts the edge (proxy, certbot, registry), takes a 200 MB layer push through the real nginx, and starts everything with the rendered compose-up.sh", () => {

@@ -9,7 +9,7 @@ import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { parse as parseYaml } from "yaml";
-import { EGRESS_NETWORK } from "../components/compose/networks";
+import { PROXY_IPV6_SUBNET, isEgressNetwork } from "../components/compose/networks";
 import { requireTool, synth, writeTempFiles } from "./helpers";
 
 interface NormalisedService {
@@ -43,10 +43,19 @@ async function normalisedProject(overrides: Record<string, unknown> = {}): Promi
     }
 }
 
-/** Which networks each service is on, and the names (service names and aliases) each answers to. */
+/**
+ * Which networks each service is on, and the names (service names and aliases) each answers to.
+ * Docker's embedded DNS answers a peer's name with its address on the first network of the asking
+ * container that both share, networks with a gateway (not internal) first (moby libnetwork
+ * sandbox.go; moby/moby#46162): so two services reach each other by name only when they share an
+ * internal network and NO routed one (test/compose-engine.spec.ts shows it on a real dockerd).
+ */
 function reachability(config: Normalised): { reaches: (a: string, b: string) => boolean; resolves: (client: string, host: string) => string | undefined } {
-    const networksOf = (name: string) => Object.keys(config.services[name]?.networks ?? {}).filter((n) => n !== EGRESS_NETWORK);
-    const reaches = (a: string, b: string) => networksOf(a).some((n) => networksOf(b).includes(n));
+    const routed = (network: string) => config.networks[network]?.internal !== true;
+    const allOf = (name: string) => Object.keys(config.services[name]?.networks ?? {});
+    const sharesRouted = (a: string, b: string) => allOf(a).some((n) => routed(n) && allOf(b).includes(n));
+    const networksOf = (name: string) => allOf(name).filter((n) => !routed(n));
+    const reaches = (a: string, b: string) => !sharesRouted(a, b) && networksOf(a).some((n) => networksOf(b).includes(n));
     const resolves = (client: string, host: string) => Object.entries(config.services).find(([name, s]) =>
         networksOf(client).some((n) => (name === host || (s.networks?.[n]?.aliases ?? []).includes(host)) && networksOf(name).includes(n)))?.[0];
     return { reaches, resolves };
@@ -131,23 +140,33 @@ describe("compose network segmentation", () => {
         });
     }
 
-    it("marks every zone network internal; only the egress bridge routes out, with inter-container traffic off", async () => {
-        const { config } = await normalisedProject();
+    it("marks every zone network internal; each service that needs the internet has an egress bridge of its own", async () => {
+        const { config } = await normalisedProject({ smtpHost: "smtp.example.net" });
         for (const [name, network] of Object.entries(config.networks)) {
-            if (name === EGRESS_NETWORK) {
+            if (isEgressNetwork(name)) {
                 assert.equal(network.internal, undefined);
                 assert.equal(network.driver_opts?.["com.docker.network.bridge.enable_icc"], "false");
+                const members = Object.entries(config.services).filter(([, s]) => Object.keys(s.networks ?? {}).includes(name)).map(([n]) => n);
+                // One member: no two containers share a routed network, so Docker's DNS never answers with a routed address.
+                assert.deepEqual(members, [name.replace(/^egress-/, "")], `${name} has exactly its own service`);
             } else {
                 assert.equal(network.internal, true, `${name} is internal`);
             }
         }
-        const onEgress = Object.entries(config.services).filter(([, s]) => Object.keys(s.networks ?? {}).includes(EGRESS_NETWORK)).map(([n]) => n).sort();
-        // The backups upload to object storage (restic over HTTPS); nothing else of theirs needs a way out.
-        assert.deepEqual(onEgress, ["archon-mcp", "archon-server", "blackbox-exporter", "certbot", "postgres-backup", "postgres-backup-pre-migration", "proxy"]);
+        const onEgress = Object.entries(config.services).filter(([, s]) => Object.keys(s.networks ?? {}).some(isEgressNetwork)).map(([n]) => n).sort();
+        // The backups upload to object storage (restic over HTTPS); GoTrue sends e-mail once smtpHost is set.
+        assert.deepEqual(onEgress, ["archon-mcp", "archon-server", "auth", "blackbox-exporter", "certbot", "postgres-backup", "proxy"]);
+        // Only the proxy publishes ports: only its bridge carries IPv6 (real client addresses, docker-daemon.ts).
+        const proxyNetwork = config.networks["egress-proxy"] as { enable_ipv6?: boolean; ipam?: { config: { subnet: string }[] } };
+        assert.equal(proxyNetwork.enable_ipv6, true);
+        assert.deepEqual(proxyNetwork.ipam?.config.map((c) => c.subnet), [PROXY_IPV6_SUBNET]);
         // No service stays on Compose's flat default network.
         for (const [name, service] of Object.entries(config.services)) {
             assert.ok(!Object.keys(service.networks ?? {}).includes("default"), `${name} on the default network`);
             assert.ok(service.network_mode === "none" || Object.keys(service.networks ?? {}).length > 0, `${name} has networks`);
         }
+        // Without SMTP, GoTrue has no way out at all.
+        const { config: withoutSmtp } = await normalisedProject();
+        assert.ok(!Object.keys(withoutSmtp.services.auth.networks ?? {}).some(isEgressNetwork));
     });
 });

@@ -7,7 +7,7 @@
  * Inside the namespaces the engine sees the Compose host's paths: the data volume at
  * /mnt/archon-data, its data root at /var/lib/docker (Alloy and cAdvisor read it), a resolver of
  * its own (dnsmasq on the host's "public" interface, 203.0.113.1 and 2001:db8::1, documentation
- * ranges on a dummy interface that exists only in this namespace) naming the stack's public hosts
+ * ranges on the loopback of this namespace only) naming the stack's public hosts
  * and the SMTP server, and the daemon configuration the program renders
  * (components/hetzner/docker-daemon.ts).
  */
@@ -60,11 +60,10 @@ export class Engine {
         const setup = [
             "set -e",
             "ip link set lo up",
-            "ip link add public0 type dummy",
-            `ip addr add ${PUBLIC_IPV4}/24 dev public0`,
-            ...Object.values(options.otherHosts).map((ip) => `ip addr add ${ip}/32 dev public0`),
-            `ip -6 addr add ${PUBLIC_IPV6}/64 dev public0 nodad`,
-            "ip link set public0 up",
+            // The host's public addresses (and the SMTP server's) on the namespace's loopback.
+            `ip addr add ${PUBLIC_IPV4}/32 dev lo`,
+            ...Object.values(options.otherHosts).map((ip) => `ip addr add ${ip}/32 dev lo`),
+            `ip -6 addr add ${PUBLIC_IPV6}/128 dev lo`,
             // The host's paths, private to this mount namespace.
             "mount -t tmpfs tmpfs /mnt",
             `mkdir /mnt/archon-data && mount --bind ${d}/volume /mnt/archon-data`,
@@ -136,12 +135,14 @@ export function copyWithLibraries(root: string, file: string, as = file): void {
 
 /** Copies a directory tree (files and symlinks) from the host into `root` at the same path. */
 export function copyTree(root: string, directory: string): void {
-    execFileSync("cp", ["-a", "--parents", directory, root]);
+    execFileSync("sh", ["-c", `tar -C / -ch "${directory.replace(/^\//, "")}" | tar -C "${root}" -x`]);
 }
 
 /** A root filesystem with static busybox (/bin/busybox and its applets) and an /etc/passwd. */
 export function baseRoot(users: Record<string, number> = {}): string {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "archon-rootfs-"));
+    // The image's / : mkdtemp makes it 0700, which no container user but root could traverse.
+    fs.chmodSync(root, 0o755);
     for (const dir of ["bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "etc", "tmp", "var/run", "proc", "sys", "dev"]) fs.mkdirSync(path.join(root, dir), { recursive: true });
     fs.chmodSync(path.join(root, "tmp"), 0o1777);
     fs.copyFileSync(fs.realpathSync("/bin/busybox"), path.join(root, "bin/busybox"));
@@ -159,7 +160,7 @@ export function baseRoot(users: Record<string, number> = {}): string {
 
 /** `docker import` of `root` as `tag` with Dockerfile-style `changes`; removes `root`. */
 export function importImage(engine: Engine, root: string, tag: string, changes: string[]): void {
-    const tar = spawnSync("tar", ["-C", root, "-c", "."], { maxBuffer: 2 << 30 });
+    const tar = spawnSync("tar", ["-C", root, "-c", "."], { maxBuffer: 2 * 1024 ** 3 });
     if (tar.status !== 0) throw new Error(`tar ${root}: ${tar.stderr}`);
     engine.docker(["import", ...changes.flatMap((c) => ["--change", c]), "-", tag], { input: tar.stdout });
     fs.rmSync(root, { recursive: true, force: true });

@@ -52,13 +52,13 @@ export function buildStandin(engine: Engine, tag: string, spec: StandinSpec): vo
     for (const command of new Set(["python", "python3", "node", "postgrest", "kong", "uvicorn", "certbot", ...spec.commands])) {
         if (!fs.existsSync(path.join(root, "bin", command))) symlink(root, "/standin/serve", `usr/local/bin/${command}`);
     }
-    for (const urlPath of new Set(["/", "/health", "/ready", "/live", "/healthz", "/status", "/metrics", ...spec.paths])) {
+    for (const urlPath of new Set(["/", "/health", "/ready", "/live", "/healthz", "/status", "/metrics", "/-/ready", "/-/healthy", ...spec.paths])) {
         write(root, path.posix.join("standin/www", urlPath === "/" ? "index.html" : urlPath), urlPath === "/metrics" ? "standin_up 1\n" : "ok\n");
     }
     // The health check of Alloy runs bash's /dev/tcp: the real bash.
     copyWithLibraries(root, "/bin/bash");
-    const env = [`ENV STANDIN_PORTS=${spec.ports.join(" ")}`];
-    if (spec.oneshot) env.push("ENV STANDIN_ONESHOT=1", `ENV STANDIN_CONNECT=${spec.oneshot.connect.join(" ")}`, `ENV STANDIN_EXIT=${spec.oneshot.exitCode}`);
+    const env = [`ENV STANDIN_PORTS="${spec.ports.join(" ")}"`];
+    if (spec.oneshot) env.push("ENV STANDIN_ONESHOT=1", `ENV STANDIN_CONNECT="${spec.oneshot.connect.join(" ")}"`, `ENV STANDIN_EXIT=${spec.oneshot.exitCode}`);
     importImage(engine, root, tag, [PATH_ENV, ...env, 'ENTRYPOINT ["/standin/serve"]']);
 }
 
@@ -68,9 +68,10 @@ export function buildBusybox(engine: Engine, tag: string): void {
 }
 
 /** A Go program of the Prometheus family at `as`, run as the image's ENTRYPOINT with `workdir`. */
-export function buildPrometheusFamily(engine: Engine, tag: string, binary: string, as: string, workdir?: string): void {
+export function buildPrometheusFamily(engine: Engine, tag: string, binary: string, as: string, workdir?: string, trees: string[] = []): void {
     const root = baseRoot();
     copyWithLibraries(root, binary, as);
+    for (const tree of trees) copyTree(root, tree);
     if (workdir) fs.mkdirSync(path.join(root, workdir), { recursive: true });
     importImage(engine, root, tag, [PATH_ENV, `ENTRYPOINT ["${as}"]`, ...(workdir ? [`WORKDIR ${workdir}`] : [])]);
 }
@@ -98,6 +99,8 @@ export function buildRestic(engine: Engine, tag: string): void {
 /** Debian's nginx laid out as the official image's paths are (temp files under /var/cache/nginx, pid in /var/run, logs to stdout/stderr). */
 function nginxRoot(workerUid: number): string {
     const root = baseRoot({ nginx: workerUid, nobody: workerUid });
+    // Debian's nginx runs its workers as `nobody:nogroup` when the config names no user.
+    fs.appendFileSync(path.join(root, "etc/group"), `nogroup:x:${workerUid}:\n`);
     copyWithLibraries(root, "/usr/sbin/nginx");
     write(root, "etc/nginx/mime.types", fs.readFileSync("/etc/nginx/mime.types", "utf8"));
     // Debian's compiled-in temp paths (/var/lib/nginx/*) land where the official image's are
@@ -163,7 +166,8 @@ export function buildPostgres(engine: Engine, tag: string): void {
         '        echo "CREATE ROLE postgres SUPERUSER LOGIN PASSWORD \'$POSTGRES_PASSWORD\';" | su -s /bin/sh postgres -c "postgres --single -D \'$PGDATA\' postgres >/dev/null"',
         "        rm -f /tmp/pwfile",
         "    fi",
-        '    exec su -s /bin/sh postgres -c \'exec "$0" "$@"\' "$@"',
+        // The arguments carry no spaces (postgres -c key=value ...): one command line for su.
+        '    exec su -s /bin/sh postgres -c "exec $*"',
         "fi",
         'exec "$@"',
         "",
@@ -184,6 +188,9 @@ export function buildCertbot(engine: Engine, tag: string): void {
     for (const dir of ["test", "idlelib", "tkinter", "ensurepip", "lib2to3", "turtledemo", "pydoc_data"]) fs.rmSync(path.join(root, "usr/lib/python3.11", dir), { recursive: true, force: true });
     for (const item of fs.readdirSync("/usr/lib/python3/dist-packages").filter((n) => /^(cryptography|_cffi_backend|cffi)/.test(n))) copyTree(root, path.join("/usr/lib/python3/dist-packages", item));
     for (const file of walk(path.join(root, "usr/lib/python3/dist-packages")).filter((f) => f.endsWith(".so"))) copyWithLibraries(root, file.slice(root.length), file.slice(root.length));
+    // OpenSSL 3 loads its providers from here (cryptography asks for the legacy one).
+    copyTree(root, "/usr/lib/x86_64-linux-gnu/ossl-modules");
+    copyTree(root, "/usr/lib/ssl");
     write(root, "standin/serve", fs.readFileSync(STANDIN, "utf8"), 0o755);
     symlink(root, "/standin/serve", "usr/local/bin/certbot");
     importImage(engine, root, tag, [PATH_ENV, 'ENTRYPOINT ["certbot"]']);
