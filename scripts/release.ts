@@ -1,16 +1,19 @@
 /**
  * Release bookkeeping for the workflows (and for a person when CI is down):
- *   npm run release -- record --tag sha-<c> --archon-commit <sha> --archon-ref <ref> --digests <dir> --scan passed|failed --tool <t> --run <url>
+ *   npm run release -- record --tag sha-<c> --archon-commit <sha> --archon-ref <ref> --digests <dir> [--packages <dir>] --scan passed|failed --tool <t> --run <url>
  *   npm run release -- verify --tag sha-<c> | --stack <name>   refuses a tag without a passed scan
  *   npm run release -- show --stack <name>               prints the imageTag the stack file pins
  *   npm run release -- bump --stack <name> --tag <tag>  sets imageTag in Pulumi.<stack>.yaml
- * `--digests <dir>` holds one file per image, named after it, containing `repository@sha256:...`.
+ * `--digests <dir>` holds one file per image, named after it, containing `repository@sha256:...`;
+ * `--packages <dir>` one `<image>.json` per Python image, `{name: version}` as the image holds them.
+ * The commit must be the pinned one (images/archon-source.json), whose lock digests the record keeps.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { CliError, parseCli } from "./lib/cli";
 import { ReleaseRecordError, bumpImageTag, stackImageTag, verifiedRecord, writeRecord } from "./lib/release-record";
 import { PROJECT_DIR, readProject } from "./lib/stack-config";
+import { loadArchonSource } from "../components/registry/archon-source";
 
 function required(values: Record<string, string | undefined>, ...names: string[]): string[] {
     return names.map((name) => {
@@ -23,7 +26,7 @@ function required(values: Record<string, string | undefined>, ...names: string[]
 function main(): void {
     const { values, positionals } = parseCli({
         allowPositionals: true,
-        options: Object.fromEntries(["tag", "stack", "archon-commit", "archon-ref", "digests", "scan", "tool", "run"].map((o) => [o, { type: "string" as const }])),
+        options: Object.fromEntries(["tag", "stack", "archon-commit", "archon-ref", "digests", "packages", "scan", "tool", "run"].map((o) => [o, { type: "string" as const }])),
     });
     const flags = values as Record<string, string | undefined>;
     switch (positionals[0]) {
@@ -47,9 +50,15 @@ function main(): void {
         case "record": {
             const [tag, archonCommit, archonRef, digests, scan, tool, run] = required(flags, "tag", "archon-commit", "archon-ref", "digests", "scan", "tool", "run");
             const images = Object.fromEntries(fs.readdirSync(digests).sort().map((image) => [image, fs.readFileSync(path.join(digests, image), "utf8").trim()]));
+            const pin = loadArchonSource();
+            if (archonCommit !== pin.commit) throw new ReleaseRecordError(`--archon-commit ${archonCommit} is not the pinned Archon commit ${pin.commit} (images/archon-source.json)`);
+            const packages = flags.packages === undefined ? undefined : Object.fromEntries(fs.readdirSync(flags.packages).filter((f) => f.endsWith(".json")).sort()
+                .map((f) => [path.basename(f, ".json"), JSON.parse(fs.readFileSync(path.join(flags.packages!, f), "utf8")) as Record<string, string>]));
             const file = writeRecord(PROJECT_DIR, {
                 tag, archonCommit, archonRef, images, run,
                 scan: { tool, policy: "no fixable CRITICAL vulnerability", result: scan as "passed" | "failed" },
+                locks: pin.files,
+                packages,
             });
             console.log(`recorded ${path.relative(PROJECT_DIR, file)}`);
             return;

@@ -28,10 +28,10 @@ const IMAGE_TOOLS: Record<string, { tools: string[]; source: string }> = {
     "supabase/postgres-meta": { tools: ["node"], source: "supabase/postgres-meta Dockerfile: FROM node (slim)" },
     "supabase/studio": { tools: ["node"], source: "supabase/supabase apps/studio Dockerfile: FROM node; docker-compose.yml studio healthcheck runs node" },
     kong: { tools: ["kong"], source: "Kong/docker-kong 2.8 image; supabase/supabase docker/docker-compose.yml kong healthcheck runs `kong health`" },
-    "archon-server": { tools: ["python"], source: "coleam00/Archon v0.1.0 python/Dockerfile.server: runtime FROM python:3.12 (slim)" },
-    "archon-mcp": { tools: ["python"], source: "coleam00/Archon v0.1.0 python/Dockerfile.mcp: FROM python:3.12 (slim)" },
-    "archon-agents": { tools: ["python"], source: "coleam00/Archon v0.1.0 python/Dockerfile.agents: FROM python:3.12 (slim)" },
-    "archon-ui": { tools: ["wget"], source: "coleam00/Archon v0.1.0 archon-ui-main/Dockerfile: FROM node:18-alpine (busybox wget)" },
+    "archon-server": { tools: ["python"], source: "images/archon-python/Dockerfile --target archon-server: FROM python:3.12-slim-bookworm" },
+    "archon-mcp": { tools: ["python"], source: "images/archon-python/Dockerfile --target archon-mcp: FROM python:3.12-slim-bookworm" },
+    "archon-agents": { tools: ["python"], source: "images/archon-python/Dockerfile --target archon-agents: FROM python:3.12-slim-bookworm" },
+    "archon-ui": { tools: ["wget"], source: "images/archon-ui/Dockerfile: FROM nginxinc/nginx-unprivileged (alpine: busybox wget)" },
 };
 
 function repository(image: string): string {
