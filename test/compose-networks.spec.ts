@@ -119,13 +119,16 @@ describe("compose network segmentation", () => {
         it(`${label}: the real docker-compose accepts the networks; the crawler reaches no admin surface; every needed connection is possible`, async () => {
             const { config, files } = await normalisedProject(overrides);
             const { reaches, resolves } = reachability(config);
-            for (const admin of ["meta", "studio", "db", "prometheus", "cadvisor", "alertmanager", "node-exporter", "grafana", "registry"]) {
-                assert.ok(config.services[admin], `${admin} is part of the project`);
-                assert.ok(!reaches("archon-server", admin), `archon-server must not reach ${admin}`);
-            }
+            const admins = ["meta", "studio", "db", "prometheus", "cadvisor", "alertmanager", "node-exporter", "grafana", "registry", "loki", "alloy"];
+            for (const admin of admins) assert.ok(config.services[admin], `${admin} is part of the project`);
+            // Every long-running Archon service, routed ones included: one shared `edge` network
+            // let archon-mcp reach Grafana and the registry (test/compose-engine.spec.ts).
             for (const archon of Object.keys(config.services).filter((n) => n.startsWith("archon-") && n !== "archon-migrate")) {
-                for (const admin of ["meta", "db", "studio", "prometheus", "cadvisor"]) assert.ok(!reaches(archon, admin), `${archon} must not reach ${admin}`);
+                for (const admin of admins) assert.ok(!reaches(archon, admin), `${archon} must not reach ${admin}`);
             }
+            // Routed services share a network with the proxy only, never with one another.
+            const routed = Object.keys(config.services).filter((n) => n !== "proxy" && reaches("proxy", n));
+            for (const a of routed) for (const b of routed) assert.ok(a === b || !Object.keys(config.services[a].networks ?? {}).some((n) => n.startsWith("edge") && Object.keys(config.services[b].networks ?? {}).includes(n)), `${a} and ${b} share an edge network`);
             const needed = neededConnections(config, files);
             assert.ok(needed.some(([client, server]) => client === "blackbox-exporter" && server === "archon-server"), "blackbox-exporter probes archon-server");
             assert.ok(needed.length > 25, `derived ${needed.length} connections`);

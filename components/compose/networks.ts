@@ -9,7 +9,9 @@
  *   to each routed service), host names in plain env
  *   values (`http://meta:8080`, `db`, `db:5432/...`, Kong's alias `kong.localhost`) and in non-secret
  *   config files (`alertmanager:9093` in prometheus.yml, `http://loki:3100` in Grafana's datasources);
- * - each connection then lands on one zone network: `edge` (the proxy and what it routes to),
+ * - each connection then lands on one zone network: `edge-<service>` (the proxy and ONE service
+ *   it routes to, or certbot: one network per routed service, so routed services never share one:
+ *   a single `edge` let archon-mcp reach Grafana and the registry, test/compose-engine.spec.ts),
  *   `data` (db and its direct clients), `supabase` (Kong and the services behind it), `api` (Kong
  *   and the services that call it from outside Supabase), `monitoring` (Prometheus, exporters, Loki,
  *   Grafana, Alertmanager), `<group>` (calls inside one group, e.g. archon-mcp to archon-server) or
@@ -50,8 +52,12 @@ export function isEgressNetwork(network: string): boolean {
  * needs IPv6 for clients to arrive over IPv6 with their own address.
  */
 export const PROXY_IPV6_SUBNET = "fd4a:7c1e:5a11:80::/64";
-/** The zone networks by role. */
+/** The zone networks by role (`edge` is the prefix of the per-service `edge-<service>` networks). */
 export const ZONES = { edge: "edge", data: "data", supabase: "supabase", api: "api", monitoring: "monitoring" } as const;
+/** The network between the proxy and one service it talks to (a routed service, or certbot). */
+export function edgeNetwork(service: string): string {
+    return `${ZONES.edge}-${service}`;
+}
 /** The database service: its clients share `data`. */
 const DATABASE_SERVICE = "db";
 /** The API gateway: its upstreams share `supabase`, its other clients `api`. */
@@ -144,7 +150,8 @@ export function serviceConnections(services: ServiceSpec[]): Connection[] {
 function zoneOf(connection: Connection, byName: Map<string, ServiceSpec>, gatewayUpstreams: Set<string>): string {
     const client = byName.get(connection.client)!;
     const server = byName.get(connection.server)!;
-    if ((client.publish ?? []).length > 0 || (server.publish ?? []).length > 0) return ZONES.edge;
+    if ((client.publish ?? []).length > 0) return edgeNetwork(server.name);
+    if ((server.publish ?? []).length > 0) return edgeNetwork(client.name);
     if (server.name === DATABASE_SERVICE) return ZONES.data;
     if (client.name === GATEWAY_SERVICE) return ZONES.supabase;
     // Studio calls Kong too: over the network it already shares with it, not over `api`.
