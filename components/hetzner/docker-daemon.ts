@@ -16,8 +16,11 @@
  *   (one egress bridge per service that needs the internet), and archon-agents' credentials endpoint
  *   on archon-server admits only 127.0.0.1 and 172.16.0.0/12 clients (Archon v0.1.0
  *   python/src/server/api_routes/internal_api.py): every network stays inside 172.16.0.0/12.
- * - `registry-mirrors` (config `dockerHubMirror`): Docker Hub pulls go through that pull-through
- *   cache first (components/compose/docker-hub.ts).
+ * - `registry-mirrors` (config `dockerHubMirror`): the daemon asks that pull-through cache first
+ *   for every Docker Hub image, and Docker Hub itself when the cache fails. It hands the cache the
+ *   Docker Hub credentials the client sends (config `dockerHubUsername`/`dockerHubToken`,
+ *   components/registry/login.ts): shown on a real dockerd in test/compose-engine.spec.ts, so a
+ *   cache run by someone else learns the token.
  */
 
 export interface DockerDaemonOptions {
