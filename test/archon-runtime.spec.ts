@@ -450,7 +450,10 @@ describe("Archon images and who runs them, in both stacks", () => {
         assert.ok(deployment.volumes.find((v: { name: string; emptyDir?: object }) => v.name === tmp?.name && v.emptyDir), "/tmp is an emptyDir");
         assert.deepStrictEqual(container.ports.map((p: { containerPort: number }) => p.containerPort), [PORTS.ui]);
         assert.match(NGINX_CONF, new RegExp(`listen ${PORTS.ui};`), "nginx listens on the catalog's UI port");
-        assert.match(NGINX_CONF, new RegExp(`server archon-server:${PORTS.server};`), "nginx proxies to the catalog's server port");
+        // The server's address comes from the upstream file the stack mounts for its target.
+        assert.match(NGINX_CONF, /include \/etc\/nginx\/archon-ui\/upstream\.conf;/);
+        assert.match(archonUiUpstream("kubernetes"), new RegExp(`server archon-server:${PORTS.server};`), "nginx proxies to the catalog's server port (Kubernetes)");
+        assert.match(archonUiUpstream("compose"), new RegExp(`default archon-server:${PORTS.server};`), "nginx proxies to the catalog's server port (Compose)");
         assert.ok(!production.files["kubernetes/archon/ConfigMap-archon-ui-env.yaml"]?.includes("VITE"), "no dev-server settings");
 
         const staging = await synth("staging");
