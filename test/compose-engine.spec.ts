@@ -22,13 +22,21 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { Engine, PUBLIC_IPV4, PUBLIC_IPV6, SMTP_IPV4 } from "./engine/engine";
+import { RegistryMirror } from "./engine/mirror";
 import { Flow, requiredFlows } from "./engine/flows";
 import { buildArchonUi, buildBusybox, buildCertbot, buildPostgres, buildPrometheusFamily, buildProxyNginx, buildRegistry, buildRestic, buildStandin } from "./engine/images";
-import { dockerClientConfig } from "../components/registry/login";
+import { DOCKER_HUB_AUTH_KEY, dockerClientConfig } from "../components/registry/login";
 import { reveal } from "../scripts/lib/synthesize";
 import { named, plainInputs, requireTool, synth } from "./helpers";
 
 const SMTP_HOST = "smtp.example.net";
+/**
+ * The stack's Docker Hub settings (item 8): a pull-through cache and an account to pull as. The
+ * cache listens on 5443: with userland-proxy off, dockerd still holds every published port
+ * (0.0.0.0:443 of the proxy) with a listening socket of its own.
+ */
+const DOCKER_HUB = { dockerHubMirror: "https://hub-mirror.example.net:5443", dockerHubUsername: "archonstaging", dockerHubToken: "dckr_pat_Engine-Test-1" };
+const MIRROR_IPV4 = "203.0.113.53";
 const SMTP_PORT = 587;
 const ENGINE_DIR = path.join(__dirname, "engine");
 /** The services whose image is the real program (the rest are stand-ins). */
@@ -45,6 +53,12 @@ const REAL: Record<string, (engine: Engine, tag: string) => void> = {
     "busybox": buildBusybox,
     "certbot/certbot": buildCertbot,
 };
+/**
+ * Paths a stand-in answers beyond its flows' and health check's: those the test itself requests.
+ * archon-server serves /api/health (coleam00/Archon ecaece46 python/src/server/main.py:259), the
+ * path the recreate case asks through archon-ui's /api/ location.
+ */
+const ANSWERED_PATHS: Record<string, string[]> = { "archon-server": ["/api/health"] };
 /** What the crawler (Archon's services) must never reach. */
 const ADMIN_SURFACES = ["meta", "studio", "db", "prometheus", "cadvisor", "alertmanager", "node-exporter", "grafana", "registry", "loki", "alloy"];
 
@@ -74,6 +88,9 @@ describe("staging on a real Docker engine (issue 22)", function () {
     let binDir = "";
     const started = Date.now();
     let outputs: Record<string, any> = {};
+    /** The deploy user's ~/.docker/config.json as the docker-login step writes it (components/registry/login.ts). */
+    let hostClientConfig = "";
+    const mirror = new RegistryMirror(engine, new URL(DOCKER_HUB.dockerHubMirror).host, MIRROR_IPV4);
 
     /** Runs the rendered compose-up.sh with `parameters` (replacing its own) against the engine. */
     function runComposeUp(parameters: Record<string, string>, timeoutMs = 600_000): { status: number | null; output: string; seconds: number } {
@@ -89,12 +106,28 @@ describe("staging on a real Docker engine (issue 22)", function () {
         return { status: result.status, output: `${result.stdout}${result.stderr}`, seconds: (Date.now() - begin) / 1000 };
     }
 
-    /** Runs probe.py in `service`'s network namespace. */
+    /**
+     * Runs probe.py in `service`'s network namespace: its running container's, or for a one-shot
+     * that has exited (archon-migrate), a twin's that `docker-compose run` starts from the same
+     * service definition (same image, user, networks), sleeping instead of running its command.
+     */
     function probe(service: string, checks: object[]): ProbeResult[] {
-        const pid = engine.docker(["inspect", "--format", "{{.State.Pid}}", containerOf(service)]).trim();
-        const result = spawnSync("nsenter", ["-t", pid, "-n", "python3", path.join(ENGINE_DIR, "probe.py")], { input: JSON.stringify(checks), encoding: "utf8", timeout: 120_000 });
-        if (result.status !== 0) throw new Error(`probe from ${service}: ${result.stderr}`);
-        return JSON.parse(result.stdout) as ProbeResult[];
+        const state = JSON.parse(engine.docker(["inspect", "--format", "{{json .State}}", containerOf(service)])) as { Running: boolean; Pid: number };
+        let twin: string | undefined;
+        let pid = String(state.Pid);
+        if (!state.Running) {
+            const run = spawnSync("docker-compose", ["run", "-d", "--no-deps", "--entrypoint", "sleep", service, "300"], { cwd: projectDir, env: engine.env, encoding: "utf8", timeout: 120_000 });
+            if (run.status !== 0) throw new Error(`docker-compose run ${service}: ${run.stdout}${run.stderr}`);
+            twin = run.stdout.trim().split("\n").pop()!;
+            pid = engine.docker(["inspect", "--format", "{{.State.Pid}}", twin]).trim();
+        }
+        try {
+            const result = spawnSync("nsenter", ["-t", pid, "-n", "python3", path.join(ENGINE_DIR, "probe.py")], { input: JSON.stringify(checks), encoding: "utf8", timeout: 120_000 });
+            if (result.status !== 0) throw new Error(`probe from ${service}: ${result.stderr}`);
+            return JSON.parse(result.stdout) as ProbeResult[];
+        } finally {
+            if (twin) engine.docker(["rm", "-f", twin]);
+        }
     }
 
     function containerOf(service: string): string {
@@ -113,7 +146,7 @@ describe("staging on a real Docker engine (issue 22)", function () {
             ["busybox", "busybox-static"], ["nginx", "nginx-light"], ["docker-registry", "docker-registry"], ["/usr/lib/postgresql/15/bin/initdb", "postgresql-15"],
             ["prometheus", "prometheus"], ["prometheus-alertmanager", "prometheus-alertmanager"], ["prometheus-blackbox-exporter", "prometheus-blackbox-exporter"],
             ["prometheus-node-exporter", "prometheus-node-exporter"], ["restic", "restic"], ["python3", "python3-cryptography"], ["ip", "iproute2"]]) requireTool(tool, pkg);
-        const result = await synth("staging", { smtpHost: SMTP_HOST, smtpPort: SMTP_PORT });
+        const result = await synth("staging", { smtpHost: SMTP_HOST, smtpPort: SMTP_PORT, ...DOCKER_HUB });
         outputs = reveal(result.outputs) as Record<string, any>;
         projectDir = fs.mkdtempSync(path.join(engine.dir, "project-"));
         for (const [file, text] of Object.entries(result.files)) {
@@ -129,7 +162,8 @@ describe("staging on a real Docker engine (issue 22)", function () {
         fs.symlinkSync(path.join(ENGINE_DIR, "docker-cli.sh"), path.join(binDir, "docker"));
         fs.writeFileSync(path.join(binDir, "cloud-init"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
         const registryHost = outputs.registryServer as string;
-        await engine.start({ daemonConfig, publicHosts: outputs.publicHosts as string[], otherHosts: { [SMTP_HOST]: SMTP_IPV4 }, insecureRegistries: [registryHost] });
+        hostClientConfig = plainInputs(named(result, "command:remote:Command", "docker-login")).stdin as string;
+        await engine.start({ daemonConfig, publicHosts: outputs.publicHosts as string[], otherHosts: { [SMTP_HOST]: SMTP_IPV4, [mirror.hostname]: MIRROR_IPV4 }, insecureRegistries: [registryHost, mirror.host] });
 
         // Images: the rendered references, each built once; Archon's go through the stack's registry.
         compose = parseYaml(fs.readFileSync(path.join(projectDir, "docker-compose.yml"), "utf8"));
@@ -156,7 +190,7 @@ describe("staging on a real Docker engine (issue 22)", function () {
         const health = (service.healthcheck?.test ?? []).join(" ");
         const ports = new Set(flows.filter((f) => f.server === name).map((f) => f.port));
         for (const m of health.matchAll(/127\.0\.0\.1(?::|', *)(\d+)/g)) ports.add(Number(m[1]));
-        const paths = [...flows.filter((f) => f.server === name && f.path).map((f) => f.path!), ...[...health.matchAll(/127\.0\.0\.1:\d+(\/[^'"\s)]*)/g)].map((m) => m[1])];
+        const paths = [...flows.filter((f) => f.server === name && f.path).map((f) => f.path!), ...[...health.matchAll(/127\.0\.0\.1:\d+(\/[^'"\s)]*)/g)].map((m) => m[1]), ...(ANSWERED_PATHS[name] ?? [])];
         const commands = [service.entrypoint?.[0], service.command?.[0], service.healthcheck?.test[1]].filter((c): c is string => !!c && !c.startsWith("/") && !c.startsWith("-")).map((c) => path.basename(c));
         const oneshot = service.healthcheck === undefined && name === "archon-migrate"
             ? { connect: flows.filter((f) => f.client === name).map((f) => `${f.host}:${f.port}`), exitCode: 0 } : undefined;
@@ -166,7 +200,10 @@ describe("staging on a real Docker engine (issue 22)", function () {
     after(async () => {
         // ARCHON_KEEP_ENGINE=1 leaves the engine running for a look (its socket is printed); stop it by its PID.
         if (process.env.ARCHON_KEEP_ENGINE) console.log(`      engine kept: DOCKER_HOST=unix://${engine.socket} (dockerd PID ${engine.pid})`);
-        else await engine.stop();
+        else {
+            mirror.stop();
+            await engine.stop();
+        }
     });
 
     it("starts the edge (proxy, certbot, registry), takes a 200 MB layer push through the real nginx, and starts everything with the rendered compose-up.sh", () => {
@@ -176,8 +213,9 @@ describe("staging on a real Docker engine (issue 22)", function () {
         const push = outputs.registryPush as { server: string; username: string; password: string };
         engine.docker(["login", "-u", push.username, "--password-stdin", push.server], { input: push.password });
         for (const [name, service] of Object.entries(compose.services).filter(([, s]) => s.image.startsWith(`${push.server}/`))) {
+            // archon-server's image is several hundred MB: its stand-in gets a 200 MB layer.
             const big = name === "archon-server" ? 200 : 0;
-            buildArchonStandin(name, service, big);
+            if (big) addLayer(service.image, big);
             const begin = Date.now();
             engine.docker(["push", service.image]);
             if (big) {
@@ -191,9 +229,11 @@ describe("staging on a real Docker engine (issue 22)", function () {
                 console.log(`      pushed a 200 MB layer through the proxy in ${seconds.toFixed(1)} s`);
             }
         }
-        // The host pulls with the pull login (components/registry/login.ts writes this file).
-        const pull = { server: push.server, username: "archon", password: (outputs.passwords as Record<string, string>).registry };
-        fs.writeFileSync(path.join(engine.env.DOCKER_CONFIG!, "config.json"), dockerClientConfig(pull.server, pull.username, pull.password));
+        // Gone from the host, as on a first deploy: compose-up.sh pulls them back through the proxy
+        // with the client config the docker-login step writes (the pull login, and Docker Hub's).
+        for (const service of Object.values(compose.services).filter((s) => s.image.startsWith(`${push.server}/`))) engine.docker(["rmi", service.image]);
+        engine.docker(["logout", push.server]);
+        fs.writeFileSync(path.join(engine.env.DOCKER_CONFIG!, "config.json"), hostClientConfig);
         const up = runComposeUp({ ARCHON_SERVICES: composeUpList("ARCHON_SERVICES"), OTHER_SERVICES: composeUpList("OTHER_SERVICES") });
         assert.equal(up.status, 0, up.output);
         assert.doesNotMatch(up.output, /NOT STARTED/, up.output);
@@ -209,17 +249,14 @@ describe("staging on a real Docker engine (issue 22)", function () {
         return unquoteShell(composeUp, key);
     }
 
-    function buildArchonStandin(name: string, service: Service, bigMb: number): void {
-        buildStandin(engine, service.image, standinSpec(name, service));
-        if (bigMb === 0) return;
+    /** One more layer of `mb` random MB on top of `image` (it keeps its entrypoint and ports). */
+    function addLayer(image: string, mb: number): void {
         const root = fs.mkdtempSync(path.join(engine.dir, "layer-"));
-        spawnSync("sh", ["-c", `head -c ${bigMb}M /dev/urandom > ${root}/payload`]);
+        spawnSync("sh", ["-c", `head -c ${mb}M /dev/urandom > ${root}/payload`]);
         const tar = spawnSync("tar", ["-C", root, "-c", "."], { maxBuffer: 1 << 30 });
-        // One more layer on top of the stand-in: the image keeps its entrypoint and ports.
-        const base = service.image;
-        const container = engine.docker(["create", base]).trim();
+        const container = engine.docker(["create", image]).trim();
         engine.docker(["cp", "-", `${container}:/`], { input: tar.stdout });
-        engine.docker(["commit", container, base]);
+        engine.docker(["commit", container, image]);
         engine.docker(["rm", container]);
         fs.rmSync(root, { recursive: true, force: true });
     }
@@ -300,28 +337,71 @@ describe("staging on a real Docker engine (issue 22)", function () {
         }
     });
 
-    it("an IPv6 client reaches nginx with its own address, not the bridge gateway's", () => {
+    it("a client from outside reaches nginx with its own address, over IPv6 and IPv4 (the rendered daemon.json: userland-proxy off, ip6tables on)", () => {
+        // The daemon runs no docker-proxy: published ports are DNAT rules (userland-proxy false).
+        const children = spawnSync("ps", ["--ppid", String(engine.pid), "-o", "comm="], { encoding: "utf8" }).stdout.split("\n");
+        assert.ok(children.includes("containerd") && !children.includes("docker-proxy"), children.join(", "));
+        // A client machine: its own network namespace, wired to the host like a router's port
+        // (documentation addresses, 2001:db8:6::/64 and 198.51.100.0/24, inside the namespaces only).
         const client = spawnSync("sh", ["-c", "unshare -n sleep 120 >/dev/null 2>&1 & echo $!"], { encoding: "utf8" }).stdout.trim();
         try {
             const setup = [
                 `ip link add v6host type veth peer name v6client netns ${client}`,
-                "ip -6 addr add 2001:db8:6::1/64 dev v6host nodad && ip link set v6host up",
-                "sysctl -qw net.ipv6.conf.all.forwarding=1",
+                "ip -6 addr add 2001:db8:6::1/64 dev v6host nodad && ip addr add 198.51.100.1/24 dev v6host && ip link set v6host up",
+                "sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1",
             ].join(" && ");
             const host = engine.inHostNetwork(["sh", "-c", setup]);
             assert.equal(host.status, 0, host.output);
             const inClient = (command: string) => spawnSync("nsenter", ["-t", client, "-n", "sh", "-c", command], { encoding: "utf8", timeout: 60_000 });
-            const configure = inClient("ip link set lo up && ip -6 addr add 2001:db8:6::2/64 dev v6client nodad && ip link set v6client up && ip -6 route add default via 2001:db8:6::1");
+            const configure = inClient([
+                "ip link set lo up && ip -6 addr add 2001:db8:6::2/64 dev v6client nodad && ip addr add 198.51.100.2/24 dev v6client && ip link set v6client up",
+                "ip -6 route add default via 2001:db8:6::1 && ip route add default via 198.51.100.1",
+            ].join(" && "));
             assert.equal(configure.status, 0, configure.stderr);
-            const host6 = (outputs.publicHosts as string[]).find((h) => h.startsWith("archon."))!;
-            const curl = inClient(`curl -sk -o /dev/null -w '%{http_code}' --resolve ${host6}:443:[${PUBLIC_IPV6}] https://${host6}/`);
-            assert.equal(curl.stdout, "401", curl.stderr);
-            const logs = engine.docker(["logs", "--tail", "50", containerOf("proxy")]);
-            assert.match(logs, /"client":"2001:db8:6::2"/, "nginx logged the client's own address");
+            const ui = (outputs.publicHosts as string[]).find((h) => h.startsWith("archon."))!;
+            for (const [address, clientAddress] of [[`[${PUBLIC_IPV6}]`, "2001:db8:6::2"], [PUBLIC_IPV4, "198.51.100.2"]]) {
+                const curl = inClient(`curl -sk -m 20 -o /dev/null -w '%{http_code}' --resolve ${ui}:443:${address} https://${ui}/`);
+                // 401: the UI sits behind the ingress' login (nginx answered, TLS and all).
+                assert.equal(curl.stdout, "401", `${address}: ${curl.stderr}`);
+                const logs = engine.docker(["logs", "--tail", "100", containerOf("proxy")]);
+                assert.match(logs, new RegExp(`"client":"${clientAddress.replace(/\./g, "\\.")}"`), `nginx logged ${clientAddress}, the client's own address`);
+            }
         } finally {
             spawnSync("kill", [client]);
         }
-        assert.ok(PUBLIC_IPV4);
+    });
+
+    it("Docker Hub images come through the configured pull-through cache, which only the rendered Docker Hub login opens (item 8)", async () => {
+        const hubImage = compose.services["data-permissions"].image;
+        assert.match(hubImage, /^[a-z0-9]+:[^/]+$/, "data-permissions runs an official Docker Hub image");
+        assert.match(engine.docker(["info", "--format", "{{json .RegistryConfig.Mirrors}}"]), new RegExp(DOCKER_HUB.dockerHubMirror), "the daemon runs with the rendered registry-mirrors");
+        await mirror.start(DOCKER_HUB.dockerHubUsername, DOCKER_HUB.dockerHubToken);
+        // Seed the cache (it cannot reach Docker Hub here) from a client config of its own.
+        const seeding = { DOCKER_CONFIG: path.join(engine.dir, "seed-client") };
+        const cached = `${mirror.host}/library/${hubImage}`;
+        engine.docker(["login", "-u", DOCKER_HUB.dockerHubUsername, "--password-stdin", mirror.host], { input: DOCKER_HUB.dockerHubToken, env: seeding });
+        engine.docker(["tag", "archon-test/data-permissions:engine", cached]);
+        engine.docker(["push", cached], { env: seeding });
+        engine.docker(["rmi", cached]);
+        assert.throws(() => engine.docker(["image", "inspect", hubImage]), "not on the host before the pull");
+        const registryOnly = { DOCKER_CONFIG: path.join(engine.dir, "registry-only-client") };
+        const rendered = JSON.parse(hostClientConfig) as { auths: Record<string, unknown> };
+        assert.ok(rendered.auths[DOCKER_HUB_AUTH_KEY], "the host's client config has a Docker Hub login");
+        fs.mkdirSync(registryOnly.DOCKER_CONFIG);
+        const [registryServer] = Object.keys(rendered.auths).filter((k) => k !== DOCKER_HUB_AUTH_KEY);
+        fs.writeFileSync(path.join(registryOnly.DOCKER_CONFIG, "config.json"), dockerClientConfig(registryServer, "archon", "unused"));
+        // Anonymous: the cache refuses (401), Docker Hub is unreachable: no image.
+        const manifests = new RegExp(`msg="authorized request".*http\\.request\\.uri="?/v2/library/${hubImage.split(":")[0]}/manifests/`);
+        let seen = mirror.logs().length;
+        assert.throws(() => engine.docker(["pull", hubImage], { env: registryOnly }), /./);
+        const anonymous = mirror.logs().slice(seen);
+        assert.match(anonymous, /" 401 /, "the daemon asked the cache first");
+        assert.doesNotMatch(anonymous, manifests, "and got no manifest without the login");
+        // The host's client config: the daemon hands its Docker Hub login to the cache.
+        seen = mirror.logs().length;
+        engine.docker(["pull", hubImage]);
+        assert.match(mirror.logs().slice(seen), manifests, "the cache served the manifest to the stack's Docker Hub login");
+        engine.docker(["rmi", hubImage]);
     });
 
     it("a failing migration fails compose-up.sh within its bound, naming the service", () => {

@@ -48,6 +48,9 @@ function symlink(root: string, target: string, link: string): void {
 /** A stand-in image (test/engine/standin.sh). */
 export function buildStandin(engine: Engine, tag: string, spec: StandinSpec): void {
     const root = baseRoot();
+    // Alloy's health check runs bash's /dev/tcp: the real bash, installed before the stand-in's
+    // command names so that `bash` stays bash (a stand-in named bash would serve, never exit).
+    copyWithLibraries(root, "/bin/bash");
     write(root, "standin/serve", fs.readFileSync(STANDIN, "utf8"), 0o755);
     for (const command of new Set(["python", "python3", "node", "postgrest", "kong", "uvicorn", "certbot", ...spec.commands])) {
         if (!fs.existsSync(path.join(root, "bin", command))) symlink(root, "/standin/serve", `usr/local/bin/${command}`);
@@ -55,8 +58,6 @@ export function buildStandin(engine: Engine, tag: string, spec: StandinSpec): vo
     for (const urlPath of new Set(["/", "/health", "/ready", "/live", "/healthz", "/status", "/metrics", "/-/ready", "/-/healthy", ...spec.paths])) {
         write(root, path.posix.join("standin/www", urlPath === "/" ? "index.html" : urlPath), urlPath === "/metrics" ? "standin_up 1\n" : "ok\n");
     }
-    // The health check of Alloy runs bash's /dev/tcp: the real bash.
-    copyWithLibraries(root, "/bin/bash");
     const env = [`ENV STANDIN_PORTS="${spec.ports.join(" ")}"`];
     if (spec.oneshot) env.push("ENV STANDIN_ONESHOT=1", `ENV STANDIN_CONNECT="${spec.oneshot.connect.join(" ")}"`, `ENV STANDIN_EXIT=${spec.oneshot.exitCode}`);
     importImage(engine, root, tag, [PATH_ENV, ...env, 'ENTRYPOINT ["/standin/serve"]']);
