@@ -8,8 +8,11 @@
  * - `docker compose` is docker-compose 1.29 behind test/engine/docker-cli.sh, which reproduces
  *   Compose v2.32.4's `up --wait [--wait-timeout]` from its source (compose-wait.py); v2 is not
  *   installable here. Both create the same containers, labels, networks and aliases from the file.
- * - dockerd 20.10 needs `--experimental` for `ip6tables`; it gets `--insecure-registry` for the
- *   stack's registry, because the proxy serves the bootstrap certificate (no ACME here); vfs storage.
+ * - dockerd 20.10 needs `--experimental` for `ip6tables` (the host's Docker 27 has it by default);
+ *   it gets `--insecure-registry` for the stack's registry, because the proxy serves the bootstrap
+ *   certificate (no ACME here), and for the Docker Hub cache (self-signed); vfs storage.
+ * - The synth sets smtpHost and the Docker Hub keys (a cache and a login, item 8): daemon.json then
+ *   holds `registry-mirrors` too, and the host's client config a Docker Hub login.
  * - Stand-ins (test/engine/standin.sh) for Supabase, Kong, Grafana, Loki, Alloy, cAdvisor,
  *   postgres-exporter and Archon's Python services: same names, networks, ports, users, read-only
  *   roots, capabilities, limits, restart policies, dependencies and health-check commands. The
@@ -21,7 +24,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { Engine, PUBLIC_IPV4, PUBLIC_IPV6, SMTP_IPV4 } from "./engine/engine";
+import { Engine, PUBLIC_IPV4, PUBLIC_IPV6, SMTP_IPV4, killQuietly } from "./engine/engine";
 import { RegistryMirror } from "./engine/mirror";
 import { Flow, requiredFlows } from "./engine/flows";
 import { buildArchonUi, buildBusybox, buildCertbot, buildPostgres, buildPrometheusFamily, buildProxyNginx, buildRegistry, buildRestic, buildStandin } from "./engine/images";
@@ -68,6 +71,7 @@ interface Service {
     command?: string[];
     healthcheck?: { test: string[] };
     depends_on?: Record<string, { condition: string }>;
+    restart?: string;
 }
 
 interface ProbeResult { check: { host?: string; ip?: string; port: number }; answers?: { address: string; ttl: number }[]; address?: string; connected?: boolean; status?: string; error?: string }
@@ -145,7 +149,7 @@ describe("staging on a real Docker engine (issue 22)", function () {
         for (const [tool, pkg] of [["dockerd", "docker.io"], ["docker-compose", "docker-compose"], ["unshare", "util-linux"], ["nsenter", "util-linux"], ["dnsmasq", "dnsmasq-base"],
             ["busybox", "busybox-static"], ["nginx", "nginx-light"], ["docker-registry", "docker-registry"], ["/usr/lib/postgresql/15/bin/initdb", "postgresql-15"],
             ["prometheus", "prometheus"], ["prometheus-alertmanager", "prometheus-alertmanager"], ["prometheus-blackbox-exporter", "prometheus-blackbox-exporter"],
-            ["prometheus-node-exporter", "prometheus-node-exporter"], ["restic", "restic"], ["python3", "python3-cryptography"], ["ip", "iproute2"]]) requireTool(tool, pkg);
+            ["prometheus-node-exporter", "prometheus-node-exporter"], ["restic", "restic"], ["python3", "python3-cryptography"], ["ip", "iproute2"], ["curl", "curl"], ["htpasswd", "apache2-utils"]]) requireTool(tool, pkg);
         const result = await synth("staging", { smtpHost: SMTP_HOST, smtpPort: SMTP_PORT, ...DOCKER_HUB });
         outputs = reveal(result.outputs) as Record<string, any>;
         projectDir = fs.mkdtempSync(path.join(engine.dir, "project-"));
@@ -240,7 +244,8 @@ describe("staging on a real Docker engine (issue 22)", function () {
         for (const [name, service] of Object.entries(compose.services)) {
             const state = JSON.parse(engine.docker(["inspect", "--format", "{{json .State}}", containerOf(name)]));
             if (service.healthcheck) assert.equal(state.Health?.Status, "healthy", `${name} is healthy`);
-            else if ((compose.services[name] as { restart?: string } & Service)) assert.ok(state.Status === "running" || state.ExitCode === 0, `${name}: ${state.Status} ${state.ExitCode}`);
+            else if (service.restart === "no") assert.ok(state.Status === "exited" && state.ExitCode === 0, `one-shot ${name}: ${state.Status} ${state.ExitCode}`);
+            else assert.equal(state.Status, "running", name);
         }
         console.log(`      stack up after ${((Date.now() - started) / 1000).toFixed(0)} s`);
     });
@@ -304,7 +309,7 @@ describe("staging on a real Docker engine (issue 22)", function () {
             const networks = Object.keys(addressesOf("auth"));
             assert.ok(networks.some((n) => n.endsWith("egress-auth")), networks.join(", "));
         } finally {
-            spawnSync("kill", [listener.stdout.trim()]);
+            killQuietly(Number(listener.stdout.trim()));
         }
     });
 
@@ -339,7 +344,7 @@ describe("staging on a real Docker engine (issue 22)", function () {
 
     it("a client from outside reaches nginx with its own address, over IPv6 and IPv4 (the rendered daemon.json: userland-proxy off, ip6tables on)", () => {
         // The daemon runs no docker-proxy: published ports are DNAT rules (userland-proxy false).
-        const children = spawnSync("ps", ["--ppid", String(engine.pid), "-o", "comm="], { encoding: "utf8" }).stdout.split("\n");
+        const children = engine.children();
         assert.ok(children.includes("containerd") && !children.includes("docker-proxy"), children.join(", "));
         // A client machine: its own network namespace, wired to the host like a router's port
         // (documentation addresses, 2001:db8:6::/64 and 198.51.100.0/24, inside the namespaces only).
@@ -348,7 +353,7 @@ describe("staging on a real Docker engine (issue 22)", function () {
             const setup = [
                 `ip link add v6host type veth peer name v6client netns ${client}`,
                 "ip -6 addr add 2001:db8:6::1/64 dev v6host nodad && ip addr add 198.51.100.1/24 dev v6host && ip link set v6host up",
-                "sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1",
+                "echo 1 >/proc/sys/net/ipv6/conf/all/forwarding && echo 1 >/proc/sys/net/ipv4/ip_forward",
             ].join(" && ");
             const host = engine.inHostNetwork(["sh", "-c", setup]);
             assert.equal(host.status, 0, host.output);
@@ -367,7 +372,7 @@ describe("staging on a real Docker engine (issue 22)", function () {
                 assert.match(logs, new RegExp(`"client":"${clientAddress.replace(/\./g, "\\.")}"`), `nginx logged ${clientAddress}, the client's own address`);
             }
         } finally {
-            spawnSync("kill", [client]);
+            killQuietly(Number(client));
         }
     });
 

@@ -101,12 +101,26 @@ export class Engine {
         return { status: result.status, output: `${result.stdout ?? ""}${result.stderr ?? ""}` };
     }
 
+    /** The command names of dockerd's child processes (from /proc: no procps needed). */
+    children(): string[] {
+        return fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).flatMap((pid) => {
+            try {
+                const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+                // pid (comm) state ppid ...: comm may hold spaces, so split after its closing parenthesis.
+                const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+                return ppid === this.pid ? [stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))] : [];
+            } catch {
+                return [];
+            }
+        });
+    }
+
     /** Stops every container and dockerd (by PID), then removes the temporary directory. */
     async stop(): Promise<void> {
         if (this.process && this.process.exitCode === null) {
             spawnSync("sh", ["-c", "ids=$(docker ps -aq); [ -z \"$ids\" ] || docker rm -f $ids"], { env: this.env, timeout: 120_000 });
             const dnsmasq = path.join(this.dir, "dnsmasq.bg");
-            if (fs.existsSync(dnsmasq)) spawnSync("kill", [fs.readFileSync(dnsmasq, "utf8").trim()]);
+            if (fs.existsSync(dnsmasq)) killQuietly(Number(fs.readFileSync(dnsmasq, "utf8").trim()));
             process.kill(this.pid, "SIGTERM");
             for (let i = 0; i < 60 && this.process.exitCode === null && this.process.signalCode === null; i++) await new Promise((resolve) => setTimeout(resolve, 500));
             if (this.process.exitCode === null && this.process.signalCode === null) process.kill(this.pid, "SIGKILL");
@@ -164,4 +178,13 @@ export function importImage(engine: Engine, root: string, tag: string, changes: 
     if (tar.status !== 0) throw new Error(`tar ${root}: ${tar.stderr}`);
     engine.docker(["import", ...changes.flatMap((c) => ["--change", c]), "-", tag], { input: tar.stdout });
     fs.rmSync(root, { recursive: true, force: true });
+}
+
+/** Sends SIGTERM to `pid` when it still runs. */
+export function killQuietly(pid: number): void {
+    try {
+        process.kill(pid);
+    } catch {
+        // already gone
+    }
 }
