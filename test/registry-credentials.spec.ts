@@ -245,7 +245,7 @@ describe("registry credentials: pull-only for hosts and nodes, push for the buil
             const ingress = manifests.find((m) => m.kind === "Ingress" && m.spec.rules?.[0]?.host === "registry.archon.example.com");
             assert.ok(ingress, "no Ingress for the registry");
             const ns = ingress.metadata.namespace;
-            assert.match(ingress.metadata.annotations!["traefik.ingress.kubernetes.io/router.middlewares"], new RegExp(`^${ns}-basic-auth-registry-push@kubernetescrd,`));
+            assert.match(ingress.metadata.annotations!["traefik.ingress.kubernetes.io/router.middlewares"], new RegExp(`^${ns}-security-headers@kubernetescrd,${ns}-rate-limit@kubernetescrd,${ns}-basic-auth-registry-push@kubernetescrd,`));
             const read = manifests.find((m) => m.kind === "IngressRoute" && m.metadata.name === "registry-registry-read");
             assert.ok(read, "no read IngressRoute for the registry");
             assert.deepStrictEqual(read.spec.entryPoints, ["websecure"]);
@@ -254,7 +254,7 @@ describe("registry credentials: pull-only for hosts and nodes, push for the buil
             const route = read.spec.routes[0];
             assert.strictEqual(route.match, "Host(`registry.archon.example.com`) && PathPrefix(`/`) && (Method(`GET`) || Method(`HEAD`))");
             assert.strictEqual(route.priority, TRAEFIK_READ_PRIORITY);
-            assert.deepStrictEqual(route.middlewares[0], { name: "basic-auth-registry-pull", namespace: ns });
+            assert.deepStrictEqual(route.middlewares.slice(1, 3), [{ name: "rate-limit", namespace: ns }, { name: "basic-auth-registry-pull", namespace: ns }]);
             assert.deepStrictEqual(route.services, [{ name: "registry", port: "http" }]);
             // The registry checks the login again: both middlewares forward it.
             for (const name of ["basic-auth-registry-pull", "basic-auth-registry-push"]) {
@@ -305,7 +305,7 @@ describe("registry credentials: pull-only for hosts and nodes, push for the buil
             assert.strictEqual(decoded, productionLogins.pull);
 
             // The push password appears in no resource input of either stack (buildImages false):
-            // only the registryPush output and the ingress's bcrypt hash know of it.
+            // only the registryPush output and the hashes of it (ingress, registry) know of it.
             for (const [result, pushLogin] of [[staging, stagingLogins.push], [production, productionLogins.push]] as const) {
                 const pushPassword = pushLogin.slice(REGISTRY_PUSH_USER.length + 1);
                 const holders = result.resources.filter((r) => r.type !== "random:index/randomPassword:RandomPassword" && JSON.stringify(r.inputs).includes(pushPassword)).map((r) => r.name);

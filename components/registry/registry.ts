@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
 import { ConfigError } from "../../config";
 import { ServiceSpec } from "../services/catalog";
+import { loginHash } from "../secrets/secrets";
 
 /** The upstream registry image (CNCF distribution 2.8), pinned. */
 export const REGISTRY_IMAGE = "registry:2.8.3"; // confirmed: public pins incl. digest registry:2.8.3@sha256:a3d8aaa6... (search 2026)
@@ -84,15 +85,25 @@ export function registryConfigYaml(publicHost: string): string {
     });
 }
 
-/** One htpasswd line with the bcrypt hash (the only hash format distribution accepts). */
-export function htpasswdLine(user: string, bcryptHash: string): string {
-    return `${user}:${bcryptHash}\n`;
+/** One htpasswd line (`user:hash`). */
+export function htpasswdLine(user: string, hash: string): string {
+    return `${user}:${hash}\n`;
 }
 
-/** The bcrypt hashes of the two registry users. */
+/**
+ * The hashes of the two registry users: bcrypt for the registry's own htpasswd (distribution 2.8
+ * accepts nothing else: registry/auth/htpasswd/htpasswd.go, "Only bcrypt hash entries are
+ * supported"), the fast login hash for the ingress, which checks every request (see
+ * components/secrets `loginHash`). Wrong passwords stop at the ingress and never cost the
+ * registry a bcrypt check.
+ */
 export interface RegistryHashes {
     pull: pulumi.Input<string>;
     push: pulumi.Input<string>;
+    /** `loginHash` of the pull password. */
+    pullLogin: pulumi.Input<string>;
+    /** `loginHash` of the push password. */
+    pushLogin: pulumi.Input<string>;
 }
 
 /**
@@ -109,6 +120,9 @@ export function registryService(publicHost: string, storageGb: number, hashes: R
     const pullLine = pulumi.output(hashes.pull).apply((hash) => htpasswdLine(REGISTRY_USER, hash));
     const pushLine = pulumi.output(hashes.push).apply((hash) => htpasswdLine(REGISTRY_PUSH_USER, hash));
     const bothUsers = pulumi.secret(pulumi.all([pullLine, pushLine]).apply(([pull, push]) => pull + push));
+    const pullLogin = pulumi.output(hashes.pullLogin).apply((hash) => htpasswdLine(REGISTRY_USER, hash));
+    const pushLogin = pulumi.output(hashes.pushLogin).apply((hash) => htpasswdLine(REGISTRY_PUSH_USER, hash));
+    const bothLogins = pulumi.secret(pulumi.all([pullLogin, pushLogin]).apply(([pull, push]) => pull + push));
     const realm = `${publicHost} registry`;
     return {
         name: "registry",
@@ -138,8 +152,8 @@ export function registryService(publicHost: string, storageGb: number, hashes: R
             // A layer of archon-server's image is several hundred MB: never through the proxy's memory.
             streamBodies: true,
             // The registry checks the login again itself: the ingress forwards it.
-            basicAuth: { name: REGISTRY_READ_AUTH, realm, htpasswd: bothUsers, forwardAuthorization: true },
-            writeAuth: { name: REGISTRY_WRITE_AUTH, realm, htpasswd: pulumi.secret(pushLine), forwardAuthorization: true },
+            basicAuth: { name: REGISTRY_READ_AUTH, realm, htpasswd: bothLogins, forwardAuthorization: true },
+            writeAuth: { name: REGISTRY_WRITE_AUTH, realm, htpasswd: pulumi.secret(pushLogin), forwardAuthorization: true },
         }],
     };
 }
@@ -177,7 +191,13 @@ export class Registry extends pulumi.ComponentResource {
             this.server = `registry.${args.domain}`;
             this.username = REGISTRY_USER;
             this.password = pulumi.secret(args.password);
-            this.services = [registryService(this.server, args.storageGb, { pull: args.passwordBcrypt, push: args.pushPasswordBcrypt })];
+            const login = (password: pulumi.Output<string>, bcrypt: pulumi.Output<string>) => pulumi.secret(pulumi.all([password, bcrypt]).apply(([p, b]) => loginHash(p, b)));
+            this.services = [registryService(this.server, args.storageGb, {
+                pull: args.passwordBcrypt,
+                push: args.pushPasswordBcrypt,
+                pullLogin: login(args.password, args.passwordBcrypt),
+                pushLogin: login(args.pushPassword, args.pushPasswordBcrypt),
+            })];
             this.pushCredentials = { server: this.server, username: REGISTRY_PUSH_USER, password: pulumi.secret(args.pushPassword) };
         }
         this.credentials = { server: this.server, username: this.username, password: this.password };

@@ -170,13 +170,13 @@ export interface ForwardAuthSpec {
     responseHeaders: string[];
 }
 
-/** Basic authentication at the ingress, from an htpasswd file with bcrypt hashes. */
+/** Basic authentication at the ingress, from an htpasswd file with fast salted hashes (components/secrets `loginHash`). */
 export interface BasicAuthSpec {
     /** Name of the credential set: the nginx file `/etc/nginx/auth/<name>`, the Kubernetes Secret `<name>-htpasswd`. */
     name: string;
     /** The realm browsers show. */
     realm: string;
-    /** htpasswd lines (`user:$2y$...`), secret. */
+    /** htpasswd lines (`user:$apr1$...`), secret. */
     htpasswd: pulumi.Input<string>;
     /**
      * The backend checks the same credentials itself (the registry's own htpasswd), so the
