@@ -15,6 +15,7 @@ import { ADMIN_CIDR_MIN_PREFIX, hostBitsProblem, wideCidrProblem } from "./compo
 import { bucketNameProblem } from "./components/backups/bucket-name";
 import { cronScheduleProblem, dailyTime } from "./components/backups/cron-schedule";
 import { K3S_INSTALLERS, k3sInstaller } from "./components/hetzner/k3s-installers";
+import { envValueProblem } from "./components/compose/env-file";
 
 export const PROJECT = "archon-infra";
 
@@ -151,6 +152,12 @@ export const configSchema = z
         registryPassword: z.string().min(1).optional(),
         enableAgents: z.boolean({ error: "must be true or false" }),
         alertWebhookUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL that receives Alertmanager webhooks, e.g. https://hooks.example.com/alertmanager" }).optional(),
+        alertSlackWebhookUrl: z.url({ protocol: /^https$/, error: "must be the https URL of a Slack incoming webhook, e.g. https://hooks.slack.com/services/T000/B000/XXXX" }).optional(),
+        alertSlackChannel: z.string().regex(/^[#@]?[a-z0-9._-]{1,80}$/, { message: "must be a Slack channel such as #ops (unset: the webhook's own channel)" }).optional(),
+        alertEmailTo: z.array(z.email({ error: "must list e-mail addresses, e.g. [\"oncall@example.com\"]" }), {
+            error: "must be a list of e-mail addresses: pulumi config set --path 'alertEmailTo[0]' oncall@example.com",
+        }).min(1, { message: "must list at least one address, or be unset" }).optional(),
+        alertDeadMansSwitchUrl: z.url({ protocol: /^https?$/, error: "must be the http(s) URL of a dead man's switch that expects a ping every 5 minutes, e.g. https://hc-ping.com/<uuid>" }).optional(),
         metricsRetentionDays: retentionDays(),
         logsRetentionDays: retentionDays(),
         previousImageTag: z.string().regex(DOCKER_TAG, { message: "is not a valid image tag; set it to the tag the stack ran before this build, e.g. sha-1a2b3c4" })
@@ -172,6 +179,7 @@ export const configSchema = z
         }).default("17 3 * * *"),
         backupKeepDaily: z.number({ error: "must be a whole number of daily backups to keep, 1 or more" }).int({ message: "must be a whole number of daily backups to keep, 1 or more" }).min(1, { message: "must be 1 or more (the newest backup is always kept)" }).max(366).default(7),
         backupKeepWeekly: z.number({ error: "must be a whole number of weekly backups to keep, 0 or more" }).int({ message: "must be a whole number of weekly backups to keep, 0 or more" }).min(0, { message: "must be 0 or more" }).max(520).default(4),
+        backupKeepPreMigration: z.number({ error: "must be a whole number of pre-migration backups to keep, 1 or more" }).int({ message: "must be a whole number of pre-migration backups to keep, 1 or more" }).min(1, { message: "must be 1 or more (the backup before the last migration is always kept)" }).max(1000).default(10),
         smtpHost: z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i, { message: "must be the SMTP server's host name, e.g. smtp.example.com" }).optional(),
         smtpPort: z.number({ error: "must be the SMTP server's port, e.g. 587" }).int({ message: "must be a whole port number, e.g. 587" }).min(1).max(65535, { message: "must be a port number from 1 to 65535" }).optional(),
         smtpUser: z.string().min(1, { message: "is empty; set the SMTP user name or unset the key" }).optional(),
@@ -190,6 +198,13 @@ export const configSchema = z
         dnsZone: z.string().regex(DOMAIN, { message: "must be the name of a Hetzner DNS zone that contains domain, e.g. example.com" }).optional(),
         dnsWaitSeconds: z.number({ error: "must be a whole number of seconds" }).int({ message: "must be a whole number of seconds" }).min(0).max(3600, { message: "must be at most 3600 (the preflight then fails and names the records)" }).default(600),
         storageClassName: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { message: "must be the name of a StorageClass in the cluster (lower case, e.g. gp3-retain); unset = the cluster's default" }).optional(),
+        // Docker Hub pulls of the Compose host (components/hetzner/docker-hub.ts). A Docker ID is
+        // 4-30 lower-case letters and digits (Docker Hub's sign-up rule).
+        dockerHubUsername: z.string().regex(/^[a-z0-9]{4,30}$/, { message: "must be a Docker ID (4-30 lower-case letters and digits), the account dockerHubToken belongs to" }).optional(),
+        dockerHubToken: z.string().min(1, { message: "is empty; create a read-only personal access token on Docker Hub and set it: pulumi config set --secret dockerHubToken <token>" }).optional(),
+        dockerHubMirror: z.url({ protocol: /^https$/, error: "must be the https URL of a Docker Hub pull-through cache, e.g. https://mirror.gcr.io" })
+            .refine((u) => /^https:\/\/[^/@?#]+\/?$/.test(u), { message: "must be the cache's https://host[:port] without a path, user, query or fragment (dockerd's registry-mirrors), e.g. https://mirror.gcr.io" })
+            .optional(),
     })
     .superRefine((c, ctx) => {
         const fail = (key: string, message: string) => ctx.addIssue({ code: "custom", path: [key], message });
@@ -210,6 +225,11 @@ export const configSchema = z
             if (c[key] !== undefined && c.smtpHost === undefined) fail(key, "needs smtpHost, the SMTP server GoTrue sends its e-mails through: pulumi config set smtpHost <host>");
         }
         if (c.smtpUser !== undefined && c.smtpPassword === undefined) fail("smtpPassword", "is unset while smtpUser is set: pulumi config set --secret smtpPassword <password>");
+        // Operator secrets reach the Compose host's env files (components/compose/env-file.ts).
+        for (const key of ["smtpPassword", "smtpUser", "oidcClientSecret", "backupAccessKeyId", "backupSecretAccessKey"] as const) {
+            const problem = typeof c[key] === "string" ? envValueProblem(c[key] as string) : undefined;
+            if (problem) fail(key, `${problem}; set it again without it`);
+        }
         const oidcKeys = ["oidcIssuerUrl", "oidcClientId", "oidcClientSecret", "oidcAllowedEmailDomains", "oidcAllowedEmails"] as const;
         if (oidcKeys.some((key) => c[key] !== undefined)) {
             // All or nothing: a half-configured OIDC login would leave the UI without any.
@@ -252,6 +272,12 @@ export const configSchema = z
         if (c.target === "compose" && cronScheduleProblem(c.backupSchedule) === undefined && dailyTime(c.backupSchedule) === undefined) {
             fail("backupSchedule", "Compose runs backups once a day: write it as \"M H * * *\" (UTC), e.g. \"17 3 * * *\"");
         }
+        if (c.alertEmailTo !== undefined && c.smtpHost === undefined) {
+            fail("alertEmailTo", "e-mail alerts go through the stack's SMTP server: set smtpHost (and smtpPort, smtpUser, smtpPassword), or unset alertEmailTo");
+        }
+        if (c.alertSlackChannel !== undefined && c.alertSlackWebhookUrl === undefined) {
+            fail("alertSlackChannel", "names a channel for alertSlackWebhookUrl, which is unset: pulumi config set --secret alertSlackWebhookUrl <url>");
+        }
         if ((c.backupAccessKeyId === undefined) !== (c.backupSecretAccessKey === undefined)) {
             fail(c.backupAccessKeyId === undefined ? "backupAccessKeyId" : "backupSecretAccessKey", "object storage needs backupAccessKeyId and backupSecretAccessKey together (both --secret)");
         }
@@ -260,6 +286,12 @@ export const configSchema = z
         }
         if (c.dnsZone !== undefined && c.target === "kubernetes") {
             fail("dnsZone", "target kubernetes has no ingress address this program knows; unset it and point the records at your cluster's ingress");
+        }
+        if ((c.dockerHubUsername === undefined) !== (c.dockerHubToken === undefined)) {
+            fail(c.dockerHubUsername === undefined ? "dockerHubUsername" : "dockerHubToken", "authenticated Docker Hub pulls need dockerHubUsername and dockerHubToken (--secret) together");
+        }
+        for (const key of ["dockerHubUsername", "dockerHubToken", "dockerHubMirror"] as const) {
+            if (c[key] !== undefined && c.target !== "compose") fail(key, `is read by target compose only (its Docker host pulls the images); ${c.target} nodes pull through containerd, which this program does not configure: pulumi config rm ${key}`);
         }
         const external = [c.registryServer, c.registryUsername, c.registryPassword].filter((v) => v !== undefined).length;
         if (external !== 0 && external !== 3) {
@@ -277,7 +309,7 @@ export type RawConfig = z.infer<typeof configSchema>;
  * The offline synth treats `--config` values of these keys as set that way, and stands in for their
  * encrypted stack-file values.
  */
-export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl", "hcloudTokenForCluster", "backupAccessKeyId", "backupSecretAccessKey", "smtpPassword", "oidcClientSecret"] as const;
+export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl", "alertSlackWebhookUrl", "alertDeadMansSwitchUrl", "hcloudTokenForCluster", "backupAccessKeyId", "backupSecretAccessKey", "smtpPassword", "oidcClientSecret", "dockerHubToken"] as const;
 
 /** Set (to "1") by the offline synth for the program it runs (scripts/lib/synthesize.ts). */
 export const OFFLINE_SYNTH_ENV = "ARCHON_INFRA_OFFLINE_SYNTH";

@@ -8,6 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { EU_LOCATIONS, HETZNER_SERVER_TYPES } from "./components/hetzner/server-types";
+import type { AlertReceiversInput } from "./components/services/alert-rules";
 import { PROJECT, RawConfig, SECRET_KEYS, configSchema, unknownKeyProblem } from "./config-schema";
 
 // The schema and the key lists live in ./config-schema (no Pulumi import, for the synth's parent
@@ -17,10 +18,10 @@ export * from "./config-schema";
 /**
  * The validated configuration, plus what follows from it. Secret keys are present only as Pulumi
  * secrets (`*Secret`), so no component can put their plain text into a resource input by mistake;
- * `alertWebhookUrl` stays text because the Alertmanager config is rendered from it, and both
- * renderers keep that config secret.
+ * the alert URLs stay text (in `alerting`) because the Alertmanager config is rendered from them,
+ * and both renderers keep that config secret.
  */
-export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPassword" | "hcloudTokenForCluster" | "smtpHost" | "smtpPort" | "smtpUser" | "smtpPassword" | "smtpAdminEmail" | "smtpSenderName" | "backupEndpoint" | "backupBucket" | "backupRegion" | "backupAccessKeyId" | "backupSecretAccessKey" | "backupSchedule" | "backupKeepDaily" | "backupKeepWeekly" | "oidcIssuerUrl" | "oidcClientId" | "oidcClientSecret" | "oidcAllowedEmailDomains" | "oidcAllowedEmails"> {
+export interface ArchonConfig extends Omit<RawConfig, "alertWebhookUrl" | "alertSlackWebhookUrl" | "alertSlackChannel" | "alertEmailTo" | "alertDeadMansSwitchUrl" | "kubeconfig" | "registryPassword" | "hcloudTokenForCluster" | "smtpHost" | "smtpPort" | "smtpUser" | "smtpPassword" | "smtpAdminEmail" | "smtpSenderName" | "backupEndpoint" | "backupBucket" | "backupRegion" | "backupAccessKeyId" | "backupSecretAccessKey" | "backupSchedule" | "backupKeepDaily" | "backupKeepWeekly" | "backupKeepPreMigration" | "oidcIssuerUrl" | "oidcClientId" | "oidcClientSecret" | "oidcAllowedEmailDomains" | "oidcAllowedEmails" | "dockerHubUsername" | "dockerHubToken"> {
     /**
      * The optional OIDC login of Archon's UI through oauth2-proxy (config `oidc*`), replacing the
      * UI's basic auth; the client secret only as a Pulumi secret. Unset: basic auth.
@@ -29,9 +30,15 @@ export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPa
     /**
      * Where and when Postgres is backed up (components/backups). Defaults: Hetzner Object Storage in
      * the stack's location (https://<location>.your-objectstorage.com, region <location>), bucket
-     * `archon-backups-<stack>`, daily at 03:17 UTC, 7 daily and 4 weekly snapshots kept.
+     * `archon-backups-<stack>`, daily at 03:17 UTC, 7 daily and 4 weekly snapshots kept, and the
+     * last 10 pre-migration ones.
      */
-    backup: { endpoint: string; bucket: string; region: string; schedule: string; keepDaily: number; keepWeekly: number };
+    backup: { endpoint: string; bucket: string; region: string; schedule: string; keepDaily: number; keepWeekly: number; keepPreMigration: number };
+    /**
+     * Docker Hub credentials the Compose host pulls with (config `dockerHubUsername`,
+     * `dockerHubToken`); unset, it pulls anonymously. The token only as a secret.
+     */
+    dockerHub?: { username: string; token: pulumi.Output<string> };
     /** Object storage credentials as Pulumi secrets; unset, the backups fail and say what to set. */
     backupAccessKeyIdSecret?: pulumi.Output<string>;
     backupSecretAccessKeySecret?: pulumi.Output<string>;
@@ -41,6 +48,11 @@ export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPa
      * `smtpSenderName` (default "Archon"); the password only as a secret.
      */
     smtp?: { host: string; port: number; user?: string; adminEmail: string; senderName: string; password?: pulumi.Output<string> };
+    /**
+     * Where Alertmanager sends alerts (config `alert*`): Slack, e-mail through the stack's SMTP
+     * server (sender smtpAdminEmail), a webhook, and the dead man's switch Watchdog pings.
+     */
+    alerting: AlertReceiversInput;
     /** The Pulumi stack name. */
     stack: string;
     /** Production turns on delete/rebuild protection and backups for servers. */
@@ -85,10 +97,22 @@ export function loadConfig(): ArchonConfig {
     if (!parsed.success) {
         throw new ConfigError(describeIssues(parsed.error.issues, raw));
     }
-    const { kubeconfig, registryPassword, hcloudTokenForCluster, smtpHost, smtpPort, smtpUser, smtpPassword, smtpAdminEmail, smtpSenderName, backupEndpoint, backupBucket, backupRegion, backupAccessKeyId, backupSecretAccessKey, backupSchedule, backupKeepDaily, backupKeepWeekly, oidcIssuerUrl, oidcClientId, oidcClientSecret, oidcAllowedEmailDomains, oidcAllowedEmails, ...c } = parsed.data;
+    const { alertWebhookUrl, alertSlackWebhookUrl, alertSlackChannel, alertEmailTo, alertDeadMansSwitchUrl, kubeconfig, registryPassword, hcloudTokenForCluster, smtpHost, smtpPort, smtpUser, smtpPassword, smtpAdminEmail, smtpSenderName, backupEndpoint, backupBucket, backupRegion, backupAccessKeyId, backupSecretAccessKey, backupSchedule, backupKeepDaily, backupKeepWeekly, backupKeepPreMigration, oidcIssuerUrl, oidcClientId, oidcClientSecret, oidcAllowedEmailDomains, oidcAllowedEmails, dockerHubUsername, dockerHubToken, ...c } = parsed.data;
     const storageLocation = (EU_LOCATIONS as readonly string[]).includes(c.location) ? c.location : "fsn1";
     return {
         ...c,
+        alerting: {
+            webhookUrl: alertWebhookUrl,
+            slack: alertSlackWebhookUrl === undefined ? undefined : { webhookUrl: alertSlackWebhookUrl, channel: alertSlackChannel },
+            email: alertEmailTo === undefined || smtpHost === undefined ? undefined : {
+                to: alertEmailTo,
+                from: smtpAdminEmail ?? c.acmeEmail,
+                smarthost: `${smtpHost}:${smtpPort ?? 587}`,
+                username: smtpUser,
+                password: smtpPassword === undefined ? undefined : pulumi.secret(smtpPassword),
+            },
+            deadMansSwitchUrl: alertDeadMansSwitchUrl,
+        },
         backup: {
             endpoint: backupEndpoint ?? `https://${storageLocation}.your-objectstorage.com`,
             bucket: backupBucket ?? `archon-backups-${pulumi.getStack()}`.toLowerCase().replace(/[^a-z0-9.-]/g, "-").slice(0, 63),
@@ -96,6 +120,7 @@ export function loadConfig(): ArchonConfig {
             schedule: backupSchedule,
             keepDaily: backupKeepDaily,
             keepWeekly: backupKeepWeekly,
+            keepPreMigration: backupKeepPreMigration,
         },
         smtp: smtpHost === undefined ? undefined : {
             host: smtpHost,
@@ -112,6 +137,7 @@ export function loadConfig(): ArchonConfig {
             allowedEmailDomains: oidcAllowedEmailDomains ?? [],
             allowedEmails: oidcAllowedEmails ?? [],
         },
+        dockerHub: dockerHubUsername === undefined || dockerHubToken === undefined ? undefined : { username: dockerHubUsername, token: pulumi.secret(dockerHubToken) },
         backupAccessKeyIdSecret: backupAccessKeyId === undefined ? undefined : pulumi.secret(backupAccessKeyId),
         backupSecretAccessKeySecret: backupSecretAccessKey === undefined ? undefined : pulumi.secret(backupSecretAccessKey),
         stack: pulumi.getStack(),

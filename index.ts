@@ -11,6 +11,7 @@ import { ArchonImages, ArchonImagesPresence, DEFAULT_RELEASES_DIR, DeferredResou
 import { ARCHON_MCP_USER, ARCHON_UI_USER, Secrets, basicAuthorization } from "./components/secrets";
 import { Workloads, mcpClientConfig } from "./components/services";
 import { backupRecord } from "./components/backups/postgres-backup";
+import { alertingRecord } from "./components/services/alert-rules";
 
 const config = loadConfig();
 
@@ -28,7 +29,7 @@ const registry = new Registry("registry", {
     externalPassword: config.registryPasswordSecret,
 });
 // PULL credentials on the Compose host (nothing on Kubernetes targets): hosts cannot push.
-const registryLogin = new RegistryLogin("registry-login", { host: platform.composeHost, registry: registry.credentials });
+const registryLogin = new RegistryLogin("registry-login", { host: platform.composeHost, registry: registry.credentials, dockerHub: config.dockerHub });
 // First deploy (README "First deploy"): DNS preflight -> registry serving over TLS -> image push ->
 // Archon workloads. The DNS records need the workloads' hosts and the registry's serving steps are
 // created with the workloads, so both reach the earlier steps as promises, resolved below.
@@ -113,8 +114,10 @@ export const passwords = pulumi.secret({
 
 /** restic's repository password: without it no backup can be read. Secret output. */
 export const backupEncryptionKey = secrets.backupEncryptionKey;
+/** Where alerts go (receivers, the dead man's switch) and what is missing; no URLs. README "Alerting". */
+export const alerting = alertingRecord(config.alerting);
 /** Where, when and how Postgres is backed up (components/backups); README "Backups and restore". */
-export const backups = backupRecord({ target: config.target, stack: config.stack, settings: config.backup, credentialsSet: config.backupAccessKeyIdSecret !== undefined });
+export const backups = backupRecord({ target: config.target, stack: config.stack, settings: config.backup, credentialsSet: config.backupAccessKeyIdSecret !== undefined, services: workloads.services.map((s) => s.name) });
 /**
  * The logins the ingress requires in front of Archon (v0.1.0 has none of its own): the UI's basic
  * auth (or, with config `oidc*`, the OIDC provider's login through oauth2-proxy), and the MCP endpoint's credential with the ready-made `Authorization` header MCP clients send.

@@ -149,6 +149,8 @@ export function registryService(publicHost: string, storageGb: number, hashes: R
             path: "/",
             port: REGISTRY_PORT,
             maxBodyMb: 4096,
+            // A layer of archon-server's image is several hundred MB: never through the proxy's memory.
+            streamBodies: true,
             // The registry checks the login again itself: the ingress forwards it.
             basicAuth: { name: REGISTRY_READ_AUTH, realm, htpasswd: bothLogins, forwardAuthorization: true },
             writeAuth: { name: REGISTRY_WRITE_AUTH, realm, htpasswd: pulumi.secret(pushLogin), forwardAuthorization: true },
