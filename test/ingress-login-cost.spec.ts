@@ -81,6 +81,27 @@ function tally(codes: string): Record<string, number> {
     return counts;
 }
 
+/** The test-only refill rate of the limits under test: one request a minute. */
+const REFILL_PER_MINUTE = 1;
+
+/** Shell lines that run `command` and echo `<label>-seconds=` how long it took (whole seconds, rounded up). */
+function timed(label: string, command: string): string[] {
+    return [`started=$(date +%s%N)`, command, `echo ${label}-seconds=$(( ($(date +%s%N) - started + 999999999) / 1000000000 ))`];
+}
+
+/**
+ * Asserts that nginx's leaky bucket (ngx_http_limit_req_module.c, `nodelay`) let through exactly
+ * what it admits from one client that sends faster than the refill: the first request and the
+ * burst, plus one per refill interval that passed while it sent (none unless curl took a minute).
+ */
+function assertAdmitted(passed: number | undefined, burst: number, values: Record<string, string>, label: string, codes: Record<string, number>): void {
+    const seconds = Number(values[`${label}-seconds`]);
+    assert.ok(Number.isInteger(seconds), `${label}: no duration measured`);
+    const refills = Math.floor((seconds * REFILL_PER_MINUTE) / 60);
+    assert.ok(passed !== undefined && passed >= 1 + burst && passed <= 1 + burst + refills,
+        `${label}: the limit admits the first request and the burst of ${burst}${refills ? ` (+ up to ${refills} refilled in ${seconds} s)` : ""} and refuses the rest: ${JSON.stringify(codes)}`);
+}
+
 describe("ingress logins: a cheap hash, rate-limited before it is checked (issue 27.6)", function () {
     before(() => {
         for (const [tool, pkg] of [["nginx", "nginx-light"], ["unshare", "util-linux"], ["curl", "curl"], ["htpasswd", "apache2-utils"], ["openssl", "openssl"]]) requireTool(tool, pkg);
@@ -114,9 +135,13 @@ describe("ingress logins: a cheap hash, rate-limited before it is checked (issue
 
     it("compose: beyond the burst, the real nginx answers wrong passwords 429 without checking them (UI, MCP, registry writes)", async () => {
         const result = await synth("staging");
-        const conf = result.files["project/config/proxy/etc_nginx_nginx.conf"];
-        const burst = Number(/limit_req zone=per_client burst=(\d+) nodelay;/.exec(conf)?.[1]);
+        const rendered = result.files["project/config/proxy/etc_nginx_nginx.conf"];
+        const burst = Number(/limit_req zone=per_client burst=(\d+) nodelay;/.exec(rendered)?.[1]);
         assert.ok(burst > 0, "the rendered nginx.conf limits every TLS server");
+        assert.match(rendered, /limit_req_zone \$binary_remote_addr zone=per_client:\S+ rate=\d+r\/s;/);
+        // The rendered burst, with a per-minute refill: how many requests pass is then a count, not
+        // a race against the clock (at 20 r/s a loaded machine refilled the bucket while curl ran).
+        const conf = rendered.replace(/rate=\d+r\/s/, `rate=${REFILL_PER_MINUTE}r/m`);
         const hosts = Object.fromEntries([...conf.matchAll(/server_name (([a-z]+)\.[a-z0-9.-]+);/g)].map((m) => [m[2], m[1]]));
         const requests = burst + 50;
         const cases: [string, string, string, string][] = [
@@ -129,14 +154,15 @@ describe("ingress logins: a cheap hash, rate-limited before it is checked (issue
         const configs = Object.fromEntries(cases.map(([name, url, method, user]) => [`curl-${name}`, curlConfig(url, requests, basic(user, "not-the-password"), method)]));
         // Each client address has its own bucket (limit_req_zone $binary_remote_addr): one address per case.
         const steps = cases.flatMap(([name, url], i) => [
-            `echo ${name}-codes=$(curl --interface 127.0.0.${10 + i} -K /etc/nginx/curl-${name})`,
+            ...timed(name, `echo ${name}-codes=$(curl --interface 127.0.0.${10 + i} -K /etc/nginx/curl-${name})`),
             `echo ${name}-url=${url}`,
         ]);
         const { output, values } = withNginx(conf, { ...etc, ...configs }, steps);
         for (const [name] of cases) {
             const codes = tally(values[`${name}-codes`]);
             assert.equal((codes["401"] ?? 0) + (codes["429"] ?? 0), requests, `${name}: ${values[`${name}-codes`]}`);
-            assert.ok((codes["429"] ?? 0) >= 40, `${name}: the limit refuses what exceeds the burst: ${JSON.stringify(codes)}`);
+            // The first request and the burst pass (and get checked: 401), every later one is refused.
+            assertAdmitted(codes["401"], burst, values, name, codes);
             const address = `127.0.0.${10 + cases.findIndex(([n]) => n === name)}`;
             const checked = output.split("\n").filter((l) => l.includes("password mismatch") && l.includes(`client: ${address},`)).length;
             const limited = output.split("\n").filter((l) => l.includes("limiting requests") && l.includes(`client: ${address},`)).length;
@@ -148,14 +174,16 @@ describe("ingress logins: a cheap hash, rate-limited before it is checked (issue
     it("ingress-nginx: its location (auth_basic written before limit-rps's limit_req) limits before checking too", () => {
         // ingress-nginx renders the annotations into one location, auth_basic first and then
         // buildRateLimit's limit_req (rootfs/etc/nginx/template/nginx.tmpl): the same directives
-        // in that order, with the limits the program annotates (limit-rps 20, burst multiplier 5).
+        // in that order, with the burst the program annotates (limit-rps 20, burst multiplier 5:
+        // 100) and, as above, a per-minute refill so the count does not race the clock.
         const htpasswd = run("htpasswd", ["-nbm", "archon", "a-long-random-password-0123456789"]).output.trim();
+        const burst = 100;
         const conf = [
             "worker_processes 1;",
             "error_log /dev/stderr warn;",
             "events { worker_connections 64; }",
             "http {",
-            "    limit_req_zone $binary_remote_addr zone=archon_ui_rps:5m rate=20r/s;",
+            `    limit_req_zone $binary_remote_addr zone=archon_ui_rps:5m rate=${REFILL_PER_MINUTE}r/m;`,
             "    limit_req_status 503;",
             "    server {",
             "        listen 443 ssl;",
@@ -166,17 +194,18 @@ describe("ingress logins: a cheap hash, rate-limited before it is checked (issue
             "            auth_basic \"Archon\";",
             "            auth_basic_user_file /etc/nginx/auth/archon-ui;",
             "            proxy_set_header Authorization \"\";",
-            "            limit_req zone=archon_ui_rps burst=100 nodelay;",
+            `            limit_req zone=archon_ui_rps burst=${burst} nodelay;`,
             "            proxy_pass http://127.0.0.1:9;",
             "        }",
             "    }",
             "}",
         ].join("\n");
-        const { output, values } = withNginx(conf, { "auth/archon-ui": `${htpasswd}\n`, curl: curlConfig("https://archon.example.com/", 160, basic("archon", "wrong")) }, [
-            "echo codes=$(curl -K /etc/nginx/curl)",
+        const { output, values } = withNginx(conf, { "auth/archon-ui": `${htpasswd}\n`, curl: curlConfig("https://archon.example.com/", burst + 60, basic("archon", "wrong")) }, [
+            ...timed("ui", "echo codes=$(curl -K /etc/nginx/curl)"),
         ]);
         const codes = tally(values.codes);
-        assert.ok((codes["503"] ?? 0) >= 40, JSON.stringify(codes));
+        assertAdmitted(codes["401"], burst, values, "ui", codes);
+        assert.equal((codes["401"] ?? 0) + (codes["503"] ?? 0), burst + 60, JSON.stringify(codes));
         assert.equal(output.split("\n").filter((l) => l.includes("password mismatch")).length, codes["401"], output.slice(-2000));
     });
 

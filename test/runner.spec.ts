@@ -94,4 +94,29 @@ describe("Pulumi's Node runner", () => {
         assert.equal(outcome.status, 0, outcome.output + outcome.errors.join("\n"));
         assert.match(outcome.output, /^ts-node \{"swc":true,"transpileOnly":true\}$/m, outcome.output);
     });
+
+    it("records no stack trace with the SDK's promises once the program's first import ran (what `pulumi up` runs too)", async function () {
+        this.timeout(60_000);
+        const index = fs.readFileSync(path.join(PROJECT_DIR, "index.ts"), "utf8");
+        assert.match(index, /^import "\.\/components\/runtime\/promise-stack-traces";$/m, "index.ts imports it");
+        const outcome = await runProgram([
+            `import ${JSON.stringify(path.join(PROJECT_DIR, "components", "runtime", "promise-stack-traces"))};`,
+            "// The runner's own SDK: the module every SDK promise goes through (@internal).",
+            'const debuggable = require("@pulumi/pulumi/runtime/debuggable") as { debuggablePromise(p: Promise<unknown>, ctx: string): Promise<unknown> };',
+            "const promise = Promise.resolve(1);",
+            'void debuggable.debuggablePromise(promise, "probe");',
+            "console.log(`promise trace: ${(promise as unknown as { _debugStackTrace: string })._debugStackTrace}`);",
+            "// What V8 captured for it: the frames it hands whatever formats the trace.",
+            "const installed = Error.prepareStackTrace;",
+            "let frames = -1;",
+            "Error.prepareStackTrace = (_error, callSites) => { frames = callSites.length; return \"\"; };",
+            'void debuggable.debuggablePromise(Promise.resolve(2), "probe");',
+            "Error.prepareStackTrace = installed;",
+            "console.log(`frames captured: ${frames}`);",
+            "",
+        ].join("\n"));
+        assert.equal(outcome.status, 0, outcome.output + outcome.errors.join("\n"));
+        assert.match(outcome.output, /^promise trace: Error: not recorded \(set PULUMI_DEBUG_PROMISE_LEAKS/m, outcome.output);
+        assert.match(outcome.output, /^frames captured: 0$/m, outcome.output);
+    });
 });

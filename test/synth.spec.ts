@@ -123,6 +123,26 @@ describe("synth command", () => {
         assert.deepEqual(password?.inputs.keepers, { secretsVersion: "3" });
     });
 
+    it("loads in its own process only the SDK's mock engine parts: the SDK itself, the providers and the program load in the runner's child", () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "synth-modules-"));
+        const list = path.join(out, "modules.json");
+        const { status, output } = run("node", ["--require", path.join(__dirname, "fixtures", "loaded-modules.js"), "--require", "ts-node/register/transpile-only", "scripts/synth.ts", "--stack", "staging", "--out", path.join(out, "synth")], {
+            cwd: PROJECT_DIR,
+            env: { ...process.env, ARCHON_TEST_LOADED_MODULES: list },
+        });
+        assert.equal(status, 0, output);
+        const loaded = (JSON.parse(fs.readFileSync(list, "utf8")) as string[]).map((file) => path.relative(PROJECT_DIR, file));
+        fs.rmSync(out, { recursive: true, force: true });
+        assert.ok(loaded.includes(path.join("node_modules", "@pulumi", "pulumi", "runtime", "mocks.js")), "the synth serves Pulumi's own mock monitor");
+        const sdkIndex = path.join("node_modules", "@pulumi", "pulumi", "index.js");
+        const providers = ["command", "docker", "hcloud", "kubernetes", "random", "tls"].map((name) => path.join("node_modules", "@pulumi", name) + path.sep);
+        // The program's entry point and config.ts (which reads pulumi.Config); components it reads
+        // here are pure (config-schema.ts's server types, prices), any that imports the SDK loads its index.
+        const program = ["index.ts", "config.ts"];
+        const unexpected = loaded.filter((file) => file === sdkIndex || program.includes(file) || providers.some((prefix) => file.startsWith(prefix)));
+        assert.deepEqual(unexpected, [], "loaded by the synth's own process although only the runner's child uses them");
+    });
+
     it("parses override values as JSON when they can, else as strings", () => {
         assert.deepEqual(parseOverride("agentNodes=3"), ["agentNodes", 3]);
         assert.deepEqual(parseOverride("buildImages=false"), ["buildImages", false]);

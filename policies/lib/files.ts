@@ -7,7 +7,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
+// The asset classes alone: the synth reads rendered files without loading the rest of the SDK.
+import { Archive, Asset, AssetArchive, FileArchive, StringAsset } from "@pulumi/pulumi/asset";
 import { Props, record } from "./context";
 
 /** Every text file found in `value`, by its path inside the archive. */
@@ -18,13 +19,13 @@ export async function archivedTextFiles(value: unknown, prefix = ""): Promise<Re
         const p = v !== null && typeof v === "object" ? (v as { path?: unknown }).path : undefined;
         return typeof p === "string" ? p : undefined;
     };
-    if ((pulumi.asset.Archive.isInstance(value) || pulumi.asset.Asset.isInstance(value)) && "path" in value) {
-        const p = await (value as pulumi.asset.FileArchive).path;
+    if ((Archive.isInstance(value) || Asset.isInstance(value)) && "path" in value) {
+        const p = await (value as FileArchive).path;
         Object.assign(found, filesAtPath(p, prefix));
-    } else if (pulumi.asset.Archive.isInstance(value) && "assets" in value) {
-        for (const [entry, asset] of Object.entries(await (value as pulumi.asset.AssetArchive).assets)) Object.assign(found, await archivedTextFiles(asset, join(entry)));
-    } else if (pulumi.asset.Asset.isInstance(value) && "text" in value) {
-        found[prefix || "asset"] = await (value as pulumi.asset.StringAsset).text;
+    } else if (Archive.isInstance(value) && "assets" in value) {
+        for (const [entry, asset] of Object.entries(await (value as AssetArchive).assets)) Object.assign(found, await archivedTextFiles(asset, join(entry)));
+    } else if (Asset.isInstance(value) && "text" in value) {
+        found[prefix || "asset"] = await (value as StringAsset).text;
     } else if (Array.isArray(value)) {
         for (const item of value) Object.assign(found, await archivedTextFiles(item, prefix));
     } else if (value !== null && typeof value === "object") {

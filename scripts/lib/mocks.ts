@@ -5,7 +5,8 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
+import type { MockCallArgs, MockCallResult, MockResourceArgs, MockResourceResult, Mocks } from "@pulumi/pulumi/runtime/mocks";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import * as bcrypt from "bcryptjs";
 
 /** What a state function receives: the resource's URN, name and inputs (secrets already unwrapped). */
@@ -183,7 +184,7 @@ export function unwrapSecrets(value: unknown): unknown {
     if (Array.isArray(value)) return value.map(unwrapSecrets);
     if (value !== null && typeof value === "object") {
         const record = value as Record<string, unknown>;
-        if (record[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return unwrapSecrets(record.value);
+        if (record[specialSigKey] === specialSecretSig) return unwrapSecrets(record.value);
         return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, unwrapSecrets(v)]));
     }
     return value;
@@ -193,12 +194,12 @@ export function unwrapSecrets(value: unknown): unknown {
  * Pulumi mocks whose `newResource` needs the URN of the resource being registered. The synth tells
  * it through {@link SynthMocks.urnOfNextRegistration} just before the mock monitor calls in.
  */
-export class SynthMocks implements pulumi.runtime.Mocks {
+export class SynthMocks implements Mocks {
     public urnOfNextRegistration = "";
     /** Outputs the engine would mark secret for the resource being registered (`additionalSecretOutputs`). */
     public secretOutputsOfNextRegistration: string[] = [];
 
-    newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+    newResource(args: MockResourceArgs): MockResourceResult {
         const inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
         const ctx: MockContext = { urn: this.urnOfNextRegistration, type: args.type, name: args.name, inputs };
         const computed = COMPUTED_STATE[args.type]?.(ctx) ?? {};
@@ -210,12 +211,12 @@ export class SynthMocks implements pulumi.runtime.Mocks {
         }
         const state: Record<string, unknown> = { ...args.inputs, ...computed };
         for (const key of this.secretOutputsOfNextRegistration) {
-            if (key in state) state[key] = { [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: unwrapSecrets(state[key]) };
+            if (key in state) state[key] = { [specialSigKey]: specialSecretSig, value: unwrapSecrets(state[key]) };
         }
         return { id: args.custom === false ? undefined : mockId(ctx), state };
     }
 
-    call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
+    call(args: MockCallArgs): MockCallResult {
         return unwrapSecrets(args.inputs) as Record<string, unknown>;
     }
 }

@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { isMap, isScalar, isSeq, parseDocument } from "yaml";
-import { SECRET_KEYS, configSchema, unknownKeyProblem } from "../../config";
+import { SECRET_KEYS, configSchema, unknownKeyProblem } from "../../config-schema";
 import { MOCK_K3S_KUBECONFIG } from "./mocks";
 import { CliError } from "./cli";
 import { DeclaredKey, ProjectConfigError, StackValue, applyProjectConfig, stackValueOf } from "./project-config-rules";

@@ -4,7 +4,14 @@
  * rendered text artifact. The offline synth, the tests and the offline policy check all read this.
  */
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
+// Only the parts of Pulumi's SDK the synth itself uses: its mock monitor, config and settings (a
+// tenth of the SDK's load time). The program, and with it the whole SDK, loads in the runner's child;
+// here only when a test runs a program in this process (`program`, below).
+import { RunError } from "@pulumi/pulumi/errors";
+import { setAllConfig } from "@pulumi/pulumi/runtime/config";
+import { setMocks } from "@pulumi/pulumi/runtime/mocks";
+import { specialArchiveSig, specialAssetSig, specialResourceSig, specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+import { disconnect, getMonitor } from "@pulumi/pulumi/runtime/settings";
 import { stringify as toYaml } from "yaml";
 import { filesAtPath } from "../../policies/lib/files";
 import { aliasSpecsOf, resolveAliases } from "./aliases";
@@ -13,7 +20,7 @@ import { reveal } from "./reveal";
 export { reveal };
 import { SynthMocks } from "./mocks";
 import { CliError } from "./cli";
-import { OFFLINE_SYNTH_ENV } from "../../config";
+import { OFFLINE_SYNTH_ENV } from "../../config-schema";
 import { MonitorLike, runUnderRunner } from "./runner";
 import { PROJECT_DIR, StackConfig, readProject, stackConfig } from "./stack-config";
 
@@ -94,7 +101,7 @@ interface MonitorHooks {
     newUrn(parent: string, type: string, name: string): string;
 }
 
-const SIG = pulumi.runtime.specialSigKey;
+const SIG = specialSigKey;
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** Where a file or remote asset or archive is: its `path` or its `uri`, only the one it has (plain JSON, no undefined). */
@@ -109,13 +116,13 @@ export function normalize(value: unknown): unknown {
     if (value === null || typeof value !== "object") return value;
     const record = value as Record<string, unknown>;
     switch (record[SIG]) {
-        case pulumi.runtime.specialSecretSig:
+        case specialSecretSig:
             return { $secret: normalize(record.value) };
-        case pulumi.runtime.specialAssetSig:
+        case specialAssetSig:
             return { $asset: record.text !== undefined ? { text: record.text } : location(record) };
-        case pulumi.runtime.specialArchiveSig:
+        case specialArchiveSig:
             return { $archive: record.assets !== undefined ? normalize(record.assets) : location(record) };
-        case pulumi.runtime.specialResourceSig:
+        case specialResourceSig:
             return { $resource: record.urn };
     }
     const sorted: Record<string, unknown> = {};
@@ -133,7 +140,7 @@ function dropUnawaitedRunErrors(): void {
     if (droppingRunErrors) return;
     droppingRunErrors = true;
     process.on("unhandledRejection", (reason) => {
-        if (pulumi.RunError.isInstance(reason)) return;
+        if (RunError.isInstance(reason)) return;
         console.error(reason);
         process.exitCode = 1;
     });
@@ -150,12 +157,12 @@ export async function synthesize(stack: string, overrides: Record<string, unknow
     // Tells the program (here and in the runner's child, which inherits the environment) that no
     // real deploy follows, so it leaves out warnings only a deploy can act on.
     process.env[OFFLINE_SYNTH_ENV] = "1";
-    pulumi.runtime.setAllConfig(config.values, config.secretKeys);
+    setAllConfig(config.values, config.secretKeys);
     const mocks = new SynthMocks();
     // Also for the runner: the mock monitor names URNs after this process's project and stack.
-    await pulumi.runtime.setMocks(mocks, config.project, stack, false);
+    await setMocks(mocks, config.project, stack, false);
 
-    const monitor = pulumi.runtime.getMonitor() as unknown as MonitorHooks;
+    const monitor = getMonitor() as unknown as MonitorHooks;
     const resources: ResourceRecord[] = [];
     const aliasSpecs = new Map<string, ReturnType<typeof aliasSpecsOf>>();
     const componentOutputs = new Map<string, unknown>();
@@ -186,13 +193,14 @@ export async function synthesize(stack: string, overrides: Record<string, unknow
         forgetProgramModules();
         dropUnawaitedRunErrors();
         try {
-            await pulumi.runtime.runInPulumiStack(program);
+            const { runInPulumiStack } = await import("@pulumi/pulumi/runtime/stack");
+            await runInPulumiStack(program);
         } catch (err) {
-            if (pulumi.RunError.isInstance(err)) throw new SynthConfigError(withStandInHint(err.message, config), customCount());
+            if (RunError.isInstance(err)) throw new SynthConfigError(withStandInHint(err.message, config), customCount());
             throw err;
         } finally {
             // Drain every registration, also after a failure, so none lands in the next run's monitor.
-            await pulumi.runtime.disconnect().catch(() => undefined);
+            await disconnect().catch(() => undefined);
         }
     }
     resources.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
