@@ -14,6 +14,8 @@ import { ALL_LOCATIONS, EU_LOCATIONS, HETZNER_SERVER_TYPES } from "./components/
 import { ARCHON_INTERNAL_RANGE, cidrContains } from "./components/hetzner/pod-network";
 import { ADMIN_CIDR_MIN_PREFIX, wideCidrProblem } from "./components/hetzner/cidr-coverage";
 import { K3S_INSTALLERS, k3sInstaller } from "./components/hetzner/k3s-installers";
+import { registryHosts } from "./components/registry/hosts";
+import { RecordedRelease, ReleaseRecordError, recordedReleaseFor } from "./scripts/lib/release-record";
 
 export const PROJECT = "archon-infra";
 
@@ -294,6 +296,11 @@ export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPa
      * Pulumi CLI usually passes it). Undefined offline, where the cluster's `hcloud` Secret is skipped.
      */
     hcloudTokenForClusterSecret?: pulumi.Output<string>;
+    /**
+     * The release record of `imageTag` when not building (`<releasesDir>/<imageTag>.json`): read here,
+     * before any resource exists, and refused unless it records its digests in this stack's registry.
+     */
+    releaseRecord?: RecordedRelease;
 }
 
 /**
@@ -365,7 +372,18 @@ export function loadConfig(): ArchonConfig {
         kubeconfigSecret: kubeconfig === undefined ? undefined : pulumi.secret(kubeconfig),
         registryPasswordSecret: registryPassword === undefined ? undefined : pulumi.secret(registryPassword),
         hcloudTokenForClusterSecret: clusterHcloudToken(hcloudTokenForCluster),
+        releaseRecord: c.buildImages ? undefined : releaseRecordOf(c.imageTag, c.releasesDir, registryHosts(c.domain, c.registryServer).pull),
     };
+}
+
+/** The release record of `tag` usable with `registry` (scripts/lib/release-record.ts), as a config refusal. */
+function releaseRecordOf(tag: string, releasesDir: string | undefined, registry: string): RecordedRelease | undefined {
+    try {
+        return recordedReleaseFor(releasesDir ?? "releases", tag, registry, pulumi.getStack());
+    } catch (error) {
+        if (error instanceof ReleaseRecordError) throw new ConfigError(`${PROJECT}:imageTag = ${JSON.stringify(tag)}: ${error.message}`);
+        throw error;
+    }
 }
 
 /** Set (to "1") by the offline synth for the program it runs (scripts/lib/synthesize.ts). */
