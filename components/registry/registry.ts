@@ -7,10 +7,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
 import { ConfigError } from "../../config";
 import { ServiceSpec } from "../services/catalog";
+import { IMAGES } from "../services/versions";
 import { registryHosts } from "./hosts";
 
-/** The upstream registry image (CNCF distribution 2.8), pinned. */
-export const REGISTRY_IMAGE = "registry:2.8.3"; // confirmed: public pins incl. digest registry:2.8.3@sha256:a3d8aaa6... (search 2026)
+/** The upstream registry image (CNCF distribution 2.8), pinned with the other third-party images. */
+export const REGISTRY_IMAGE = IMAGES.registry;
 /** The private registry's PULL user (hosts, nodes, imagePullSecrets): the read-only instance only. */
 export const REGISTRY_USER = "archon";
 /** The private registry's PUSH user: the only user of the instance that writes; given to the image build alone. */

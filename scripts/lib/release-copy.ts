@@ -3,45 +3,11 @@
  * stack's registry, then read back from the host that stack pulls from. skopeo does the registry
  * work (`copy --all --preserve-digests`: the index, every platform manifest and the SBOM and
  * provenance attestations byte for byte, or it fails; `inspect --raw`: the manifest bytes a pull
- * by tag receives, whose sha256 is the digest). Credentials come from skopeo's auth file
- * (`skopeo login`, or REGISTRY_AUTH_FILE); registries and their TLS from containers-registries.conf.
+ * by tag receives, whose sha256 is the digest: scripts/lib/skopeo.ts).
  */
-import { spawnSync } from "child_process";
-import * as crypto from "crypto";
 import { RegistryHosts } from "../../components/registry/hosts";
 import { ReleaseRecordError, ReleaseRecordFile, buildRegistry, recordedDigests, recordedRegistries } from "./release-record";
-
-/** What a tag resolves to in a registry: its digest, or nothing when the registry has no such tag. */
-export type Resolved = { digest: string } | { missing: string };
-
-/** Runs skopeo; a missing binary is one line naming the package. */
-function skopeo(args: string[]): { status: number; stdout: Buffer; stderr: string } {
-    const result = spawnSync("skopeo", args, { maxBuffer: 64 * 1024 * 1024, timeout: 30 * 60_000 });
-    if (result.error) {
-        const code = (result.error as NodeJS.ErrnoException).code;
-        throw new ReleaseRecordError(code === "ENOENT" ? "skopeo is not installed: apt-get install -y skopeo (the workflows do)" : `skopeo: ${result.error.message}`);
-    }
-    return { status: result.status ?? 1, stdout: result.stdout, stderr: result.stderr.toString() };
-}
-
-/** The last line skopeo wrote, without logrus' time and level prefix. */
-function skopeoMessage(stderr: string): string {
-    const line = stderr.trim().split("\n").pop() ?? "";
-    return /msg="((?:[^"\\]|\\.)*)"/.exec(line)?.[1].replace(/\\"/g, '"') ?? line;
-}
-
-/**
- * The digest `reference` (`host/name:tag`) resolves to: sha256 of the manifest bytes the registry
- * serves for it. A tag the registry does not have is `missing` (distribution answers
- * MANIFEST_UNKNOWN / NAME_UNKNOWN); any other failure throws.
- */
-export function resolveDigest(reference: string): Resolved {
-    const result = skopeo(["inspect", "--raw", "--retry-times", "3", `docker://${reference}`]);
-    if (result.status === 0) return { digest: `sha256:${crypto.createHash("sha256").update(result.stdout).digest("hex")}` };
-    const message = skopeoMessage(result.stderr);
-    if (/manifest unknown|name unknown|not found/i.test(message)) return { missing: message };
-    throw new ReleaseRecordError(`cannot read ${reference}: ${message}`);
-}
+import { resolveDigest, skopeo, skopeoMessage } from "./skopeo";
 
 export interface CopyStep {
     image: string;
