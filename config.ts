@@ -183,6 +183,13 @@ export const configSchema = z
         if (wide !== undefined && c.allowWideAdminCidrs !== true) {
             fail("sshAllowedCidrs", `opens SSH${c.target === "k3s" ? " and the Kubernetes API" : ""} to too much of the internet: ${wide}; list operator addresses (/${ADMIN_CIDR_MIN_PREFIX.ipv4} IPv4, /${ADMIN_CIDR_MIN_PREFIX.ipv6} IPv6 at most), or set allowWideAdminCidrs: true to accept it explicitly`);
         }
+        // The CCM and CSI driver hold their token in kube-system/hcloud: their own, never the deploy's
+        // (README "Who can read what"), so either can be revoked alone.
+        if (c.target === "k3s" && c.hcloudTokenForCluster === undefined) {
+            fail("hcloudTokenForCluster", "k3s needs the cluster's own Hetzner token for its CCM and CSI driver, separate from the deploy's HCLOUD_TOKEN: create one in the Hetzner Console and pulumi config set --secret hcloudTokenForCluster <token>");
+        } else if (c.hcloudTokenForCluster !== undefined && c.hcloudTokenForCluster === process.env.HCLOUD_TOKEN) {
+            fail("hcloudTokenForCluster", "is the deploy's own HCLOUD_TOKEN; give the cluster a token of its own (Hetzner Console, Security, API tokens), so a token read from the cluster is not the deploy's and each can be revoked alone");
+        }
         if (c.target === "k3s" && !k3sInstaller(c.k3sVersion)) {
             fail("k3sVersion", `has no verified installer checksum; use ${Object.keys(K3S_INSTALLERS).join(", ")}, or add its commit and install.sh sha256 to components/hetzner/k3s-installers.ts`);
         }
@@ -292,8 +299,7 @@ export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPa
     registryPasswordSecret?: pulumi.Output<string>;
     /**
      * Hetzner API token the k3s cluster's cloud controller manager and CSI driver use, as a secret:
-     * `hcloudTokenForCluster`, else the provider's own `hcloud:token`, else `HCLOUD_TOKEN` (how the
-     * Pulumi CLI usually passes it). Undefined offline, where the cluster's `hcloud` Secret is skipped.
+     * `hcloudTokenForCluster`, required on k3s and refused when it is the deploy's HCLOUD_TOKEN.
      */
     hcloudTokenForClusterSecret?: pulumi.Output<string>;
     /**
@@ -448,13 +454,9 @@ function plaintextSecretProblem(): string | undefined {
     return `${PROJECT}:${plain[0]} is stored in plain text; it is a secret: pulumi config set --secret ${plain[0]} <value> (this encrypts it in the stack file)`;
 }
 
-/** The cluster's Hetzner token: the explicit key, else the hcloud provider's token (config or environment). */
+/** The cluster's own Hetzner token (`hcloudTokenForCluster`, required on k3s): never the provider's. */
 function clusterHcloudToken(explicit: string | undefined): pulumi.Output<string> | undefined {
-    if (explicit !== undefined) return pulumi.secret(explicit);
-    const providerToken = new pulumi.Config("hcloud").getSecret("token");
-    if (providerToken !== undefined) return providerToken;
-    const environmentToken = process.env.HCLOUD_TOKEN;
-    return environmentToken ? pulumi.secret(environmentToken) : undefined;
+    return explicit === undefined ? undefined : pulumi.secret(explicit);
 }
 
 function describeIssues(issues: readonly z.core.$ZodIssue[], raw: Record<string, unknown>): string {
