@@ -8,6 +8,7 @@
  *       refuses a tag without a passed scan; with --stack, also one not recorded in that stack's
  *       registry; --online reads every image back from that registry by tag (skopeo)
  *   npm run release -- show --stack <name>               prints the imageTag the stack file pins
+ *   npm run release -- hosts --stack <name>              prints the stack's registry pull and push hosts
  *   npm run release -- bump --stack <name> --tag <tag>  sets imageTag in Pulumi.<stack>.yaml
  * `--digests <dir>` holds one file per image, named after it, containing `repository@sha256:...`.
  */
@@ -41,6 +42,12 @@ function main(): void {
         case "show": {
             const [stack] = required(flags, "stack");
             console.log(stackImageTag(PROJECT_DIR, stack, project()));
+            return;
+        }
+        case "hosts": {
+            const [stack] = required(flags, "stack");
+            const hosts = stackRegistryHosts(PROJECT_DIR, stack, project());
+            console.log(`${hosts.pull} ${hosts.push}`);
             return;
         }
         case "verify": {
@@ -82,7 +89,7 @@ function main(): void {
             return;
         }
         default:
-            throw new CliError("say record, copy, verify, show or bump, e.g. npm run release -- verify --tag sha-1a2b3c4");
+            throw new CliError("say record, copy, verify, show, hosts or bump, e.g. npm run release -- verify --tag sha-1a2b3c4");
     }
 }
 
