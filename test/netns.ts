@@ -15,15 +15,19 @@ import { requireTool } from "./helpers";
 export class TestNamespace {
     private constructor(private readonly holder: ChildProcess, private readonly dir: string) {}
 
-    /** Starts the namespace; `hosts` maps host names to loopback addresses (127.x.y.z). */
-    static async start(hosts: Record<string, string>): Promise<TestNamespace> {
+    /**
+     * Starts the namespace; `hosts` maps host names to loopback addresses (127.x.y.z), `binds` mounts
+     * the test's directories over system ones inside it only (e.g. its own /etc/containers).
+     */
+    static async start(hosts: Record<string, string>, binds: Record<string, string> = {}): Promise<TestNamespace> {
         requireTool("unshare", "util-linux");
         requireTool("nsenter", "util-linux");
         requireTool("ip", "iproute2");
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "archon-netns-"));
         const hostsFile = path.join(dir, "hosts");
         fs.writeFileSync(hostsFile, ["127.0.0.1 localhost", ...Object.entries(hosts).map(([name, address]) => `${address} ${name}`)].join("\n") + "\n");
-        const holder = spawn("unshare", ["-n", "-m", "--propagation", "private", "sh", "-c", `ip link set lo up && mount --bind '${hostsFile}' /etc/hosts && echo ready && exec sleep 86400`], { stdio: ["ignore", "pipe", "pipe"] });
+        const mounts = [[hostsFile, "/etc/hosts"], ...Object.entries(binds).map(([target, source]) => [source, target])].map(([source, target]) => `mount --bind '${source}' '${target}'`).join(" && ");
+        const holder = spawn("unshare", ["-n", "-m", "--propagation", "private", "sh", "-c", `ip link set lo up && ${mounts} && echo ready && exec sleep 86400`], { stdio: ["ignore", "pipe", "pipe"] });
         let output = "";
         await new Promise<void>((resolve, reject) => {
             holder.stdout!.on("data", (chunk) => {

@@ -11,15 +11,22 @@ import { parse as parseYaml, stringify as toYaml } from "yaml";
 import {
     REGISTRY_CONFIG_PATH, REGISTRY_DATA_PATH, REGISTRY_HTPASSWD_PATH, REGISTRY_PUSH_CONFIG_PATH, REGISTRY_PUSH_HTPASSWD_PATH, REGISTRY_SERVE_PATH,
 } from "../components/registry/registry";
-import { SynthResult } from "../scripts/lib/synthesize";
+import { reveal, SynthResult } from "../scripts/lib/synthesize";
 import { requireTool } from "./helpers";
 
-/** The rendered file of the registry service at `containerPath` (Compose renders one file per mount). */
+/**
+ * The registry container's file at `containerPath`: on Compose as the project renders it (one file
+ * per mount), else as the Registry component registered it (what the Kubernetes ConfigMap and
+ * Secret carry).
+ */
 export function registryFile(result: SynthResult, containerPath: string): string {
     const suffix = containerPath.startsWith("/auth/") ? `registry${containerPath}` : `registry/${containerPath.slice(1).replace(/\//g, "_")}`;
     const key = Object.keys(result.files).find((file) => file.startsWith("project/") && file.endsWith(suffix));
-    if (!key) throw new Error(`the synth renders no registry file for ${containerPath} (${suffix}); there are: ${Object.keys(result.files).filter((f) => f.includes("registry")).join(", ")}`);
-    return result.files[key];
+    if (key) return result.files[key];
+    const registry = Object.entries(result.componentOutputs).find(([urn]) => /archon:infra:Registry::registry$/.test(urn))?.[1];
+    const files = reveal(registry?.files ?? {}) as Record<string, string>;
+    if (typeof files[containerPath] !== "string") throw new Error(`the synth has no registry file ${containerPath}; there are: ${Object.keys(files).join(", ")}`);
+    return files[containerPath];
 }
 
 export interface StagedRegistry {
@@ -34,8 +41,10 @@ export interface StagedRegistry {
 /**
  * Writes the rendered registry files into `dir`, with the read-only instance listening on
  * `readAddr` and the read-write one on `pushAddr` (host:port); `data` may be shared with nothing else.
+ * With `plainHttp`, the public URL each instance writes into its Location headers is http:// (no
+ * TLS proxy in front in that test; the stack's ingress terminates TLS).
  */
-export function stageRegistry(result: SynthResult, dir: string, readAddr: string, pushAddr: string): StagedRegistry {
+export function stageRegistry(result: SynthResult, dir: string, readAddr: string, pushAddr: string, plainHttp = false): StagedRegistry {
     const registryBinary = requireTool("docker-registry", "docker-registry");
     const busybox = requireTool("busybox", "busybox");
     const at = (containerPath: string) => path.join(dir, containerPath.slice(1));
@@ -45,11 +54,12 @@ export function stageRegistry(result: SynthResult, dir: string, readAddr: string
     fs.symlinkSync(registryBinary, path.join(dir, "bin", "registry"));
     for (const [configPath, addr] of [[REGISTRY_CONFIG_PATH, readAddr], [REGISTRY_PUSH_CONFIG_PATH, pushAddr]] as const) {
         const config = parseYaml(registryFile(result, configPath)) as {
-            http: { addr: string; debug?: { addr: string } };
+            http: { addr: string; host: string; debug?: { addr: string } };
             storage: { filesystem: { rootdirectory: string } };
             auth: { htpasswd: { path: string } };
         };
         config.http.addr = addr;
+        if (plainHttp) config.http.host = config.http.host.replace(/^https:/, "http:");
         if (config.http.debug) config.http.debug.addr = "127.0.0.1:0";
         config.storage.filesystem.rootdirectory = data;
         config.auth.htpasswd.path = at(config.auth.htpasswd.path);
