@@ -12,7 +12,9 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ALL_LOCATIONS, EU_LOCATIONS, HETZNER_SERVER_TYPES } from "./components/hetzner/server-types";
 import { ARCHON_INTERNAL_RANGE, cidrContains } from "./components/hetzner/pod-network";
-import { ADMIN_CIDR_MIN_PREFIX, wideCidrProblem } from "./components/hetzner/cidr-coverage";
+import { ADMIN_CIDR_MIN_PREFIX, hostBitsProblem, wideCidrProblem } from "./components/hetzner/cidr-coverage";
+import { bucketNameProblem } from "./components/backups/bucket-name";
+import { cronScheduleProblem, dailyTime } from "./components/backups/cron-schedule";
 import { K3S_INSTALLERS, k3sInstaller } from "./components/hetzner/k3s-installers";
 import { registryHosts } from "./components/registry/hosts";
 import { RecordedRelease, ReleaseRecordError, recordedReleaseFor } from "./scripts/lib/release-record";
@@ -36,6 +38,12 @@ const PRODUCTION_TAG = /^sha-[0-9a-f]{7,40}$/;
 /** Every `sha-` tag, on any stack: the commit's hex digits, as CI tags its builds. */
 const SHA_TAG = /^sha-/;
 /**
+ * A release version, the other pinned tag staging takes: `v` + MAJOR.MINOR.PATCH (semver, with an
+ * optional pre-release such as v0.2.0-rc.1). `v1` and `v1.2` are moving tags by convention (they
+ * follow the newest v1.x / v1.2.x), and words such as `release` or `stable` name no build at all.
+ */
+const RELEASE_TAG = /^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
+/**
  * A tag that is a bare number. Written unquoted in a stack file, YAML reads it as a number and the
  * Pulumi CLI hands the program that number as text (`1.10` -> "1.1", `0x1F` -> "31"), so the tag
  * the program sees is not the one written. The synth sees the raw YAML and names the exact case;
@@ -55,6 +63,9 @@ const serverType = z.string().refine((v) => v in HETZNER_SERVER_TYPES, {
 
 const cidr = z.union([z.cidrv4(), z.cidrv6()], {
     error: "not a CIDR block; write addresses as 203.0.113.7/32 or 2001:db8::/48",
+}).superRefine((block, ctx) => {
+    const problem = hostBitsProblem(block);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
 });
 
 const kubeconfigText = z.string().refine(isKubeconfig, {
@@ -120,6 +131,9 @@ export const configSchema = z
             })
             .refine((t) => !SHA_TAG.test(t) || PRODUCTION_TAG.test(t), {
                 message: "is a sha- tag without a commit: write sha-<commit> with 7-40 lower-case hex digits, as CI tags its builds",
+            })
+            .refine((t) => SHA_TAG.test(t) || RELEASE_TAG.test(t), {
+                message: "is not a pinned tag: use sha-<commit> (as CI tags each build) or a full release version vMAJOR.MINOR.PATCH such as v0.1.0 (tags like v1 or v1.2 move with each release)",
             }),
         buildImages: z.boolean({ error: "must be true or false" }),
         archonSourceDir: z.string().optional(),
@@ -147,12 +161,18 @@ export const configSchema = z
             .optional(),
         hcloudTokenForCluster: z.string().min(1, { message: "is empty; set the Hetzner API token the cluster's CCM/CSI use: pulumi config set --secret hcloudTokenForCluster <token>" }).optional(),
         podCidr: z.cidrv4({ error: "must be the existing cluster's pod CIDR as IPv4 CIDR, e.g. 172.20.0.0/16 (kubectl cluster-info dump | grep -m1 cluster-cidr)" }).optional(),
-        backupEndpoint: z.url({ error: "must be the https URL of the S3-compatible endpoint, e.g. https://fsn1.your-objectstorage.com" }).optional(),
-        backupBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "must be an S3 bucket name (3-63 lower-case letters, digits, '.', '-'), e.g. archon-backups-staging" }).optional(),
+        backupEndpoint: z.url({ protocol: /^https$/, error: "must be the https URL of the S3-compatible endpoint, e.g. https://fsn1.your-objectstorage.com (restic sends the keys with every request)" }).optional(),
+        backupBucket: z.string().superRefine((name, ctx) => {
+            const problem = bucketNameProblem(name);
+            if (problem !== undefined) ctx.addIssue({ code: "custom", message: `${problem}; e.g. archon-backups-staging` });
+        }).optional(),
         backupRegion: z.string().regex(/^[a-z0-9-]+$/, { message: "must be the S3 region of the endpoint, e.g. fsn1" }).optional(),
         backupAccessKeyId: z.string().min(1, { message: "is empty; set the object storage access key: pulumi config set --secret backupAccessKeyId <key>" }).optional(),
         backupSecretAccessKey: z.string().min(1, { message: "is empty; set the object storage secret key: pulumi config set --secret backupSecretAccessKey <key>" }).optional(),
-        backupSchedule: z.string().regex(/^(\S+ ){4}\S+$/, { message: "must be a cron schedule of five fields (UTC), e.g. \"17 3 * * *\"" }).default("17 3 * * *"),
+        backupSchedule: z.string().superRefine((schedule, ctx) => {
+            const problem = cronScheduleProblem(schedule);
+            if (problem !== undefined) ctx.addIssue({ code: "custom", message: `is not a cron schedule the Kubernetes API accepts: ${problem}; e.g. "17 3 * * *" (UTC)` });
+        }).default("17 3 * * *"),
         backupKeepDaily: z.number({ error: "must be a whole number of daily backups to keep, 1 or more" }).int({ message: "must be a whole number of daily backups to keep, 1 or more" }).min(1, { message: "must be 1 or more (the newest backup is always kept)" }).max(366).default(7),
         backupKeepWeekly: z.number({ error: "must be a whole number of weekly backups to keep, 0 or more" }).int({ message: "must be a whole number of weekly backups to keep, 0 or more" }).min(0, { message: "must be 0 or more" }).max(520).default(4),
         smtpHost: z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i, { message: "must be the SMTP server's host name, e.g. smtp.example.com" }).optional(),
@@ -230,16 +250,16 @@ export const configSchema = z
             }
         }
         if (c.archonSourceDir !== undefined && !fs.existsSync(path.join(c.archonSourceDir, "migration", "complete_setup.sql"))) {
-            fail("archonSourceDir", "has no migration/complete_setup.sql; point it at an Archon checkout of tag v0.1.0 (branch archive/v1-task-management-rag)");
+            fail("archonSourceDir", "has no migration/complete_setup.sql; point it at a checkout of the pinned Archon commit (images/archon-source.json)");
         }
         if (c.buildImages) {
             if (!c.archonSourceDir) {
-                fail("archonSourceDir", "buildImages is true, so set archonSourceDir to an Archon checkout (tag v0.1.0 or branch archive/v1-task-management-rag)");
+                fail("archonSourceDir", "buildImages is true, so set archonSourceDir to a checkout of the pinned Archon commit (images/archon-source.json)");
             } else if (!fs.existsSync(path.join(c.archonSourceDir, "python", "Dockerfile.server"))) {
-                fail("archonSourceDir", "is not an Archon v1 checkout (python/Dockerfile.server is missing); check out Archon's tag v0.1.0");
+                fail("archonSourceDir", "is not an Archon v1 checkout (python/Dockerfile.server is missing); check out the pinned Archon commit (images/archon-source.json)");
             }
         }
-        if (c.target === "compose" && !/^\d{1,2} \d{1,2} \* \* \*$/.test(c.backupSchedule)) {
+        if (c.target === "compose" && cronScheduleProblem(c.backupSchedule) === undefined && dailyTime(c.backupSchedule) === undefined) {
             fail("backupSchedule", "Compose runs backups once a day: write it as \"M H * * *\" (UTC), e.g. \"17 3 * * *\"");
         }
         if ((c.backupAccessKeyId === undefined) !== (c.backupSecretAccessKey === undefined)) {
@@ -404,6 +424,13 @@ export function isOfflineSynth(): boolean {
     return process.env[OFFLINE_SYNTH_ENV] === "1";
 }
 
+/**
+ * Config namespaces something in this program reads: the project's own, the providers' (hcloud,
+ * kubernetes, docker, command, random, tls, time: each package reads `<name>:*`) and Pulumi's
+ * (`pulumi:disable-default-providers`, `pulumi:tags`).
+ */
+export const KNOWN_NAMESPACES: readonly string[] = [PROJECT, "hcloud", "kubernetes", "docker", "command", "random", "tls", "time", "pulumi"];
+
 /** Every key config.ts knows, without the project prefix. */
 export const KNOWN_KEYS: readonly string[] = Object.keys(configSchema.shape);
 
@@ -432,6 +459,12 @@ export function closestKey(name: string): string {
  * (`hcloud:token`) belong to their providers.
  */
 export function unknownKeyProblem(keys: readonly string[], where = "the stack's config", alsoKnown: readonly string[] = []): string | undefined {
+    const foreign = keys.filter((k) => k.includes(":") && !KNOWN_NAMESPACES.includes(k.slice(0, k.indexOf(":")))).sort()[0];
+    if (foreign !== undefined) {
+        const [namespace, name] = [foreign.slice(0, foreign.indexOf(":")), foreign.slice(foreign.indexOf(":") + 1)];
+        const meant = KNOWN_KEYS.includes(name) ? `${PROJECT}:${name}` : `${PROJECT}:${closestKey(name)}`;
+        return `${foreign} in ${where} is in namespace "${namespace}", which no project or provider of this program reads (the Pulumi CLI would keep it for a project named ${namespace}); did you mean ${meant}? Fix it: pulumi config rm ${foreign}, then pulumi config set ${meant.slice(PROJECT.length + 1)} <value>`;
+    }
     const unknown = keys.filter((k) => k.startsWith(`${PROJECT}:`)).map((k) => k.slice(PROJECT.length + 1)).filter((k) => !KNOWN_KEYS.includes(k) && !alsoKnown.includes(k)).sort();
     if (unknown.length === 0) return undefined;
     const key = unknown[0];

@@ -8,7 +8,7 @@ import { Platform } from "./components/hetzner";
 import { PublicDns } from "./components/hetzner/dns";
 import { ArchonImages, ArchonImagesPresence, DEFAULT_RELEASES_DIR, DeferredResources, Registry, RegistryLogin, RegistryReady, releaseRecord } from "./components/registry";
 import { ARCHON_MCP_USER, ARCHON_UI_USER, Secrets, basicAuthorization } from "./components/secrets";
-import { Workloads } from "./components/services";
+import { Workloads, mcpClientConfig } from "./components/services";
 import { backupRecord } from "./components/backups/postgres-backup";
 
 const config = loadConfig();
@@ -133,6 +133,8 @@ export const archonAccess = pulumi.secret({
         user: ARCHON_MCP_USER,
         password: secrets.archonMcpPassword,
         authorizationHeader: secrets.archonMcpPassword.apply((password) => basicAuthorization(ARCHON_MCP_USER, password)),
+        // Ready to paste into an MCP client (Archon's own MCP page shows an http :8051 address without the credential).
+        client: secrets.archonMcpPassword.apply((password) => mcpClientConfig(`${workloads.urls.mcp}/mcp`, basicAuthorization(ARCHON_MCP_USER, password))),
     },
 });
 

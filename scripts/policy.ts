@@ -29,7 +29,8 @@ function readJson<T>(file: string, flag: string): T {
 }
 import { PolicyPackConfig, checkResources, committedPolicyConfig, formatViolations } from "./lib/policy-check";
 import { PROJECT } from "../config";
-import { ResourceRecord, synthesize } from "./lib/synthesize";
+import { MissingRenderedFilesError } from "../policies/lib/files";
+import { ResourceRecord, safeName, synthesize } from "./lib/synthesize";
 import { StackConfigError, listStacks, parseOverride, stackConfig } from "./lib/stack-config";
 
 interface Loaded {
@@ -54,7 +55,35 @@ async function load(stack: string, overrides: Record<string, unknown>, from: str
     const stacks = new Set([...resources.map((r) => /^urn:pulumi:([^:]+)::/.exec(String(r.urn))?.[1]), outputs.stack?.name].filter((s): s is string => s !== undefined));
     const other = [...stacks].find((s) => s !== stack);
     if (other !== undefined) throw new UsageError(`--from ${from}: holds the synth of stack ${other}, not ${stack}; run npm run synth -- --stack ${stack} --out <dir> and pass that`);
+    for (const resource of resources) relocateRenderedFiles(resource, from, stack);
     return { resources, environment: outputs.stack?.environment };
+}
+
+/**
+ * Points every path-based archive or asset of `resource` (the Compose project a CopyToRemote
+ * delivers) at the synth's own copy under `<from>/files/<resource>/`, which `--from` hands over
+ * with resources.json; the path the synth recorded (a temporary directory of the machine that
+ * rendered it) only when that copy is absent. Neither on disk is an error: the check fails closed
+ * instead of passing a project it cannot see.
+ */
+function relocateRenderedFiles(resource: ResourceRecord, from: string, stack: string): void {
+    const walk = (value: unknown): void => {
+        if (Array.isArray(value)) return value.forEach(walk);
+        if (value === null || typeof value !== "object") return;
+        const object = value as Record<string, unknown>;
+        for (const key of ["$archive", "$asset"]) {
+            const located = object[key] as { path?: unknown } | undefined;
+            if (located === null || typeof located !== "object" || typeof located.path !== "string") continue;
+            const copy = path.join(from, "files", safeName(resource.name), key === "$asset" ? path.basename(located.path) : "");
+            if (fs.existsSync(copy)) located.path = copy;
+            else if (!fs.existsSync(located.path)) {
+                throw new MissingRenderedFilesError(`${copy} (and at ${located.path}, where the synth wrote them) of ${resource.name}`, `run npm run synth -- --stack ${stack} --out ${from} again`);
+            }
+            return;
+        }
+        Object.values(object).forEach(walk);
+    };
+    walk(resource.inputs);
 }
 
 async function main(): Promise<void> {
@@ -87,4 +116,4 @@ async function main(): Promise<void> {
     if (mandatory > 0) process.exitCode = 1;
 }
 
-runCli(main);
+runCli(main, [MissingRenderedFilesError]);

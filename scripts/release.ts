@@ -1,6 +1,6 @@
 /**
  * Release bookkeeping for the workflows (and for a person when CI is down):
- *   npm run release -- record --tag sha-<c> --archon-commit <sha> --archon-ref <ref> --digests <dir> --scan passed|failed --tool <t> --run <url>
+ *   npm run release -- record --tag sha-<c> --archon-commit <sha> --archon-ref <ref> --digests <dir> [--packages <dir>] --scan passed|failed --tool <t> --run <url>
  *   npm run release -- copy --tag sha-<c> --stack <name> --run <url> [--from <registry>]
  *       copies every image by digest into the stack's registry (skopeo), reads it back from the
  *       host the stack pulls from, and records that registry in releases/<tag>.json
@@ -10,7 +10,9 @@
  *   npm run release -- show --stack <name>               prints the imageTag the stack file pins
  *   npm run release -- hosts --stack <name>              prints the stack's registry pull and push hosts
  *   npm run release -- bump --stack <name> --tag <tag>  sets imageTag in Pulumi.<stack>.yaml
- * `--digests <dir>` holds one file per image, named after it, containing `repository@sha256:...`.
+ * `--digests <dir>` holds one file per image, named after it, containing `repository@sha256:...`;
+ * `--packages <dir>` one `<image>.json` per Python image, `{name: version}` as the image holds them.
+ * The commit must be the pinned one (images/archon-source.json), whose lock digests the record keeps.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -19,6 +21,7 @@ import { CliError, parseCli, runCli } from "./lib/cli";
 import { checkRegistry, copyRelease } from "./lib/release-copy";
 import { ReleaseRecordError, bumpImageTag, recordCopy, recordedRegistries, stackImageTag, stackRegistryHosts, verifiedRecord, writeRecord } from "./lib/release-record";
 import { PROJECT_DIR, readProject } from "./lib/stack-config";
+import { loadArchonSource } from "../components/registry/archon-source";
 
 function required(values: Record<string, string | boolean | undefined>, ...names: string[]): string[] {
     return names.map((name) => {
@@ -32,7 +35,7 @@ function main(): void {
     const { values, positionals } = parseCli({
         allowPositionals: true,
         options: {
-            ...Object.fromEntries(["tag", "stack", "archon-commit", "archon-ref", "digests", "scan", "tool", "run", "from"].map((o) => [o, { type: "string" as const }])),
+            ...Object.fromEntries(["tag", "stack", "archon-commit", "archon-ref", "digests", "packages", "scan", "tool", "run", "from"].map((o) => [o, { type: "string" as const }])),
             online: { type: "boolean" as const, default: false },
         },
     });
@@ -81,9 +84,16 @@ function main(): void {
         case "record": {
             const [tag, archonCommit, archonRef, digests, scan, tool, run] = required(flags, "tag", "archon-commit", "archon-ref", "digests", "scan", "tool", "run");
             const images = Object.fromEntries(fs.readdirSync(digests).sort().map((image) => [image, fs.readFileSync(path.join(digests, image), "utf8").trim()]));
+            const pin = loadArchonSource();
+            if (archonCommit !== pin.commit) throw new ReleaseRecordError(`--archon-commit ${archonCommit} is not the pinned Archon commit ${pin.commit} (images/archon-source.json)`);
+            const packagesDir = typeof flags.packages === "string" ? flags.packages : undefined;
+            const packages = packagesDir === undefined ? undefined : Object.fromEntries(fs.readdirSync(packagesDir).filter((f) => f.endsWith(".json")).sort()
+                .map((f) => [path.basename(f, ".json"), JSON.parse(fs.readFileSync(path.join(packagesDir, f), "utf8")) as Record<string, string>]));
             const file = writeRecord(PROJECT_DIR, {
                 tag, archonCommit, archonRef, images, run,
                 scan: { tool, policy: "no fixable CRITICAL vulnerability", result: scan as "passed" | "failed" },
+                locks: pin.files,
+                packages,
             });
             console.log(`recorded ${path.relative(PROJECT_DIR, file)}`);
             return;

@@ -8,6 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseCli, runCli, UsageError } from "./lib/cli";
+import { billableItems, fetchPricing, pricesFromApi } from "./lib/cost";
 import { prepareOutDir } from "./lib/out-dir";
 import { planMarkdown, planOf, planSummary } from "./lib/plan";
 import { synthesize } from "./lib/synthesize";
@@ -22,6 +23,9 @@ async function main(): Promise<void> {
             stack: { type: "string" },
             config: { type: "string", multiple: true, default: [] },
             out: { type: "string" },
+            // Prices from Hetzner's Cloud API (GET /v1/pricing) with HCLOUD_TOKEN, instead of the
+            // committed table: what a deploy job with a token prints. The only network call the synth makes.
+            "live-prices": { type: "boolean", default: false },
         },
     });
     if (!values.stack) throw new UsageError(`--stack is required; the stacks are ${listStacks().join(", ")}`);
@@ -31,6 +35,8 @@ async function main(): Promise<void> {
     // Checked before the program runs, so a refused directory costs nothing; prepared after it
     // succeeded, so a failed synth leaves the previous output in place.
     prepareOutDir(given, PROJECT_DIR, process.cwd(), { dryRun: true });
+    const token = process.env.HCLOUD_TOKEN;
+    if (values["live-prices"] && !token) throw new UsageError("--live-prices needs HCLOUD_TOKEN (a read-only Hetzner Cloud token is enough)");
     const result = await synthesize(values.stack, overrides);
     prepareOutDir(given, PROJECT_DIR);
     fs.writeFileSync(path.join(out, "resources.json"), JSON.stringify(result.resources, null, 2) + "\n");
@@ -41,7 +47,10 @@ async function main(): Promise<void> {
         // Env files and secret files as the host holds them: readable by their owner only.
         fs.writeFileSync(target, text, { mode: SECRET_FILE.test(file) ? 0o600 : 0o644 });
     }
-    const plan = planOf(result);
+    const location = billableItems(result.resources).find((item) => item.location !== undefined)?.location ?? "fsn1";
+    const plan = values["live-prices"] && token
+        ? planOf(result, pricesFromApi(await fetchPricing(token), location, new Date().toISOString().slice(0, 10)))
+        : planOf(result);
     const planFile = path.join(out, "plan.md");
     fs.writeFileSync(planFile, planMarkdown(plan));
     const shown = path.relative(process.cwd(), out) || ".";

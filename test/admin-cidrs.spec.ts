@@ -6,7 +6,7 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, loadConfig } from "../config";
-import { coveredAddresses, wideCidrProblem } from "../components/hetzner/cidr-coverage";
+import { coveredAddresses, hostBitsProblem, wideCidrProblem } from "../components/hetzner/cidr-coverage";
 import { checkResources } from "../scripts/lib/policy-check";
 import { ResourceRecord } from "../scripts/lib/synthesize";
 import { stackConfig } from "../scripts/lib/stack-config";
@@ -71,11 +71,16 @@ describe("admin CIDR allowlists (issue 12.3)", () => {
 
     for (const [what, cidrs] of WIDE) {
         it(`config refuses ${what} (${cidrs.join(", ")}) on both targets`, () => {
+            // Host bits are refused first (config names the network); the width is then judged on what the
+            // firewall would open, which the policy below does for a resource written that way.
+            const expected = cidrs.some((c) => hostBitsProblem(c) !== undefined)
+                ? /sshAllowedCidrs = .*has host bits set: write the network 128\.0\.0\.0\/1/
+                : /sshAllowedCidrs = .*opens SSH.* to too much of the internet.*allowWideAdminCidrs: true/;
             for (const stack of ["staging", "production"]) {
                 const message = refusal(stack, { sshAllowedCidrs: cidrs });
-                assert.match(message ?? "accepted", /sshAllowedCidrs = .*opens SSH.* to too much of the internet.*allowWideAdminCidrs: true/, stack);
+                assert.match(message ?? "accepted", expected, stack);
             }
-            assert.match(refusal("production", { sshAllowedCidrs: cidrs }) ?? "", /SSH and the Kubernetes API/);
+            if (cidrs.every((c) => hostBitsProblem(c) === undefined)) assert.match(refusal("production", { sshAllowedCidrs: cidrs }) ?? "", /SSH and the Kubernetes API/);
         });
 
         it(`policy firewall-admin-ports catches ${what} on 22 and 6443`, async () => {

@@ -1,7 +1,8 @@
 /**
  * The alert rules of every kind of stack, as the synth renders them: `promtool check rules`, and
  * `promtool test rules` with a test where each alert fires and one where it stays quiet, on input
- * series named as their producers name them (test/fixtures/promtool/alert-cases.ts). Also the
+ * series named as their producers name them, expecting the summary and description written there
+ * (test/fixtures/promtool/alert-cases.ts). Also the
  * Alertmanager configuration (`amtool check-config`).
  */
 import { strict as assert } from "assert";
@@ -42,8 +43,7 @@ describe("alert rules (promtool, amtool)", () => {
 
             it("passes `promtool test rules`: every alert fires on its bad case and stays quiet on its good one", () => {
                 requireTool("promtool", "prometheus");
-                const descriptions = Object.fromEntries(groups.flatMap((g) => g.rules).filter((r) => r.annotations?.description).map((r) => [r.alert, r.annotations!.description!]));
-                const tests = alertRuleTests(under, descriptions);
+                const tests = alertRuleTests(under);
                 for (const alert of groups.flatMap((g) => g.rules.map((r) => r.alert))) {
                     const cases = tests.flatMap((t) => t.alert_rule_test).filter((c) => c.alertname === alert);
                     assert.ok(cases.some((c) => c.exp_alerts.length > 0), `${alert}: no test where it fires`);
@@ -64,7 +64,7 @@ describe("alert rules (promtool, amtool)", () => {
         requireTool("promtool", "prometheus");
         const groups = renderedRuleGroups(await synth("production"));
         const under = STACKS[1].under;
-        const tests = alertRuleTests(under, {}).filter((t) => t.name === "HighErrorRate fires")
+        const tests = alertRuleTests(under).filter((t) => t.name === "HighErrorRate fires")
             .map((t) => ({ ...t, input_series: t.input_series.map((s) => ({ ...s, series: s.series.replace("traefik_router_requests_total", "traefik_requests_total") })) }));
         const dir = writeTempFiles({ "rules.yml": toYaml({ groups }), "tests.yml": toYaml({ rule_files: ["rules.yml"], evaluation_interval: "1m", tests }) });
         const result = run("promtool", ["test", "rules", "tests.yml"], { cwd: dir });

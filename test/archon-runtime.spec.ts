@@ -10,6 +10,8 @@ import * as os from "os";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { ARCHON_BUILDS, buildContext, dockerfilePath } from "../components/registry/build-context";
+import { loadArchonSource } from "../components/registry/archon-source";
+import { readSourceRevision } from "../components/registry/release";
 import { PORTS } from "../components/services/workload-catalog";
 import { SynthResult, reveal } from "../scripts/lib/synthesize";
 import { ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
@@ -23,7 +25,8 @@ const IMAGE = "docker:index/image:Image";
 /** The bundle Vite would write to dist/: an index.html and one hashed asset. */
 const DIST = {
     "index.html": "<!doctype html><html><body><div id=\"root\"></div><script src=\"/assets/app.js\"></script>archon-ui-index</body></html>\n",
-    "assets/app.js": "console.log('archon-ui bundle');\n",
+    // Large enough for gzip (gzip_min_length), and as repetitive as a minified bundle.
+    "assets/app.js": "console.log('archon-ui bundle');\n".repeat(1000),
 };
 
 /** Where the fixture directory appears inside the namespace once /tmp (which holds it) is covered. */
@@ -101,7 +104,7 @@ describe("Archon UI image (real nginx)", () => {
         }
     });
 
-    it("as an unprivileged user serves index.html for a deep link and forwards /api, /health and /socket.io (websocket) to archon-server", () => {
+    it("as an unprivileged user serves index.html for a deep link, forwards /api and /health (nothing else) to archon-server, and gzips the bundle", () => {
         requireTool("ip", "iproute2");
         requireTool("setpriv", "util-linux");
         const dir = uiFixture("127.0.0.1 archon-server");
@@ -137,14 +140,17 @@ describe("Archon UI image (real nginx)", () => {
             assert.deepStrictEqual(JSON.parse(seen.api.body), { stub: "archon-server", url: "/api/projects?include=tasks" });
             assert.deepStrictEqual(JSON.parse(seen.health.body), { stub: "archon-server", url: "/health" });
 
-            assert.strictEqual(seen.socket.status, 101, "the websocket upgrade reaches the browser");
-            assert.strictEqual(seen.socket.data, "stub-websocket-frame");
-            const upgraded = seen.seen.find((r: { url: string }) => r.url.startsWith("/socket.io/"));
-            assert.ok(upgraded, "the upgrade reached archon-server");
-            assert.strictEqual(upgraded.upgrade, "websocket");
-            assert.match(upgraded.connection, /upgrade/i);
+            // Archon's UI has no Socket.IO client: /socket.io is no route to archon-server.
             assert.deepStrictEqual(seen.seen.map((r: { url: string }) => r.url),
-                ["/api/projects?include=tasks", "/health", "/socket.io/?EIO=4&transport=websocket"], "static paths never reach archon-server");
+                ["/api/projects?include=tasks", "/health"], "static paths and /socket.io never reach archon-server");
+
+            // The bundle goes out gzipped to a browser that accepts it, and as is to one that does not.
+            assert.strictEqual(seen.gzippedAsset.encoding, "gzip");
+            assert.strictEqual(seen.gzippedAsset.body, DIST["assets/app.js"]);
+            assert.ok(seen.gzippedAsset.bytes * 10 < DIST["assets/app.js"].length, `${seen.gzippedAsset.bytes} bytes gzipped of ${DIST["assets/app.js"].length}`);
+            assert.match(seen.gzippedAsset.vary ?? "", /Accept-Encoding/i);
+            assert.strictEqual(seen.asset.encoding, null);
+            assert.strictEqual(seen.gzippedIndex.body, DIST["index.html"], "index.html (below gzip_min_length) as is");
             // nginx's temp files went to /tmp, the one writable path of the image.
             assert.ok(fs.existsSync(path.join(dir, "tmp", "proxy_temp")), `not in /tmp: ${fs.readdirSync(path.join(dir, "tmp"))}`);
         } finally {
@@ -314,6 +320,43 @@ describe("archon-migrate image: the guard against the real PostgreSQL 15", () =>
         assert.strictEqual(applied(env), "0.1.0/001_add_value 0.1.0/002_add_category 0.10.0/001_add_note 0.2.0/001_add_scope");
     });
 
+    it("refuses, in one line and applying nothing, a database with Archon's tables but no archon_migrations (an install older than migration tracking)", () => {
+        const env = database("pre_tracking");
+        sql(env, "CREATE TABLE archon_settings (key text PRIMARY KEY); CREATE TABLE archon_sources (id int)");
+        const result = guard(stageRelease("old_install", RELEASE_B), env);
+        assert.strictEqual(result.status, 1, result.output);
+        assert.deepStrictEqual(result.output.trim().split("\n"), [
+            "archon-migrate: the database has Archon tables (archon_settings, archon_sources) but no archon_migrations: an Archon install older than migration tracking, which complete_setup.sql cannot set up; bring it to Archon 0.1.0 by hand (Archon's migration/0.1.0/*.sql in order, see its DB_UPGRADE_INSTRUCTIONS.md) or restore into an empty database; applying nothing",
+        ]);
+        assert.ok(!hasTable(env, "archon_migrations"));
+        assert.strictEqual(columns(env), "key", "complete_setup.sql never ran");
+    });
+
+    it("runs a file with its own BEGIN;/COMMIT; lines in one transaction with its record: a failure after its COMMIT leaves nothing applied", () => {
+        const env = database("own_transaction");
+        const failing: Release = {
+            "complete_setup.sql": RELEASE_A["complete_setup.sql"],
+            // As Archon's 0.1.0/003: a statement, BEGIN; ... COMMIT;, then more statements. PL/pgSQL's
+            // BEGIN (no semicolon) is left alone.
+            "0.1.0/002_with_own_transaction.sql": "SET maintenance_work_mem = '64MB';\nBEGIN;\nALTER TABLE archon_settings ADD COLUMN flag text;\n  commit ;\n"
+                + "CREATE FUNCTION archon_one() RETURNS int LANGUAGE plpgsql AS $$\nBEGIN\n  RETURN 1;\nEND;\n$$;\nSELECT 1 / 0;\n",
+        };
+        const first = guard(stageRelease("own_tx_failing", failing), env);
+        assert.notStrictEqual(first.status, 0, first.output);
+        assert.match(first.output, /division by zero/);
+        assert.strictEqual(columns(env), "key value", "the ALTER before the file's COMMIT line was rolled back with the rest");
+        assert.strictEqual(applied(env), "0.1.0/001_add_value", "no record of the failed file");
+
+        const fixed = { ...failing, "0.1.0/002_with_own_transaction.sql": failing["0.1.0/002_with_own_transaction.sql"].replace("SELECT 1 / 0;", "SELECT archon_one();") };
+        for (const attempt of [1, 2]) {
+            const result = guard(stageRelease(`own_tx_fixed_${attempt}`, fixed), env);
+            assert.strictEqual(result.status, 0, `run ${attempt}: ${result.output}`);
+            assert.doesNotMatch(result.output, /WARNING/, "no nested BEGIN / stray COMMIT");
+        }
+        assert.strictEqual(columns(env), "flag key value");
+        assert.strictEqual(applied(env), "0.1.0/001_add_value 0.1.0/002_with_own_transaction");
+    });
+
     it("fails, and says why, on a fresh database without complete_setup.sql", () => {
         const env = database("no_setup");
         const result = guard(stageRelease("empty", { "0.1.0/001_add_value.sql": RELEASE_A["0.1.0/001_add_value.sql"] }), env);
@@ -337,17 +380,29 @@ describe("Archon images and who runs them, in both stacks", () => {
         assert.strictEqual(listed.status, 0, listed.output);
         assert.deepStrictEqual(JSON.parse(listed.output), JSON.parse(JSON.stringify(ARCHON_BUILDS)));
         const stage = fs.mkdtempSync(path.join(os.tmpdir(), "archon-ci-stage-"));
+        // The fixture checkout as a git work tree, and a record of its commit (the real record pins
+        // Archon's commit, which image-builds demands: test/archon-source.spec.ts).
+        const checkout = fs.mkdtempSync(path.join(os.tmpdir(), "archon-ci-checkout-"));
         try {
-            const staged = node("--source", CHECKOUT, "--stage", stage, "--image", "archon-migrate", "--image", "archon-server");
+            fs.cpSync(CHECKOUT, checkout, { recursive: true });
+            const git = (...args: string[]) => run("git", ["-C", checkout, "-c", "user.name=t", "-c", "user.email=t@example.com", ...args]);
+            git("init", "-q");
+            git("add", ".");
+            git("commit", "-qm", "fixture");
+            const record = { ...loadArchonSource(), commit: readSourceRevision(checkout)!.commit, files: {} };
+            fs.writeFileSync(path.join(stage, "..", `${path.basename(stage)}.json`), JSON.stringify(record));
+            const staged = node("--source", checkout, "--stage", stage, "--record", path.join(stage, "..", `${path.basename(stage)}.json`), "--image", "archon-migrate", "--image", "archon-ui");
             assert.strictEqual(staged.status, 0, staged.output);
             const lines = staged.output.trim().split("\n").map((line) => JSON.parse(line));
-            assert.deepStrictEqual(lines.map((l) => l.image), ["archon-migrate", "archon-server"]);
-            assert.strictEqual(lines[0].context, buildContext("archon-migrate", CHECKOUT, stage), "the same content-addressed context as the program's");
+            assert.deepStrictEqual(lines.map((l) => l.image), ["archon-migrate", "archon-ui"]);
+            assert.strictEqual(lines[0].context, buildContext("archon-migrate", checkout, stage), "the same content-addressed context as the program's");
             assert.strictEqual(lines[0].dockerfile, path.join(INFRA, "images", "archon-migrate", "Dockerfile"));
-            assert.strictEqual(lines[1].context, path.join(CHECKOUT, "python"));
+            assert.strictEqual(lines[1].context, buildContext("archon-ui", checkout, stage));
             assert.strictEqual(node("--image", "archon-nope").status, 2);
+            // Not a git checkout: nothing says it is the pinned commit.
+            assert.strictEqual(node("--source", CHECKOUT, "--stage", stage).status, 2);
         } finally {
-            fs.rmSync(stage, { recursive: true, force: true });
+            for (const dir of [stage, checkout, `${stage}.json`]) fs.rmSync(dir, { recursive: true, force: true });
         }
     });
 

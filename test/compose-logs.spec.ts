@@ -18,7 +18,8 @@ import {
     renderComposeAlloyConfig,
 } from "../components/compose/logs";
 import { PROXY_SERVICE } from "../components/compose/proxy";
-import { composeIngressSignals } from "../components/services/alert-rules";
+import { STACKS } from "./fixtures/monitoring-stacks";
+import { ingressMetricNames, requestLabels } from "./fixtures/promtool/alert-cases";
 import { freePort, requireTool, run, writeTempFiles } from "./helpers";
 
 interface Entry { labels: Record<string, string>; extracted: Record<string, unknown>; line: string; timestamp?: Date }
@@ -178,14 +179,23 @@ describe("compose logs: nginx JSON access log -> Alloy pipeline -> ingress metri
         assert.ok(durations.every((d) => d >= 0 && d < 5));
     });
 
-    it("names the metrics, labels and Supabase host exactly as the Compose alert rules read them", () => {
-        const signals = composeIngressSignals(supabase);
-        assert.equal(signals.requests, ALLOY_METRIC_PREFIX + PIPELINE_METRICS.requests);
-        assert.equal(signals.durationBucket, `${ALLOY_METRIC_PREFIX}${PIPELINE_METRICS.duration}_bucket`);
-        const labelNames = new Set([...metrics.counters.keys()].flatMap((k) => Object.keys(JSON.parse(k.slice(k.indexOf("{"))) as object)));
-        for (const label of [...signals.groupBy, signals.statusLabel]) assert.ok(labelNames.has(label), label);
-        assert.equal(signals.supabaseMatcher, `host="${supabase}"`);
-        assert.equal(PROXY_SERVICE, "proxy");
+    it("emits the series the Compose alert rules are tested on (the promtool input of test/fixtures/promtool/alert-cases.ts)", () => {
+        const compose = STACKS.find((s) => s.under.ingress === "compose-nginx")!.under;
+        assert.equal(`supabase.${compose.domain}`, supabase);
+        const { requests, bucket } = ingressMetricNames(compose);
+        const parse = (labels: string) => Object.fromEntries([...labels.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+        // Prometheus scrapes Alloy as job "alloy": the series' own job label becomes exported_job,
+        // and Alloy adds the component that produced it.
+        const scraped = ({ job, ...labels }: Record<string, string>) => ({ ...labels, exported_job: job, job: "alloy", instance: "alloy:12345", component_id: "loki.process.containers", component_path: "/" });
+        const emitted = [...metrics.counters.keys()].map((k) => ({ name: k.slice(0, k.indexOf("{")), labels: JSON.parse(k.slice(k.indexOf("{"))) as Record<string, string> }));
+        for (const status of ["200", "401"]) {
+            const series = emitted.find((e) => e.labels.status === status && e.labels.service === "kong");
+            assert.ok(series, `no counter for kong ${status}`);
+            assert.equal(series.name, requests);
+            assert.deepEqual(scraped(series.labels), parse(requestLabels(compose, "supabase", status).labels));
+        }
+        const histogram = [...metrics.histograms.keys()][0];
+        assert.equal(`${histogram.slice(0, histogram.indexOf("{"))}_bucket`, bucket);
     });
 
     it("ships every line to Loki labelled by its Compose service, with the request labels dropped from the streams", () => {

@@ -102,7 +102,7 @@ describe("config", () => {
         ["the latest tag", "staging", { imageTag: "latest" }, /imageTag = "latest": is a moving tag; pin it to sha-<commit>/],
         ["another moving tag, in any case", "staging", { imageTag: "Main" }, /imageTag = "Main": is a moving tag/],
         ["a tag docker cannot hold", "staging", { imageTag: "rel ease" }, /imageTag = "rel ease": is not a valid image tag/],
-        ["a mutable-looking tag in production", "production", { imageTag: "release-candidate" }, /imageTag = "release-candidate": production needs the immutable tag of one Archon commit/],
+        ["a mutable-looking tag in production", "production", { imageTag: "release-candidate" }, /imageTag = "release-candidate": is not a pinned tag/],
         ["a release version in production (promote its sha- tag)", "production", { imageTag: "v0.1.0" }, /imageTag = "v0.1.0": production needs the immutable tag of one Archon commit: sha-<commit>/],
         ["buildImages without a checkout", "staging", { buildImages: true }, /archonSourceDir = \(not set\): buildImages is true, so set archonSourceDir/],
         ["secretsVersion 0", "staging", { secretsVersion: 0 }, /secretsVersion = 0: must be 1 or more/],
@@ -113,6 +113,23 @@ describe("config", () => {
         ["a webhook that is not a URL", "staging", { alertWebhookUrl: "hooks" }, /alertWebhookUrl = \[secret\]: must be an http\(s\) URL/],
         ["a data volume under 10 GB", "staging", { dataVolumeSizeGb: 5 }, /dataVolumeSizeGb = 5: must be a whole number of GB from 10 to 10240/],
         ["an unknown ingress controller", "production", { ingressController: "haproxy" }, /ingressController = "haproxy": must be traefik .* or ingress-nginx/],
+        // Issue 28.2: what used to be accepted silently.
+        ["an admin CIDR with host bits set (the hcloud provider refuses it only at preview)", "staging", { sshAllowedCidrs: ["203.0.113.7/24"] }, /sshAllowedCidrs = \["203.0.113.7\/24"\]: 203.0.113.7\/24 has host bits set: write the network 203.0.113.0\/24, or 203.0.113.7\/32 for that one address/],
+        ["an IPv6 admin CIDR with host bits set", "staging", { sshAllowedCidrs: ["2001:db8::1/48"] }, /sshAllowedCidrs = \["2001:db8::1\/48"\]: 2001:db8::1\/48 has host bits set: write the network 2001:db8::\/48, or 2001:db8::1\/128/],
+        ["a major-version tag (it moves with every v1.x release)", "staging", { imageTag: "v1" }, /imageTag = "v1": is not a pinned tag: use sha-<commit> .* or a full release version vMAJOR.MINOR.PATCH/],
+        ["a minor-version tag", "staging", { imageTag: "v1.2" }, /imageTag = "v1.2": is not a pinned tag/],
+        ["a word that names no build", "staging", { imageTag: "release" }, /imageTag = "release": is not a pinned tag/],
+        ["a free-form tag (CI builds sha-<commit>, releases are vX.Y.Z)", "staging", { imageTag: "pr-42.3" }, /imageTag = "pr-42.3": is not a pinned tag/],
+        ["a backup endpoint over plain http", "staging", { backupEndpoint: "http://fsn1.your-objectstorage.com" }, /backupEndpoint = "http:\/\/fsn1.your-objectstorage.com": must be the https URL/],
+        ["a bucket name with adjacent periods", "staging", { backupBucket: "archon..backups" }, /backupBucket = "archon..backups": has two adjacent periods, which S3 refuses/],
+        ["a bucket name that is an IP address", "staging", { backupBucket: "192.168.5.4" }, /backupBucket = "192.168.5.4": is formatted as an IP address/],
+        ["a bucket name with a reserved prefix", "staging", { backupBucket: "xn--archon" }, /backupBucket = "xn--archon": starts with xn--, a prefix S3 reserves/],
+        ["a bucket name in upper case", "staging", { backupBucket: "Archon-Backups" }, /backupBucket = "Archon-Backups": may hold only lower-case letters/],
+        ["a backup schedule out of range on Compose", "staging", { backupSchedule: "99 99 * * *" }, /backupSchedule = "99 99 \* \* \*": is not a cron schedule the Kubernetes API accepts: minute 99 is outside 0-59/],
+        ["a backup schedule the Kubernetes API refuses", "production", { backupSchedule: "0 3 * * 7" }, /backupSchedule = "0 3 \* \* 7": is not a cron schedule the Kubernetes API accepts: day of week 7 is outside 0-6/],
+        ["a backup schedule with a time zone", "production", { backupSchedule: "CRON_TZ=Europe/Berlin 0 3 * * *" }, /backupSchedule = .*carries a time zone, which the Kubernetes API refuses/],
+        ["a backup schedule of four fields", "production", { backupSchedule: "0 3 * *" }, /backupSchedule = "0 3 \* \*": .*has 4 fields; a cron schedule has five/],
+        ["a weekly backup schedule on Compose (it runs daily only)", "staging", { backupSchedule: "0 3 * * 1" }, /backupSchedule = "0 3 \* \* 1": Compose runs backups once a day/],
     ];
     for (const [what, stack, overrides, expected] of refused) {
         it(`refuses ${what}, naming the key`, () => {
@@ -148,7 +165,7 @@ describe("config", () => {
     const accepted: [string, string, Record<string, unknown>][] = [
         ["a release version in staging", "staging", { imageTag: "v0.1.0" }],
         ["a full commit sha in production", "production", { imageTag: `sha-${"a".repeat(40)}` }],
-        ["a free-form pinned tag in staging", "staging", { imageTag: "pr-42.3" }],
+        ["a pre-release version in staging", "staging", { imageTag: "v0.2.0-rc.1" }],
         ["5 control-plane nodes and no agents", "production", { controlPlaneNodes: 5, agentNodes: 0 }],
         ["IPv6 CIDRs", "staging", { sshAllowedCidrs: ["2001:db8::/48", "198.51.100.7/32"] }],
         ["an arm server in an EU location", "staging", { serverType: "cax21", location: "hel1" }],
@@ -173,7 +190,7 @@ describe("config", () => {
 
     it("refuses an archonSourceDir without Archon's migrations", () => {
         const message = refusal("staging", { archonSourceDir: archonCheckout(true, false) });
-        assert.match(message, /archonSourceDir = ".*": has no migration\/complete_setup.sql; point it at an Archon checkout of tag v0.1.0/);
+        assert.match(message, /archonSourceDir = ".*": has no migration\/complete_setup.sql; point it at a checkout of the pinned Archon commit \(images\/archon-source.json\)/);
     });
 
     it("accepts buildImages with an Archon checkout", () => {
@@ -207,6 +224,41 @@ describe("config", () => {
         const result = run("node", ["--require", "ts-node/register/transpile-only", "scripts/synth.ts", "--stack", "staging", "--config", "imageTag=latest", "--out", fs.mkdtempSync(path.join(os.tmpdir(), "synth-"))], { cwd: PROJECT_DIR });
         assert.equal(result.status, 2);
         assert.equal(result.output.trim(), 'error: archon-infra:imageTag = "latest": is a moving tag; pin it to sha-<commit> or a release version such as v0.1.0');
+    });
+
+    it("accepts every schedule form the Kubernetes API takes on k3s (steps, names, ?, descriptors)", () => {
+        for (const schedule of ["*/30 2 ? * MON-FRI", "0 3 1,15 jan-jun *", "@daily", "@every 12h"]) {
+            assert.equal(configOf("production", { backupSchedule: schedule }).backup.schedule, schedule);
+        }
+    });
+
+    it("refuses a key in another project's namespace, naming this project's key, in --config and in the program", () => {
+        assert.throws(() => configOf("staging", { "archon:imageTag": "latest" }), /^Error: archon:imageTag in --config is in namespace "archon", which no project or provider of this program reads .*did you mean archon-infra:imageTag\?/);
+        // What `pulumi config set archon:imageTag latest` leaves in a stack: the program refuses it itself.
+        const config = stackConfig("staging");
+        pulumi.runtime.setAllConfig({ ...config.values, "archon:imageTag": "latest" }, config.secretKeys);
+        assert.throws(() => loadConfig(), (err: unknown) => {
+            assert.ok(err instanceof ConfigError, String(err));
+            assert.match(err.message, /^archon:imageTag in the stack's config is in namespace "archon", .*did you mean archon-infra:imageTag\? Fix it: pulumi config rm archon:imageTag, then pulumi config set imageTag <value>$/);
+            return true;
+        });
+        // Providers' namespaces are theirs: hcloud:* is read by the hcloud provider.
+        assert.doesNotThrow(() => configOf("staging", { "hcloud:pollInterval": "1s" }));
+    });
+
+    it("names --config, not the stack file, when an override has the wrong type", () => {
+        assert.throws(() => configOf("production", { agentNodes: "three" }), (err: unknown) => {
+            assert.ok(err instanceof StackConfigError, String(err));
+            assert.equal(err.message, "Stack 'production' with configuration key 'agentNodes' must be of type 'integer' (Pulumi.yaml; the value comes from --config agentNodes=three: fix that argument)");
+            return true;
+        });
+    });
+
+    it("says a stack file that is a YAML list is not a map", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-list-"));
+        fs.copyFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+        fs.writeFileSync(path.join(dir, "Pulumi.listy.yaml"), "- config:\n    archon-infra:domain: archon.example.com\n");
+        assert.throws(() => stackConfig("listy", {}, dir), /^Error: Pulumi\.listy\.yaml is a YAML list, not a map: a stack file is a map whose config: holds one key: value line per setting/);
     });
 
     it("names an unknown stack and the ones that exist", () => {

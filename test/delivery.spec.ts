@@ -8,8 +8,10 @@
  * (buildx's stand-in: an OCI image index with an attestation manifest, as `--sbom --provenance`
  * pushes one) and does the workflows' copies. All of it runs in a private network namespace where
  * the registries' real host names resolve to loopback addresses (nothing leaves the machine).
- * Not run: the build itself (Docker BuildKit), the scan (Trivy), `pulumi up` (the synth stands in
- * for it: the same program, the committed stack file's tag, the record in the repository).
+ * Each build first moves the Archon pin (images/archon-source.json) to its commit, as the pull
+ * request that moves it would. Not run: the build itself (Docker BuildKit), the scan (Trivy), the
+ * pin's source checks, `pulumi up` (the synth stands in for it: the same program, the committed
+ * stack file's tag, the record in the repository).
  */
 import { strict as assert } from "assert";
 import { ChildProcess } from "child_process";
@@ -119,6 +121,10 @@ describe("delivery: release -> promotion -> rollback through the workflows' step
         const ref = runStep("build-images.yml", "plan", "The image tag names the commit", { "inputs.archon_ref": commit }, archon);
         const { tag, commit: archonCommit } = ref.outputs;
         assert.match(tag, /^sha-[0-9a-f]{7}$/);
+        // The image workflow builds the pinned Archon commit only: moving the pin is a pull request of its own.
+        const pinFile = path.join(project.dir, "images", "archon-source.json");
+        fs.writeFileSync(pinFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(pinFile, "utf8")), commit: archonCommit }, null, 2) + "\n");
+        project.git("commit", "-q", "-am", `Pin Archon ${archonCommit}`);
         const digests: Record<string, string> = {};
         fs.rmSync(path.join(project.dir, "digests"), { recursive: true, force: true });
         for (const image of ["archon-server", "archon-mcp", "archon-ui", "archon-agents", "archon-migrate"]) {

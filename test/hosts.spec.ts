@@ -6,6 +6,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
+import { parse as parseYaml } from "yaml";
 import { SynthResult } from "../scripts/lib/synthesize";
 import { HOST_SCRIPTS_DIR, renderHostScript } from "../components/hetzner/host-scripts";
 import { RETAINED_STORAGE_CLASS } from "../components/hetzner/cluster-addons";
@@ -306,6 +307,32 @@ describe("hosts: rendered cloud-init and host scripts pass their real validators
                 for (const secret of secrets) assert.ok(!s.files[file].includes(secret), `${stack}/${file} holds a secret`);
             }
         }
+    });
+
+    it("uses only top-level keys the pinned Ubuntu's cloud-init knows, each read by a module Ubuntu runs (per host type)", async () => {
+        // `cloud-init schema` here (Debian's 22.4) admits unknown top-level keys; the image's own 24.1.3
+        // does not, and its module would never see a misspelled one: write_filez would write nothing.
+        const known = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "cloud-init", "ubuntu-24.04-cloud-init-24.1.3.json"), "utf8")) as
+            { keys: Record<string, string[]>; ubuntuModules: Record<string, string[]> };
+        assert.equal(SERVER_IMAGE, "ubuntu-24.04", "the key list is that of Ubuntu 24.04's cloud-init: record the new image's");
+        const runs = new Set(Object.values(known.ubuntuModules).flat());
+        const core = ["base_config", "output_config", "reporting_config", "(cloud-init itself)"];
+        const hostType = (file: string) => (/\/compose\.yaml$/.test(file) ? "compose host" : /\/cp-\d+\.yaml$/.test(file) ? "k3s server" : /\/agent-\d+\.yaml$/.test(file) ? "k3s agent" : undefined);
+        const files = await cloudInitFiles();
+        const types = new Set<string>();
+        for (const [file, text] of Object.entries(files)) {
+            const type = hostType(file);
+            assert.ok(type, `${file}: which host type is it?`);
+            types.add(type);
+            const keys = Object.keys(parseYaml(text) as object);
+            assert.ok(keys.includes("write_files") && keys.includes("runcmd"), `${type} (${file}): ${keys.join(", ")}`);
+            for (const key of keys) {
+                const modules = known.keys[key];
+                assert.ok(modules, `${type} (${file}): cloud-init 24.1.3 has no top-level key ${key}`);
+                assert.ok(modules.some((m) => runs.has(m) || core.includes(m)), `${type} (${file}): ${key} is read by ${modules.join(", ")}, which Ubuntu's cloud.cfg never runs`);
+            }
+        }
+        assert.deepStrictEqual([...types].sort(), ["compose host", "k3s agent", "k3s server"]);
     });
 
     it("cloud-init schema rejects a broken user-data (the check can fail)", () => {

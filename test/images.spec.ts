@@ -49,10 +49,13 @@ describe("images", () => {
         const byName = Object.fromEntries(images.map((i) => [i.name, plainInputs(i)]));
         // Pushed at the read-write instance's host (components/registry/hosts.ts).
         assert.strictEqual(byName["archon-server"].imageName, "registry-push.archon.example.com/archon-server:sha-1a2b3c4");
-        assert.strictEqual(byName["archon-server"].build.context, path.join(CHECKOUT, "python"));
-        assert.strictEqual(byName["archon-server"].build.dockerfile, path.join(CHECKOUT, "python", "Dockerfile.server"));
-        assert.strictEqual(byName["archon-mcp"].build.dockerfile, path.join(CHECKOUT, "python", "Dockerfile.mcp"));
-        assert.strictEqual(byName["archon-agents"].build.dockerfile, path.join(CHECKOUT, "python", "Dockerfile.agents"));
+        // The Python services build from this repository's Dockerfile, one target each, in a staged
+        // copy of the checkout's python/ (uv sync --locked from its uv.lock: images/archon-python/).
+        for (const name of ["archon-server", "archon-mcp", "archon-agents"]) {
+            assert.strictEqual(byName[name].build.dockerfile, path.resolve(__dirname, "..", "images", "archon-python", "Dockerfile"));
+            assert.strictEqual(byName[name].build.target, name);
+            assert.ok(fs.existsSync(path.join(byName[name].build.context, "Dockerfile.server")), "python/ is the staged context's root");
+        }
         // The UI and the migration image build from this repository's Dockerfiles, in a staged copy
         // of the checkout's directory (test/archon-runtime.spec.ts).
         assert.ok(fs.existsSync(path.join(byName["archon-ui"].build.context, "Dockerfile")), "archon-ui-main is the staged context's root");

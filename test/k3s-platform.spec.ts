@@ -320,11 +320,19 @@ describe("cluster objects wait for the add-ons they need (production synth)", ()
         });
     }
 
-    it("the walk can fail: an object without dependencies waits for nothing", async () => {
-        const s = await synth("production");
-        const deployment = ofType(s, "kubernetes:apps/v1:Deployment")[0];
-        const orphan: ResourceRecord = { ...deployment, urn: `${deployment.urn}-orphan`, parent: "", options: {} };
-        assert.equal(waitsFor([...s.resources, orphan], orphan).has(releaseUrn(s, "hcloud-ccm")), false);
+    it("orders the add-ons Secret -> CCM -> CSI, and none of them waits for what comes after it", async () => {
+        const s = await synth("production", TOKEN);
+        const secret = named(s, "kubernetes:core/v1:Secret", "hcloud");
+        const ccm = named(s, RELEASE, "hcloud-ccm");
+        const csi = named(s, RELEASE, "hcloud-csi");
+        assert.ok(waitsFor(s.resources, ccm).has(secret.urn), "the CCM reads the Secret");
+        assert.ok(waitsFor(s.resources, csi).has(ccm.urn), "the CSI controller needs initialized nodes");
+        // A cycle would hang the deploy; an add-on waiting for the workloads would never start them.
+        assert.equal(waitsFor(s.resources, secret).has(ccm.urn), false, "the Secret does not wait for the CCM");
+        assert.equal(waitsFor(s.resources, ccm).has(csi.urn), false, "the CCM does not wait for the CSI driver");
+        for (const object of clusterObjects(s)) {
+            assert.equal(waitsFor(s.resources, ccm).has(object.urn), false, `the CCM waits for ${object.type} ${object.name}`);
+        }
     });
 });
 
@@ -339,6 +347,16 @@ describe("stateful add-ons across upgrades (production synth)", () => {
         const loki = plainInputs(named(await synth("production"), RELEASE, "loki")).values;
         assert.equal(loki.singleBinary.persistence.enabled, true);
         assert.equal(loki.singleBinary.persistence.enableStatefulSetAutoDeletePVC, false);
+    });
+
+    it("Loki deletes logs older than logsRetentionDays: compactor retention on, with its delete-request store", async () => {
+        // The chart copies loki.compactor and loki.limits_config into Loki's config.yaml (recorded with
+        // the real chart in test/fixtures/helm-charts/loki-*.json, checked by test/helm-charts.spec.ts).
+        const loki = plainInputs(named(await synth("production"), RELEASE, "loki")).values.loki;
+        assert.deepEqual(loki.compactor, { retention_enabled: true, delete_request_store: "filesystem" });
+        const days = Number(stackConfig("production").values["archon-infra:logsRetentionDays"]);
+        assert.ok(days > 0);
+        assert.equal(loki.limits_config.retention_period, `${days * 24}h`);
     });
 
     it("kube-prometheus-stack upgrades its CRDs with the chart's upgrade job, with a pinned busybox", async () => {

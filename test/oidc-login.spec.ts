@@ -198,7 +198,8 @@ describe("OIDC login of Archon's UI through oauth2-proxy (issue 12.1)", function
                 assert.equal(loginAnnotations["nginx.ingress.kubernetes.io/auth-url"], undefined, "the login flow itself is public");
             } else {
                 const chain = uiAnnotations["traefik.ingress.kubernetes.io/router.middlewares"].split(",");
-                assert.deepEqual(chain.slice(0, 2), ["archon-forward-auth-oauth2-proxy-sign-in@kubernetescrd", "archon-forward-auth-oauth2-proxy@kubernetescrd"]);
+                // Right after the rate limit (issue 27.6): no login check for a client over its limit.
+                assert.deepEqual(chain.slice(1, 4), ["archon-rate-limit@kubernetescrd", "archon-forward-auth-oauth2-proxy-sign-in@kubernetescrd", "archon-forward-auth-oauth2-proxy@kubernetescrd"]);
                 assert.ok(!loginAnnotations["traefik.ingress.kubernetes.io/router.middlewares"].includes("forward-auth"));
                 const middlewares = ofType(result, "kubernetes:traefik.io/v1alpha1:Middleware").map((r) => r.inputs as Json);
                 const forward = middlewares.find((m) => m.metadata.name === "forward-auth-oauth2-proxy");

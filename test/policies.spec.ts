@@ -6,7 +6,9 @@
 import { strict as assert } from "assert";
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { policies } from "../policies/all";
+import { composeBoolean, composeServices, hostPath, interpolate } from "../policies/lib/compose";
 import { isProduction } from "../policies/lib/context";
+import { locations, parseNginxConf } from "../policies/lib/nginx";
 import { parseImage } from "../policies/lib/images";
 import { checkResources } from "../scripts/lib/policy-check";
 import { ResourceOptionsRecord } from "../scripts/lib/synthesize";
@@ -249,5 +251,31 @@ describe("hetzner policies", () => {
         await fails("hetzner-server-types", { type: "hcloud:index/server:Server", inputs: { ...PROTECTED_SERVER, serverType: "cpx22" }, stack: "production" }, /too small for production/);
         // Removed from Hetzner's API in October 2025 (CPX Gen 1, CX Gen 2).
         await fails("hetzner-server-types", { type: "hcloud:index/server:Server", inputs: { ...PROTECTED_SERVER, serverType: "cpx21" } }, /cpx21 is not allowed/);
+    });
+});
+
+describe("Compose and nginx as their loaders read them (policies/lib)", () => {
+    it("casts booleans, interpolates and cleans paths the way compose-go does", () => {
+        assert.deepEqual(["true", "YES", "y", "On", true, "false", "no", ""].map(composeBoolean), [true, true, true, true, true, false, false, false]);
+        assert.equal(interpolate("$${HOME} ${A:-x} ${B-y} ${C:+z} $D", { C: "1", D: "d" }), "${HOME} x y z d");
+        assert.deepEqual(["//var/run/./docker.sock", "/var//lib/../lib/docker/", "/", "/run/../var/run"].map(hostPath), ["/run/docker.sock", "/var/lib/docker", "/", "/run"]);
+        const [service] = composeServices([
+            "services:",
+            "  x:",
+            "    privileged: \"${P:-yes}\"",
+            "    volumes: [\"/etc:/e:RO\", \"/srv:/s:ro,z\", \"./a/../../..:/up\", \"data:/d\", \"/anon\"]",
+            "volumes:",
+            "  data: {driver_opts: {type: none, o: bind, device: /var/run}}",
+        ].join("\n"), { projectDir: "/opt/archon" });
+        assert.equal(service.privileged, true);
+        assert.deepEqual(service.mounts.map((m) => [m.hostPath, m.readOnly]), [["/etc", false], ["/srv", true], ["/", false], ["/run", false]]);
+    });
+
+    it("reads nginx.conf with quotes, escapes, comments and nested blocks", () => {
+        const config = parseNginxConf("http { # a comment\n server { server_name a.example; location / { auth_basic \"a; b\"; limit_except GET { auth_basic off; } } } }");
+        const scopes = locations(config);
+        assert.deepEqual(scopes.map((s) => [s.server, s.location]), [["a.example", "/"], ["a.example", "/ limit_except GET"]]);
+        assert.deepEqual(scopes[0].chain[0][0], { name: "auth_basic", args: ["a; b"] });
+        assert.throws(() => parseNginxConf("http { server {"), /missing }/);
     });
 });

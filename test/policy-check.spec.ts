@@ -121,6 +121,34 @@ describe("npm run policy (scripts/policy.ts)", () => {
         assert.match(production.output, /\[images-pinned\].*\n.*sha-<commit>/);
     });
 
+    it("--from checks the Compose project the synth wrote beside resources.json, and fails closed when it is missing (issue 27.5)", async () => {
+        const result = await synth("staging");
+        // What `npm run synth -- --out <dir>` writes: resources.json, outputs.json and files/.
+        const out = writeTempFiles({
+            "resources.json": JSON.stringify(result.resources, null, 2),
+            "outputs.json": JSON.stringify(result.outputs),
+            ...Object.fromEntries(Object.entries(result.files).map(([file, text]) => [`files/${file}`, text])),
+        }, "archon-policy-from-");
+        try {
+            // A privileged service injected into the synth's copy is what the check sees.
+            const composeFile = path.join(out, "files", "project", "docker-compose.yml");
+            const original = fs.readFileSync(composeFile, "utf8");
+            fs.writeFileSync(composeFile, original.replace(/^  kong:\n/m, "  kong:\n    privileged: true\n"));
+            const injected = policyCli("--stack", "staging", "--from", out);
+            assert.equal(injected.status, 1, injected.output);
+            assert.match(injected.output, /\[compose-hardening\][^\n]*CopyToRemote::project\n.*service kong runs privileged/);
+            // Neither the synth's copy nor the directory resources.json names: an error, not a pass.
+            fs.rmSync(path.join(out, "files", "project"), { recursive: true, force: true });
+            const resourcesFile = path.join(out, "resources.json");
+            fs.writeFileSync(resourcesFile, fs.readFileSync(resourcesFile, "utf8").replace(/"path": ?"[^"]*compose-project-/g, `"path": "${out}/gone/compose-project-`));
+            const missing = policyCli("--stack", "staging", "--from", out);
+            assert.equal(missing.status, 2, missing.output);
+            assert.match(missing.output, /^error: the rendered files at .*files\/project .* of project are missing/m);
+        } finally {
+            fs.rmSync(out, { recursive: true, force: true });
+        }
+    });
+
     it("exits 2 with one line on bad configuration", () => {
         const { status, output } = policyCli("--stack", "production", "--config", "imageTag=latest");
         assert.equal(status, 2, output);

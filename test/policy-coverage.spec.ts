@@ -87,7 +87,7 @@ describe("policy pack coverage on injected violations (issue 12.4)", function ()
             const spec = (ingress.inputs as Json).spec;
             spec.rules[0].http.paths[0].backend.service = { name: "meta", port: { number: 8080 } };
             return [...rs, ingress];
-        }, /exposes meta without authentication/],
+        }, /routes to meta without a login/],
         ["a firewall opening the kubelet to the world", "firewall-admin-ports", (rs) => { ((find(rs, "hcloud:index/firewall:Firewall").inputs as Json).rules as Json[]).push({ direction: "in", protocol: "tcp", port: "10250", sourceIps: ["0.0.0.0/0"] }); return rs; }, /kubelet API \(10250\)/],
         ["a firewall opening etcd to the world", "firewall-admin-ports", (rs) => { ((find(rs, "hcloud:index/firewall:Firewall").inputs as Json).rules as Json[]).push({ direction: "in", protocol: "tcp", port: "2379-2380", sourceIps: ["::/0"] }); return rs; }, /etcd \(peer\) \(2380\)/],
     ];
@@ -116,7 +116,7 @@ describe("policy pack coverage on injected violations (issue 12.4)", function ()
         ["privileged", editCompose((s) => { s["archon-server"].privileged = true; }), /service archon-server runs privileged/],
         ["a port published on 0.0.0.0 other than 80/443", editCompose((s) => { s.kong.ports = ["8000:8000"]; }), /service kong publishes "8000:8000" on every host address/],
         ["a port published on an explicit 0.0.0.0", editCompose((s) => { s.grafana.ports = ["0.0.0.0:3000:3000"]; }), /service grafana publishes "0.0.0.0:3000:3000" on 0.0.0.0/],
-        ["a docker.sock mount", editCompose((s) => { s["archon-server"].volumes = ["/var/run/docker.sock:/var/run/docker.sock:ro"]; }), /service archon-server mounts \/var\/run\/docker.sock/],
+        ["a docker.sock mount", editCompose((s) => { s["archon-server"].volumes = ["/var/run/docker.sock:/var/run/docker.sock:ro"]; }), /service archon-server mounts \/run\/docker.sock \(\/var\/run\/docker.sock:/],
         ["host networking", editCompose((s) => { s.meta.network_mode = "host"; }), /service meta sets network_mode: host/],
         ["an added SYS_ADMIN", editCompose((s) => { s.db.cap_add = [...s.db.cap_add, "SYS_ADMIN"]; }), /service db adds capabilities SYS_ADMIN/],
         // cAdvisor's SYSLOG is a per-service exception (compose-hardening capabilityExceptions), not a blanket one.

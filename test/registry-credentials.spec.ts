@@ -342,8 +342,9 @@ describe("registry credentials: pull-only for hosts and nodes, push for the buil
             const { result, manifests, pull, push } = await ingresses();
             const ns = pull.metadata.namespace;
             assert.deepStrictEqual([backendPort(pull), backendPort(push)].map((p) => p.name ?? p.number), ["http", "push"]);
-            assert.match(pull.metadata.annotations!["traefik.ingress.kubernetes.io/router.middlewares"], new RegExp(`^${ns}-basic-auth-registry-pull@kubernetescrd`));
-            assert.match(push.metadata.annotations!["traefik.ingress.kubernetes.io/router.middlewares"], new RegExp(`^${ns}-basic-auth-registry-push@kubernetescrd`));
+            // The rate limit comes before the login on both (issue 27.6).
+            assert.match(pull.metadata.annotations!["traefik.ingress.kubernetes.io/router.middlewares"], new RegExp(`^${ns}-security-headers@kubernetescrd,${ns}-rate-limit@kubernetescrd,${ns}-basic-auth-registry-pull@kubernetescrd`));
+            assert.match(push.metadata.annotations!["traefik.ingress.kubernetes.io/router.middlewares"], new RegExp(`^${ns}-security-headers@kubernetescrd,${ns}-rate-limit@kubernetescrd,${ns}-basic-auth-registry-push@kubernetescrd`));
             // No method split at the ingress any more: the registry refuses the writes itself.
             assert.ok(!manifests.some((m) => m.kind === "IngressRoute" && m.metadata.name.startsWith("registry")));
             for (const name of ["basic-auth-registry-pull", "basic-auth-registry-push"]) {
@@ -389,7 +390,7 @@ describe("registry credentials: pull-only for hosts and nodes, push for the buil
             assert.strictEqual(decoded, productionLogins.pull);
 
             // The push password appears in no resource input of either stack (buildImages false):
-            // only the registryPush output and the ingress's bcrypt hash know of it.
+            // only the registryPush output and the hashes of it (ingress, registry) know of it.
             for (const [result, pushLogin] of [[staging, stagingLogins.push], [production, productionLogins.push]] as const) {
                 const pushPassword = pushLogin.slice(REGISTRY_PUSH_USER.length + 1);
                 const holders = result.resources.filter((r) => r.type !== "random:index/randomPassword:RandomPassword" && JSON.stringify(r.inputs).includes(pushPassword)).map((r) => r.name);

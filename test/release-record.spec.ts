@@ -6,6 +6,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { ReleaseRecordFile, bumpImageTag, recordCopy, recordedRegistries, stackImageTag, stackRegistryHosts, verifiedRecord, writeRecord } from "../scripts/lib/release-record";
+import { loadArchonSource } from "../components/registry/archon-source";
 import { run, writeTempFiles } from "./helpers";
 
 const PROJECT_DIR = path.resolve(__dirname, "..");
@@ -68,6 +69,37 @@ describe("release records", () => {
         const changed = bumped.split("\n").filter((line, i) => line !== original.split("\n")[i]);
         assert.deepStrictEqual(changed, ["  archon-infra:imageTag: sha-5d6e7f8"]);
         assert.strictEqual(stackImageTag(dir, "production", "archon-infra"), "sha-5d6e7f8");
+    });
+
+    it("records the pinned commit's lock digests and the Python packages each image holds, and refuses another commit", () => {
+        const pin = loadArchonSource();
+        const tag = `sha-${pin.commit.slice(0, 12)}`;
+        const file = path.join(PROJECT_DIR, "releases", `${tag}.json`);
+        assert.ok(!fs.existsSync(file), `${file} exists already`);
+        const dir = writeTempFiles({
+            "digests/archon-server": digest("archon-server"),
+            "digests/archon-ui": digest("archon-ui"),
+            // As the image workflow reads them from the built image (importlib.metadata).
+            "packages/archon-server.json": JSON.stringify({ "pydantic-ai": "0.0.55", uvicorn: "0.38.0" }),
+        });
+        const cli = (commit: string) => run(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/release.ts", "record", "--tag", tag,
+            "--archon-commit", commit, "--archon-ref", pin.ref, "--digests", path.join(dir, "digests"), "--packages", path.join(dir, "packages"),
+            "--scan", "passed", "--tool", "trivy v0.70.0", "--run", "https://github.com/example/archon-infra/actions/runs/2"], { cwd: PROJECT_DIR });
+        try {
+            const refused = cli(COMMIT);
+            assert.strictEqual(refused.status, 2, refused.output);
+            assert.strictEqual(refused.output, `error: --archon-commit ${COMMIT} is not the pinned Archon commit ${pin.commit} (images/archon-source.json)\n`);
+            assert.ok(!fs.existsSync(file));
+            const recorded = cli(pin.commit);
+            assert.strictEqual(recorded.status, 0, recorded.output);
+            const written = verifiedRecord(PROJECT_DIR, tag);
+            assert.deepStrictEqual(written.locks, pin.files);
+            assert.ok(written.locks?.["python/uv.lock"]?.startsWith("sha256:"));
+            assert.deepStrictEqual(written.packages, { "archon-server": { "pydantic-ai": "0.0.55", uvicorn: "0.38.0" } });
+        } finally {
+            fs.rmSync(file, { force: true });
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it("the CLI refuses the committed example tag, which no workflow built, in one line with exit 2", () => {

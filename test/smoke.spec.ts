@@ -4,12 +4,15 @@
  * refused connection, a 5xx, a surface open without credentials, and a timeout.
  */
 import * as assert from "assert";
+import * as bcrypt from "bcryptjs";
 import { execFile } from "child_process";
 import * as fs from "fs";
+import * as http from "http";
 import * as https from "https";
 import { AddressInfo } from "net";
 import * as path from "path";
 import { REGISTRY_USER } from "../components/registry/registry";
+import { kongConfig } from "../components/services/kong-config";
 import { DEFAULT_REGISTRY_USER, SmokeOutputs, smokeChecks } from "../scripts/lib/smoke";
 import { reveal } from "../scripts/lib/reveal";
 import { requireTool, run, synth, writeTempFiles } from "./helpers";
@@ -37,6 +40,87 @@ function outputs(): Record<string, unknown> {
     };
 }
 
+/**
+ * How each public host answers a request, path by path, as the deployed components do: 404 for a
+ * path the component does not serve, so a smoke check aimed at the wrong path fails. `open`: the
+ * surface lets requests through without its credentials (a broken ingress or gateway).
+ */
+function answer(host: string, req: http.IncomingMessage, open: boolean): number {
+    const { pathname } = new URL(req.url ?? "/", "https://stand-in");
+    const auth = req.headers.authorization;
+    switch (host) {
+        case "archon":
+            // Basic auth at the ingress, then the UI's nginx (images/archon-ui/nginx.conf).
+            if (!open && auth !== basic(UI.user, UI.password)) return 401;
+            return archonUi(req.method ?? "GET", pathname);
+        case "mcp":
+            if (!open && auth !== MCP_TOKEN) return 401;
+            return archonMcp(req.method ?? "GET", pathname);
+        case "supabase":
+            return kong(req.method ?? "GET", pathname, req.headers, open);
+        case "grafana":
+            // grafana/grafana pkg/api/health.go apiHealthHandler: GET /api/health, answered before any login.
+            return req.method === "GET" && pathname === "/api/health" ? 200 : 404;
+        case "registry":
+            // distribution registry/api/v2/routes.go: the base route is /v2/ (401 with a challenge without credentials).
+            if (pathname !== "/v2/") return 404;
+            return open || auth === basic("archon", REGISTRY_PASSWORD) ? 200 : 401;
+        default:
+            return 404;
+    }
+}
+
+/**
+ * images/archon-ui/nginx.conf: `location /api/` and `location = /health` go to archon-server; every
+ * other GET is the single-page app (try_files ... /index.html): 200.
+ */
+function archonUi(method: string, pathname: string): number {
+    if (pathname.startsWith("/api/") || pathname === "/health") return archonServer(method, pathname);
+    return method === "GET" || method === "HEAD" ? 200 : 405;
+}
+
+/** coleam00/Archon python/src/server/main.py (v0.1.0 and the pinned ecaece460): `@app.get("/")`, `@app.get("/health")`, `@app.get("/api/health")`. */
+function archonServer(method: string, pathname: string): number {
+    return method === "GET" && ["/", "/health", "/api/health"].includes(pathname) ? 200 : 404;
+}
+
+/**
+ * coleam00/Archon python/src/mcp_server/mcp_server.py (v0.1.0 and ecaece460): `mcp.run(transport="streamable-http")`;
+ * FastMCP mounts that transport at /mcp (its `streamable_http_path` default), where a POST carries
+ * the JSON-RPC call.
+ */
+function archonMcp(method: string, pathname: string): number {
+    if (pathname !== "/mcp") return 404;
+    return method === "POST" ? 200 : 405;
+}
+
+/**
+ * Kong with the program's own declarative config (components/services/kong-config.ts): the longest
+ * route prefix wins, `strip_path` drops it, key-auth wants a consumer's key, basic-auth the dashboard
+ * login; behind it PostgREST serves its OpenAPI root at / (GET) and GoTrue its /health.
+ */
+const KONG = kongConfig({
+    upstreams: { auth: "http://auth:9999", rest: "http://rest:3000", meta: "http://meta:8080", studio: "http://studio:3000" },
+    anonKey: ANON, serviceRoleKey: "service-role-key", dashboardUsername: "supabase", dashboardPassword: "dashboard-secret",
+}) as { services: { url: string; routes: { paths: string[]; strip_path: boolean }[]; plugins: { name: string }[] }[] };
+
+function kong(method: string, pathname: string, headers: http.IncomingHttpHeaders, open: boolean): number {
+    const routes = KONG.services.flatMap((service) => service.routes.flatMap((route) => route.paths.map((prefix) => ({ prefix, route, service }))));
+    const match = routes.filter((r) => pathname.startsWith(r.prefix)).sort((a, b) => b.prefix.length - a.prefix.length)[0];
+    if (!match) return 404; // "no Route matched with those values"
+    const plugins = match.service.plugins.map((p) => p.name);
+    if (!open && plugins.includes("key-auth") && headers.apikey !== ANON && headers.apikey !== "service-role-key") return 401;
+    if (!open && plugins.includes("basic-auth") && headers.authorization !== basic("supabase", "dashboard-secret")) return 401;
+    const upstream = new URL(match.service.url);
+    const rest = match.route.strip_path ? pathname.slice(match.prefix.length) : pathname;
+    const upstreamPath = `${upstream.pathname.replace(/\/$/, "")}/${rest.replace(/^\//, "")}`;
+    switch (upstream.hostname) {
+        case "rest": return method === "GET" && upstreamPath === "/" ? 200 : 404; // PostgREST: / is the OpenAPI root; no tables here
+        case "auth": return method === "GET" && upstreamPath === "/health" ? 200 : 404; // supabase/auth internal/api/api.go: r.Get("/health", ...)
+        default: return 200;
+    }
+}
+
 describe("npm run smoke (real HTTPS listeners on loopback)", function () {
     let dir: string;
     let server: https.Server;
@@ -53,23 +137,7 @@ describe("npm run smoke (real HTTPS listeners on loopback)", function () {
             const host = (req.headers.host ?? "").split(":")[0].split(".")[0];
             const behaviour = broken.get(host) ?? "healthy";
             if (behaviour === "hang") return;
-            if (behaviour === "5xx") {
-                res.writeHead(503).end();
-                return;
-            }
-            const auth = req.headers.authorization;
-            const status = ((): number => {
-                switch (host) {
-                    case "archon": return behaviour === "open" || auth === basic(UI.user, UI.password) ? 200 : 401;
-                    case "mcp": return req.method === "POST" && (behaviour === "open" || auth === MCP_TOKEN) ? 200 : 401;
-                    case "supabase": return behaviour === "open" || req.headers.apikey === ANON ? 200 : 401;
-                    case "grafana": return 200;
-                    case "registry": return behaviour === "open" || auth === basic("archon", REGISTRY_PASSWORD) ? 200 : 401;
-                    default: return 404;
-                }
-            })();
-            res.writeHead(status).end();
-            return;
+            res.writeHead(behaviour === "5xx" ? 503 : answer(host, req, behaviour === "open")).end();
         });
         await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
         port = (server.address() as AddressInfo).port;
@@ -84,7 +152,7 @@ describe("npm run smoke (real HTTPS listeners on loopback)", function () {
 
     function smoke(...extra: string[]): Promise<{ status: number; output: string }> {
         const args = ["--require", "ts-node/register/transpile-only", "scripts/smoke.ts", "--outputs", path.join(dir, "outputs.json"),
-            "--ca", path.join(dir, "cert.pem"), "--resolve", "*=127.0.0.1", "--port", String(port), "--timeout", "2", "--retries", "1", "--retry-delay", "0", ...extra];
+            "--ca", path.join(dir, "cert.pem"), "--resolve", "*=127.0.0.1", "--port", String(port), "--timeout", "10", "--retries", "1", "--retry-delay", "0", ...extra];
         return new Promise((resolve) => {
             execFile(process.execPath, args, { cwd: PROJECT_DIR, encoding: "utf8", timeout: 60_000 }, (err, stdout, stderr) => {
                 resolve({ status: err ? (typeof err.code === "number" ? err.code : 1) : 0, output: `${stdout}${stderr}` });
@@ -143,8 +211,13 @@ describe("npm run smoke (real HTTPS listeners on loopback)", function () {
         }
     });
 
-    it("knows the stack registry's user", () => {
-        assert.strictEqual(DEFAULT_REGISTRY_USER, REGISTRY_USER);
+    it("logs in to the registry as a user the stack's registry admits (its htpasswd, bcrypt), with the stack's password", async () => {
+        const result = await synth("staging");
+        const password = (reveal(result.outputs) as SmokeOutputs).passwords.registry;
+        const pull = result.files["project/secrets/proxy/etc_nginx_auth/registry-pull"];
+        const entry = pull.split("\n").find((line) => line.startsWith(`${DEFAULT_REGISTRY_USER}:`));
+        assert.ok(entry, `the registry's pull htpasswd has no user ${DEFAULT_REGISTRY_USER}: ${pull.split("\n").map((l) => l.split(":")[0]).join(", ")}`);
+        assert.ok(bcrypt.compareSync(password, entry.slice(entry.indexOf(":") + 1)), "the stack's registry password opens it");
     });
 
     it("says in one line what is missing when run wrongly", async () => {

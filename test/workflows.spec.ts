@@ -137,11 +137,20 @@ describe("GitHub workflows", () => {
         assert.notEqual(run("shellcheck", [path.join(broken, "x.sh")]).status, 0);
     });
 
-    it("uses the current major of pulumi/actions, and the CLI version the project pins, everywhere", () => {
+    it("pins each action to the commit its named release tag points at (recorded), pulumi/actions at v7, with the CLI of the SDK the project locks", () => {
+        const { tags } = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "action-tags.json"), "utf8")) as { tags: Record<string, Record<string, string>> };
+        const lockedSdk = (JSON.parse(fs.readFileSync(path.join(__dirname, "..", "package-lock.json"), "utf8")) as { packages: Record<string, { version: string }> }).packages["node_modules/@pulumi/pulumi"].version;
+        let pinned = 0;
         for (const file of FILES) {
-            for (const line of text(file).split("\n").filter((l) => l.includes("pulumi/actions@"))) assert.match(line, /pulumi\/actions@[0-9a-f]{40} # v7\.\d+\.\d+$/, `${file}: ${line}`);
-            for (const step of steps(workflow(file)).filter((s) => s.uses?.startsWith("pulumi/actions@"))) assert.equal(step.with?.["pulumi-version"], "3.270.0");
+            for (const match of text(file).matchAll(/uses: ([\w.-]+\/[\w.-]+)@([0-9a-f]{40}) # (v[\w.-]+)$/gm)) {
+                const [, action, commit, tag] = match;
+                assert.equal(tags[action]?.[tag], commit, `${file}: ${action}@${commit} is not ${tag}'s commit${tags[action]?.[tag] ? "" : " (none recorded: record it in test/fixtures/action-tags.json)"}`);
+                pinned++;
+            }
+            for (const line of text(file).split("\n").filter((l) => l.includes("pulumi/actions@"))) assert.match(line, / # v7\.\d+\.\d+$/, `${file}: ${line}`);
+            for (const step of steps(workflow(file)).filter((s) => s.uses?.startsWith("pulumi/actions@"))) assert.equal(step.with?.["pulumi-version"], lockedSdk, `${file}: the CLI the SDK in package-lock.json expects`);
         }
+        assert.ok(pinned >= 6);
     });
 
     describe("who can read what", () => {

@@ -28,6 +28,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { InitContainerSpec, RenderTarget, ResourceSpec, SecuritySpec, ServiceSpec } from "../services/catalog";
 import { BACKUP_IMAGES, SUPABASE_IMAGES } from "../services/versions";
+import { dailyTime } from "./cron-schedule";
 
 /** The CronJob (Kubernetes) and scheduled service (Compose): kube-state-metrics labels its metrics `cronjob="postgres-backup"`. */
 export const BACKUP_SERVICE = "postgres-backup";
@@ -88,15 +89,6 @@ export interface PostgresBackupArgs {
 /** restic's repository URL: one folder per stack in the bucket. */
 export function backupRepository(settings: Pick<BackupSettings, "endpoint" | "bucket">, stack: string): string {
     return `s3:${settings.endpoint.replace(/\/+$/, "")}/${settings.bucket}/${stack}`;
-}
-
-/** The HH:MM (UTC) of a daily cron schedule `M H * * *`; undefined for any other schedule. */
-export function dailyTime(schedule: string): string | undefined {
-    const match = /^(\d{1,2}) (\d{1,2}) \* \* \*$/.exec(schedule.trim());
-    if (!match) return undefined;
-    const [minute, hour] = [Number(match[1]), Number(match[2])];
-    if (minute > 59 || hour > 23) return undefined;
-    return `${String(hour).padStart(2, "0")}:${String(minute).padStart(2, "0")}`;
 }
 
 // The Postgres image's postgres user (uid 101), as archon-migrate runs it.

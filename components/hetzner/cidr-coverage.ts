@@ -96,3 +96,31 @@ function describeShare(family: AddressFamily, addresses: bigint): string {
     while (prefix > 0 && addressesOfPrefix(family, prefix) < addresses) prefix--;
     return `about a /${prefix}`;
 }
+
+/**
+ * The problem with a CIDR whose address has host bits set (`203.0.113.7/24`), which the hcloud
+ * provider refuses only at preview ("invalid CIDR"), or undefined. A firewall rule means a network:
+ * the fix names both readings, the network and the single address.
+ */
+export function hostBitsProblem(cidr: string): string | undefined {
+    let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
+    try {
+        parsed = ipaddr.parseCIDR(cidr.trim());
+    } catch {
+        return undefined;
+    }
+    const [address, prefix] = parsed;
+    const network = networkAddress(address, prefix);
+    if (network === address.toString()) return undefined;
+    const single = address.kind() === "ipv4" ? 32 : 128;
+    return `${cidr} has host bits set: write the network ${network}/${prefix}, or ${address.toString()}/${single} for that one address`;
+}
+
+function networkAddress(address: ipaddr.IPv4 | ipaddr.IPv6, prefix: number): string {
+    const bytes = address.toByteArray();
+    const masked = bytes.map((byte, i) => {
+        const bitsHere = Math.max(0, Math.min(8, prefix - i * 8));
+        return byte & ((0xff << (8 - bitsHere)) & 0xff);
+    });
+    return ipaddr.fromByteArray(masked).toString();
+}

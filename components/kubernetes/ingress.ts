@@ -116,11 +116,14 @@ export function renderIngresses(services: RoutedService[], options: IngressRende
                     } : {}),
                 });
             } else {
-                // Authentication first: an unauthenticated request is refused before anything else runs.
-                // A forward-auth check: the errors middleware outside the check, so its 401 becomes the sign-in page.
+                // Traefik runs a router's middlewares in the listed order. The rate limit comes before
+                // any login, so a client guessing passwords gets 429 without costing a hash check
+                // (issue 27.6); the body limit (it buffers the body) after it, so only a logged-in
+                // client can make Traefik buffer. A forward-auth check: the errors middleware outside
+                // the check, so its 401 becomes the sign-in page.
                 const forwardNames = forwardAuth ? [forwardAuthErrorsMiddleware(forwardAuth.service), forwardAuthMiddleware(forwardAuth.service)] : [];
-                const common = ["security-headers", "rate-limit", bodyMiddleware(maxBodyMb)];
-                const names = [...(auth ? [authMiddleware(auth.name)] : []), ...forwardNames, ...common];
+                const beforeLogin = ["security-headers", "rate-limit"];
+                const names = [...beforeLogin, ...(auth ? [authMiddleware(auth.name)] : []), ...forwardNames, bodyMiddleware(maxBodyMb)];
                 if (forwardAuth) {
                     for (const manifest of traefikForwardAuthMiddlewares(forwardAuth, namespace, authUrl!)) middlewares.set(`${namespace}/${manifest.metadata.name}`, manifest);
                 }
@@ -130,12 +133,12 @@ export function renderIngresses(services: RoutedService[], options: IngressRende
                     if (middlewares.has(key)) continue;
                     const set = authSets.find((a) => authMiddleware(a.name) === name);
                     middlewares.set(key, set
-                        // Traefik basicAuth: `secret` names a Secret whose `users` key holds htpasswd lines (bcrypt accepted).
+                        // Traefik basicAuth: `secret` names a Secret whose `users` key holds htpasswd lines (APR1 accepted: components/secrets `loginHash`).
                         ? { apiVersion: TRAEFIK_API, kind: "Middleware", metadata: { name, namespace }, spec: { basicAuth: { secret: htpasswdSecretName(set.name), realm: set.realm, removeHeader: !(set.forwardAuthorization ?? false) } } }
                         : traefikMiddleware(name, namespace, maxBodyMb, rate, burst));
                 }
                 if (writeAuth) {
-                    readRoutes.push(traefikReadRoute(service, namespace, host.host, routes, [authMiddleware(auths[0].name), ...common]));
+                    readRoutes.push(traefikReadRoute(service, namespace, host.host, routes, [...beforeLogin, authMiddleware(auths[0].name), bodyMiddleware(maxBodyMb)]));
                 }
                 Object.assign(annotations, {
                     "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",

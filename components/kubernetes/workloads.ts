@@ -68,14 +68,21 @@ export function fileKey(file: FileSpec): string {
     return file.path.replace(/^\/+/, "").replace(/[^-._a-zA-Z0-9]+/g, "_");
 }
 
-function probeFor(service: ServiceSpec, kind: "readiness" | "liveness"): Probe | undefined {
+/** What egressInternet allows on Kubernetes: TCP to these ports of public addresses (Compose allows any). */
+export const INTERNET_EGRESS_PORTS = [443, 80];
+
+function probeFor(service: ServiceSpec, kind: "readiness" | "liveness" | "startup"): Probe | undefined {
     const health = service.health;
     if (!health) return undefined;
-    const timing = kind === "readiness"
-        ? { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }
-        : { initialDelaySeconds: health.startupSeconds ?? 30, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 };
+    // The startup probe runs the liveness check until it first passes; liveness starts only then,
+    // so a slow start (archon-agents waits up to ten minutes for its credentials) is never killed.
+    const timing = {
+        readiness: { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+        startup: { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: Math.ceil((health.startupSeconds ?? 30) / 10) + 3 },
+        liveness: { periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 },
+    }[kind];
     // Liveness asks "is this process stuck"; readiness "can it serve now" (see HealthSpec.live).
-    const check = kind === "liveness" && health.live ? health.live : health;
+    const check = kind !== "readiness" && health.live ? health.live : health;
     if (check.http) return { httpGet: { path: check.http.path, port: check.http.port }, ...timing };
     if (check.tcp) return { tcpSocket: { port: check.tcp.port }, ...timing };
     if (check.exec) return { exec: { command: check.exec }, ...timing };
@@ -303,6 +310,7 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
             volumeMounts: mounts,
             readinessProbe: service.kind === "oneshot" ? undefined : probeFor(service, "readiness"),
             livenessProbe: service.kind === "oneshot" ? undefined : probeFor(service, "liveness"),
+            startupProbe: service.kind === "oneshot" ? undefined : probeFor(service, "startup"),
             resources: {
                 requests: { cpu: service.resources.cpu, memory: service.resources.memory },
                 limits: { cpu: service.resources.cpuLimit, memory: service.resources.memoryLimit },
@@ -462,12 +470,12 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
                 // database port: db's metrics come from postgres-exporter.)
                 const scraped = service.ports.some((p) => p.name === "metrics" || p.name === "http") ? [metricsPort(service).port] : [];
                 const observed = [...new Set([...scraped, ...(service.health?.http ? [service.health.http.port] : [])])];
-                if (observed.length > 0) ingress.push({ from: [namespaces([args.monitoringNamespace ?? "monitoring"])], ports: observed.map((port) => ({ protocol: "TCP", port })) });
+                if (observed.length > 0 && service.monitoringIngress !== false) ingress.push({ from: [namespaces([args.monitoringNamespace ?? "monitoring"])], ports: observed.map((port) => ({ protocol: "TCP", port })) });
             }
             const routed = [...new Set((service.routes ?? []).map((r) => r.port))];
             if (routed.length > 0) ingress.push({ from: [namespaces(ingressNamespaces)], ports: routed.map((port) => ({ protocol: "TCP", port })) });
             const egress = service.egressInternet
-                ? [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] } }], ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 80 }] }]
+                ? [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] } }], ports: INTERNET_EGRESS_PORTS.map((port) => ({ protocol: "TCP", port })) }]
                 : [];
             if (ingress.length === 0 && egress.length === 0) continue;
             new kubernetes.networking.v1.NetworkPolicy(name, {

@@ -14,7 +14,7 @@ export const ARCHON_IMAGES: readonly ArchonImageName[] = ["archon-server", "arch
 /** This repository's root (the Dockerfiles and files under images/ and migrations/ live here). */
 export const INFRA_ROOT = path.resolve(__dirname, "..", "..");
 
-/** How one image is built from an Archon v1 checkout (tag v0.1.0). */
+/** How one image is built from a checkout of the pinned Archon commit (images/archon-source.json). */
 export interface ArchonBuild {
     /** Directory of the Archon checkout, relative to its root, that the build context holds. */
     archonContext: string;
@@ -30,6 +30,8 @@ export interface ArchonBuild {
      * name (relative to this repository's root). Any makes the context staged.
      */
     infraFiles?: Record<string, string>;
+    /** The Dockerfile stage to build (`docker build --target`); default the last stage. */
+    target?: string;
     /** Build arguments. */
     args: Record<string, string>;
 }
@@ -37,15 +39,19 @@ export interface ArchonBuild {
 /** Pushed images carry their cache metadata, so the next build can start from them. */
 const CACHE_ARGS = { BUILDKIT_INLINE_CACHE: "1" };
 
+/** The Python services: one Dockerfile of this repository, one target each, from Archon's python/. */
+const pythonBuild = (target: "archon-server" | "archon-mcp" | "archon-agents"): ArchonBuild =>
+    ({ archonContext: "python", dockerfile: { infra: "images/archon-python/Dockerfile" }, target, args: CACHE_ARGS });
+
 /**
- * The five images. The three Python services build with Archon's own Dockerfiles. The UI and the
- * migration image build with this repository's Dockerfiles (images/): Archon's UI Dockerfile runs
- * Vite's dev server, and Archon ships no migration image.
+ * The five images, all with this repository's Dockerfiles (images/). Archon's Python Dockerfiles
+ * install from pyproject.toml's ranges and ignore uv.lock (images/archon-python/Dockerfile says
+ * more); its UI Dockerfile runs Vite's dev server; it ships no migration image.
  */
 export const ARCHON_BUILDS: Readonly<Record<ArchonImageName, ArchonBuild>> = {
-    "archon-server": { archonContext: "python", dockerfile: { archon: "python/Dockerfile.server" }, args: CACHE_ARGS },
-    "archon-mcp": { archonContext: "python", dockerfile: { archon: "python/Dockerfile.mcp" }, args: CACHE_ARGS },
-    "archon-agents": { archonContext: "python", dockerfile: { archon: "python/Dockerfile.agents" }, args: CACHE_ARGS },
+    "archon-server": pythonBuild("archon-server"),
+    "archon-mcp": pythonBuild("archon-mcp"),
+    "archon-agents": pythonBuild("archon-agents"),
     "archon-ui": {
         archonContext: "archon-ui-main",
         dockerfile: { infra: "images/archon-ui/Dockerfile" },

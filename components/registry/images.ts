@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../config";
 import { RegistryCredentials } from "./registry";
 import { ARCHON_BUILDS, ARCHON_IMAGES, ArchonImageName, buildContext, dockerfilePath } from "./build-context";
+import { loadArchonSource } from "./archon-source";
 import { RecordedDigests, SourceRevision, digestReference, readSourceRevision, shaTag, tagMatchesCommit } from "./release";
 
 export { ARCHON_BUILDS, ARCHON_IMAGES, ArchonImageName } from "./build-context";
@@ -92,6 +93,7 @@ export class ArchonImages extends pulumi.ComponentResource {
                     build: {
                         context: buildContext(image, sourceDir),
                         dockerfile: dockerfilePath(spec, sourceDir),
+                        target: spec.target,
                         platform: `linux/${args.architecture}`,
                         builderVersion: "BuilderBuildKit",
                         args: { ...spec.args },
@@ -137,6 +139,11 @@ function checkSource(sourceDir: string, imageTag: string): SourceRevision | unde
     }
     if (!tagMatchesCommit(imageTag, source.commit)) {
         throw new ConfigError(`archon-infra:imageTag = ${JSON.stringify(imageTag)}: archonSourceDir is at commit ${source.commit.slice(0, 12)}; tags are immutable, so build it as ${shaTag(source.commit)} (pulumi config set imageTag ${shaTag(source.commit)}), or set buildImages false to deploy the existing ${imageTag}`);
+    }
+    const pin = loadArchonSource();
+    if (source.commit !== pin.commit) {
+        // The image workflow refuses it (npm run image-builds); a developer's own build may try another commit.
+        pulumi.log.warn(`archonSourceDir ${sourceDir} is at commit ${source.commit.slice(0, 12)}, not the pinned Archon ${pin.commit.slice(0, 12)} (images/archon-source.json): the commands and probes were checked against the pinned commit only, and the image workflow would refuse this checkout`);
     }
     if (source.dirty) {
         pulumi.log.warn(`archonSourceDir ${sourceDir} has uncommitted changes: ${imageTag} will not match commit ${source.commit.slice(0, 12)}`);

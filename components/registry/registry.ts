@@ -8,6 +8,7 @@ import { stringify as toYaml } from "yaml";
 import { ConfigError } from "../../config";
 import { ServiceSpec } from "../services/catalog";
 import { IMAGES } from "../services/versions";
+import { loginHash } from "../secrets/secrets";
 import { registryHosts } from "./hosts";
 
 /** The upstream registry image (CNCF distribution 2.8), pinned with the other third-party images. */
@@ -122,15 +123,25 @@ export function registryConfigYaml(publicHost: string, mode: "read" | "push" = "
     });
 }
 
-/** One htpasswd line with the bcrypt hash (the only hash format distribution accepts). */
-export function htpasswdLine(user: string, bcryptHash: string): string {
-    return `${user}:${bcryptHash}\n`;
+/** One htpasswd line (`user:hash`). */
+export function htpasswdLine(user: string, hash: string): string {
+    return `${user}:${hash}\n`;
 }
 
-/** The bcrypt hashes of the two registry users. */
+/**
+ * The hashes of the two registry users: bcrypt for the registry's own htpasswd (distribution 2.8
+ * accepts nothing else: registry/auth/htpasswd/htpasswd.go, "Only bcrypt hash entries are
+ * supported"), the fast login hash for the ingress, which checks every request (see
+ * components/secrets `loginHash`). Wrong passwords stop at the ingress and never cost the
+ * registry a bcrypt check.
+ */
 export interface RegistryHashes {
     pull: pulumi.Input<string>;
     push: pulumi.Input<string>;
+    /** `loginHash` of the pull password. */
+    pullLogin: pulumi.Input<string>;
+    /** `loginHash` of the push password. */
+    pushLogin: pulumi.Input<string>;
 }
 
 /**
@@ -146,6 +157,10 @@ export function registryService(hosts: { pull: string; push: string }, storageGb
     const pullLine = pulumi.output(hashes.pull).apply((hash) => htpasswdLine(REGISTRY_USER, hash));
     const pushLine = pulumi.secret(pulumi.output(hashes.push).apply((hash) => htpasswdLine(REGISTRY_PUSH_USER, hash)));
     const bothUsers = pulumi.secret(pulumi.all([pullLine, pushLine]).apply(([pull, push]) => pull + push));
+    // The ingress checks its own cheap hashes (`loginHash`, APR1); the registry keeps bcrypt, the only hash distribution accepts.
+    const pullLogin = pulumi.output(hashes.pullLogin).apply((hash) => htpasswdLine(REGISTRY_USER, hash));
+    const pushLogin = pulumi.secret(pulumi.output(hashes.pushLogin).apply((hash) => htpasswdLine(REGISTRY_PUSH_USER, hash)));
+    const bothLogins = pulumi.secret(pulumi.all([pullLogin, pushLogin]).apply(([pull, push]) => pull + push));
     return {
         name: "registry",
         group: "registry",
@@ -172,9 +187,9 @@ export function registryService(hosts: { pull: string; push: string }, storageGb
         security: { runAsNonRoot: true, runAsUser: 1000, readOnlyRootFilesystem: true, writablePaths: ["/tmp"] },
         routes: [
             // The registry checks the login again itself: the ingress forwards it.
-            { host: hosts.pull, path: "/", port: REGISTRY_PORT, basicAuth: { name: REGISTRY_READ_AUTH, realm: `${hosts.pull} registry`, htpasswd: bothUsers, forwardAuthorization: true } },
+            { host: hosts.pull, path: "/", port: REGISTRY_PORT, basicAuth: { name: REGISTRY_READ_AUTH, realm: `${hosts.pull} registry`, htpasswd: bothLogins, forwardAuthorization: true } },
             // Layers are pushed in one request each: allow large bodies through the proxy.
-            { host: hosts.push, path: "/", port: REGISTRY_PUSH_PORT, maxBodyMb: 4096, basicAuth: { name: REGISTRY_WRITE_AUTH, realm: `${hosts.push} registry`, htpasswd: pushLine, forwardAuthorization: true } },
+            { host: hosts.push, path: "/", port: REGISTRY_PUSH_PORT, maxBodyMb: 4096, basicAuth: { name: REGISTRY_WRITE_AUTH, realm: `${hosts.push} registry`, htpasswd: pushLogin, forwardAuthorization: true } },
         ],
     };
 }
@@ -216,7 +231,13 @@ export class Registry extends pulumi.ComponentResource {
             this.server = hosts.pull;
             this.username = REGISTRY_USER;
             this.password = pulumi.secret(args.password);
-            this.services = [registryService(hosts, args.storageGb, { pull: args.passwordBcrypt, push: args.pushPasswordBcrypt })];
+            const login = (password: pulumi.Output<string>, bcrypt: pulumi.Output<string>) => pulumi.secret(pulumi.all([password, bcrypt]).apply(([p, b]) => loginHash(p, b)));
+            this.services = [registryService(hosts, args.storageGb, {
+                pull: args.passwordBcrypt,
+                push: args.pushPasswordBcrypt,
+                pullLogin: login(args.password, args.passwordBcrypt),
+                pushLogin: login(args.pushPassword, args.pushPasswordBcrypt),
+            })];
             this.pushServer = hosts.push;
             this.pushCredentials = { server: hosts.push, username: REGISTRY_PUSH_USER, password: pulumi.secret(args.pushPassword) };
         }

@@ -4,6 +4,8 @@ import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import * as time from "@pulumiverse/time";
 import * as jwt from "jsonwebtoken";
+// apache-md5 ships no types: one function (password, "$apr1$<salt>$") -> "$apr1$<salt>$<hash>".
+const apr1: (password: string, salt: string) => string = require("apache-md5");
 
 /** Arguments of {@link Secrets}. Both stacks use the same set; only the values differ. */
 export interface SecretsArgs {
@@ -36,6 +38,39 @@ export function basicAuthorization(user: string, password: string): string {
 }
 
 const SECONDS_PER_YEAR = 365 * 24 * 60 * 60;
+
+/** A bcrypt hash as the random provider makes it: `$2a$<cost>$` + 22 salt characters + 31 of hash. */
+const BCRYPT_HASH = /^\$2[abxy]\$\d\d\$([./A-Za-z0-9]{22})[./A-Za-z0-9]{31}$/;
+
+/**
+ * The hash an ingress checks a login against, on every request: Apache's APR1 (MD5-crypt, 1000
+ * rounds, `$apr1$<8-character salt>$<hash>`), the one fast salted scheme every ingress of the stack
+ * accepts: nginx implements it itself, whatever its libc (nginx src/core/ngx_crypt.c
+ * `ngx_crypt_apr1`; ingress-nginx is nginx), and Traefik's basicAuth checks it through
+ * go-http-auth's `CheckSecret` (traefik pkg/middlewares/auth/basic_auth.go; abbot/go-http-auth
+ * basic.go: `$apr1$`/`$1$` MD5-crypt, `{SHA}`, bcrypt).
+ *
+ * Not bcrypt: an ingress checks the hash on every request, wrong passwords included, and bcrypt's
+ * cost 10 takes ~50 ms of CPU per check, so one client sending wrong passwords at the rate limit
+ * keeps the proxy's single CPU busy (README "Ingress logins", measured by
+ * test/ingress-login-cost.spec.ts). A slow hash protects guessable passwords against offline
+ * cracking; these are 32 to 48 random alphanumerics (>= 190 bits), beyond any search at any hash
+ * speed, so the fast salted hash gives the same protection at a thousandth of the cost.
+ *
+ * The salt: the first 8 characters of the salt the random provider drew for the password's
+ * `bcryptHash` (same alphabet). It is random and kept in the state with the password, so the line
+ * is stable across runs and changes only with the password.
+ */
+export function loginHash(password: string, bcryptHash: string): string {
+    const salt = BCRYPT_HASH.exec(bcryptHash)?.[1];
+    if (salt === undefined) throw new Error("loginHash: the password's bcryptHash is not a bcrypt hash ($2a$<cost>$<53 characters>)");
+    return apr1(password, `$apr1$${salt.slice(0, 8)}$`);
+}
+
+/** One htpasswd line (`user:hash`) for an ingress login: see {@link loginHash}. */
+export function loginHtpasswd(user: string, password: pulumi.Input<string>, bcryptHash: pulumi.Input<string>): pulumi.Output<string> {
+    return pulumi.secret(pulumi.all([password, bcryptHash]).apply(([p, b]) => `${user}:${loginHash(p, b)}\n`));
+}
 
 /**
  * Signs a Supabase API key. `issuedAt` must be stable (it comes from a `time.Static` recorded with
@@ -143,13 +178,13 @@ export class Secrets extends pulumi.ComponentResource {
     public readonly registryPushPasswordBcrypt: pulumi.Output<string>;
     /**
      * Basic-auth login of Archon's UI at the ingress (user {@link ARCHON_UI_USER}): Archon v0.1.0
-     * has no login of its own. The password, and an htpasswd line with its bcrypt hash.
+     * has no login of its own. The password, and an htpasswd line with its fast hash ({@link loginHash}).
      */
     public readonly archonUiPassword: pulumi.Output<string>;
     public readonly archonUiHtpasswd: pulumi.Output<string>;
     /**
      * The MCP endpoint's credential at the ingress (user {@link ARCHON_MCP_USER}), and its htpasswd
-     * line. MCP clients send it as the header `Authorization: Basic base64(mcp:<password>)`.
+     * line ({@link loginHash}). MCP clients send it as the header `Authorization: Basic base64(mcp:<password>)`.
      */
     public readonly archonMcpPassword: pulumi.Output<string>;
     public readonly archonMcpHtpasswd: pulumi.Output<string>;
@@ -196,10 +231,10 @@ export class Secrets extends pulumi.ComponentResource {
         this.registryPushPasswordBcrypt = pulumi.secret(registryPush.bcryptHash);
         const ui = password("archon-ui-password", 32);
         this.archonUiPassword = ui.result;
-        this.archonUiHtpasswd = pulumi.secret(pulumi.interpolate`${ARCHON_UI_USER}:${ui.bcryptHash}\n`);
+        this.archonUiHtpasswd = loginHtpasswd(ARCHON_UI_USER, ui.result, ui.bcryptHash);
         const mcp = password("archon-mcp-password", 48);
         this.archonMcpPassword = mcp.result;
-        this.archonMcpHtpasswd = pulumi.secret(pulumi.interpolate`${ARCHON_MCP_USER}:${mcp.bcryptHash}\n`);
+        this.archonMcpHtpasswd = loginHtpasswd(ARCHON_MCP_USER, mcp.result, mcp.bcryptHash);
         this.k3sToken = password("k3s-token", 64).result;
         this.secretKeyBase = password("secret-key-base", 64).result;
         this.vaultEncKey = password("vault-enc-key", 32).result;

@@ -73,7 +73,11 @@ export interface HealthSpec {
     tcp?: { port: number };
     /** A command inside the container that exits 0 when ready. */
     exec?: string[];
-    /** Seconds the service may take to start before liveness failures count. Default 30. */
+    /**
+     * Seconds the service may take to start before liveness failures count. Default 30. Kubernetes:
+     * a startupProbe (the liveness check every 10 s) holds liveness off for that long plus three
+     * failures; Compose: the healthcheck's start_period.
+     */
     startupSeconds?: number;
     /**
      * The liveness check, when readiness depends on something outside the process. Unset: the
@@ -158,13 +162,13 @@ export interface ForwardAuthSpec {
     responseHeaders: string[];
 }
 
-/** Basic authentication at the ingress, from an htpasswd file with bcrypt hashes. */
+/** Basic authentication at the ingress, from an htpasswd file with fast salted hashes (components/secrets `loginHash`). */
 export interface BasicAuthSpec {
     /** Name of the credential set: the nginx file `/etc/nginx/auth/<name>`, the Kubernetes Secret `<name>-htpasswd`. */
     name: string;
     /** The realm browsers show. */
     realm: string;
-    /** htpasswd lines (`user:$2y$...`), secret. */
+    /** htpasswd lines (`user:$apr1$...`), secret. */
     htpasswd: pulumi.Input<string>;
     /**
      * The backend checks the same credentials itself (the registry's own htpasswd), so the
@@ -297,6 +301,13 @@ export interface ServiceSpec {
      */
     allowFrom?: string[];
     /**
+     * Kubernetes: pods of the monitoring namespace may reach the service's scraped and health
+     * ports. Default true. False where no monitor there needs it and the port also serves something
+     * sensitive (archon-server's /internal/credentials/agents): its probes then come from
+     * blackbox-exporter beside it, which `allowFrom` names.
+     */
+    monitoringIngress?: boolean;
+    /**
      * Services this one connects to that neither `dependsOn` nor its env or files name: the
      * targets blackbox-exporter probes, which Prometheus hands it per request. Read by the Compose
      * network plan (components/compose/networks.ts).
@@ -309,7 +320,11 @@ export interface ServiceSpec {
      * leaves them out of this service's connections, so Prometheus shares no network with them.
      */
     namesWithoutConnecting?: string[];
-    /** The service makes outbound connections to the internet (LLM APIs, crawling). Default false. */
+    /**
+     * The service makes outbound connections to the internet (LLM APIs, crawling). Default false.
+     * Kubernetes allows TCP 80 and 443 to public addresses only (INTERNET_EGRESS_PORTS); Compose's
+     * `egress` bridge allows any port and address (README "Network segmentation").
+     */
     egressInternet?: boolean;
     autoscale?: AutoscaleSpec;
     /**

@@ -6,3 +6,4 @@ export { Workloads, WorkloadsArgs } from "./workloads";
 export { ServiceSpec } from "./catalog";
 export { workloadCatalog, WorkloadCatalogArgs } from "./workload-catalog";
 export { componentVersions, SupabaseComponent, SUPABASE_IMAGES } from "./versions";
+export { mcpClientConfig, McpClientConfig } from "./mcp-client";

@@ -8,8 +8,10 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ForwardAuthSpec, RenderTarget, ServiceSpec } from "./catalog";
 import { ArchonImageName } from "../registry/images";
+import { ARCHON_COMMANDS, ARCHON_PORTS, ArchonPythonService } from "./archon-commands";
 import { renderKongConfigString } from "./kong-config";
 import { SUPABASE_IMAGES } from "./versions";
+import { BLACKBOX_EXPORTER } from "./exporters";
 
 /** The generated credentials the services share (see the Secrets component). */
 export interface WorkloadSecrets {
@@ -58,7 +60,7 @@ export interface WorkloadCatalogArgs {
 }
 
 /** Ports the services listen on. Archon needs all three of its ports set, always. */
-export const PORTS = { db: 5432, rest: 3000, restAdmin: 3001, auth: 9999, kong: 8000, kongStatus: 8100, meta: 8080, studio: 3000, server: 8181, mcp: 8051, agents: 8052, ui: 3737 } as const;
+export const PORTS = { db: 5432, rest: 3000, restAdmin: 3001, auth: 9999, kong: 8000, kongStatus: 8100, meta: 8080, studio: 3000, ...ARCHON_PORTS, ui: 3737 } as const;
 
 /**
  * How Archon reaches Supabase. Archon refuses an http SUPABASE_URL unless its host is localhost,
@@ -375,12 +377,16 @@ function archonServices(args: WorkloadCatalogArgs, { hosts, ha, s, nonRoot }: Ca
     };
     // Archon refuses the anon key: SUPABASE_SERVICE_KEY is the service_role key.
     const archonSecrets = { SUPABASE_SERVICE_KEY: s.serviceRoleKey };
-    /** The three Python services share image naming, settings, key, hardening and internet egress. */
-    const archonPython = (name: ArchonImageName, port: number, spec: Pick<ServiceSpec, "health" | "resources" | "dependsOn"> & Partial<ServiceSpec>): ServiceSpec => ({
+    /**
+     * The three Python services share image naming, settings, key, hardening and internet egress;
+     * each runs its exec-form command (archon-commands.ts), never the image's default.
+     */
+    const archonPython = (name: ArchonPythonService, port: number, spec: Pick<ServiceSpec, "health" | "resources" | "dependsOn"> & Partial<ServiceSpec>): ServiceSpec => ({
         name,
         group: "archon",
         image: args.archonImages[name],
         kind: "service",
+        command: [...ARCHON_COMMANDS[name]],
         ports: [{ name: "http", port }],
         env: archonEnv,
         secretEnv: archonSecrets,
@@ -402,6 +408,15 @@ function archonServices(args: WorkloadCatalogArgs, { hosts, ha, s, nonRoot }: Ca
         health: { http: { path: "/health", port: PORTS.server }, exec: PYTHON_HTTP_CHECK(PORTS.server, "/health"), startupSeconds: 60, live: { http: { path: "/", port: PORTS.server } } },
         resources: large,
         dependsOn: ["archon-migrate", "kong"],
+        // Port 8181 also serves /internal/credentials/agents, which answers the decrypted provider
+        // keys to any 127.0.0.1 or 172.16.0.0/12 client (python/src/server/api_routes/
+        // internal_api.py; pod and Compose addresses are in that range). A NetworkPolicy cannot
+        // tell paths apart, so the port itself admits only the pods that call the API: the UI's
+        // nginx (which forwards /api/ and /health only), archon-mcp, archon-agents (the one caller
+        // of the credentials endpoint) and blackbox-exporter's /health probe; not the rest of the
+        // namespace, and nothing in the monitoring namespace (Archon serves no metrics).
+        allowFrom: ["archon-ui", "archon-mcp", "archon-agents", BLACKBOX_EXPORTER],
+        monitoringIngress: false,
         // Exactly one, on every stack: crawl progress and cancellation live in the process's memory
         // (python/src/server/utils/progress/progress_tracker.py: the class-level dict
         // ProgressTracker._progress_states) and upstream runs one uvicorn worker (python/
@@ -414,17 +429,32 @@ function archonServices(args: WorkloadCatalogArgs, { hosts, ha, s, nonRoot }: Ca
         updateStrategy: "Recreate",
     });
     const mcp = archonPython("archon-mcp", PORTS.mcp, {
+        // At the pinned commit archon-mcp finds archon-server and archon-agents through service
+        // discovery (python/src/server/services/mcp_service_client.py: get_api_url, get_agents_url,
+        // i.e. these same URLs with DOCKER_CONTAINER set) and reads neither variable, nor TRANSPORT;
+        // as in upstream's docker-compose.yml they stay, naming the connections the Compose network
+        // plan gives archon-mcp (components/compose/networks.ts reads URLs in env values).
         env: { ...archonEnv, TRANSPORT: "sse", API_SERVICE_URL: `http://archon-server:${PORTS.server}`, AGENTS_SERVICE_URL: `http://archon-agents:${PORTS.agents}` },
         health: { tcp: { port: PORTS.mcp }, exec: ["python", "-c", `import socket; socket.create_connection(('127.0.0.1', ${PORTS.mcp}), 5).close()`], startupSeconds: 60 },
         resources: { cpu: "100m", memory: "256Mi", cpuLimit: "1", memoryLimit: "1Gi" },
         dependsOn: ["archon-server"],
-        // Archon v0.1.0's MCP server runs FastMCP's streamable HTTP transport at /mcp whatever TRANSPORT
-        // says (coleam00/Archon v0.1.0 python/src/mcp_server/mcp_server.py: mcp.run(transport="streamable-http"));
+        // archon-server's MCP page asks GET /health here (python/src/server/api_routes/mcp_api.py
+        // get_container_status_http, through service discovery's http://archon-mcp:8051) instead of
+        // the Docker socket; archon-agents calls its tools (src/agents/server.py MCP_SERVICE_URL).
+        // The probes stay a TCP connect: /health logs an INFO line per call and asks archon-server
+        // and archon-agents in turn, so readiness would follow their state.
+        allowFrom: ["archon-server", "archon-agents", BLACKBOX_EXPORTER],
+        // Archon's MCP server runs FastMCP's streamable HTTP transport at /mcp whatever TRANSPORT
+        // says (python/src/mcp_server/mcp_server.py: mcp.run(transport="streamable-http"));
         // the whole host sits behind the MCP credential, which clients send as an Authorization header.
         routes: [{ host: hosts.mcp, path: "/", port: PORTS.mcp, websockets: true, basicAuth: { name: "archon-mcp", realm: "Archon MCP", htpasswd: s.archonMcpHtpasswd } }],
     });
     const agents = archonPython("archon-agents", PORTS.agents, {
-        health: { http: { path: "/health", port: PORTS.agents }, exec: PYTHON_HTTP_CHECK(PORTS.agents, "/health"), startupSeconds: 60 },
+        // Before uvicorn serves anything, the lifespan waits for archon-server's credentials: 30
+        // attempts, each up to a 10 s request and a 10 s pause (src/agents/server.py
+        // fetch_credentials_from_server), i.e. up to ~10 minutes on a first deploy while the server
+        // waits for its migration. A startup window shorter than that restarts it mid-wait.
+        health: { http: { path: "/health", port: PORTS.agents }, exec: PYTHON_HTTP_CHECK(PORTS.agents, "/health"), startupSeconds: 600 },
         resources: large,
         // It fetches its credentials from archon-server at start (coleam00/Archon v0.1.0
         // python/src/agents/server.py: http://archon-server:<port>/internal/credentials/agents).
@@ -435,10 +465,13 @@ function archonServices(args: WorkloadCatalogArgs, { hosts, ha, s, nonRoot }: Ca
         name: "archon-ui",
         group: "archon",
         // The production bundle behind nginx-unprivileged (images/archon-ui/): nginx serves dist/
-        // with an SPA fallback and proxies /api, /health and /socket.io to archon-server:8181
+        // gzipped with an SPA fallback and proxies /api and /health to archon-server:8181
         // (images/archon-ui/nginx.conf), so the ingress routes the whole host here.
         image: args.archonImages["archon-ui"],
         kind: "service",
+        // nginx itself, exec form, in the foreground (the image's CMD too): the base image's
+        // /docker-entrypoint.sh would only try to rewrite its default config on a read-only root.
+        command: ["nginx", "-g", "daemon off;"],
         ports: [{ name: "http", port: PORTS.ui }],
         // busybox wget is part of the nginx alpine image.
         health: { http: { path: "/", port: PORTS.ui }, exec: WGET_CHECK(PORTS.ui, "/"), startupSeconds: 20 },

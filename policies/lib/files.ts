@@ -44,10 +44,20 @@ export async function archivedTextFiles(value: unknown, prefix = ""): Promise<Re
     return found;
 }
 
-/** The text files at `location` (a file, or every file under a directory), by path relative to it; nothing when it is gone. */
+/**
+ * A path-based archive or asset whose files are not on disk: the check cannot see what would be
+ * deployed, so it fails (closed) instead of passing an empty project.
+ */
+export class MissingRenderedFilesError extends Error {
+    constructor(public readonly location: string, fix = "render them again (npm run synth -- --stack <stack> --out <dir>) and check that output") {
+        super(`the rendered files at ${location} are missing, so the check cannot see what they deploy; ${fix}`);
+    }
+}
+
+/** The text files at `location` (a file, or every file under a directory), by path relative to it; throws when it is gone. */
 export function filesAtPath(location: string, prefix = ""): Record<string, string> {
     const found: Record<string, string> = {};
-    if (!fs.existsSync(location)) return found;
+    if (!fs.existsSync(location)) throw new MissingRenderedFilesError(location);
     if (!fs.statSync(location).isDirectory()) {
         found[prefix || path.basename(location)] = fs.readFileSync(location, "utf8");
         return found;
@@ -63,4 +73,27 @@ export function filesAtPath(location: string, prefix = ""): Record<string, strin
 /** A Compose file by its name: compose.yaml, docker-compose.yml, docker-compose.prod.yaml... */
 export function isComposeFile(file: string): boolean {
     return /(^|\/)(docker-)?compose(\.[\w-]+)?\.ya?ml$/.test(file);
+}
+
+/** A Compose file found in a resource's inputs, with what Compose reads beside it. */
+export interface ComposeProject {
+    /** Its path inside the archive. */
+    file: string;
+    composeText: string;
+    /** Where it runs on the host: the CopyToRemote's `remotePath` (relative bind sources resolve there). */
+    projectDir?: string;
+    /** The `.env` beside it (Compose's interpolation variables), if the archive carries one. */
+    dotenv?: string;
+    /** Every text file of the archive, by path. */
+    files: Record<string, string>;
+}
+
+/** Every Compose project in a resource's inputs (see {@link archivedTextFiles}). */
+export async function composeProjects(props: Props): Promise<ComposeProject[]> {
+    const files = await archivedTextFiles(props);
+    const remotePath = typeof props.remotePath === "string" ? props.remotePath : undefined;
+    return Object.entries(files).filter(([file]) => isComposeFile(file)).map(([file, composeText]) => {
+        const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/") + 1) : "";
+        return { file, composeText, projectDir: remotePath, dotenv: files[`${dir}.env`], files };
+    });
 }

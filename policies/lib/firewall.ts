@@ -22,9 +22,14 @@ export function inboundRules(props: Props): InboundRule[] {
 
 /** True when a TCP/UDP rule's port spec covers `port`. */
 export function coversPort(rule: InboundRule, port: number): boolean {
+    return coversRange(rule, port, port);
+}
+
+/** True when a TCP/UDP rule's port spec covers any port from `from` to `to`. */
+export function coversRange(rule: InboundRule, from: number, to: number): boolean {
     if (rule.protocol !== "tcp" && rule.protocol !== "udp") return false;
     const spec = rule.port.trim().toLowerCase();
     if (spec === "any" || spec === "") return true;
     const [low, high = low] = spec.split("-").map((p) => Number(p.trim()));
-    return port >= low && port <= high;
+    return low <= to && high >= from;
 }

@@ -1,21 +1,51 @@
 import { ResourceValidationPolicy } from "@pulumi/policy";
-import { parse as parseYaml } from "yaml";
-import { PolicyArgs, list, record, settings } from "../lib/context";
-import { archivedTextFiles, isComposeFile } from "../lib/files";
+import { PolicyArgs, settings } from "../lib/context";
+import { ComposeService, Mount, composeServices, hostPath, isWithin } from "../lib/compose";
+import { composeProjects } from "../lib/files";
 import { DANGEROUS_CAPABILITIES } from "./container-security-context";
 
-/** Paths whose bind mount hands a container the Docker socket (root on the host): the socket or a directory above it. */
-const DOCKER_SOCKET_PATHS = ["/var/run/docker.sock", "/run/docker.sock", "/var/run", "/run", "/var", "/"];
+/**
+ * Host sockets that give a container the container engine, which is root on the host: Docker's,
+ * containerd's (Docker's own and k3s's), CRI-O's and Podman's. A bind of the socket or of any
+ * directory above it hands it over, read-only or not (a read-only bind still lets a client connect).
+ */
+const ENGINE_SOCKETS = [
+    "/run/docker.sock", "/run/containerd/containerd.sock", "/run/k3s/containerd/containerd.sock",
+    "/run/crio/crio.sock", "/run/podman/podman.sock", "/run/docker/containerd/containerd.sock",
+];
 
 /**
- * Compose services allowed to see the Docker socket, and why. Both mount it read-only, which does
- * not stop API calls over a socket: the exception is a conscious one.
- * - cadvisor: reads container names and labels from the Docker API; upstream runs it with
- *   `/var/run:/var/run:ro` and `/:/rootfs:ro` (google/cadvisor README, "Quick Start").
- * - node-exporter: reads the host's filesystems through `/:/host/root:ro`, as upstream documents
- *   (prometheus/node_exporter README, "Docker"); it never talks to Docker.
+ * Host paths whose contents are the host itself: its configuration and credentials (/etc, /root,
+ * /home), binaries (/usr, /bin, ...), the engines' state (every container's filesystem and
+ * volumes), runtime sockets (/run) and the kernel's views (/proc, /sys, /dev). Never writable in a
+ * container; read-only only for the services listed in `hostPathExceptions`.
  */
-const DEFAULT_DOCKER_SOCKET_ALLOWED = ["cadvisor", "node-exporter"];
+const SYSTEM_PATHS = [
+    "/", "/etc", "/root", "/home", "/boot", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/opt/containerd",
+    "/var/lib/docker", "/var/lib/containerd", "/var/lib/kubelet", "/var/lib/rancher", "/var/log", "/run", "/proc", "/sys", "/dev",
+];
+
+/**
+ * Read-only host paths a named Compose service may mount, and why (exact paths; anything else of
+ * the host stays refused, and no exception makes a bind writable).
+ * - cadvisor reads container names and labels over the Docker socket and every container's
+ *   filesystem and cgroup statistics: upstream runs it with `/:/rootfs:ro`, `/var/run:/var/run:ro`,
+ *   `/sys:/sys:ro`, `/var/lib/docker/:/var/lib/docker:ro`, `/dev/disk/:/dev/disk:ro`
+ *   (google/cadvisor README, "Quick Start"). Its Docker socket access is a conscious exception.
+ * - node-exporter reads the host's filesystems, processes and devices through `/:/host/root:ro`,
+ *   `/proc`, `/sys` (prometheus/node_exporter README, "Docker"); it never talks to Docker.
+ * - alloy tails every container's JSON log under /var/lib/docker/containers (components/compose/logs.ts).
+ */
+const DEFAULT_HOST_PATH_EXCEPTIONS: Record<string, string[]> = {
+    cadvisor: ["/", "/run", "/sys", "/var/lib/docker", "/dev/disk"],
+    "node-exporter": ["/", "/proc", "/sys"],
+    alloy: ["/var/lib/docker/containers"],
+};
+/**
+ * Devices a named service may see, and why. cadvisor: /dev/kmsg, the kernel log it counts OOM kills
+ * from (see DEFAULT_CAPABILITY_EXCEPTIONS; upstream runs it with `--device=/dev/kmsg`).
+ */
+const DEFAULT_DEVICE_EXCEPTIONS: Record<string, string[]> = { cadvisor: ["/dev/kmsg"] };
 /**
  * Dangerous capabilities (DANGEROUS_CAPABILITIES) a named Compose service may add, and why. Only the
  * capabilities listed for the service are excused; any other dangerous one is still a violation.
@@ -29,60 +59,69 @@ const DEFAULT_DOCKER_SOCKET_ALLOWED = ["cadvisor", "node-exporter"];
  *   little to a container which already reads the Docker API over /var/run (see above).
  */
 const DEFAULT_CAPABILITY_EXCEPTIONS: Record<string, string[]> = { cadvisor: ["SYSLOG"] };
-/** The only ports a Compose service may publish on every host address: the proxy's HTTP and HTTPS. */
+/** The only service that publishes on every host address (the proxy), and its only ports: HTTP and HTTPS. */
+const DEFAULT_PUBLIC_PORT_SERVICES = ["proxy"];
 const DEFAULT_PUBLIC_PORTS = [80, 443];
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[?::1\]?|localhost)$/;
+/** Namespaces a service must not share with the host (or join from a container outside the project). */
+const NAMESPACE_FIELDS = ["network_mode", "pid", "ipc", "uts", "cgroup", "userns_mode"] as const;
+/** `security_opt` entries that switch a confinement off (Docker accepts `:` and `=`). */
+const UNCONFINED = /^(seccomp|apparmor|systempaths)[:=]unconfined$|^label[:=]disable$/i;
 
-interface PublishedPort {
-    hostIp?: string;
-    published?: string;
-    target: string;
-}
-
-/** A `ports:` entry in short (`[ip:]host:container[/proto]`) or long (`{host_ip, published, target}`) syntax. */
-function parsePort(entry: unknown): PublishedPort {
-    if (typeof entry === "object" && entry !== null) {
-        const long = record(entry);
-        return { hostIp: long.host_ip === undefined ? undefined : String(long.host_ip), published: long.published === undefined ? undefined : String(long.published), target: String(long.target ?? "") };
+function mountProblems(service: ComposeService, exceptions: string[]): string[] {
+    const problems: string[] = [];
+    const allowed = exceptions.map(hostPath);
+    for (const mount of service.mounts) {
+        if (mount.unknown !== undefined) {
+            problems.push(`${mount.unknown} (${mount.via}); bind a path of the project or the data volume instead`);
+            continue;
+        }
+        if (mount.hostPath !== undefined) problems.push(...hostPathProblems(mount, mount.hostPath, allowed));
     }
-    const text = String(entry).replace(/\/(tcp|udp|sctp)$/, "");
-    const ipv6 = /^\[([^\]]+)\]:(.*)$/.exec(text);
-    const [hostIp, rest] = ipv6 ? [ipv6[1], ipv6[2]] : [undefined, text];
-    const parts = rest.split(":");
-    if (parts.length === 1) return { hostIp, target: parts[0] };
-    if (parts.length === 2) return { hostIp, published: parts[0], target: parts[1] };
-    return { hostIp: parts.slice(0, -2).join(":"), published: parts[parts.length - 2], target: parts[parts.length - 1] };
+    return problems;
 }
 
-/** The host side of a volume entry that is a bind mount (`/src:/dst[:ro]` or `{type: bind, source}`), else undefined. */
-function bindSource(entry: unknown): string | undefined {
-    if (typeof entry === "object" && entry !== null) {
-        const long = record(entry);
-        return long.type === "bind" ? String(long.source ?? "") : undefined;
+function hostPathProblems(mount: Mount, source: string, allowed: string[]): string[] {
+    const named = mount.volume !== undefined ? ` (volume ${mount.volume})` : "";
+    const socket = ENGINE_SOCKETS.find((s) => isWithin(s, source));
+    // Inside a system path, or above one (a bind of /var holds /var/lib/docker); `/` only as itself.
+    const system = SYSTEM_PATHS.find((p) => (p === "/" ? source === "/" : isWithin(source, p)) || isWithin(p, source));
+    if (system === undefined && socket === undefined) return [];
+    if (!mount.readOnly) {
+        return [`mounts the host's ${source}${named} writable (${mount.via}): ${socket ? `it holds the engine socket ${socket}, root on the host` : `${system} is the host's own`}; mount it read-only only where an exception is justified`];
     }
-    const source = String(entry).split(":")[0];
-    return source.startsWith("/") ? source : undefined;
-}
-
-function normalize(p: string): string {
-    const trimmed = p.replace(/\/+$/, "");
-    return trimmed === "" ? "/" : trimmed;
+    if (allowed.includes(source)) return [];
+    return [socket
+        ? `mounts ${source}${named} (${mount.via}), which holds ${socket}: root on the host, read-only or not`
+        : `mounts the host's ${source}${named} (${mount.via}); host system paths are for the services in hostPathExceptions only`];
 }
 
 /**
  * The Compose project this program renders (any compose file inside a resource's asset archive, as
- * the CopyToRemote of the project carries it): no privileged service, no host network or PID
- * namespace, no dangerous added capability (except the justified `capabilityExceptions`), no port published on every host address except
- * 80/443, no Docker socket except for the justified `dockerSocketAllowed` services.
+ * the CopyToRemote of the project carries it), judged as Compose will run it (policies/lib/compose.ts:
+ * interpolated, booleans cast, paths cleaned, named volumes and volumes_from resolved): nothing
+ * privileged, no host namespace, no unconfined profile, no device, no dangerous capability, no
+ * engine socket or host system path (read-only exceptions per service), and only the proxy
+ * publishing, only 80/443, on every host address.
  */
 export const composeHardening: ResourceValidationPolicy = {
     name: "compose-hardening",
-    description: "Compose services are not privileged, share no host network/PID namespace, add no dangerous capability, publish only 80/443 on all addresses (others on 127.0.0.1) and mount the Docker socket only where allowed.",
+    description: "Compose services are not privileged, share no host namespace, keep seccomp/AppArmor, see no device, add no dangerous capability, mount no engine socket or host system path (read-only exceptions per service, never writable) and only the proxy publishes 80/443 on all addresses (others on 127.0.0.1).",
     enforcementLevel: "mandatory",
     configSchema: {
         properties: {
-            publicPorts: { type: "array", items: { type: "integer" }, description: "Host ports a service may publish on every address." },
-            dockerSocketAllowed: { type: "array", items: { type: "string" }, description: "Compose services that may bind-mount the Docker socket or a directory holding it." },
+            publicPorts: { type: "array", items: { type: "integer" }, description: "Host ports the public services may publish on every address." },
+            publicPortServices: { type: "array", items: { type: "string" }, description: "Compose services that may publish publicPorts on every address (the proxy)." },
+            hostPathExceptions: {
+                type: "object",
+                additionalProperties: { type: "array", items: { type: "string" } },
+                description: "Host system paths a named Compose service may bind read-only (service -> paths), each a justified exception.",
+            },
+            deviceExceptions: {
+                type: "object",
+                additionalProperties: { type: "array", items: { type: "string" } },
+                description: "Host devices a named Compose service may see (service -> device paths).",
+            },
             capabilityExceptions: {
                 type: "object",
                 additionalProperties: { type: "array", items: { type: "string" } },
@@ -91,38 +130,39 @@ export const composeHardening: ResourceValidationPolicy = {
         },
     },
     validateResource: async (args: PolicyArgs, reportViolation) => {
-        const { publicPorts, dockerSocketAllowed, capabilityExceptions } = settings(args, {
+        const config = settings(args, {
             publicPorts: DEFAULT_PUBLIC_PORTS,
-            dockerSocketAllowed: DEFAULT_DOCKER_SOCKET_ALLOWED,
+            publicPortServices: DEFAULT_PUBLIC_PORT_SERVICES,
+            hostPathExceptions: DEFAULT_HOST_PATH_EXCEPTIONS,
+            deviceExceptions: DEFAULT_DEVICE_EXCEPTIONS,
             capabilityExceptions: DEFAULT_CAPABILITY_EXCEPTIONS,
         });
-        for (const [file, text] of Object.entries(await archivedTextFiles(args.props))) {
-            if (!isComposeFile(file)) continue;
-            for (const [service, definition] of Object.entries(record(record(parseYaml(text)).services))) {
-                const spec = record(definition);
-                const where = `${file} service ${service}`;
-                if (spec.privileged === true) reportViolation(`${where} runs privileged (root on the host); add the one capability it needs instead`);
-                for (const field of ["network_mode", "pid", "ipc", "userns_mode"] as const) {
-                    if (String(spec[field] ?? "") === "host") reportViolation(`${where} sets ${field}: host; keep the container's own namespace`);
+        for (const project of await composeProjects(args.props)) {
+            for (const service of composeServices(project.composeText, project)) {
+                const where = `${project.file} service ${service.name}`;
+                const report = (problem: string) => reportViolation(`${where} ${problem}`);
+                if (service.privileged) report(`runs privileged (privileged: ${JSON.stringify(service.spec.privileged)}, root on the host); add the one capability it needs instead`);
+                for (const field of NAMESPACE_FIELDS) {
+                    const value = String(service.spec[field] ?? "");
+                    if (value === "host") report(`sets ${field}: host; keep the container's own namespace`);
+                    else if (value.startsWith("container:")) report(`sets ${field}: ${value}, joining a container outside the project`);
                 }
-                const added = list(spec.cap_add).map((c) => String(c).toUpperCase().replace(/^CAP_/, ""));
-                const excused = list(capabilityExceptions[service]).map((c) => String(c).toUpperCase().replace(/^CAP_/, ""));
-                const dangerous = added.filter((c) => DANGEROUS_CAPABILITIES.includes(c) && !excused.includes(c));
-                if (dangerous.length > 0) reportViolation(`${where} adds capabilities ${dangerous.join(", ")}`);
-                for (const entry of list(spec.ports)) {
-                    const port = parsePort(entry);
+                for (const option of service.securityOpt) if (UNCONFINED.test(option.trim())) report(`sets security_opt ${option}: the kernel confinement stays on`);
+                if (!service.securityOpt.some((o) => /^no-new-privileges(:true|=true)?$/i.test(o.trim()))) report("does not set security_opt no-new-privileges:true (a setuid binary would regain privileges)");
+                const excusedDevices = (config.deviceExceptions[service.name] ?? []).map(hostPath);
+                for (const device of service.devices) if (!excusedDevices.includes(hostPath(device))) report(`sees the host device ${device}; devices are for the services in deviceExceptions only`);
+                if (Array.isArray(service.spec.device_cgroup_rules) && service.spec.device_cgroup_rules.length > 0) report("sets device_cgroup_rules: devices are for the services in deviceExceptions only");
+                const excused = (config.capabilityExceptions[service.name] ?? []).map((c) => c.toUpperCase().replace(/^CAP_/, ""));
+                const dangerous = service.capAdd.filter((c) => DANGEROUS_CAPABILITIES.includes(c) && !excused.includes(c));
+                if (dangerous.length > 0) report(`adds capabilities ${dangerous.join(", ")}`);
+                const isPublic = config.publicPortServices.includes(service.name);
+                for (const port of service.ports) {
                     if (port.hostIp !== undefined && LOOPBACK.test(port.hostIp)) continue;
                     const published = port.published === undefined || port.published === "" ? undefined : Number(port.published);
-                    if (published !== undefined && publicPorts.includes(published) && port.published === String(published)) continue;
-                    reportViolation(`${where} publishes ${JSON.stringify(entry)} on ${port.hostIp ?? "every host address (0.0.0.0, ::)"}; only ${publicPorts.join(", ")} face the world, bind the rest to 127.0.0.1`);
+                    if (isPublic && published !== undefined && config.publicPorts.includes(published) && port.published === String(published)) continue;
+                    report(`publishes ${port.entry} on ${port.hostIp ?? "every host address (0.0.0.0, ::)"}; only ${config.publicPortServices.join(", ")} face${config.publicPortServices.length === 1 ? "s" : ""} the world, on ${config.publicPorts.join(", ")}: bind the rest to 127.0.0.1`);
                 }
-                if (!dockerSocketAllowed.includes(service)) {
-                    for (const source of list(spec.volumes).map(bindSource)) {
-                        if (source !== undefined && DOCKER_SOCKET_PATHS.includes(normalize(source))) {
-                            reportViolation(`${where} mounts ${source}, which holds the Docker socket (root on the host, read-only or not)`);
-                        }
-                    }
-                }
+                for (const problem of mountProblems(service, config.hostPathExceptions[service.name] ?? [])) report(problem);
             }
         }
     },

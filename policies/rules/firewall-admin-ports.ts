@@ -1,10 +1,12 @@
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { ADMIN_CIDR_MIN_PREFIX, wideCidrProblem } from "../../components/hetzner/cidr-coverage";
 import { HCLOUD, PolicyArgs, settings } from "../lib/context";
-import { coversPort, inboundRules } from "../lib/firewall";
+import { coversRange, inboundRules } from "../lib/firewall";
 
 interface AdminPort {
     port: number;
+    /** The last port of a range (NodePorts), else `port`. */
+    to?: number;
     service: string;
     /** Reached by operators from `sshAllowedCidrs`: the `allowWideAdminCidrs` setting may widen it. */
     operatorAllowlist: boolean;
@@ -21,11 +23,15 @@ const ADMIN_PORTS: readonly AdminPort[] = [
     { port: 10250, service: "the kubelet API", operatorAllowlist: false },
     { port: 2379, service: "etcd (client)", operatorAllowlist: false },
     { port: 2380, service: "etcd (peer)", operatorAllowlist: false },
+    // kube-proxy answers a NodePort Service on every node address: the ingress goes through the
+    // load balancer on 80/443, so the range is never public (the API server's default
+    // --service-node-port-range, 30000-32767).
+    { port: 30000, to: 32767, service: "the Kubernetes NodePort range", operatorAllowlist: false },
 ];
 
 export const firewallAdminPorts: ResourceValidationPolicy = {
     name: "firewall-admin-ports",
-    description: `Hetzner firewalls open SSH (22), the Kubernetes API (6443), the kubelet (10250) and etcd (2379-2380) to no more than one IPv4 /${ADMIN_CIDR_MIN_PREFIX.ipv4} and one IPv6 /${ADMIN_CIDR_MIN_PREFIX.ipv6} in total (the union of every rule's sources, so 0.0.0.0/1 + 128.0.0.0/1 counts as the world).`,
+    description: `Hetzner firewalls open SSH (22), the Kubernetes API (6443), the kubelet (10250), etcd (2379-2380) and the NodePort range (30000-32767) to no more than one IPv4 /${ADMIN_CIDR_MIN_PREFIX.ipv4} and one IPv6 /${ADMIN_CIDR_MIN_PREFIX.ipv6} in total (the union of every rule's sources, so 0.0.0.0/1 + 128.0.0.0/1 counts as the world).`,
     enforcementLevel: "mandatory",
     configSchema: {
         properties: {
@@ -44,12 +50,12 @@ export const firewallAdminPorts: ResourceValidationPolicy = {
         const rules = inboundRules(args.props);
         for (const admin of ADMIN_PORTS) {
             if (admin.operatorAllowlist && allowWideAdminCidrs) continue;
-            const opening = rules.filter((rule) => coversPort(rule, admin.port));
+            const opening = rules.filter((rule) => coversRange(rule, admin.port, admin.to ?? admin.port));
             const sources = opening.flatMap((rule) => rule.sourceIps);
             const problem = wideCidrProblem(sources, { ipv4: minPrefixIpv4, ipv6: minPrefixIpv6 });
             if (problem === undefined) continue;
             const where = opening.map((rule) => `rule ${rule.index} (${rule.protocol} ${rule.port})`).join(", ");
-            reportViolation(`${where} opens ${admin.service} (${admin.port}) to ${sources.join(", ")}: the ${problem}; allow only operator CIDRs (config sshAllowedCidrs)`);
+            reportViolation(`${where} opens ${admin.service} (${admin.to ? `${admin.port}-${admin.to}` : admin.port}) to ${sources.join(", ")}: the ${problem}; allow only operator CIDRs (config sshAllowedCidrs)`);
         }
     },
 };

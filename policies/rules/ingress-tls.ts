@@ -1,9 +1,10 @@
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { KUBERNETES, PolicyArgs, list, objectRef, record, settings } from "../lib/context";
+import { traefikKind } from "../lib/ingress";
 
 export const ingressTls: ResourceValidationPolicy = {
     name: "ingress-tls",
-    description: "Every public Ingress serves TLS for every host it routes (spec.tls[].hosts covers each rule's host); an Ingress of an internal class (config internalIngressClasses) is exempt.",
+    description: "Every public Ingress serves TLS for every host it routes (spec.tls[].hosts covers each rule's host; an Ingress of an internal class, config internalIngressClasses, is exempt), and every Traefik IngressRoute has a tls section (without one Traefik serves it in plain HTTP).",
     enforcementLevel: "mandatory",
     configSchema: {
         properties: {
@@ -11,6 +12,13 @@ export const ingressTls: ResourceValidationPolicy = {
         },
     },
     validateResource: (args: PolicyArgs, reportViolation) => {
+        const kind = traefikKind(args);
+        if (kind === "IngressRoute" || kind === "IngressRouteTCP") {
+            const { namespace, name } = objectRef(args.props, args.name);
+            const tls = record(args.props.spec).tls;
+            if (tls === undefined || tls === null || typeof tls !== "object") reportViolation(`${kind} ${namespace}/${name} has no tls section: Traefik serves it unencrypted; set spec.tls (secretName of the host's certificate)`);
+            return;
+        }
         if (args.type !== KUBERNETES.ingress) return;
         const { internalIngressClasses } = settings(args, { internalIngressClasses: [] as string[] });
         const spec = record(args.props.spec);

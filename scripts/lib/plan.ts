@@ -4,6 +4,8 @@
  * protected from deletion. The synth prints the short form and writes the long one as plan.md.
  */
 import { parse as parseYaml } from "yaml";
+import { COMMITTED_PRICES, PriceList } from "../../components/hetzner/prices";
+import { CostEstimate, billableItems, costSummary, estimateCost } from "./cost";
 import { reveal } from "./reveal";
 import { ResourceRecord, SynthResult } from "./synthesize";
 
@@ -25,6 +27,8 @@ export interface Plan {
     charts: string[];
     /** Resources Pulumi will not delete: name, type and the options that hold them. */
     protectedResources: { name: string; type: string; how: string[] }[];
+    /** What Hetzner bills for it per month (./cost.ts). */
+    cost: CostEstimate;
 }
 
 const shortType = (type: string) => type.split(":").pop() ?? type;
@@ -45,7 +49,7 @@ function imagesIn(value: unknown, found: Set<string>): void {
     }
 }
 
-export function planOf(result: SynthResult): Plan {
+export function planOf(result: SynthResult, prices: PriceList = COMMITTED_PRICES): Plan {
     const custom = result.resources.filter((r) => r.custom);
     const byUrn = new Map(result.resources.map((r) => [r.urn, r]));
     const componentOf = (r: ResourceRecord) => {
@@ -85,7 +89,24 @@ export function planOf(result: SynthResult): Plan {
             .filter((r) => r.options.protect || r.options.retainOnDelete)
             .map((r) => ({ name: r.name, type: r.type, how: [r.options.protect ? "protect" : "", r.options.retainOnDelete ? "retainOnDelete" : ""].filter(Boolean) }))
             .sort((a, b) => (a.name < b.name ? -1 : 1)),
+        cost: estimateCost(billableItems(result.resources, result.outputs), prices),
     };
+}
+
+function costMarkdown(cost: CostEstimate): string[] {
+    const money = (n: number | undefined) => (n === undefined ? "unpriced" : `${n.toFixed(2)}`);
+    const what = (l: CostEstimate["lines"][number]) => [l.item.type, l.item.sizeGb !== undefined ? `${l.item.sizeGb} GB` : undefined, l.item.location].filter(Boolean).join(", ");
+    return [
+        "## Monthly cost",
+        "",
+        `${costSummary(cost)}. Hetzner bills hourly up to these monthly caps; VAT is added at the customer's country's rate. The servers include ${cost.includedTrafficTb} TB of egress per month together. Object Storage's base price is per Hetzner project, shared with any other stack in it.`,
+        "",
+        `| item | resource | what | ${cost.currency} per month |`,
+        "| --- | --- | --- | ---: |",
+        ...cost.lines.map((l) => `| ${l.item.kind} | ${l.item.name} | ${what(l)} | ${money(l.monthly)} |`),
+        `| **total** | | | **${cost.total.toFixed(2)}** |`,
+        "",
+    ];
 }
 
 /** plan.md: the whole plan as Markdown tables a pull request can show. */
@@ -108,6 +129,7 @@ export function planMarkdown(plan: Plan): string {
         "",
         ...(plan.protectedResources.length > 0 ? plan.protectedResources.map((p) => `- ${p.name} (\`${p.type}\`): ${p.how.join(", ")}`) : ["- (nothing)"]),
         "",
+        ...costMarkdown(plan.cost),
         "## Resources by component",
         "",
         "| component | resources |",
@@ -134,6 +156,7 @@ export function planSummary(plan: Plan, planFile: string): string {
         `  images: ${archon.map(tag).join(", ")} and ${plan.images.length - archon.length} pinned third-party images`,
         ...(plan.charts.length > 0 ? [`  charts: ${plan.charts.join(", ")}`] : []),
         `  protected: ${plan.protectedResources.map((p) => `${p.name} (${shortType(p.type)})`).join(", ") || "(nothing)"}`,
+        `  monthly cost: ${costSummary(plan.cost)}`,
         `  resources by component: ${byComponentType.map(([c, n]) => `${c} ${n}`).join(", ")}`,
         `  plan: ${planFile}`,
     ].join("\n");

@@ -40,6 +40,16 @@ export const releaseRecordSchema = z.object({
     }),
     /** The workflow run that built, scanned and pushed the images. */
     run: z.string().url(),
+    /**
+     * `sha256:` digests of the Archon files that decide what was installed (uv.lock, package-lock.json,
+     * ...), from images/archon-source.json: the locks this release was built from.
+     */
+    locks: z.record(z.string(), z.string().regex(/^sha256:[0-9a-f]{64}$/)).optional(),
+    /**
+     * The Python packages each Python image holds, name -> version, read from the built image
+     * (importlib.metadata): what `uv sync --locked` installed. The images' SBOMs list the same.
+     */
+    packages: z.record(z.string(), z.record(z.string(), z.string())).optional(),
 }).superRefine((record, ctx) => {
     const registries = new Set(Object.entries(record.images).map(([image, ref]) => repositoryRegistry(image, ref)));
     if (registries.has(undefined)) ctx.addIssue({ code: "custom", path: ["images"], message: "every reference must be <registry>/<image name>@sha256:..." });

@@ -6,7 +6,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { isMap, isScalar, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { SECRET_KEYS, configSchema, unknownKeyProblem } from "../../config";
 import { MOCK_K3S_KUBECONFIG } from "./mocks";
 import { CliError } from "./cli";
@@ -146,6 +146,9 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
         throw new StackConfigError(`no stack file ${fileName}; the stacks are ${listStacks(dir).join(", ")}`);
     }
     const doc = readYamlFile(stackFile);
+    if (doc.contents !== null && !isMap(doc.contents)) {
+        throw new StackConfigError(`${fileName} is a YAML ${isSeq(doc.contents) ? "list" : "scalar"}, not a map: a stack file is a map whose config: holds one key: value line per setting (as in Pulumi.staging.yaml)`);
+    }
     // Pulumi.yaml's declared keys count as known too (they and config.ts's schema are kept in step).
     const declared = Object.keys(project.config ?? {});
     const problem = stackFileProblem(doc, fileName, project.name, declared);
@@ -180,7 +183,7 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
     try {
         merged = applyProjectConfig(stack, project.name, project.config ?? {}, given);
     } catch (err) {
-        if (err instanceof ProjectConfigError) throw new StackConfigError(`${err.message} (Pulumi.yaml; ${fixFor(err.message, stack)})`);
+        if (err instanceof ProjectConfigError) throw new StackConfigError(`${err.message} (Pulumi.yaml; ${fixFor(err.message, stack, overrideOf(err.message, overrides, qualify))})`);
         throw err;
     }
     const values = Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, plaintext[k] ?? v.text]));
@@ -188,10 +191,21 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
     return { project: project.name, values, secretKeys, standIns };
 }
 
+/** The `--config key=value` argument behind the key a CLI refusal names, when the value came from there. */
+function overrideOf(message: string, overrides: Record<string, unknown>, qualify: (key: string) => string): string | undefined {
+    const key = /configuration key '([^']+)'/.exec(message)?.[1];
+    if (key === undefined) return undefined;
+    const given = Object.keys(overrides).find((k) => qualify(k) === qualify(key));
+    if (given === undefined) return undefined;
+    const value = overrides[given];
+    return `--config ${given}=${typeof value === "string" ? value : JSON.stringify(value)}`;
+}
+
 /** The fix for each of the CLI's refusals, in this project's one-line style. */
-function fixFor(message: string, stack: string): string {
+function fixFor(message: string, stack: string, fromOverride?: string): string {
     if (message.includes("is missing configuration")) return `set it: pulumi config set --stack ${stack} <key> <value> (the synth also takes --config <key>=<value>)`;
     if (message.includes("must be encrypted")) return `set it with: pulumi config set --stack ${stack} --secret <key> <value>`;
+    if (message.includes("must be of type") && fromOverride !== undefined) return `the value comes from ${fromOverride}: fix that argument`;
     if (message.includes("must be of type")) return `fix the value in Pulumi.${stack}.yaml`;
     return "fix the declaration in Pulumi.yaml";
 }

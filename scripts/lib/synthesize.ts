@@ -260,7 +260,8 @@ function kubernetesManifest(inputs: Record<string, unknown>): Record<string, unk
     return ordered;
 }
 
-function safeName(text: string): string {
+/** A resource name as a directory name under the synth's `files/`. */
+export function safeName(text: string): string {
     return text.replace(/[^A-Za-z0-9._-]+/g, "_");
 }
 
