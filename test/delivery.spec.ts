@@ -126,7 +126,7 @@ describe("delivery: release -> promotion -> rollback through the workflows' step
         fs.writeFileSync(pinFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(pinFile, "utf8")), commit: archonCommit }, null, 2) + "\n");
         project.git("commit", "-q", "-am", `Pin Archon ${archonCommit}`);
         const digests: Record<string, string> = {};
-        fs.rmSync(path.join(project.dir, "digests"), { recursive: true, force: true });
+        for (const dir of ["digests", "packages"]) fs.rmSync(path.join(project.dir, dir), { recursive: true, force: true });
         for (const image of ["archon-server", "archon-mcp", "archon-ui", "archon-agents", "archon-migrate"]) {
             const layout = writeTempFiles({}, "archon-oci-");
             const digest = writeOciImage(layout, tag, `${image} built from ${archonCommit}`);
@@ -136,6 +136,11 @@ describe("delivery: release -> promotion -> rollback through the workflows' step
             runStep("build-images.yml", "build", "Record the digest", {
                 "matrix.image": image, "vars.IMAGE_REGISTRY": CI_REGISTRY, "needs.plan.outputs.tag": tag, "steps.push.outputs.digest": digest,
             });
+            // The build job's packages artifact (what `docker run` reads from a Python image): test data here.
+            if (["archon-server", "archon-mcp", "archon-agents"].includes(image)) {
+                fs.mkdirSync(path.join(project.dir, "packages"), { recursive: true });
+                fs.writeFileSync(path.join(project.dir, "packages", `${image}.json`), JSON.stringify({ "test-fixture": "0" }));
+            }
         }
         return { tag, archonCommit, digests };
     }
@@ -154,7 +159,7 @@ describe("delivery: release -> promotion -> rollback through the workflows' step
         runStep("build-images.yml", "propose", "Record the release", values);
         runStep("build-images.yml", "propose", "Log in to the build registry and to staging's", values);
         runStep("build-images.yml", "propose", "Copy into staging's registry by digest, move staging to the tag", values);
-        fs.rmSync(path.join(project.dir, "digests"), { recursive: true, force: true });
+        for (const dir of ["digests", "packages"]) fs.rmSync(path.join(project.dir, dir), { recursive: true, force: true });
         openAndMerge(`release/${built.tag}`, ["Pulumi.staging.yaml", `releases/${built.tag}.json`], `Release ${built.tag} to staging`);
     }
 
