@@ -2,6 +2,7 @@
  * archon-infra: reads the stack's configuration and wires the components. No logic of its own:
  * each concern lives in one component under components/.
  */
+import "./components/runtime/promise-stack-traces";
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config";
 import { Platform } from "./components/hetzner";

@@ -3,11 +3,14 @@
  * deterministic), lookups over its resources, and running the real validators installed by .ci/run.
  */
 import { spawnSync, SpawnSyncOptions } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { ResourceRecord, SynthResult, reveal, synthesize } from "../scripts/lib/synthesize";
+import { PROJECT_DIR } from "../scripts/lib/stack-config";
+import { ResourceRecord, SynthConfigError, SynthResult, reveal, synthesize } from "../scripts/lib/synthesize";
+import { SYNTH_CACHE_ENV } from "./synth-cache-dir";
 
 const cache = new Map<string, Promise<SynthResult>>();
 /** Runs share Pulumi's process-wide runtime state, so they queue one after another. */
@@ -19,10 +22,83 @@ function enqueue<T>(run: () => Promise<T>): Promise<T> {
     return next;
 }
 
-/** The synth of `stack` with `overrides` (cached: runs are deterministic, and each costs ~0.5 s). */
+/** What the run-wide cache holds for one synth: its result, or the one-line refusal of its config. */
+type CachedSynth = { result: SynthResult } | { refused: { message: string; resourcesRegistered: number } };
+
+function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function alive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (err) {
+        return (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
+/**
+ * One synth per distinct stack + overrides for the whole test run, also across mocha's parallel
+ * workers: the first process to ask takes `<key>.lock` and writes `<key>.json`; the others wait for
+ * the file. The directory is the run's own (test/synth-cache-dir.ts), so nothing outlives the run.
+ * A refusal of the config is cached like a result; any other failure is not (each asker sees it).
+ */
+async function synthOnce(stack: string, overrides: Record<string, unknown>, dir: string): Promise<SynthResult> {
+    // HCLOUD_TOKEN is the one environment variable the program reads (config.ts); a run may also
+    // test another copy of the checkout (test/private-checkout.spec.ts).
+    const digest = crypto.createHash("sha256").update(JSON.stringify([PROJECT_DIR, stack, overrides, process.env.HCLOUD_TOKEN ?? null])).digest("hex").slice(0, 32);
+    const file = path.join(dir, `${digest}.json`);
+    const lock = `${file}.lock`;
+    for (;;) {
+        if (fs.existsSync(file)) {
+            const cached = JSON.parse(fs.readFileSync(file, "utf8")) as CachedSynth;
+            if ("refused" in cached) throw new SynthConfigError(cached.refused.message, cached.refused.resourcesRegistered);
+            return cached.result;
+        }
+        let taken = false;
+        try {
+            fs.writeFileSync(lock, String(process.pid), { flag: "wx" });
+            taken = true;
+        } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+        }
+        if (taken) {
+            let cached: CachedSynth;
+            try {
+                cached = { result: await enqueue(() => synthesize(stack, overrides)) };
+            } catch (err) {
+                if (!(err instanceof SynthConfigError)) {
+                    fs.rmSync(lock, { force: true });
+                    throw err;
+                }
+                cached = { refused: { message: err.message, resourcesRegistered: err.resourcesRegistered } };
+            }
+            fs.writeFileSync(`${file}.${process.pid}`, JSON.stringify(cached));
+            fs.renameSync(`${file}.${process.pid}`, file);
+            // Read back like every other process does, so all see the same plain JSON.
+            continue;
+        }
+        // Another process synthesizes it: wait for its file, or take over if that process died.
+        let holder = 0;
+        try {
+            holder = Number(fs.readFileSync(lock, "utf8"));
+        } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+            throw err;
+        }
+        if (holder > 0 && !alive(holder) && !fs.existsSync(file)) fs.rmSync(lock, { force: true });
+        else await sleep(100);
+    }
+}
+
+/** The synth of `stack` with `overrides` (cached for the run: runs are deterministic, and each starts Pulumi's runner). */
 export function synth(stack: string, overrides: Record<string, unknown> = {}): Promise<SynthResult> {
     const key = JSON.stringify([stack, overrides]);
-    if (!cache.has(key)) cache.set(key, enqueue(() => synthesize(stack, overrides)));
+    if (!cache.has(key)) {
+        const dir = process.env[SYNTH_CACHE_ENV];
+        cache.set(key, dir ? synthOnce(stack, overrides, dir) : enqueue(() => synthesize(stack, overrides)));
+    }
     return cache.get(key)!;
 }
 

@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { SynthMocks } from "../scripts/lib/mocks";
-import { MonitorLike, runUnderRunner, runnerCommand, runnerEnvironment, runtimeOptions, splitArgs } from "../scripts/lib/runner";
+import { MonitorLike, RunnerOutcome, runUnderRunner, runnerCommand, runnerEnvironment, runtimeOptions, splitArgs } from "../scripts/lib/runner";
 import { PROJECT_DIR, readProject, stackConfig } from "../scripts/lib/stack-config";
 import { synth } from "./helpers";
 
@@ -60,17 +60,38 @@ describe("Pulumi's Node runner", () => {
         });
     }
 
-    it("transpiles only: a program with a type error still runs", async function () {
-        this.timeout(60_000);
+    /** Runs `index` as the program of a copy of the project's runtime settings (Pulumi.yaml, tsconfigs) under the runner. */
+    async function runProgram(index: string): Promise<RunnerOutcome> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "runner-"));
         for (const file of ["Pulumi.yaml", "Pulumi.staging.yaml", "tsconfig.json", "tsconfig.deploy.json", "package.json"]) fs.copyFileSync(path.join(PROJECT_DIR, file), path.join(dir, file));
         fs.symlinkSync(path.join(PROJECT_DIR, "node_modules"), path.join(dir, "node_modules"));
-        fs.writeFileSync(path.join(dir, "index.ts"), 'const typeError: number = "text" as unknown as string;\nexport const value = typeError;\n');
+        fs.writeFileSync(path.join(dir, "index.ts"), index);
         fs.writeFileSync(path.join(dir, "config.ts"), "export {};\n");
         const config = stackConfig("staging", {}, dir);
         await pulumi.runtime.setMocks(new SynthMocks(), config.project, "staging", false);
         const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
-        const outcome = await runUnderRunner(readProject(dir), "staging", config, dir, monitor);
+        try {
+            return await runUnderRunner(readProject(dir), "staging", config, dir, monitor);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+
+    it("transpiles only: a program with a type error still runs", async function () {
+        this.timeout(60_000);
+        const outcome = await runProgram('const typeError: number = "text" as unknown as string;\nexport const value = typeError;\n');
         assert.equal(outcome.status, 0, outcome.output + outcome.errors.join("\n"));
+    });
+
+    it("transpiles with SWC, as tsconfig.deploy.json's ts-node section says (what `pulumi up` loads too)", async function () {
+        this.timeout(60_000);
+        // ts-node keeps its one registration on process[Symbol.for("ts-node.register.instance")] (ts-node/dist/index.js).
+        const outcome = await runProgram([
+            'const service = (process as unknown as Record<symbol, { options: Record<string, unknown> } | undefined>)[Symbol.for("ts-node.register.instance")];',
+            "console.log(`ts-node ${JSON.stringify({ swc: service?.options.swc, transpileOnly: service?.options.transpileOnly })}`);",
+            "",
+        ].join("\n"));
+        assert.equal(outcome.status, 0, outcome.output + outcome.errors.join("\n"));
+        assert.match(outcome.output, /^ts-node \{"swc":true,"transpileOnly":true\}$/m, outcome.output);
     });
 });

@@ -8,6 +8,7 @@
  * of ours, so what loads here loads under the CLI.
  */
 import { spawn } from "child_process";
+import { EventEmitter } from "events";
 import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
@@ -90,6 +91,25 @@ export interface MonitorLike {
     registerPackage(req: resourceProto.RegisterPackageRequest, callback: Callback<resourceProto.RegisterPackageResponse>): void;
 }
 
+/**
+ * When the runner child ran, in milliseconds since it was spawned: what the program itself adds to
+ * a `pulumi preview` (loading the SDK, the providers and the program, then registering every
+ * resource), measured by `npm run bench`.
+ */
+export interface RunnerTiming {
+    pid: number;
+    /** When this process spawned the child, in milliseconds since this process started. */
+    spawnedAtUptimeMs: number;
+    /** Resources the child registered (components included). */
+    registrations: number;
+    firstRegistrationMs: number;
+    lastRegistrationMs: number;
+    exitMs: number;
+}
+
+/** Emits `spawn` (the child's pid) and `exit` (its {@link RunnerTiming}) for every run, for the benchmark. */
+export const runnerEvents = new EventEmitter();
+
 /** What the runner reported: its exit code, the errors it logged, and its stderr. */
 export interface RunnerOutcome {
     status: number | null;
@@ -110,13 +130,24 @@ function unary<Req, Res>(handler: (req: Req, callback: Callback<Res>) => void): 
 export async function runUnderRunner(project: ProjectFile, stack: string, config: StackConfig, programDir: string, monitor: MonitorLike): Promise<RunnerOutcome> {
     const errors: string[] = [];
     let rootUrn = "";
+    let spawned = process.hrtime.bigint();
+    const sinceSpawn = () => Number(process.hrtime.bigint() - spawned) / 1e6;
+    const timing: RunnerTiming = { pid: 0, spawnedAtUptimeMs: 0, registrations: 0, firstRegistrationMs: 0, lastRegistrationMs: 0, exitMs: 0 };
+    const registered = (): void => {
+        const at = sinceSpawn();
+        if (timing.registrations++ === 0) timing.firstRegistrationMs = at;
+        timing.lastRegistrationMs = at;
+    };
     const server = new grpc.Server();
     const monitorImpl: Partial<resourceRpc.IResourceMonitorServer> = {
         supportsFeature: unary((req: resourceProto.SupportsFeatureRequest, callback: Callback<resourceProto.SupportsFeatureResponse>) =>
             monitor.supportsFeature(req, (err, res) => callback(err, res && new resourceProto.SupportsFeatureResponse().setHassupport(res.getHassupport())))),
         invoke: unary(monitor.invoke.bind(monitor)),
         readResource: unary(monitor.readResource.bind(monitor)),
-        registerResource: unary(monitor.registerResource.bind(monitor)),
+        registerResource: unary((req: resourceProto.RegisterResourceRequest, callback: Callback<resourceProto.RegisterResourceResponse>) => {
+            registered();
+            monitor.registerResource(req, callback);
+        }),
         registerResourceOutputs: unary((req: resourceProto.RegisterResourceOutputsRequest, callback: Callback<Empty>) =>
             monitor.registerResourceOutputs(req, (err) => callback(err, new Empty()))),
         registerPackage: unary(monitor.registerPackage.bind(monitor)),
@@ -145,11 +176,12 @@ export async function runUnderRunner(project: ProjectFile, stack: string, config
         server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))));
     const address = `127.0.0.1:${port}`;
     try {
-        const child = spawn(process.execPath, runnerCommand(project, stack, programDir, address, address), {
-            cwd: programDir,
-            env: runnerEnvironment(project, config),
-            stdio: ["ignore", "pipe", "pipe"],
-        });
+        const env = runnerEnvironment(project, config);
+        spawned = process.hrtime.bigint();
+        timing.spawnedAtUptimeMs = process.uptime() * 1000;
+        const child = spawn(process.execPath, runnerCommand(project, stack, programDir, address, address), { cwd: programDir, env, stdio: ["ignore", "pipe", "pipe"] });
+        timing.pid = child.pid ?? 0;
+        runnerEvents.emit("spawn", timing.pid);
         let output = "";
         child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
         child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -157,6 +189,8 @@ export async function runUnderRunner(project: ProjectFile, stack: string, config
             child.on("error", reject);
             child.on("close", (code) => resolve(code));
         });
+        timing.exitMs = sinceSpawn();
+        runnerEvents.emit("exit", timing);
         return { status, errors, output };
     } finally {
         server.forceShutdown();

@@ -97,6 +97,11 @@ interface MonitorHooks {
 const SIG = pulumi.runtime.specialSigKey;
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
+/** Where a file or remote asset or archive is: its `path` or its `uri`, only the one it has (plain JSON, no undefined). */
+function location(record: Record<string, unknown>): Record<string, unknown> {
+    return Object.fromEntries(["path", "uri"].filter((key) => record[key] !== undefined).map((key) => [key, record[key]]));
+}
+
 /** Serialized engine values -> plain JSON: secrets `{"$secret"}`, assets `{"$asset"}`, archives `{"$archive"}`. */
 export function normalize(value: unknown): unknown {
     if (value === UNKNOWN) return "$unknown";
@@ -107,9 +112,9 @@ export function normalize(value: unknown): unknown {
         case pulumi.runtime.specialSecretSig:
             return { $secret: normalize(record.value) };
         case pulumi.runtime.specialAssetSig:
-            return { $asset: record.text !== undefined ? { text: record.text } : { path: record.path, uri: record.uri } };
+            return { $asset: record.text !== undefined ? { text: record.text } : location(record) };
         case pulumi.runtime.specialArchiveSig:
-            return { $archive: record.assets !== undefined ? normalize(record.assets) : { path: record.path, uri: record.uri } };
+            return { $archive: record.assets !== undefined ? normalize(record.assets) : location(record) };
         case pulumi.runtime.specialResourceSig:
             return { $resource: record.urn };
     }
