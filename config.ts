@@ -18,6 +18,7 @@ import { cronScheduleProblem, dailyTime } from "./components/backups/cron-schedu
 import { K3S_INSTALLERS, k3sInstaller } from "./components/hetzner/k3s-installers";
 import { registryHosts } from "./components/registry/hosts";
 import { RecordedRelease, ReleaseRecordError, recordedReleaseFor } from "./scripts/lib/release-record";
+import type { AlertReceiversInput } from "./components/services/alert-rules";
 
 export const PROJECT = "archon-infra";
 
@@ -154,6 +155,12 @@ export const configSchema = z
         registryPassword: z.string().min(1).optional(),
         enableAgents: z.boolean({ error: "must be true or false" }),
         alertWebhookUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL that receives Alertmanager webhooks, e.g. https://hooks.example.com/alertmanager" }).optional(),
+        alertSlackWebhookUrl: z.url({ protocol: /^https$/, error: "must be the https URL of a Slack incoming webhook, e.g. https://hooks.slack.com/services/T000/B000/XXXX" }).optional(),
+        alertSlackChannel: z.string().regex(/^[#@]?[a-z0-9._-]{1,80}$/, { message: "must be a Slack channel such as #ops (unset: the webhook's own channel)" }).optional(),
+        alertEmailTo: z.array(z.email({ error: "must list e-mail addresses, e.g. [\"oncall@example.com\"]" }), {
+            error: "must be a list of e-mail addresses: pulumi config set --path 'alertEmailTo[0]' oncall@example.com",
+        }).min(1, { message: "must list at least one address, or be unset" }).optional(),
+        alertDeadMansSwitchUrl: z.url({ protocol: /^https?$/, error: "must be the http(s) URL of a dead man's switch that expects a ping every 5 minutes, e.g. https://hc-ping.com/<uuid>" }).optional(),
         metricsRetentionDays: retentionDays(),
         logsRetentionDays: retentionDays(),
         previousImageTag: z.string().regex(DOCKER_TAG, { message: "is not a valid image tag; set it to the tag the stack ran before this build, e.g. sha-1a2b3c4" })
@@ -175,6 +182,7 @@ export const configSchema = z
         }).default("17 3 * * *"),
         backupKeepDaily: z.number({ error: "must be a whole number of daily backups to keep, 1 or more" }).int({ message: "must be a whole number of daily backups to keep, 1 or more" }).min(1, { message: "must be 1 or more (the newest backup is always kept)" }).max(366).default(7),
         backupKeepWeekly: z.number({ error: "must be a whole number of weekly backups to keep, 0 or more" }).int({ message: "must be a whole number of weekly backups to keep, 0 or more" }).min(0, { message: "must be 0 or more" }).max(520).default(4),
+        backupKeepPreMigration: z.number({ error: "must be a whole number of pre-migration backups to keep, 1 or more" }).int({ message: "must be a whole number of pre-migration backups to keep, 1 or more" }).min(1, { message: "must be 1 or more (the backup before the last migration is always kept)" }).max(1000).default(10),
         smtpHost: z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i, { message: "must be the SMTP server's host name, e.g. smtp.example.com" }).optional(),
         smtpPort: z.number({ error: "must be the SMTP server's port, e.g. 587" }).int({ message: "must be a whole port number, e.g. 587" }).min(1).max(65535, { message: "must be a port number from 1 to 65535" }).optional(),
         smtpUser: z.string().min(1, { message: "is empty; set the SMTP user name or unset the key" }).optional(),
@@ -262,6 +270,12 @@ export const configSchema = z
         if (c.target === "compose" && cronScheduleProblem(c.backupSchedule) === undefined && dailyTime(c.backupSchedule) === undefined) {
             fail("backupSchedule", "Compose runs backups once a day: write it as \"M H * * *\" (UTC), e.g. \"17 3 * * *\"");
         }
+        if (c.alertEmailTo !== undefined && c.smtpHost === undefined) {
+            fail("alertEmailTo", "e-mail alerts go through the stack's SMTP server: set smtpHost (and smtpPort, smtpUser, smtpPassword), or unset alertEmailTo");
+        }
+        if (c.alertSlackChannel !== undefined && c.alertSlackWebhookUrl === undefined) {
+            fail("alertSlackChannel", "names a channel for alertSlackWebhookUrl, which is unset: pulumi config set --secret alertSlackWebhookUrl <url>");
+        }
         if ((c.backupAccessKeyId === undefined) !== (c.backupSecretAccessKey === undefined)) {
             fail(c.backupAccessKeyId === undefined ? "backupAccessKeyId" : "backupSecretAccessKey", "object storage needs backupAccessKeyId and backupSecretAccessKey together (both --secret)");
         }
@@ -283,10 +297,10 @@ type RawConfig = z.infer<typeof configSchema>;
 /**
  * The validated configuration, plus what follows from it. Secret keys are present only as Pulumi
  * secrets (`*Secret`), so no component can put their plain text into a resource input by mistake;
- * `alertWebhookUrl` stays text because the Alertmanager config is rendered from it, and both
- * renderers keep that config secret.
+ * the alert URLs stay text (in `alerting`) because the Alertmanager config is rendered from them,
+ * and both renderers keep that config secret.
  */
-export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPassword" | "hcloudTokenForCluster" | "smtpHost" | "smtpPort" | "smtpUser" | "smtpPassword" | "smtpAdminEmail" | "smtpSenderName" | "backupEndpoint" | "backupBucket" | "backupRegion" | "backupAccessKeyId" | "backupSecretAccessKey" | "backupSchedule" | "backupKeepDaily" | "backupKeepWeekly" | "oidcIssuerUrl" | "oidcClientId" | "oidcClientSecret" | "oidcAllowedEmailDomains" | "oidcAllowedEmails"> {
+export interface ArchonConfig extends Omit<RawConfig, "alertWebhookUrl" | "alertSlackWebhookUrl" | "alertSlackChannel" | "alertEmailTo" | "alertDeadMansSwitchUrl" | "kubeconfig" | "registryPassword" | "hcloudTokenForCluster" | "smtpHost" | "smtpPort" | "smtpUser" | "smtpPassword" | "smtpAdminEmail" | "smtpSenderName" | "backupEndpoint" | "backupBucket" | "backupRegion" | "backupAccessKeyId" | "backupSecretAccessKey" | "backupSchedule" | "backupKeepDaily" | "backupKeepWeekly" | "backupKeepPreMigration" | "oidcIssuerUrl" | "oidcClientId" | "oidcClientSecret" | "oidcAllowedEmailDomains" | "oidcAllowedEmails"> {
     /**
      * The optional OIDC login of Archon's UI through oauth2-proxy (config `oidc*`), replacing the
      * UI's basic auth; the client secret only as a Pulumi secret. Unset: basic auth.
@@ -295,9 +309,10 @@ export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPa
     /**
      * Where and when Postgres is backed up (components/backups). Defaults: Hetzner Object Storage in
      * the stack's location (https://<location>.your-objectstorage.com, region <location>), bucket
-     * `archon-backups-<stack>`, daily at 03:17 UTC, 7 daily and 4 weekly snapshots kept.
+     * `archon-backups-<stack>`, daily at 03:17 UTC, 7 daily and 4 weekly snapshots kept, and the
+     * last 10 pre-migration ones.
      */
-    backup: { endpoint: string; bucket: string; region: string; schedule: string; keepDaily: number; keepWeekly: number };
+    backup: { endpoint: string; bucket: string; region: string; schedule: string; keepDaily: number; keepWeekly: number; keepPreMigration: number };
     /** Object storage credentials as Pulumi secrets; unset, the backups fail and say what to set. */
     backupAccessKeyIdSecret?: pulumi.Output<string>;
     backupSecretAccessKeySecret?: pulumi.Output<string>;
@@ -307,6 +322,11 @@ export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPa
      * `smtpSenderName` (default "Archon"); the password only as a secret.
      */
     smtp?: { host: string; port: number; user?: string; adminEmail: string; senderName: string; password?: pulumi.Output<string> };
+    /**
+     * Where Alertmanager sends alerts (config `alert*`): Slack, e-mail through the stack's SMTP
+     * server (sender smtpAdminEmail), a webhook, and the dead man's switch Watchdog pings.
+     */
+    alerting: AlertReceiversInput;
     /** The Pulumi stack name. */
     stack: string;
     /** Production turns on delete/rebuild protection and backups for servers. */
@@ -335,7 +355,7 @@ export interface ArchonConfig extends Omit<RawConfig, "kubeconfig" | "registryPa
  * The offline synth treats `--config` values of these keys as set that way, and stands in for their
  * encrypted stack-file values.
  */
-export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl", "hcloudTokenForCluster", "backupAccessKeyId", "backupSecretAccessKey", "smtpPassword", "oidcClientSecret"] as const;
+export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl", "alertSlackWebhookUrl", "alertDeadMansSwitchUrl", "hcloudTokenForCluster", "backupAccessKeyId", "backupSecretAccessKey", "smtpPassword", "oidcClientSecret"] as const;
 
 /**
  * A configuration problem. A `RunError` makes the Pulumi CLI print the message alone, without a
@@ -363,10 +383,22 @@ export function loadConfig(): ArchonConfig {
     if (!parsed.success) {
         throw new ConfigError(describeIssues(parsed.error.issues, raw));
     }
-    const { kubeconfig, registryPassword, hcloudTokenForCluster, smtpHost, smtpPort, smtpUser, smtpPassword, smtpAdminEmail, smtpSenderName, backupEndpoint, backupBucket, backupRegion, backupAccessKeyId, backupSecretAccessKey, backupSchedule, backupKeepDaily, backupKeepWeekly, oidcIssuerUrl, oidcClientId, oidcClientSecret, oidcAllowedEmailDomains, oidcAllowedEmails, ...c } = parsed.data;
+    const { alertWebhookUrl, alertSlackWebhookUrl, alertSlackChannel, alertEmailTo, alertDeadMansSwitchUrl, kubeconfig, registryPassword, hcloudTokenForCluster, smtpHost, smtpPort, smtpUser, smtpPassword, smtpAdminEmail, smtpSenderName, backupEndpoint, backupBucket, backupRegion, backupAccessKeyId, backupSecretAccessKey, backupSchedule, backupKeepDaily, backupKeepWeekly, backupKeepPreMigration, oidcIssuerUrl, oidcClientId, oidcClientSecret, oidcAllowedEmailDomains, oidcAllowedEmails, ...c } = parsed.data;
     const storageLocation = (EU_LOCATIONS as readonly string[]).includes(c.location) ? c.location : "fsn1";
     return {
         ...c,
+        alerting: {
+            webhookUrl: alertWebhookUrl,
+            slack: alertSlackWebhookUrl === undefined ? undefined : { webhookUrl: alertSlackWebhookUrl, channel: alertSlackChannel },
+            email: alertEmailTo === undefined || smtpHost === undefined ? undefined : {
+                to: alertEmailTo,
+                from: smtpAdminEmail ?? c.acmeEmail,
+                smarthost: `${smtpHost}:${smtpPort ?? 587}`,
+                username: smtpUser,
+                password: smtpPassword === undefined ? undefined : pulumi.secret(smtpPassword),
+            },
+            deadMansSwitchUrl: alertDeadMansSwitchUrl,
+        },
         backup: {
             endpoint: backupEndpoint ?? `https://${storageLocation}.your-objectstorage.com`,
             bucket: backupBucket ?? `archon-backups-${pulumi.getStack()}`.toLowerCase().replace(/[^a-z0-9.-]/g, "-").slice(0, 63),
@@ -374,6 +406,7 @@ export function loadConfig(): ArchonConfig {
             schedule: backupSchedule,
             keepDaily: backupKeepDaily,
             keepWeekly: backupKeepWeekly,
+            keepPreMigration: backupKeepPreMigration,
         },
         smtp: smtpHost === undefined ? undefined : {
             host: smtpHost,

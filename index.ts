@@ -11,6 +11,7 @@ import { ArchonImages, ArchonImagesPresence, DEFAULT_RELEASES_DIR, DeferredResou
 import { ARCHON_MCP_USER, ARCHON_UI_USER, Secrets, basicAuthorization } from "./components/secrets";
 import { Workloads, mcpClientConfig } from "./components/services";
 import { backupRecord } from "./components/backups/postgres-backup";
+import { alertingRecord } from "./components/services/alert-rules";
 
 const config = loadConfig();
 
@@ -117,8 +118,10 @@ export const passwords = pulumi.secret({
 
 /** restic's repository password: without it no backup can be read. Secret output. */
 export const backupEncryptionKey = secrets.backupEncryptionKey;
+/** Where alerts go (receivers, the dead man's switch) and what is missing; no URLs. README "Alerting". */
+export const alerting = alertingRecord(config.alerting);
 /** Where, when and how Postgres is backed up (components/backups); README "Backups and restore". */
-export const backups = backupRecord({ target: config.target, stack: config.stack, settings: config.backup, credentialsSet: config.backupAccessKeyIdSecret !== undefined });
+export const backups = backupRecord({ target: config.target, stack: config.stack, settings: config.backup, credentialsSet: config.backupAccessKeyIdSecret !== undefined, services: workloads.services.map((s) => s.name) });
 /**
  * The logins the ingress requires in front of Archon (v0.1.0 has none of its own): the UI's basic
  * auth (or, with config `oidc*`, the OIDC provider's login through oauth2-proxy), and the MCP endpoint's credential with the ready-made `Authorization` header MCP clients send.

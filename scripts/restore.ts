@@ -1,89 +1,105 @@
 /**
- * `npm run restore -- --stack <name> --backup <snapshot-id|latest> [--into <new-database>] [--dry-run]`
+ * `npm run restore -- --stack <name> --backup <snapshot-id|latest|latest:scheduled|latest:pre-migration>
+ *   [--into <new-database>] [--allow-empty] [--from-stack <name>] [--outputs <file>] [--dry-run]`
  *
- * Restores a Postgres backup (components/backups) into the running stack, with the services that
- * write to the database stopped first and started again after, in dependency order; or, with
- * `--into`, into a new database beside it for inspection (nothing is stopped). It runs the stack's
- * own postgres-restore.sh inside the backup workload, so the tools, settings and secrets are the
- * ones the backups use. Reads `pulumi stack output` of the stack; `--dry-run` prints the commands.
+ * Restores a Postgres backup (components/backups) into the running stack: picks the snapshot and
+ * shows the list first, stops what writes to the database, restores in one transaction, runs
+ * archon-migrate, and starts the writers again as they were (scripts/lib/restore.ts); or, with
+ * `--into`, into a new database beside it for inspection (nothing stops). `--from-stack` restores
+ * another stack's backups (a replacement stack after a disaster: the lost stack's outputs must
+ * still be readable, or pass them with --from-outputs). Reads `pulumi stack output` of the stacks,
+ * or `--outputs <file>` (that JSON, or a synth's outputs.json). `--dry-run` prints the commands.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { BACKUP_SERVICE } from "../components/backups/postgres-backup";
+import { reveal } from "./lib/reveal";
+import { BackupSource, bashShell, printingShell, restore, restoreStackFromOutputs } from "./lib/restore";
 import { UsageError, parseCli, runCli } from "./lib/cli";
 
-/** What writes to the database, stopped before a restore (readers of it first), started after in reverse. */
-export const WRITERS = ["archon-ui", "archon-mcp", "archon-agents", "archon-server", "kong", "studio", "meta", "auth", "rest"];
+const USAGE = "npm run restore -- --stack <name> --backup <snapshot-id|latest|latest:scheduled|latest:pre-migration> [--into <new-database>] [--allow-empty] [--from-stack <name>] [--dry-run]";
 
-export interface RestoreRequest {
-    stack: string;
-    backup: string;
-    into?: string;
-    target: string;
-    /** Compose: `ssh ...` prefix from the stack output sshCommands. */
-    ssh?: string;
-    namespace?: string;
-}
-
-/** The commands, in order. */
-export function restorePlan(r: RestoreRequest): string[][] {
-    const restoreArgs = ["sh", "/backup/postgres-restore.sh", r.backup, ...(r.into ? [r.into] : [])];
-    if (r.target === "compose") {
-        if (!r.ssh) throw new Error("the stack output sshCommands has no host to reach");
-        const remote = (command: string) => [...r.ssh!.split(" "), `cd /opt/archon && ${command}`];
-        const restore = remote(`docker compose run --rm --no-deps --entrypoint '' ${BACKUP_SERVICE} ${restoreArgs.map((a) => `'${a}'`).join(" ")}`);
-        if (r.into) return [restore];
-        return [remote(`docker compose stop ${WRITERS.join(" ")}`), restore, remote(`docker compose up -d --wait ${[...WRITERS].reverse().join(" ")}`)];
+/** A stack's outputs: `pulumi stack output --json --show-secrets`, or a file holding them. */
+export function readStackOutputs(stack: string, file: string | undefined, flag = "--outputs"): Record<string, unknown> {
+    let text: string;
+    if (file) {
+        try {
+            text = fs.readFileSync(file, "utf8");
+        } catch (err) {
+            throw new UsageError(`${flag} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+        }
+    } else {
+        const outputs = spawnSync("pulumi", ["stack", "output", "--json", "--show-secrets", "--stack", stack], { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 });
+        if ((outputs.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") throw new UsageError(`the Pulumi CLI is not installed (pulumi is not on PATH): install it from https://www.pulumi.com/docs/install/, or pass the outputs with ${flag} <file>`);
+        if (outputs.status !== 0) throw new UsageError(`pulumi stack output --stack ${stack} failed: ${String(outputs.stderr || outputs.error).trim().split("\n")[0]}`);
+        text = outputs.stdout;
     }
-    const ns = r.namespace ?? "archon";
-    const job = `postgres-restore-${Date.now()}`;
-    // A Job from the CronJob's template (its settings, Secret and scripts), with the restore as its command.
-    const create = ["sh", "-c", `kubectl -n ${ns} create job ${job} --from=cronjob/${BACKUP_SERVICE} --dry-run=client -o json | ` +
-        `jq '.spec.template.spec.containers[0].command = ${JSON.stringify(JSON.stringify(restoreArgs)).slice(1, -1)} | .spec.backoffLimit = 0' | kubectl -n ${ns} create -f -`];
-    const wait = ["kubectl", "-n", ns, "wait", "--for=condition=complete", "--timeout=2h", `job/${job}`];
-    const logs = ["kubectl", "-n", ns, "logs", `job/${job}`, "--all-containers"];
-    if (r.into) return [create, wait, logs];
-    const scale = (replicas: number, names: string[]) => ["kubectl", "-n", ns, "scale", "deployment", ...names, `--replicas=${replicas}`];
-    return [scale(0, WRITERS), create, wait, logs, scale(1, [...WRITERS].reverse())];
+    try {
+        return reveal(JSON.parse(text)) as Record<string, unknown>;
+    } catch {
+        throw new UsageError(`${file ?? `pulumi stack output --stack ${stack}`}: not JSON; pass the stack's outputs (pulumi stack output --json --show-secrets, or a synth's outputs.json)`);
+    }
 }
 
-function main(argv: string[]): number {
+/** The other stack's repository and key, for --from-stack. */
+export function backupSource(stack: string, outputs: Record<string, unknown>): BackupSource {
+    const repository = (outputs.backups as { repository?: string } | undefined)?.repository;
+    const key = outputs.backupEncryptionKey;
+    if (typeof repository !== "string" || typeof key !== "string") throw new UsageError(`the outputs of stack ${stack} have no backups.repository and backupEncryptionKey: are they this project's stack outputs (with --show-secrets)?`);
+    return { stack, repository, key };
+}
+
+/** KUBECONFIG for the child processes: the stack's own kubeconfig output (k3s), else the caller's. */
+export function kubeconfigEnv(outputs: Record<string, unknown>): NodeJS.ProcessEnv {
+    if (typeof outputs.kubeconfig !== "string") return {};
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "archon-restore-")), "kubeconfig");
+    fs.writeFileSync(file, outputs.kubeconfig, { mode: 0o600 });
+    return { ...process.env, KUBECONFIG: file };
+}
+
+async function main(argv: string[]): Promise<number> {
     const { values } = parseCli({
         args: argv,
-        options: { stack: { type: "string" }, backup: { type: "string" }, into: { type: "string" }, "dry-run": { type: "boolean", default: false } },
+        options: {
+            stack: { type: "string" },
+            backup: { type: "string" },
+            into: { type: "string" },
+            "allow-empty": { type: "boolean", default: false },
+            "from-stack": { type: "string" },
+            outputs: { type: "string" },
+            "from-outputs": { type: "string" },
+            "dry-run": { type: "boolean", default: false },
+        },
     });
-    const arg = (name: "stack" | "backup" | "into") => values[name];
-    const stack = arg("stack");
-    const backup = arg("backup");
-    if (!stack || !backup) {
-        throw new UsageError(`${stack ? "--backup" : "--stack"} is required: npm run restore -- --stack <name> --backup <snapshot-id|latest> [--into <new-database>] [--dry-run]`);
+    const stack = values.stack;
+    const backup = values.backup;
+    if (!stack || !backup) throw new UsageError(`${stack ? "--backup" : "--stack"} is required: ${USAGE}`);
+    if (!/^([0-9a-f]{4,64}|latest|latest:scheduled|latest:pre-migration)$/.test(backup)) {
+        throw new UsageError(`--backup ${backup}: a snapshot id (hex, as restic snapshots prints it), latest, latest:scheduled or latest:pre-migration`);
     }
-    const outputs = spawnSync("pulumi", ["stack", "output", "--json", "--show-secrets", "--stack", stack], { encoding: "utf8" });
-    if ((outputs.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") throw new UsageError("the Pulumi CLI is not installed (pulumi is not on PATH): install it from https://www.pulumi.com/docs/install/");
-    if (outputs.status !== 0) {
-        console.error(`pulumi stack output --stack ${stack} failed: ${String(outputs.stderr || outputs.error).trim().split("\n")[0]}`);
-        return 1;
+    if (values.into !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(values.into)) {
+        throw new UsageError(`--into ${values.into}: a new database name (lower-case letters, digits, _; at most 63), e.g. archon_inspect`);
     }
-    const out = JSON.parse(outputs.stdout) as { stack: { target: string }; sshCommands?: Record<string, string>; kubeconfig?: string };
-    if (out.kubeconfig) {
-        // k3s: the stack's own kubeconfig output; target kubernetes: the caller's KUBECONFIG.
-        const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "archon-restore-")), "kubeconfig");
-        fs.writeFileSync(file, out.kubeconfig, { mode: 0o600 });
-        process.env.KUBECONFIG = file;
+    if (values.into === "postgres") throw new UsageError("--into postgres: that is the stack's own database; leave out --into to restore into it");
+    const outputs = readStackOutputs(stack, values.outputs);
+    let target;
+    try {
+        target = restoreStackFromOutputs(stack, outputs);
+    } catch (err) {
+        throw new UsageError((err as Error).message);
     }
-    const plan = restorePlan({ stack, backup, into: arg("into"), target: out.stack.target, ssh: Object.values(out.sshCommands ?? {})[0] });
-    for (const command of plan) {
-        console.log(`$ ${command.join(" ")}`);
-        if (values["dry-run"]) continue;
-        const ran = spawnSync(command[0], command.slice(1), { stdio: "inherit" });
-        if (ran.status !== 0) {
-            console.error(`restore: the step above failed (exit ${ran.status}); the services stay as they are now`);
-            return 1;
-        }
+    const fromStack = values["from-stack"];
+    const from = fromStack ? backupSource(fromStack, readStackOutputs(fromStack, values["from-outputs"], "--from-outputs")) : undefined;
+    const dryRun = values["dry-run"]!;
+    const shell = dryRun ? printingShell() : bashShell({ ...process.env, ...kubeconfigEnv(outputs) });
+    const result = await restore(target, { backup, into: values.into, allowEmpty: values["allow-empty"], from }, shell, dryRun);
+    if (dryRun) {
+        console.log(`restore (dry run): ${target.target} stack ${stack}, nothing was run`);
+        return 0;
     }
-    return 0;
+    console.log(`restore: ${result.message}`);
+    return result.ok ? 0 : 1;
 }
 
-if (require.main === module) runCli(() => { process.exitCode = main(process.argv.slice(2)); });
+if (require.main === module) runCli(async () => { process.exitCode = await main(process.argv.slice(2)); });

@@ -53,7 +53,7 @@ describe("compose monitoring", () => {
         const result = run("promtool", ["check", "config", path.join(dir, "prometheus.yml")]);
         assert.equal(result.status, 0, result.output);
         const rules = (parseYaml(await text(spec(services, "prometheus").files![1].content)) as { groups: { rules: unknown[] }[] }).groups.flatMap((g) => g.rules);
-        assert.equal(rules.length, 12);
+        assert.equal(rules.length, 14, "12 alerts and the heartbeats Watchdog and InfoInhibitor");
         assert.match(result.output, new RegExp(`SUCCESS: ${rules.length} rules found`));
     });
 
@@ -122,7 +122,7 @@ describe("compose monitoring", () => {
     for (const webhook of [undefined, "https://hooks.example.com/alerts/T0123"]) {
         it(`ships an Alertmanager config that passes \`amtool check-config\`, secret only ${webhook ? "with" : "without"} a webhook`, async () => {
             requireTool("amtool", "prometheus-alertmanager");
-            const file = spec(composeMonitoringServices({ ...ARGS, alertWebhookUrl: webhook }), "alertmanager").files![0];
+            const file = spec(composeMonitoringServices({ ...ARGS, alerting: { webhookUrl: webhook } }), "alertmanager").files![0];
             assert.equal(file.secret ?? false, Boolean(webhook));
             const dir = writeTempFiles({ "alertmanager.yml": await text(file.content) });
             const result = run("amtool", ["check-config", path.join(dir, "alertmanager.yml")]);

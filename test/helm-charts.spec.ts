@@ -14,10 +14,12 @@
 import { strict as assert } from "assert";
 import { parse as parseYaml } from "yaml";
 import { NETWORK_RANGE } from "../components/hetzner/network";
+import { RETAINED_STORAGE_CLASS } from "../components/hetzner/cluster-addons";
 import { K3S_CLUSTER_CIDR } from "../components/hetzner/pod-network";
+import { HETZNER_MIN_VOLUME_GB, prometheusRetentionSize, traefikServiceMonitor } from "../components/kubernetes/monitoring";
 import { stackConfig } from "../scripts/lib/stack-config";
 import { SynthResult } from "../scripts/lib/synthesize";
-import { ChartEffect, ChartFacts, chartFacts, checkValuesWithHelm, parseValuesPath } from "./helm";
+import { ChartEffect, ChartFacts, K3S_BUNDLED_TRAEFIK, chartFacts, checkValuesWithHelm, k3sMinor, parseValuesPath } from "./helm";
 import { KUBECONFIG, plainInputs, synth } from "./helpers";
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
@@ -27,13 +29,8 @@ const VARIANTS: Record<string, Record<string, unknown>> = {
     production: {},
     "production-ingress-nginx": { ingressController: "ingress-nginx" },
     "production-single-node": { controlPlaneNodes: 1, agentNodes: 0 },
+    "production-k3s-v1.31": { k3sVersion: "v1.31.4+k3s1" },
 };
-
-/**
- * k3s bundles Traefik: k3s v1.31's manifests/traefik.yaml installs traefik-27.0.201+up27.0.2.tgz,
- * Rancher's package of traefik/traefik-helm-chart v27.0.2, which the HelmChartConfig configures.
- */
-const K3S_BUNDLED_TRAEFIK: Record<string, string> = { "v1.31": "27.0.2" };
 
 interface Release { name: string; chart: string; version: string; values: Record<string, unknown> }
 
@@ -44,8 +41,7 @@ function releases(result: SynthResult, k3sVersion: string): Release[] {
     });
     const traefik = result.files["kubernetes/kube-system/HelmChartConfig-traefik.yaml"];
     if (traefik) {
-        const minor = /^v\d+\.\d+/.exec(k3sVersion)?.[0] ?? k3sVersion;
-        const version = K3S_BUNDLED_TRAEFIK[minor];
+        const version = K3S_BUNDLED_TRAEFIK[k3sMinor(k3sVersion)];
         assert.ok(version, `k3s ${k3sVersion}: which Traefik chart does it bundle? Add it to K3S_BUNDLED_TRAEFIK and record the chart's facts`);
         found.push({ name: "traefik", chart: "traefik", version, values: parseYaml(parseYaml(traefik).spec.valuesContent) });
     }
@@ -73,6 +69,21 @@ function configValue(key: string): string {
     return value;
 }
 
+/** `20Gi` -> 20. */
+function gibibytes(quantity: string): number {
+    const match = /^(\d+)Gi$/.exec(quantity);
+    assert.ok(match, `${quantity}: a whole number of Gi`);
+    return Number(match[1]);
+}
+
+/** A claim on the retained class, no smaller than the volume Hetzner provisions (and bills) anyway. */
+function retainedVolume(rendered: unknown): void {
+    const claim = rendered as { storage: string; storageClassName: string } | null;
+    assert.ok(claim, "a volume claim is rendered");
+    assert.equal(claim.storageClassName, RETAINED_STORAGE_CLASS);
+    assert.ok(gibibytes(claim.storage) >= HETZNER_MIN_VOLUME_GB, `${claim.storage}: Hetzner provisions ${HETZNER_MIN_VOLUME_GB} GB at least`);
+}
+
 /**
  * What the stack needs from each recorded rendering, by chart and values path. Every recorded effect
  * has a requirement here, so a new one cannot go unchecked.
@@ -90,15 +101,30 @@ const REQUIREMENTS: Record<string, (effect: ChartEffect) => void> = {
     },
     "loki singleBinary.persistence.storageClass": (e) => assert.equal(e.rendered, "hcloud-volumes-retain"),
     "traefik additionalArguments": (e) => {
-        const trusted = (e.rendered as string[]).filter((a) => a.includes("proxyProtocol.trustedIPs"));
-        if (e.variant === "production-single-node") assert.deepEqual(trusted, [], "no balancer, no PROXY protocol");
-        else assert.deepEqual(trusted, ["web", "websecure"].map((ep) => `--entryPoints.${ep}.proxyProtocol.trustedIPs=${NETWORK_RANGE},${K3S_CLUSTER_CIDR}`));
-        assert.ok((e.rendered as string[]).includes("--entryPoints.web.http.redirections.entryPoint.to=websecure"));
+        // Every entry-point flag the chart renders (any case: Traefik reads them case-insensitively).
+        const rendered = e.rendered as string[];
+        const proxyProtocol = rendered.filter((a) => /\.proxyprotocol\./i.test(a));
+        if (e.variant === "production-single-node") assert.deepEqual(proxyProtocol, [], "no balancer, no PROXY protocol");
+        else assert.deepEqual(proxyProtocol, ["web", "websecure"].map((ep) => `--entryPoints.${ep}.proxyProtocol.trustedIPs=${NETWORK_RANGE},${K3S_CLUSTER_CIDR}`), "trusted from the network and pod range only, never `insecure`");
+        const redirect = rendered.filter((a) => /\.http\.redirections\./i.test(a));
+        assert.deepEqual(redirect, ["permanent=true", "scheme=https", "to=websecure"].map((v) => `--entryPoints.web.http.redirections.entryPoint.${v}`), "HTTP redirected to HTTPS, once");
+        // The chart itself renders no redirect or PROXY setting the flags would contend with.
+        assert.deepEqual((e.renderedWithout as string[]).filter((a) => /\.(http\.redirections|proxyprotocol)\./i.test(a)), []);
+        assert.ok(rendered.some((a) => /^--entrypoints\.websecure\.http\.tls=true$/i.test(a)), "websecure terminates TLS");
     },
     "traefik metrics.prometheus": (e) => {
+        const rendered = e.rendered as { args: string[]; metricsEntryPoint: string[]; service: { labels: Record<string, string>; ports: { name: string; port: number }[] } | null };
         for (const arg of ["--metrics.prometheus=true", "--metrics.prometheus.entrypoint=metrics", "--metrics.prometheus.addRoutersLabels=true", "--metrics.prometheus.addServicesLabels=true"]) {
-            assert.ok((e.rendered as string[]).includes(arg), arg);
+            assert.ok(rendered.args.includes(arg), arg);
         }
+        // Traefik refuses to start when the metrics entry point is not defined.
+        assert.equal(rendered.metricsEntryPoint.filter((a) => /^--entrypoints\.metrics\.address=:\d+\/tcp$/i.test(a)).length, 1, "the chart defines the `metrics` entry point");
+        // The ServiceMonitor (kubernetes/monitoring.ts) finds the chart's metrics Service by its labels and port name.
+        const monitor = traefikServiceMonitor() as unknown as { spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string }[] } };
+        assert.ok(rendered.service, "the metrics Service is rendered");
+        for (const [label, value] of Object.entries(monitor.spec.selector.matchLabels)) assert.equal(rendered.service.labels[label], value, label);
+        for (const endpoint of monitor.spec.endpoints) assert.ok(rendered.service.ports.some((p) => p.name === endpoint.port), `port ${endpoint.port}`);
+        assert.equal((e.renderedWithout as { service: unknown }).service, null, "without the value, no metrics Service");
     },
     "ingress-nginx controller.config.use-proxy-protocol": (e) => assert.equal(e.rendered, "true"),
     "ingress-nginx controller.config.proxy-real-ip-cidr": (e) => assert.deepEqual(String(e.rendered).split(",").sort(), [NETWORK_RANGE, K3S_CLUSTER_CIDR].sort()),
@@ -121,6 +147,16 @@ const REQUIREMENTS: Record<string, (effect: ChartEffect) => void> = {
     'kube-prometheus-stack grafana["grafana.ini"].users.allow_sign_up': (e) => assert.equal(e.rendered, "false"),
     "kube-prometheus-stack grafana.deploymentStrategy": (e) => assert.deepEqual(e.rendered, { type: "Recreate" }),
     "kube-prometheus-stack prometheus.prometheusSpec.retention": (e) => assert.equal(e.rendered, `${configValue("metricsRetentionDays")}d`),
+    "kube-prometheus-stack prometheus.prometheusSpec.retentionSize": (e) => {
+        const rendered = e.rendered as { retentionSize: string; volume: string };
+        const volumeGb = gibibytes(rendered.volume);
+        assert.equal(rendered.retentionSize, prometheusRetentionSize(volumeGb));
+        assert.ok(Number(/^(\d+)GB$/.exec(rendered.retentionSize)![1]) < volumeGb, "below the volume (Prometheus's GB are GiB)");
+        assert.equal((e.renderedWithout as { retentionSize: unknown }).retentionSize, null, "without it, only the age limit");
+    },
+    "kube-prometheus-stack prometheus.prometheusSpec.storageSpec": (e) => retainedVolume(e.rendered),
+    "kube-prometheus-stack alertmanager.alertmanagerSpec.storage": (e) => retainedVolume(e.rendered),
+    "kube-prometheus-stack grafana.persistence": (e) => retainedVolume(e.rendered),
     "kube-prometheus-stack alertmanager.alertmanagerSpec.configSecret": (e) => assert.equal(e.rendered, "alertmanager-archon-config"),
 };
 

@@ -89,6 +89,24 @@ export interface ChartFacts {
     effects: ChartEffect[];
 }
 
+/**
+ * The upstream traefik/traefik-helm-chart version k3s bundles, by k3s minor (manifests/traefik.yaml
+ * installs Rancher's package `traefik-<n>+up<version>.tgz`, k3s-io/k3s-charts packages/traefik):
+ * - v1.31: traefik-27.0.201+up27.0.2 (k3s v1.31.x manifests/traefik.yaml);
+ * - v1.36: traefik-40.1.4+up40.1.0 in k3s v1.36.3+k3s1 (build 5aed4d7b) and v1.36.4+k3s1, as
+ *   `helm list -A` on such clusters reports it (chart traefik-40.1.4+up40.1.0, app v3.7.1; k3s
+ *   runs image rancher/mirrored-library-traefik 3.7.x), and NixOS/nixpkgs
+ *   pkgs/applications/networking/cluster/k3s/1_36/chart-versions.nix (7ae1489c, traefik-40.1.3+up40.1.0
+ *   for an earlier v1.36 patch): upstream chart v40.1.0 (Chart.yaml appVersion v3.7.1) either way.
+ * A k3s minor without a row has no recorded chart facts: test/helm-charts.spec.ts fails until they are.
+ */
+export const K3S_BUNDLED_TRAEFIK: Readonly<Record<string, string>> = { "v1.31": "27.0.2", "v1.36": "40.1.0" };
+
+/** The minor of a k3s release: v1.36.3+k3s1 -> v1.36. */
+export function k3sMinor(k3sVersion: string): string {
+    return /^v\d+\.\d+/.exec(k3sVersion)?.[0] ?? k3sVersion;
+}
+
 export const CHART_FACTS_DIR = path.join(__dirname, "fixtures", "helm-charts");
 
 /** The recorded facts of `chart` at `version`, or undefined when none were recorded. */

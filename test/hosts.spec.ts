@@ -156,12 +156,13 @@ describe("hosts: k3s target (production)", () => {
     // Every k3sVersion with a verified installer row (config refuses any other, see
     // supply-chain.spec.ts): the configured version, with its row's installer, reaches every node.
     for (const [version, installer] of Object.entries(K3S_INSTALLERS)) {
-        it(`installs the pinned k3s over SSH: first node --cluster-init, the others join over the private network (k3sVersion ${version})`, async () => {
+        it(`installs the pinned k3s over SSH: only the first node may --cluster-init, the others join over the private network (k3sVersion ${version})`, async () => {
             const s = await synth("production", { k3sVersion: version });
             const create = (name: string) => plainInputs(named(s, COMMAND, name)).create as string;
-            assert.match(create("install-cp-1"), /export K3S_ROLE='init'/);
-            assert.match(create("install-cp-2"), /export K3S_ROLE='server'\nexport K3S_SERVER_URL='https:\/\/10\.0\.1\.11:6443'/);
-            assert.match(create("install-agent-1"), /export K3S_ROLE='agent'\nexport K3S_SERVER_URL='https:\/\/10\.0\.1\.11:6443'/);
+            // Which server a node joins is decided on the node (test/k3s-platform.spec.ts runs it).
+            assert.match(create("install-cp-1"), /export K3S_ROLE='server'\nexport K3S_JOIN_URLS='https:\/\/10\.0\.1\.12:6443 https:\/\/10\.0\.1\.13:6443'\nexport K3S_MAY_INIT='true'/);
+            assert.match(create("install-cp-2"), /export K3S_ROLE='server'\nexport K3S_JOIN_URLS='https:\/\/10\.0\.1\.11:6443 https:\/\/10\.0\.1\.13:6443'\nexport K3S_MAY_INIT='false'/);
+            assert.match(create("install-agent-1"), /export K3S_ROLE='agent'\nexport K3S_JOIN_URLS='https:\/\/10\.0\.1\.11:6443 https:\/\/10\.0\.1\.12:6443 https:\/\/10\.0\.1\.13:6443'\nexport K3S_MAY_INIT='false'/);
             for (const name of ["install-cp-1", "install-cp-2", "install-cp-3", "install-agent-1"]) {
                 assert.ok(create(name).includes(`export K3S_VERSION='${version}'\n`), `${name}: K3S_VERSION is not ${version}`);
                 assert.ok(create(name).includes(`export K3S_INSTALLER_COMMIT='${installer.commit}'\nexport K3S_INSTALLER_SHA256='${installer.sha256}'\n`), `${name}: not the installer row of ${version}`);

@@ -69,6 +69,11 @@ function proxyProtocolTrust(args: string[]): Record<string, string[]> {
     }));
 }
 
+/** The servers' k3s API on the private network (network.ts privateIpFor). */
+const CP1 = "https://10.0.1.11:6443";
+const CP2 = "https://10.0.1.12:6443";
+const CP3 = "https://10.0.1.13:6443";
+
 /** What the stub installer the stubbed `curl` downloads contains. */
 const STUB_INSTALLER = "# installer\n";
 
@@ -89,7 +94,7 @@ interface InstallRun {
  * way it does on a node for the real installer); with "recorded" the command runs as rendered and
  * must refuse the (for it, tampered) download.
  */
-function runInstall(script: string, privateIp: string, installerHash: "stub" | "recorded"): InstallRun {
+function runInstall(script: string, privateIp: string, installerHash: "stub" | "recorded", answering: string[] = [], installed?: string): InstallRun {
     const recorded = /^export K3S_INSTALLER_SHA256='([0-9a-f]{64})'$/m.exec(script);
     assert.ok(recorded, "the rendered command carries the installer's sha256");
     assert.ok(Object.values(K3S_INSTALLERS).some((row) => row.sha256 === recorded[1]), "the sha256 is a verified row's");
@@ -100,11 +105,18 @@ function runInstall(script: string, privateIp: string, installerHash: "stub" | "
     fs.mkdirSync(bin);
     const stub = (name: string, body: string) => fs.writeFileSync(path.join(bin, name), `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });
     stub("cloud-init", "exit 0");
+    // A node already running k3s answers `k3s --version` as k3s does.
+    if (installed) stub("k3s", `echo "k3s version ${installed} (5aed4d7b)"; echo "go version go1.25.9"`);
     stub("ip", `echo "3: enp7s0    inet ${privateIp}/32 brd ${privateIp} scope global dynamic enp7s0"`);
     const stubInstaller = path.join(dir, "stub-installer.sh");
     fs.writeFileSync(stubInstaller, STUB_INSTALLER);
+    // k3s serves /cacerts on 6443: the servers in \`answering\` answer, any other fails as curl does
+    // when nothing listens (exit 7).
     stub("curl", `out=""
-for a in "$@"; do case "$a" in https://*) echo "$a" >>"${dir}/downloads" ;; esac; done
+for a in "$@"; do case "$a" in
+  */cacerts) case " ${answering.join(" ")} " in *" $\{a%/cacerts}/ "*|*" $\{a%/cacerts} "*) exit 0 ;; *) exit 7 ;; esac ;;
+  https://*) echo "$a" >>"${dir}/downloads" ;;
+esac; done
 while [ $# -gt 0 ]; do if [ "$1" = -o ]; then out="$2"; fi; shift; done
 cp "${stubInstaller}" "$out"`);
     // Each sudo call: its arguments, one per line, in its own file; stdin (the token) is drained.
@@ -124,8 +136,8 @@ cp "${stubInstaller}" "$out"`);
  * Runs a rendered k3s install command (see runInstall) with its checksum check passing, and
  * returns the arguments it hands the k3s installer.
  */
-function installerArguments(script: string, privateIp: string): string[] {
-    const result = runInstall(script, privateIp, "stub");
+function installerArguments(script: string, privateIp: string, answering: string[] = []): string[] {
+    const result = runInstall(script, privateIp, "stub", answering);
     assert.equal(result.status, 0, result.output);
     const last = result.sudoCalls[result.sudoCalls.length - 1];
     // sudo env -u INSTALL_K3S_SKIP_DOWNLOAD INSTALL_K3S_VERSION=... sh <installer> <k3s arguments...>
@@ -158,13 +170,15 @@ describe("k3s pod and Service ranges (Archon's internal API admits 172.16.0.0/12
     it("hands the installer --cluster-cidr/--service-cidr/--cluster-dns on servers only (a real bash run of the rendered command)", async () => {
         const s = await synth("production");
         for (const name of ["install-cp-1", "install-cp-2"]) {
-            const args = installerArguments(plainInputs(named(s, COMMAND, name)).create, name === "install-cp-1" ? "10.0.1.11" : "10.0.1.12");
+            const args = name === "install-cp-1"
+                ? installerArguments(plainInputs(named(s, COMMAND, name)).create, "10.0.1.11")
+                : installerArguments(plainInputs(named(s, COMMAND, name)).create, "10.0.1.12", [CP1]);
             assert.equal(args[0], "server");
             assert.equal(flagValue(args, "--cluster-cidr"), K3S_CLUSTER_CIDR, args.join(" "));
             assert.equal(flagValue(args, "--service-cidr"), K3S_SERVICE_CIDR);
             assert.equal(flagValue(args, "--cluster-dns"), K3S_CLUSTER_DNS);
         }
-        const agent = installerArguments(plainInputs(named(s, COMMAND, "install-agent-1")).create, "10.0.1.101");
+        const agent = installerArguments(plainInputs(named(s, COMMAND, "install-agent-1")).create, "10.0.1.101", [CP1]);
         assert.equal(agent[0], "agent");
         // `k3s agent` has no such flags and would refuse to start with them.
         for (const flag of ["--cluster-cidr", "--service-cidr", "--cluster-dns"]) assert.ok(!agent.includes(flag), `agent got ${flag}`);
@@ -200,6 +214,92 @@ describe("k3s pod and Service ranges (Archon's internal API admits 172.16.0.0/12
         assert.equal(disabled(traefik), false);
         const nginx = installerArguments(plainInputs(named(await synth("production", { ingressController: "ingress-nginx" }), COMMAND, "install-cp-1")).create, "10.0.1.11");
         assert.equal(disabled(nginx), true, nginx.join(" "));
+    });
+});
+
+describe("k3s servers: one cluster, joined by replacements, secrets encrypted (a real bash run of the rendered install)", () => {
+    const script = async (name: string) => plainInputs(named(await synth("production"), COMMAND, name)).create as string;
+
+    it("cp-1 starts the cluster (--cluster-init) only when no other server answers", async () => {
+        const args = installerArguments(await script("install-cp-1"), "10.0.1.11");
+        assert.ok(args.includes("--cluster-init"), args.join(" "));
+        assert.equal(flagValue(args, "--server"), undefined);
+    });
+
+    it("a replaced cp-1 joins the surviving servers instead of starting a new, empty cluster", async () => {
+        const args = installerArguments(await script("install-cp-1"), "10.0.1.11", [CP2, CP3]);
+        assert.ok(!args.includes("--cluster-init"), args.join(" "));
+        assert.equal(flagValue(args, "--server"), CP2);
+        // cp-2 gone as well: the next survivor.
+        assert.equal(flagValue(installerArguments(await script("install-cp-1"), "10.0.1.11", [CP3]), "--server"), CP3);
+    });
+
+    it("another server never starts a cluster of its own: with no server answering it refuses, naming the runbook", async () => {
+        const result = runInstall(await script("install-cp-2"), "10.0.1.12", "stub", []);
+        assert.equal(result.status, 1, result.output);
+        assert.match(result.output, /no server of the cluster answers at: https:\/\/10\.0\.1\.11:6443 https:\/\/10\.0\.1\.13:6443; refusing to start a new cluster/);
+        assert.ok(!result.sudoCalls.some((call) => call[0] === "env"), "the installer must not run");
+        assert.equal(flagValue(installerArguments(await script("install-cp-2"), "10.0.1.12", [CP3]), "--server"), CP3);
+    });
+
+    it("agents join the first server that answers", async () => {
+        assert.equal(flagValue(installerArguments(await script("install-agent-1"), "10.0.1.101", [CP2, CP3]), "--server"), CP2);
+        assert.equal(runInstall(await script("install-agent-1"), "10.0.1.101", "stub", []).status, 1);
+    });
+
+    it("servers run with --secrets-encryption (agents hold no secrets at rest and take no such flag)", async () => {
+        for (const [name, ip, answering] of [["install-cp-1", "10.0.1.11", []], ["install-cp-2", "10.0.1.12", [CP1]], ["install-cp-3", "10.0.1.13", [CP1]]] as const) {
+            assert.ok(installerArguments(await script(name), ip, [...answering]).includes("--secrets-encryption"), name);
+        }
+        assert.ok(!installerArguments(await script("install-agent-1"), "10.0.1.101", [CP1]).includes("--secrets-encryption"));
+    });
+
+    it("puts every server's public address on every server's API certificate", async () => {
+        const s = await synth("production");
+        const publicIps = ["cp-1", "cp-2", "cp-3"].map((n) => String(plainInputs(named(s, "command:remote:Command", `install-${n}`)).connection.host));
+        assert.equal(new Set(publicIps).size, 3);
+        const args = installerArguments(await script("install-cp-2"), "10.0.1.12", [CP1]);
+        const sans = args.flatMap((a, i) => (a === "--tls-san" ? [args[i + 1]] : []));
+        assert.deepEqual([...sans].sort(), [...publicIps].sort());
+    });
+});
+
+describe("upgrading k3s: one minor at a time, servers first, drained (a real bash run of the rendered install)", () => {
+    const script = async (name: string) => plainInputs(named(await synth("production"), COMMAND, name)).create as string;
+    const drainCalls = (run: InstallRun) => run.sudoCalls.filter((c) => c[0] === "k3s" && c[1] === "kubectl").map((c) => c[2]);
+
+    it("a server on the previous minor is drained, upgraded and uncordoned", async () => {
+        const result = runInstall(await script("install-cp-2"), "10.0.1.12", "stub", [CP1], "v1.35.6+k3s1");
+        assert.equal(result.status, 0, result.output);
+        assert.deepEqual(drainCalls(result), ["drain", "uncordon"]);
+        const drain = result.sudoCalls.findIndex((c) => c[2] === "drain");
+        const install = result.sudoCalls.findIndex((c) => c[0] === "env");
+        assert.ok(drain >= 0 && drain < install && install < result.sudoCalls.findIndex((c) => c[2] === "uncordon"), "drain, install, uncordon");
+    });
+
+    it("refuses to skip a minor or to go down, before touching anything", async () => {
+        for (const installed of ["v1.34.9+k3s1", "v1.37.0+k3s1"]) {
+            const result = runInstall(await script("install-cp-2"), "10.0.1.12", "stub", [CP1], installed);
+            assert.equal(result.status, 1, result.output);
+            assert.match(result.output, new RegExp(`this node runs k3s ${installed.replace(/[.+]/g, "\\$&")}: upgrade one minor at a time`));
+            assert.ok(!result.sudoCalls.some((c) => c[0] === "env" || c[0] === "k3s"), JSON.stringify(result.sudoCalls));
+        }
+    });
+
+    it("re-running the same version (a flag change) neither drains nor refuses; agents are never drained here", async () => {
+        assert.deepEqual(drainCalls(runInstall(await script("install-cp-2"), "10.0.1.12", "stub", [CP1], "v1.36.3+k3s1")), []);
+        const agent = runInstall(await script("install-agent-1"), "10.0.1.101", "stub", [CP1], "v1.35.6+k3s1");
+        assert.equal(agent.status, 0, agent.output);
+        assert.deepEqual(drainCalls(agent), []);
+    });
+
+    it("orders the installs: servers one at a time, then agents one at a time", async () => {
+        const s = await synth("production");
+        const installs = ofType(s, COMMAND).filter((r) => /^install-agent-/.test(r.name)).map((r) => r.name).sort();
+        for (const agent of installs) {
+            for (const server of ["install-cp-1", "install-cp-2", "install-cp-3"]) assert.ok(named(s, COMMAND, agent).options.dependsOn?.includes(named(s, COMMAND, server).urn), `${agent} after ${server}`);
+        }
+        for (let i = 1; i < installs.length; i++) assert.ok(named(s, COMMAND, installs[i]).options.dependsOn?.includes(named(s, COMMAND, installs[i - 1]).urn));
     });
 });
 
@@ -319,6 +419,44 @@ describe("cluster objects wait for the add-ons they need (production synth)", ()
             assert.ok(s.resources.some((r) => CUSTOM_RESOURCE_TYPE.test(r.type)));
         });
     }
+
+    it("Traefik's HelmChartConfig (PROXY protocol, redirect) lands with the ingress, not after the monitoring stack; ingress-nginx's ServiceMonitor still waits for the CRDs", async () => {
+        const s = await synth("production");
+        const config = named(s, "kubernetes:helm.cattle.io/v1:HelmChartConfig", "traefik-config");
+        // Waiting for a component is waiting for everything under it (the SDK resolves a component
+        // dependency to its children): expand them.
+        const expanded = (start: ResourceRecord) => {
+            const byUrn = new Map(s.resources.map((r) => [r.urn, r]));
+            const descendants = (urn: string) => s.resources.filter((r) => {
+                for (let p = r.parent; p; p = byUrn.get(p)?.parent ?? "") if (p === urn) return true;
+                return false;
+            });
+            const seen = new Set<string>();
+            const queue = [start.urn];
+            while (queue.length > 0) {
+                const record = byUrn.get(queue.pop()!);
+                if (!record) continue;
+                const deps = (record.options.dependsOn ?? []).flatMap((u) => [u, ...(byUrn.get(u)?.custom ? [] : descendants(u).map((d) => d.urn))]);
+                for (const next of [...deps, record.parent].filter((u) => u !== "")) {
+                    if (!seen.has(next)) {
+                        seen.add(next);
+                        queue.push(next);
+                    }
+                }
+            }
+            return seen;
+        };
+        const waits = expanded(config);
+        // The check can fail: a Grafana object waits for the whole monitoring namespace's stack.
+        assert.ok(expanded(named(s, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "archon-alerts")).has(releaseUrn(s, "kube-prometheus-stack")));
+        assert.ok(waits.has(releaseUrn(s, "hcloud-ccm")));
+        for (const release of ["kube-prometheus-stack", "loki", "alloy"]) assert.ok(!waits.has(releaseUrn(s, release)), `the Traefik config waits for ${release}`);
+        const nginx = await synth("production", { ingressController: "ingress-nginx" });
+        assert.ok(waitsFor(nginx.resources, named(nginx, RELEASE, "ingress-nginx")).has(releaseUrn(nginx, "kube-prometheus-stack")));
+        // The Grafana Ingress (monitoring namespace) still waits for its namespace.
+        const grafana = ofType(s, "kubernetes:networking.k8s.io/v1:Ingress").find((r) => plainInputs(r).metadata.namespace === "monitoring");
+        assert.ok(grafana && waitsFor(s.resources, grafana).has(named(s, "kubernetes:core/v1:Namespace", "monitoring").urn));
+    });
 
     it("orders the add-ons Secret -> CCM -> CSI, and none of them waits for what comes after it", async () => {
         const s = await synth("production", TOKEN);

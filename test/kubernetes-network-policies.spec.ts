@@ -10,8 +10,10 @@ import * as ipaddr from "ipaddr.js";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { parse as parseYaml } from "yaml";
 import { HOSTS_SUBNET, NETWORK_RANGE } from "../components/hetzner/network";
+import { KUBELET_PORT } from "../components/hetzner/platform";
 import { K3S_CLUSTER_CIDR, K3S_SERVICE_CIDR } from "../components/hetzner/pod-network";
-import { named, plainInputs, synth } from "./helpers";
+import { named, ofType, plainInputs, synth } from "./helpers";
+import { SynthResult } from "../scripts/lib/synthesize";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 interface Peer { podSelector?: { matchLabels?: Record<string, string> }; namespaceSelector?: unknown; ipBlock?: { cidr: string; except?: string[] } }
@@ -74,8 +76,9 @@ const EXPECTED: Record<string, Policy["spec"]> = {
         policyTypes: ["Ingress"],
         ingress: [{ from: [INGRESS_CONTROLLERS], ports: tcp(8089) }],
     },
-    // Postgres: its clients only, and not monitoring (postgres-exporter reads it).
-    "allow-db": allow("db", [{ from: pods("rest", "auth", "meta", "studio", "archon-migrate", "postgres-exporter", "postgres-backup"), ports: tcp(5432) }]),
+    // Postgres: its clients only, and not monitoring (postgres-exporter reads it); db-role-passwords
+    // sets the role passwords on every deploy (components/secrets/role-passwords.ts).
+    "allow-db": allow("db", [{ from: pods("rest", "auth", "meta", "studio", "archon-migrate", "postgres-exporter", "postgres-backup", "db-role-passwords"), ports: tcp(5432) }]),
     "allow-rest": allow("rest", served([3000, 3001], [3000, 3001])),
     "allow-auth": allow("auth", served([9999], [9999])),
     "allow-meta": allow("meta", served([8080], [8080], [], pods("kong", "studio"))),
@@ -85,7 +88,8 @@ const EXPECTED: Record<string, Policy["spec"]> = {
     "allow-postgres-exporter": allow("postgres-exporter", served([9187], [9187])),
     // The backup writes to S3-compatible object storage on the internet; nothing connects to it.
     "allow-postgres-backup": allow("postgres-backup", [], [INTERNET_WEB]),
-    // The blackbox exporter probes the public URLs.
+    // The blackbox exporter probes the public URLs (and, on k3s, each node's kubelet certificate:
+    // KUBELET_RULES below).
     "allow-blackbox-exporter": allow("blackbox-exporter", served([9115], [9115]), [INTERNET_WEB]),
     // Archon's crawler and LLM calls go out; the UI and MCP are routed from the ingress.
     // archon-server's port also answers /internal/credentials/agents (decrypted provider keys): only
@@ -96,6 +100,20 @@ const EXPECTED: Record<string, Policy["spec"]> = {
     "allow-archon-ui": allow("archon-ui", served([3737], [3737], [3737])),
 };
 
+/** The k3s nodes' private addresses, as the synth gives them to the Hetzner servers. */
+function nodeAddresses(result: SynthResult): string[] {
+    return ofType(result, "hcloud:index/server:Server").map((r) => plainInputs(r).networks[0].ip as string);
+}
+
+/** blackbox-exporter reaches each node's kubelet (its certificate's expiry), that address and port only. */
+const KUBELET_RULES = (nodes: string[]): Rule[] => nodes.map((ip) => ({ to: [{ ipBlock: { cidr: `${ip}/32` } }], ports: tcp(KUBELET_PORT) }));
+
+/** EXPECTED on a k3s cluster of these nodes. */
+function expectedOn(nodes: string[]): Record<string, Policy["spec"]> {
+    const blackbox = EXPECTED["allow-blackbox-exporter"];
+    return { ...EXPECTED, "allow-blackbox-exporter": { ...blackbox, egress: [...blackbox.egress!, ...KUBELET_RULES(nodes)] } };
+}
+
 /** Every list in a NetworkPolicy is a set: order-free form for comparison. */
 function canonical(value: Json): Json {
     if (Array.isArray(value)) return value.map(canonical).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
@@ -105,6 +123,10 @@ function canonical(value: Json): Json {
 
 async function policies(overrides: Record<string, unknown> = {}): Promise<Policy[]> {
     const result = await synth("production", overrides);
+    return policiesOf(result);
+}
+
+function policiesOf(result: SynthResult): Policy[] {
     return result.resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((r) => plainInputs(r) as Policy);
 }
 
@@ -116,33 +138,39 @@ const contains = (cidr: string, inner: string): boolean => {
 
 describe("kubernetes network policies (production)", () => {
     it("renders exactly the specified allow rules: every policy, peer and port", async () => {
-        const all = await policies();
+        const result = await synth("production");
+        const nodes = nodeAddresses(result);
+        assert.ok(nodes.length >= 3, "the production cluster's nodes");
+        const all = policiesOf(result);
         for (const policy of all) {
             assert.equal(policy.metadata.namespace, NS, policy.metadata.name);
             assert.doesNotThrow(() => new NetworkPolicy(policy as never).validate(), policy.metadata.name);
         }
         const rendered = Object.fromEntries(all.map((p) => [p.metadata.name, canonical(p.spec as unknown as Json)]));
-        const expected = Object.fromEntries(Object.entries(EXPECTED).map(([name, spec]) => [name, canonical(spec as unknown as Json)]));
+        const expected = Object.fromEntries(Object.entries(expectedOn(nodes)).map(([name, spec]) => [name, canonical(spec as unknown as Json)]));
         assert.deepEqual(Object.keys(rendered).sort(), Object.keys(expected).sort());
         for (const name of Object.keys(expected)) assert.deepEqual(rendered[name], expected[name], name);
     });
 
     it("with an OIDC login, oauth2-proxy alone gains internet egress (the issuer), behind the same private-range exclusions", async () => {
-        const all = await policies(OIDC);
+        const result = await synth("production", OIDC);
+        const all = policiesOf(result);
         const proxy = all.find((p) => p.metadata.name === "allow-oauth2-proxy");
         assert.ok(proxy, "a policy for oauth2-proxy");
         assert.deepEqual(canonical(proxy.spec.egress as unknown as Json), canonical([INTERNET_WEB] as unknown as Json));
         const others = Object.fromEntries(all.filter((p) => p.metadata.name !== "allow-oauth2-proxy").map((p) => [p.metadata.name, (p.spec.egress ?? []).length]));
-        assert.deepEqual(others, Object.fromEntries(Object.entries(EXPECTED).map(([name, spec]) => [name, (spec.egress ?? []).length])));
+        assert.deepEqual(others, Object.fromEntries(Object.entries(expectedOn(nodeAddresses(result))).map(([name, spec]) => [name, (spec.egress ?? []).length])));
     });
 
-    it("keeps every internet egress away from the stack's own networks and the metadata service", async () => {
+    it("keeps every internet egress away from the stack's own networks and the metadata service; the one private destination is blackbox-exporter -> each node's kubelet", async () => {
         const result = await synth("production");
         assert.equal(plainInputs(named(result, "hcloud:index/network:Network", "network")).ipRange, NETWORK_RANGE);
         const install = plainInputs(named(result, "command:remote:Command", "install-cp-1")).create as string;
         assert.ok(install.includes(K3S_CLUSTER_CIDR) && install.includes(K3S_SERVICE_CIDR), "the ranges k3s is installed with");
         const privateTargets = [NETWORK_RANGE, HOSTS_SUBNET, K3S_CLUSTER_CIDR, K3S_SERVICE_CIDR, "169.254.169.254/32", "192.168.0.0/16", "172.17.0.0/16"];
+        const nodes = nodeAddresses(result);
         let blocks = 0;
+        let kubelets = 0;
         for (const policy of [...await policies(), ...await policies(OIDC)]) {
             for (const rule of policy.spec.egress ?? []) {
                 assert.ok((rule.to ?? []).length > 0, `${policy.metadata.name}: an egress rule without peers admits every destination`);
@@ -150,6 +178,14 @@ describe("kubernetes network policies (production)", () => {
                     assert.ok(peer.podSelector || peer.namespaceSelector || peer.ipBlock, `${policy.metadata.name}: an empty peer admits everything`);
                     if (peer.namespaceSelector) assert.deepEqual(rule.ports?.map((p) => p.port), [53, 53], `${policy.metadata.name}: other namespaces only for DNS`);
                     if (!peer.ipBlock) continue;
+                    if (peer.ipBlock.cidr !== "0.0.0.0/0") {
+                        // Exact addresses: only a node's kubelet, only from blackbox-exporter, only its port.
+                        assert.equal(policy.metadata.name, "allow-blackbox-exporter", `${policy.metadata.name}: egress to ${peer.ipBlock.cidr}`);
+                        assert.ok(nodes.map((ip) => `${ip}/32`).includes(peer.ipBlock.cidr), `${peer.ipBlock.cidr} is no node`);
+                        assert.deepEqual(rule.ports, tcp(KUBELET_PORT), `${peer.ipBlock.cidr}: the kubelet port only`);
+                        kubelets++;
+                        continue;
+                    }
                     blocks++;
                     for (const target of privateTargets) {
                         assert.ok((peer.ipBlock.except ?? []).some((except) => contains(except, target)), `${policy.metadata.name}: internet egress reaches ${target}`);
@@ -159,6 +195,7 @@ describe("kubernetes network policies (production)", () => {
             }
         }
         assert.ok(blocks >= 5, "the services that go out were checked");
+        assert.equal(kubelets, 2 * nodes.length, "each node's kubelet, in both synths");
     });
 
     it("names only pods that exist: every selector matches a workload's pod template in the namespace", async () => {

@@ -308,7 +308,8 @@ describe("scrape and probe paths", () => {
         }
         assert.ok(!scrapes.some((s) => s.service.startsWith("archon-")));
         assert.ok(scrapes.some((s) => s.service === "traefik"), "Traefik's metrics are scraped");
-        const probes = kubernetesProbeTargets(result);
+        // The nodes' kubelet certificates (tls_connect) are no catalog service: test/k3s-lifecycle.spec.ts checks them.
+        const probes = kubernetesProbeTargets(result).filter((p) => p.module !== "tls_connect");
         const agents = "kubernetes/archon/Service-archon-agents.yaml" in result.files;
         checkProbes(probes, agents, "archon.example.com");
         for (const probe of probes.filter((p) => p.module !== "https_public").map((p) => internalProbe(p.target))) {

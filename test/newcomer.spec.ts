@@ -370,7 +370,8 @@ describe("the plan of production (issue 10.6)", function () {
         const { planOf, planMarkdown } = await import("../scripts/lib/plan");
         const plan = planOf(await synth("production"));
         assert.ok(plan.charts.some((c) => /^cert-manager@v\d/.test(c)), plan.charts.join(", "));
-        assert.deepEqual(plan.protectedResources.map((p) => p.name), ["db-data", "pgsodium-root-key", "registry-data"]);
+        // The k3s servers (etcd) are protected too (issue 26.4).
+        assert.deepEqual(plan.protectedResources.map((p) => p.name), ["cp-1", "cp-2", "cp-3", "db-data", "pgsodium-root-key", "registry-data"]);
         assert.ok(plan.images.some((i) => i.endsWith("/archon-agents:sha-1a2b3c4")));
         assert.match(planMarkdown(plan), /^- db-data \(`kubernetes:core\/v1:PersistentVolumeClaim`\): protect, retainOnDelete$/m);
     });

@@ -5,7 +5,9 @@
  * answers /oauth2/auth like oauth2-proxy's AuthOnly (202 with the known session cookie, 401
  * otherwise): the UI is served only with the cookie, a browser without it is sent to
  * /oauth2/sign_in, and the MCP host keeps its basic credential. Kubernetes: the Traefik
- * Middlewares and ingress-nginx annotations of oauth2-proxy's documented integrations. Both: the
+ * Middlewares and ingress-nginx annotations of oauth2-proxy's documented integrations; on Traefik,
+ * the routing evaluator (test/routing/traefik.ts) follows a browser without a session to the
+ * sign-in page and its return URL. Both: the
  * client and cookie secrets only as secrets; half a configuration refused naming the key; without
  * the keys, nothing changes (basic auth stays).
  */
@@ -14,6 +16,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { ofType, requireTool, run, synth, writeTempFiles } from "./helpers";
+import { HttpRequest, errorPageRequest, renderedObjects, routeOnce, traefikEntryPoints, traefikRouters } from "./routing/traefik";
 import { SynthConfigError, SynthResult } from "../scripts/lib/synthesize";
 
 const PROXY_SCRIPTS = path.join(__dirname, "..", "components", "compose", "nginx");
@@ -205,7 +208,7 @@ describe("OIDC login of Archon's UI through oauth2-proxy (issue 12.1)", function
                 const forward = middlewares.find((m) => m.metadata.name === "forward-auth-oauth2-proxy");
                 const errors = middlewares.find((m) => m.metadata.name === "forward-auth-oauth2-proxy-sign-in");
                 assert.deepEqual(forward?.spec, { forwardAuth: { address: authUrl, trustForwardHeader: true, authResponseHeaders: ["X-Auth-Request-User", "X-Auth-Request-Email"] } });
-                assert.deepEqual(errors?.spec, { errors: { status: ["401"], service: { name: "oauth2-proxy", port: 4180 }, query: "/oauth2/sign_in" } });
+                assert.deepEqual(errors?.spec, { errors: { status: ["401"], service: { name: "oauth2-proxy", port: 4180 }, query: "/oauth2/sign_in?rd={url}" } });
             }
             // The workload: non-root, read-only, limited, probed at /ping; secrets only through its Secret.
             const deployment = ofType(result, "kubernetes:apps/v1:Deployment").find((r) => r.name === "oauth2-proxy")!.inputs as Json;
@@ -231,6 +234,41 @@ describe("OIDC login of Archon's UI through oauth2-proxy (issue 12.1)", function
             assert.ok(policy.spec.egress.some((rule: Json) => rule.ports.some((p: Json) => p.port === 443) && rule.to.some((t: Json) => t.ipBlock?.cidr === "0.0.0.0/0")));
         });
     }
+
+    it("k3s with traefik: a browser without a session gets the sign-in page with its own URL as rd, which oauth2-proxy may follow; the login flow itself is public (Traefik v3.7 evaluated)", async () => {
+        const result = await synth("production", OIDC);
+        const objects = renderedObjects(result.files);
+        const entryPoints = traefikEntryPoints(objects);
+        const routers = traefikRouters(objects, entryPoints);
+        const ui = objects.find((o) => o.kind === "Ingress" && o.metadata.name.startsWith("archon-ui-"))!;
+        const archonHost = ui.spec!.rules[0].host as string;
+        const request: HttpRequest = { scheme: "https", port: 443, host: archonHost, path: "/knowledge", query: "tab=1&q=a+b", method: "GET" };
+        const outcome = routeOnce(routers, objects, entryPoints, request);
+        assert.equal(outcome.kind, "served");
+        if (outcome.kind !== "served") return;
+        assert.match(outcome.service, /^archon\/archon-ui:/);
+        const check = "archon-forward-auth-oauth2-proxy@kubernetescrd";
+        assert.deepEqual(outcome.authenticatedBy, [check]);
+        // oauth2-proxy's /oauth2/auth answers 401 without a session: the errors middleware before it answers.
+        const page = errorPageRequest(outcome.router, objects, request, check, 401);
+        assert.ok(page, "the 401 is caught");
+        assert.equal(page.service, "archon/oauth2-proxy:4180");
+        assert.equal(page.path, "/oauth2/sign_in");
+        assert.equal(page.status, 401, "the sign-in page (the provider's button), not a bare redirect");
+        const rd = new URLSearchParams(page.query).get("rd");
+        assert.equal(rd, `https://${archonHost}/knowledge?tab=1&q=a+b`, "back to the page first asked for");
+        // oauth2-proxy follows an absolute rd only to a --whitelist-domain.
+        const deployment = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "oauth2-proxy")!;
+        const args = deployment.spec!.template.spec.containers[0].args as string[];
+        assert.ok(args.includes(`--whitelist-domain=${new URL(rd!).host}`), args.join(" "));
+        // The login flow is public: sign-in, start and callback reach oauth2-proxy without the check.
+        for (const path of ["/oauth2/sign_in", "/oauth2/start", "/oauth2/callback"]) {
+            const login = routeOnce(routers, objects, entryPoints, { ...request, path, query: undefined });
+            assert.ok(login.kind === "served" && login.service.startsWith("archon/oauth2-proxy:") && login.authenticatedBy.length === 0, `${path}: ${login.kind === "served" ? `${login.service} behind ${login.authenticatedBy.join(", ") || "no login"}` : login.kind}`);
+        }
+        // Without a catching errors middleware the client gets the bare 401.
+        assert.equal(errorPageRequest(outcome.router, objects, request, check, 403), undefined);
+    });
 
     it("refuses half a configuration or a wrong value in one line naming the key", async () => {
         const refused = async (overrides: Record<string, unknown>, key: string, text: RegExp) =>

@@ -21,6 +21,7 @@ import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { reveal, SynthResult } from "../scripts/lib/synthesize";
 import { renderIngresses, TRAEFIK_READ_PRIORITY } from "../components/kubernetes/ingress";
+import { KubeObject, routeOnce, traefikEntryPoints, traefikRouters } from "./routing/traefik";
 import { REGISTRY_PUSH_USER, REGISTRY_USER } from "../components/registry/registry";
 import { freePort, named, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
 import { stageRegistry, startRegistry } from "./registry-process";
@@ -358,13 +359,22 @@ describe("registry credentials: pull-only for hosts and nodes, push for the buil
             assert.deepStrictEqual(secretUsers("registry-pull-htpasswd"), [REGISTRY_USER, REGISTRY_PUSH_USER]);
         });
 
-        it("Traefik's method split still outranks the Ingress router whatever its rule's length (routes that use writeAuth)", () => {
+        it("Traefik's method split (routes with writeAuth) outranks the Ingress router whatever its rule's length, and leaves the ACME challenge to the solver", () => {
             const host = `registry.${"x".repeat(200)}.example.com`;
             const auth = (name: string) => ({ name, realm: "r", htpasswd: "u:$2y$10$x\n" });
             const manifests = renderIngresses([{ name: "registry", group: "registry", ports: [{ name: "http", port: 5000 }], routes: [{ host, path: "/", port: 5000, basicAuth: auth("pull"), writeAuth: auth("push") }] }], { controller: "traefik" });
             const ingressRuleLength = `Host(\`${host}\`) && PathPrefix(\`/\`)`.length;
             assert.ok(TRAEFIK_READ_PRIORITY > ingressRuleLength);
-            assert.ok(manifests.some((m) => m.kind === "IngressRoute"));
+            const read = manifests.find((m) => m.kind === "IngressRoute");
+            assert.ok(read);
+            const objects = manifests as unknown as KubeObject[];
+            const eps = traefikEntryPoints(objects);
+            const routers = traefikRouters(objects, eps);
+            const at = (path: string) => routeOnce(routers, objects, eps, { scheme: "https", port: 443, host, path, method: "GET" });
+            const v2 = at("/v2/");
+            assert.ok(v2.kind === "served" && v2.router.priority === BigInt(TRAEFIK_READ_PRIORITY), "reads meet the read router");
+            const acme = at("/.well-known/acme-challenge/token");
+            assert.ok(acme.kind === "served" && acme.router.priority < BigInt(TRAEFIK_READ_PRIORITY), "the challenge path is not the read router's (its priority would beat the solver's)");
         });
 
         it("ingress-nginx: the same two hosts and sets, so the pull login cannot push there either", async () => {

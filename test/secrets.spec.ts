@@ -22,6 +22,8 @@ function supabaseOf(result: SynthResult): SupabaseOutputs {
 
 const PASSWORDS: Record<string, number> = {
     "postgres-password": 40,
+    // Rotated in two alternating slots (secrets.ts alternatingSlots): the previous value stays known.
+    "postgres-password-alternate": 40,
     "jwt-secret": 64,
     "dashboard-password": 32,
     "grafana-password": 32,
@@ -36,9 +38,12 @@ const PASSWORDS: Record<string, number> = {
     "supabase-auth-admin-password": 40,
     "archon-ui-password": 32,
     "archon-mcp-password": 48,
-    // restic's repository password (components/backups): README says to `restic key add` the new one before raising secretsVersion.
+    // restic's repository password (components/backups): the next backup after a raise replaces the repository's key (test/rotation.spec.ts).
     "backup-encryption-key": 64,
+    "backup-encryption-key-alternate": 64,
 };
+/** The second slot of a slotted secret: regenerated at even versions (version 1: keepers "0"). */
+const ALTERNATE = /-alternate$/;
 
 describe("secrets", () => {
     let staging: SynthResult;
@@ -52,7 +57,7 @@ describe("secrets", () => {
         for (const password of passwords) {
             assert.equal(password.inputs.length, PASSWORDS[password.name], password.name);
             assert.equal(password.inputs.special, false, `${password.name} is URL- and env-file-safe`);
-            assert.deepEqual(password.inputs.keepers, { secretsVersion: "1" }, password.name);
+            assert.deepEqual(password.inputs.keepers, { secretsVersion: ALTERNATE.test(password.name) ? "0" : "1" }, password.name);
         }
         // The secret every consumer gets (the stack output PostgREST, Kong and GoTrue are configured from).
         const jwtSecret = supabaseOf(staging).jwtSecret.$secret;
@@ -76,8 +81,12 @@ describe("secrets", () => {
     it("rotates every secret, and re-issues the keys, when secretsVersion changes", async () => {
         const rotated = await synth("staging", { secretsVersion: 2 });
         for (const password of ofType(rotated, "random:index/randomPassword:RandomPassword")) {
-            assert.deepEqual(password.inputs.keepers, { secretsVersion: "2" }, password.name);
+            // A slotted secret's first slot keeps version 1's value as the previous one; its second is the new current.
+            assert.deepEqual(password.inputs.keepers, { secretsVersion: ["postgres-password", "backup-encryption-key"].includes(password.name) ? "1" : "2" }, password.name);
         }
+        const current = (result: SynthResult) => (result.outputs.passwords as { $secret: { postgres: string } }).$secret.postgres;
+        assert.notEqual(current(rotated), current(staging), "the superuser password rotates");
+        assert.notEqual((rotated.outputs.backupEncryptionKey as { $secret: string }).$secret, (staging.outputs.backupEncryptionKey as { $secret: string }).$secret, "the backup key rotates");
         assert.deepEqual(named(rotated, "time:index/static:Static", "api-keys-issued-at").inputs.triggers, { secretsVersion: "2" });
         const before = supabaseOf(staging);
         const after = supabaseOf(rotated);

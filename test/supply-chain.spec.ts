@@ -7,7 +7,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { K3S_INSTALLERS } from "../components/hetzner/k3s-installers";
+import { DEFAULT_K3S_VERSION, K3S_INSTALLERS } from "../components/hetzner/k3s-installers";
 import { PROJECT_DIR } from "../scripts/lib/stack-config";
 import { plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
 
@@ -26,7 +26,7 @@ describe("supply chain: the k3s installer", () => {
         const result = await synth("production");
         const installs = result.resources.filter((r) => r.type === "command:remote:Command" && /install-/.test(r.name));
         assert.ok(installs.length > 0);
-        const { commit, sha256 } = K3S_INSTALLERS["v1.31.4+k3s1"];
+        const { commit, sha256 } = K3S_INSTALLERS[DEFAULT_K3S_VERSION];
         for (const install of installs) {
             const script = String(plainInputs(install).create);
             assert.ok(script.includes(commit) && script.includes(sha256), install.name);
@@ -41,7 +41,7 @@ describe("supply chain: the k3s installer", () => {
     it("refuses a tampered installer (the rendered check, run by the real sha256sum)", () => {
         requireTool("sha256sum", "coreutils");
         const dir = writeTempFiles({ "install.sh": "#!/bin/sh\necho tampered\n" });
-        const { sha256 } = K3S_INSTALLERS["v1.31.4+k3s1"];
+        const { sha256 } = K3S_INSTALLERS[DEFAULT_K3S_VERSION];
         const check = run("bash", ["-c", `echo "${sha256}  ${dir}/install.sh" | sha256sum -c --status -`]);
         assert.notEqual(check.status, 0);
         fs.rmSync(dir, { recursive: true, force: true });
@@ -51,6 +51,6 @@ describe("supply chain: the k3s installer", () => {
         const result = run("node", ["--require", "ts-node/register/transpile-only", "scripts/synth.ts", "--stack", "production", "--config", "k3sVersion=v1.31.5+k3s1", "--out", fs.mkdtempSync(path.join(os.tmpdir(), "synth-"))], { cwd: PROJECT_DIR });
         assert.equal(result.status, 2, result.output);
         assert.equal(result.output.trim().split("\n").length, 1, result.output);
-        assert.match(result.output, /archon-infra:k3sVersion = "v1\.31\.5\+k3s1": has no verified installer checksum; use v1\.31\.4\+k3s1, or add its commit and install\.sh sha256 to components\/hetzner\/k3s-installers\.ts/);
+        assert.match(result.output, /archon-infra:k3sVersion = "v1\.31\.5\+k3s1": has no verified installer checksum; use v1\.36\.3\+k3s1, v1\.31\.4\+k3s1, or add its commit and install\.sh sha256 to components\/hetzner\/k3s-installers\.ts/);
     });
 });

@@ -94,7 +94,7 @@ describe("workloads on Kubernetes (production)", () => {
         const policy = (n: string) => parseYaml(result.files[`kubernetes/${NS}/NetworkPolicy-${n}.yaml`]);
         assert.deepStrictEqual(policy("default-deny").spec.policyTypes, ["Ingress", "Egress"]);
         const clients = policy("allow-db").spec.ingress[0].from.map((p: any) => p.podSelector.matchLabels["app.kubernetes.io/name"]).sort();
-        assert.deepStrictEqual(clients, ["archon-migrate", "auth", "meta", "postgres-backup", "postgres-exporter", "rest", "studio"]);
+        assert.deepStrictEqual(clients, ["archon-migrate", "auth", "db-role-passwords", "meta", "postgres-backup", "postgres-exporter", "rest", "studio"]);
     });
 
     it("points Archon at Kong through kong.localhost, with the service_role key", async () => {

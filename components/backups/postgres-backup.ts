@@ -28,6 +28,8 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { InitContainerSpec, RenderTarget, ResourceSpec, SecuritySpec, ServiceSpec } from "../services/catalog";
 import { BACKUP_IMAGES, SUPABASE_IMAGES } from "../services/versions";
+import { COMPOSE_PROJECT_DIR } from "../hetzner/compose-host";
+import { namespaceOf } from "../kubernetes/ingress";
 import { dailyTime } from "./cron-schedule";
 
 /** The CronJob (Kubernetes) and scheduled service (Compose): kube-state-metrics labels its metrics `cronjob="postgres-backup"`. */
@@ -51,6 +53,7 @@ const WORK_DIR = "/var/lib/postgres-backup";
 const script = (name: string) => fs.readFileSync(path.join(__dirname, "scripts", name), "utf8");
 /** The scripts as the stack runs them (the restore drill runs these same files). */
 export const BACKUP_SCRIPTS = {
+    common: script("backup-common.sh"),
     backup: script("postgres-backup.sh"),
     restore: script("postgres-restore.sh"),
     schedule: script("postgres-backup-schedule.sh"),
@@ -70,6 +73,12 @@ export interface BackupSettings {
     keepDaily: number;
     /** Weekly snapshots kept (restic --keep-weekly). */
     keepWeekly: number;
+    /**
+     * Pre-migration snapshots kept whatever their day (restic --keep-last), besides the daily and
+     * weekly ones: a deploy and a rollback on one day each take one, and the first is the one a
+     * failed migration needs. Default 10.
+     */
+    keepPreMigration?: number;
 }
 
 export interface PostgresBackupArgs {
@@ -79,6 +88,12 @@ export interface PostgresBackupArgs {
     settings: BackupSettings;
     /** restic's repository password (Secrets.backupEncryptionKey). */
     encryptionKey: pulumi.Input<string>;
+    /**
+     * The key before the last `secretsVersion` raise (Secrets.previousBackupEncryptionKey): a backup
+     * that finds the repository opening only with it replaces it by `encryptionKey`
+     * (scripts/backup-common.sh open_repository).
+     */
+    previousEncryptionKey?: pulumi.Input<string>;
     /** Object storage credentials; unset, the backups fail and say which config to set. */
     accessKeyId?: pulumi.Input<string>;
     secretAccessKey?: pulumi.Input<string>;
@@ -115,6 +130,7 @@ function settingsOf(args: PostgresBackupArgs, tag: string): Pick<ServiceSpec, "e
             BACKUP_TAG: tag,
             BACKUP_KEEP_DAILY: String(s.keepDaily),
             BACKUP_KEEP_WEEKLY: String(s.keepWeekly),
+            BACKUP_KEEP_PRE_MIGRATION: String(s.keepPreMigration ?? 10),
             BACKUP_WORK_DIR: WORK_DIR,
             RESTIC: `${TOOLS_DIR}/restic`,
             // Go reads the CA bundle from here: the Postgres image's own store is not assumed.
@@ -123,10 +139,12 @@ function settingsOf(args: PostgresBackupArgs, tag: string): Pick<ServiceSpec, "e
         secretEnv: {
             PGPASSWORD: args.postgresPassword,
             RESTIC_PASSWORD: args.encryptionKey,
+            ...(args.previousEncryptionKey !== undefined ? { RESTIC_PASSWORD_PREVIOUS: args.previousEncryptionKey } : {}),
             ...(args.accessKeyId !== undefined ? { AWS_ACCESS_KEY_ID: args.accessKeyId } : {}),
             ...(args.secretAccessKey !== undefined ? { AWS_SECRET_ACCESS_KEY: args.secretAccessKey } : {}),
         },
         files: [
+            { path: `${SCRIPTS_DIR}/backup-common.sh`, content: BACKUP_SCRIPTS.common },
             { path: `${SCRIPTS_DIR}/postgres-backup.sh`, content: BACKUP_SCRIPTS.backup },
             { path: `${SCRIPTS_DIR}/postgres-restore.sh`, content: BACKUP_SCRIPTS.restore },
             { path: `${SCRIPTS_DIR}/postgres-backup-schedule.sh`, content: BACKUP_SCRIPTS.schedule },
@@ -247,8 +265,15 @@ export function withPostgresBackups(services: ServiceSpec[], args: PostgresBacku
     return [...wired, ...backups];
 }
 
-/** The `backups` stack output: settings and where to look, no secrets. */
-export function backupRecord(args: { target: string; stack: string; settings: BackupSettings; credentialsSet: boolean }): Record<string, unknown> {
+/**
+ * What writes to the database, in the order a restore stops them (what users reach first, then the
+ * Supabase APIs); started again in reverse. A stack runs the ones its catalog has (archon-agents
+ * only with enableAgents).
+ */
+export const DATABASE_WRITERS = ["archon-ui", "archon-mcp", "archon-agents", "archon-server", "kong", "studio", "meta", "auth", "rest"] as const;
+
+/** The `backups` stack output: settings, where to look and how to restore (npm run restore reads it), no secrets. */
+export function backupRecord(args: { target: string; stack: string; settings: BackupSettings; credentialsSet: boolean; services: string[] }): Record<string, unknown> {
     const s = args.settings;
     const compose = args.target === "compose";
     return {
@@ -258,12 +283,15 @@ export function backupRecord(args: { target: string; stack: string; settings: Ba
         region: s.region,
         repository: backupRepository(s, args.stack),
         schedule: compose ? `daily at ${dailyTime(s.schedule)} UTC` : `${s.schedule} (UTC)`,
-        retention: { keepDaily: s.keepDaily, keepWeekly: s.keepWeekly },
+        retention: { keepDaily: s.keepDaily, keepWeekly: s.keepWeekly, keepPreMigration: s.keepPreMigration ?? 10 },
         encryption: "restic repository key (AES-256, Poly1305); secret output backupEncryptionKey",
         beforeMigrations: args.credentialsSet,
         credentialsSet: args.credentialsSet,
         runs: compose ? `Compose services ${BACKUP_SERVICE} and ${PRE_MIGRATION_BACKUP_SERVICE}` : `CronJob ${BACKUP_SERVICE}; init containers of the ${MIGRATION_SERVICE} Job`,
         freshnessMetric: compose ? BACKUP_METRIC : `kube_cronjob_status_last_successful_time{cronjob="${BACKUP_SERVICE}"}`,
         restore: `npm run restore -- --stack ${args.stack} --backup latest`,
+        // Where npm run restore works: the Compose project on the host, or the namespace.
+        ...(compose ? { projectDir: COMPOSE_PROJECT_DIR } : { namespace: namespaceOf("supabase") }),
+        writers: DATABASE_WRITERS.filter((name) => args.services.includes(name)),
     };
 }

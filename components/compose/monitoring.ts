@@ -11,7 +11,7 @@
 import { TEXTFILE_DIRECTORY } from "../backups/postgres-backup";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
-import { AlertProfile, COMPOSE_BACKUP_SIGNAL, alertGroups, composeIngressSignals, renderAlertmanagerConfig, renderRuleFile } from "../services/alert-rules";
+import { AlertProfile, AlertReceiversInput, COMPOSE_BACKUP_SIGNAL, alertGroups, alertmanagerConfig, composeIngressSignals, configuredReceivers, holdsSecrets, renderRuleFile } from "../services/alert-rules";
 import { PortSpec, SecuritySpec, ServiceSpec, forTarget } from "../services/catalog";
 import {
     BLACKBOX_EXPORTER, BLACKBOX_EXPORTER_PORT, BLACKBOX_MODULES, POSTGRES_EXPORTER, POSTGRES_EXPORTER_PORT, ProbeTarget,
@@ -22,6 +22,7 @@ import { publicHosts } from "../services/workload-catalog";
 import { ALLOY_PORT, composeAlloyService } from "./logs";
 import { hostRoutes } from "../services/routes";
 import { IMAGES } from "../services/versions";
+import { GRAFANA_ADMIN_PASSWORD_SCRIPT, GRAFANA_ADMIN_PASSWORD_SCRIPT_PATH, GRAFANA_ENTRYPOINT } from "../secrets/grafana-admin";
 
 /** Where Prometheus reads its configuration; rule files are relative to it. */
 export const PROMETHEUS_CONFIG_DIR = "/etc/prometheus";
@@ -56,7 +57,7 @@ export interface PrometheusConfigArgs {
 }
 
 /** Job names of the blackbox probes, by module. */
-export const PROBE_JOBS = { [BLACKBOX_MODULES.http]: "blackbox-http", [BLACKBOX_MODULES.tcp]: "blackbox-tcp", [BLACKBOX_MODULES.public]: "blackbox-public" } as const;
+export const PROBE_JOBS = { [BLACKBOX_MODULES.http]: "blackbox-http", [BLACKBOX_MODULES.tcp]: "blackbox-tcp", [BLACKBOX_MODULES.public]: "blackbox-public", [BLACKBOX_MODULES.tls]: "blackbox-tls" } as const;
 
 /** prometheus.yml: one job per target, one job per blackbox module, the rule file and Alertmanager. */
 export function renderPrometheusConfig(args: PrometheusConfigArgs): string {
@@ -135,8 +136,8 @@ export interface ComposeMonitoringArgs {
     domain: string;
     /** Grafana `admin` password (secret; `Secrets.grafanaPassword`). */
     grafanaPassword: pulumi.Input<string>;
-    /** Alertmanager webhook (config `alertWebhookUrl`); unset = the null receiver. */
-    alertWebhookUrl?: string;
+    /** Where Alertmanager sends alerts (config `alert*`); none = the null receiver. */
+    alerting?: AlertReceiversInput;
     /** Prometheus retention in days (config `metricsRetentionDays`). */
     metricsRetentionDays: number;
     /** Loki retention in days (config `logsRetentionDays`). */
@@ -196,9 +197,10 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
     // (`__param_target`) and talks to blackbox-exporter: so the network plan puts blackbox-exporter,
     // not Prometheus, beside each probed service (networks.ts).
     const probedServices = [...new Set(internalProbes.map((p) => p.service))].sort();
-    const profile: AlertProfile = { ingress: composeIngressSignals(publicHosts(args.domain).supabase), backup: COMPOSE_BACKUP_SIGNAL, certManager: false };
+    // Watchdog and InfoInhibitor too: nothing else here would notice a dead host.
+    const profile: AlertProfile = { ingress: composeIngressSignals(publicHosts(args.domain).supabase), backup: COMPOSE_BACKUP_SIGNAL, certManager: false, heartbeat: true };
     const groups = alertGroups(profile);
-    const alertmanagerConfig = renderAlertmanagerConfig({ webhookUrl: args.alertWebhookUrl });
+    const receivers = args.alerting ?? {};
 
     const specs: ServiceSpec[] = [
         {
@@ -229,16 +231,14 @@ export function composeMonitoringServices(args: ComposeMonitoringArgs): ServiceS
             image: IMAGES.alertmanager,
             args: ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"],
             ports: [{ name: "http", port: 9093 }],
-            // With a webhook the config holds its URL, a secret: then it is a 0600 secret file.
-            files: [args.alertWebhookUrl
-                ? { path: "/etc/alertmanager/alertmanager.yml", content: pulumi.secret(alertmanagerConfig), secret: true }
-                : { path: "/etc/alertmanager/alertmanager.yml", content: alertmanagerConfig }],
+            // With a receiver the config holds its URL or password, a secret: then it is a 0600 secret file.
+            files: [{ path: "/etc/alertmanager/alertmanager.yml", content: alertmanagerConfig(receivers), ...(holdsSecrets(receivers) ? { secret: true } : {}) }],
             health: { http: { path: "/-/ready", port: 9093 } },
             resources: { cpu: "50m", memory: "64Mi", cpuLimit: "500m", memoryLimit: "256Mi" },
             storage: [{ name: "data", mountPath: "/alertmanager", sizeGb: 1 }],
             security: nobody,
-            // The webhook receiver lives outside the host.
-            egressInternet: args.alertWebhookUrl !== undefined,
+            // The receivers and the dead man's switch live outside the host.
+            egressInternet: configuredReceivers(receivers).length > 0 || receivers.deadMansSwitchUrl !== undefined,
         },
         ...dashboardAndLogServices(args, profile),
         composeAlloyService("http://loki:3100"),
@@ -272,7 +272,10 @@ function dashboardAndLogServices(args: ComposeMonitoringArgs, profile: AlertProf
                 GF_PATHS_PROVISIONING: "/etc/grafana/provisioning",
             },
             secretEnv: { GF_SECURITY_ADMIN_PASSWORD: args.grafanaPassword },
+            // Sets an existing database's admin password first (a changed env value alone is ignored).
+            command: ["sh", GRAFANA_ADMIN_PASSWORD_SCRIPT_PATH, GRAFANA_ENTRYPOINT],
             files: [
+                { path: GRAFANA_ADMIN_PASSWORD_SCRIPT_PATH, content: GRAFANA_ADMIN_PASSWORD_SCRIPT },
                 { path: "/etc/grafana/provisioning/datasources/archon.yml", content: renderGrafanaDatasources({ prometheus: "http://prometheus:9090", loki: "http://loki:3100" }) },
                 { path: "/etc/grafana/provisioning/dashboards/archon.yml", content: renderGrafanaDashboardProvider() },
                 { path: `${GRAFANA_DASHBOARDS}/archon-overview.json`, content: archonDashboardJson(profile) },

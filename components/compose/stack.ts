@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ServiceSpec } from "../services/catalog";
 import { ComposeDelivery, LaterResources } from "./delivery";
 import { ComposeMonitoring } from "./monitoring";
+import { AlertReceiversInput } from "../services/alert-rules";
 import { SHARED_STORAGE_DIR, composeReservedMemoryMib, renderComposeProject } from "./project";
 import { TEXTFILE_STORAGE } from "../backups/postgres-backup";
 import { CERTBOT_SERVICE, ComposeProxy, PROXY_SERVICE } from "./proxy";
@@ -28,8 +29,8 @@ export interface ComposeStackArgs {
     grafanaPassword: pulumi.Input<string>;
     /** Password of the `postgres` role, for postgres-exporter. */
     postgresPassword: pulumi.Input<string>;
-    /** Alertmanager webhook; unset = the null receiver. */
-    alertWebhookUrl?: string;
+    /** Where Alertmanager sends alerts (config `alert*`); none = the null receiver. */
+    alerting?: AlertReceiversInput;
     /** Prometheus retention in days. */
     metricsRetentionDays: number;
     /** Loki retention in days. */
@@ -76,7 +77,7 @@ export class ComposeStack extends pulumi.ComponentResource {
             services: args.services,
             domain: args.domain,
             grafanaPassword: args.grafanaPassword,
-            alertWebhookUrl: args.alertWebhookUrl,
+            alerting: args.alerting,
             metricsRetentionDays: args.metricsRetentionDays,
             logsRetentionDays: args.logsRetentionDays,
             postgres: { host: "db", port: 5432, user: "postgres", password: args.postgresPassword },

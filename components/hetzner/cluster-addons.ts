@@ -26,7 +26,7 @@ export const HETZNER_CHARTS_REPO = "https://charts.hetzner.cloud";
  * never seen: Renovate moved public pins from 1.25.1 straight to 1.27.0.
  */
 export const CCM_CHART_VERSION = "1.31.1"; // confirmed: Renovate "update helm release hcloud-cloud-controller-manager to v1.31.1" (identiops/terraform-hcloud-k3s#111, 2026-05-19, repo charts.hetzner.cloud); values `env.<NAME>.value` and `networking.enabled` read by chart/templates/deployment.yaml (search 2026)
-export const CSI_CHART_VERSION = "2.16.0"; // confirmed: hetznercloud/csi-driver CHANGELOG v2.16.0 (single binary); chart follows the app version; `storageClasses[].name/defaultStorageClass/reclaimPolicy` read by chart/templates/core/storageclass.yaml, token from Secret hcloud/token by default (controller.hcloudToken.existingSecret) (search 2026)
+export const CSI_CHART_VERSION = "2.22.1"; // confirmed: hetznercloud/csi-driver tag v2.22.1 (2026-07-30) chart/Chart.yaml version 2.22.1; docs/kubernetes/reference/version-policy.md: Kubernetes 1.33-1.36 need v2.20.2+ (2.16.0 was tested up to 1.33 only); chart follows the app version; `storageClasses[].name/defaultStorageClass/reclaimPolicy` read by chart/templates/core/storageclass.yaml, token from Secret hcloud/token by default (controller.hcloudToken.existingSecret) (search 2026)
 /** The default storage class every PVC without one gets: Hetzner volumes, kept on claim deletion. */
 export const RETAINED_STORAGE_CLASS = "hcloud-volumes-retain";
 const HCLOUD_SECRET = "hcloud";

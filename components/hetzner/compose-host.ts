@@ -27,6 +27,9 @@ export interface ComposeHostAccess {
 /** Mount point of the data volume (cloud-init orders docker.service after it). */
 export { DATA_MOUNT };
 
+/** Where the Compose project lives on the host (scripts/lib/restore.ts runs `docker compose` there over SSH). */
+export const COMPOSE_PROJECT_DIR = "/opt/archon";
+
 export interface ComposeHostArgs {
     placement: ServerPlacement;
     /** Hetzner server name, e.g. `archon-staging-compose`. */
@@ -67,7 +70,7 @@ export class ComposeHost extends pulumi.ComponentResource {
             automount: false,
         }, { parent: this });
 
-        const projectDir = "/opt/archon";
+        const projectDir = COMPOSE_PROJECT_DIR;
         const dataDir = `${DATA_MOUNT}/data`;
         const mount = new command.remote.Command("mount-data", {
             connection: host.connection,

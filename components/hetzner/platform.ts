@@ -19,6 +19,9 @@ import { HostSummary, ServerPlacement } from "./server";
 import { HostSshKey } from "./ssh-key";
 
 export type { ComposeHostAccess } from "./compose-host";
+
+/** The kubelet's HTTPS port on every Kubernetes node. */
+export const KUBELET_PORT = 10250;
 export type { HostSummary } from "./server";
 
 /** The addresses a PROXY protocol header may come from (the ingress controller trusts only these). */
@@ -70,6 +73,11 @@ export class Platform extends pulumi.ComponentResource {
      * PROXY protocol from these source ranges); undefined when clients connect directly.
      */
     public readonly proxyProtocol?: ProxyProtocolSources;
+    /**
+     * k3s: each node's kubelet (`<private IP>:10250`), whose serving certificate k3s issues and
+     * renews with the node's other certificates: blackbox probes it for the certificate alert.
+     */
+    public readonly kubeletEndpoints?: string[];
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:Platform", name, {}, opts);
@@ -137,9 +145,21 @@ export class Platform extends pulumi.ComponentResource {
                 k3sVersion: config.k3sVersion,
                 token: args.secrets.k3sToken,
                 bundledTraefik: config.ingressController === "traefik",
+                // etcd snapshots go to the backups' bucket when its credentials are set.
+                etcdSnapshots: config.backupAccessKeyIdSecret && config.backupSecretAccessKeySecret ? {
+                    endpoint: config.backup.endpoint,
+                    bucket: config.backup.bucket,
+                    region: config.backup.region,
+                    folder: `etcd/${config.stack}`,
+                    accessKeyId: config.backupAccessKeyIdSecret,
+                    secretAccessKey: config.backupSecretAccessKeySecret,
+                } : undefined,
             }, { parent: this });
             this.kubeconfig = cluster.kubeconfig;
-            this.kubernetesProvider = new kubernetes.Provider("cluster", { kubeconfig: this.kubeconfig }, { parent: this });
+            // clusterIdentifier: the kubeconfig is fetched again each certificate window and when cp-1
+            // is replaced; without it the provider would be replaced with it, and every object on the
+            // cluster after it (pulumi-kubernetes provider.go DiffConfig: a computed kubeconfig replaces).
+            this.kubernetesProvider = new kubernetes.Provider("cluster", { kubeconfig: this.kubeconfig, clusterIdentifier: cluster.clusterIdentifier }, { parent: this });
             const addons = new ClusterAddons("cluster-addons", {
                 provider: this.kubernetesProvider,
                 networkId: network.networkId,
@@ -148,6 +168,7 @@ export class Platform extends pulumi.ComponentResource {
             }, { parent: this });
             this.storageClassName = addons.storageClassName;
             this.clusterAddons = addons.ready;
+            this.kubeletEndpoints = cluster.nodes.map((node) => `${node.privateIp}:${KUBELET_PORT}`);
             this.hosts = cluster.summaries;
             if (behindLoadBalancer) {
                 const lb = new IngressLoadBalancer("ingress", {

@@ -43,6 +43,18 @@ export interface HetznerServerArgs {
     privateIp: string;
     /** Spread placement group, for cluster nodes. */
     placementGroupId?: pulumi.Input<number>;
+    /**
+     * Pulumi `protect`: a preview that would delete or replace the server fails instead, naming it
+     * (k3s servers in production: they hold etcd). Default false.
+     */
+    protect?: boolean;
+    /**
+     * Never act on a change of the rendered user-data (`ignoreChanges: ["userData"]`). Hetzner
+     * replaces a server whose user-data changes, and a cluster node is set up over SSH, not from
+     * user-data: a later edit of cloud-init.ts then reaches new nodes only and never replaces the
+     * running ones. Default false (the Compose host).
+     */
+    ignoreUserDataChanges?: boolean;
 }
 
 /** What the stack outputs say about a host. */
@@ -84,7 +96,7 @@ export class HetznerServer extends pulumi.ComponentResource {
             deleteProtection: p.production,
             rebuildProtection: p.production,
             labels: { ...p.labels, role: args.role },
-        }, { parent: this, dependsOn: [p.subnet] });
+        }, { parent: this, dependsOn: [p.subnet], protect: args.protect, ignoreChanges: args.ignoreUserDataChanges ? ["userData"] : undefined });
         this.serverId = this.server.id.apply(Number);
         this.publicIpv4 = this.server.ipv4Address;
         this.privateIp = args.privateIp;

@@ -177,9 +177,22 @@ export function renderIngresses(services: RoutedService[], options: IngressRende
  */
 export const TRAEFIK_READ_PRIORITY = 10000;
 
-/** Traefik's rule for reads of `path` on `host`: `Method` with one method, valid in Traefik 2.x and 3.x. */
+/**
+ * Where cert-manager's HTTP-01 solver answers (cert-manager v1.18.2 pkg/issuer/acme/http/solver
+ * constants.go `HTTPChallengePath`, the solver Ingress's path `<it>/<token>`, ingress.go
+ * `solverPathFn`). Let's Encrypt and cert-manager's self-check (pkg/issuer/acme/http/http.go
+ * `testReachability`, which needs a 200) request it without credentials.
+ */
+export const ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/";
+
+/**
+ * Traefik's rule for reads of `path` on `host`: `Method` with one method, valid in Traefik 2.x and
+ * 3.x. The ACME challenge path is left out: this router's priority outranks the solver's
+ * length-derived one (TRAEFIK_READ_PRIORITY), so without the exclusion Let's Encrypt's GET would
+ * meet the read login (401) and the host's certificate would never be issued.
+ */
 export function traefikReadRule(host: string, path: string): string {
-    return `Host(\`${host}\`) && PathPrefix(\`${path}\`) && (Method(\`GET\`) || Method(\`HEAD\`))`;
+    return `Host(\`${host}\`) && PathPrefix(\`${path}\`) && !PathPrefix(\`${ACME_CHALLENGE_PATH}\`) && (Method(\`GET\`) || Method(\`HEAD\`))`;
 }
 
 /**
@@ -221,16 +234,21 @@ const forwardAuthErrorsMiddleware = (service: string) => `forward-auth-${service
  * Traefik's side of a forward-auth login, as oauth2-proxy documents it for Traefik (v7.15.3
  * docs/docs/configuration/integrations/traefik.md, "ForwardAuth with 401 errors middleware"): a
  * forwardAuth Middleware asking the auth service's check URL (202 passes, and the user's headers
- * reach the app), and an errors Middleware that answers its 401 with the service's sign-in page.
- * Traefik 2.11 (k3s v1.31) knows only `{status}` in `query` (doc.traefik.io v2.x errorpages; `{url}`
- * and `statusRewrites` came with v3), so the page is asked without `rd`: after the login the browser
- * lands on the UI's start page. The sign-in page carries the provider's button and answers 401 here,
- * which a browser renders all the same. The service is referenced by name and port in the
- * Middleware's own namespace (Traefik's Kubernetes CRD provider).
+ * reach the app), and an errors Middleware that answers its 401 with the service's sign-in page,
+ * asked with `rd={url}` as the integration documents it, so the login returns to the page first
+ * asked for. Traefik v3.7 (k3s v1.36; traefik/traefik v3.7.8 pkg/middlewares/customerrors/
+ * custom_errors.go L131-142) puts there the escaped absolute URL of the request
+ * (`https://archon.<domain>/path?query`, since v3.5.2), which oauth2-proxy follows because the host
+ * is its `--whitelist-domain`; Traefik 2.11 (k3s v1.31, v2.11.9 custom_errors.go L96) the escaped
+ * request URI (`/path?query`), a relative redirect oauth2-proxy follows as well. No `statusRewrites`
+ * (oauth2-proxy's example turns 401 into 302 for a provider redirect): the sign-in page carries the
+ * provider's button and answers 401 here, which a browser renders all the same. The service is
+ * referenced by name and port in the Middleware's own namespace (Traefik's Kubernetes CRD provider).
+ * test/oidc-login.spec.ts evaluates the whole chain (test/routing/traefik.ts `errorPageRequest`).
  */
 function traefikForwardAuthMiddlewares(auth: ForwardAuthSpec, namespace: string, authUrl: string): Manifest[] {
     return [
-        { apiVersion: TRAEFIK_API, kind: "Middleware", metadata: { name: forwardAuthErrorsMiddleware(auth.service), namespace }, spec: { errors: { status: ["401"], service: { name: auth.service, port: auth.port }, query: auth.signInPath } } },
+        { apiVersion: TRAEFIK_API, kind: "Middleware", metadata: { name: forwardAuthErrorsMiddleware(auth.service), namespace }, spec: { errors: { status: ["401"], service: { name: auth.service, port: auth.port }, query: `${auth.signInPath}?rd={url}` } } },
         // trustForwardHeader: the check sees X-Forwarded-* as the entrypoint passed them (it replaces a client's own unless forwardedHeaders trusts it).
         { apiVersion: TRAEFIK_API, kind: "Middleware", metadata: { name: forwardAuthMiddleware(auth.service), namespace }, spec: { forwardAuth: { address: authUrl, trustForwardHeader: true, authResponseHeaders: auth.responseHeaders } } },
     ];
@@ -282,7 +300,7 @@ export interface KubernetesIngressArgs {
      * (alert CertificateExpiringSoon). Needs the Prometheus Operator CRDs (KubernetesMonitoring) first. Default false.
      */
     certManagerServiceMonitor?: boolean;
-    /** What renders the Prometheus Operator CRDs (`KubernetesMonitoring.crds`): cert-manager's ServiceMonitor waits for it. */
+    /** What renders the Prometheus Operator CRDs (`KubernetesMonitoring.crds`): cert-manager's and ingress-nginx's ServiceMonitors wait for it. */
     monitoringCrds?: pulumi.Resource;
     /** Cluster add-ons every chart and object waits for (CCM: schedulable nodes). Default none. */
     clusterAddons?: pulumi.Resource[];
@@ -306,8 +324,10 @@ export const K3S_TRAEFIK = { namespace: "kube-system", name: "traefik" } as cons
  * permanent redirect to `websecure` over https. Set as Traefik's own static-configuration flags
  * rather than chart values because the chart's redirect key changed meaning across the versions
  * k3s bundles (chart 27 / Traefik 2.11 in k3s v1.31: `ports.web.redirectTo.port`; chart 34+ /
- * Traefik 3: `ports.web.redirections.entryPoint`, and `redirectTo` is refused), while these flags
- * mean the same in Traefik 2.x and 3.x. Let's Encrypt follows the redirect for HTTP-01 challenges.
+ * Traefik 3, chart 40.1 / Traefik 3.7 in k3s v1.36: `ports.web.http.redirections.entryPoint`, and
+ * `redirectTo` is refused), while these flags mean the same in Traefik 2.x and 3.x. Let's Encrypt
+ * and cert-manager's self-check follow the redirect for HTTP-01 challenges
+ * (test/acme-routing.spec.ts evaluates it).
  */
 export function k3sTraefikValues(options: { proxyProtocolTrustedCidrs?: string[] } = {}): Record<string, unknown> {
     const trusted = options.proxyProtocolTrustedCidrs ?? [];
@@ -333,8 +353,8 @@ export function k3sTraefikValues(options: { proxyProtocolTrustedCidrs?: string[]
 export const TRAEFIK_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
 
 /**
- * Traefik's Prometheus metrics, for the ingress alerts (traefik/traefik-helm-chart v27.0.2, the
- * chart k3s v1.31 bundles, values.yaml `metrics.prometheus` and templates/_podtemplate.tpl):
+ * Traefik's Prometheus metrics, for the ingress alerts (traefik/traefik-helm-chart v40.1.0, the
+ * chart k3s v1.36 bundles, and v27.0.2 of k3s v1.31 alike: values.yaml `metrics.prometheus`):
  * served on entry point `metrics` (port 9100) at /metrics; router labels on (one router per
  * public host and path: `traefik_router_requests_total`), service labels kept; a ClusterIP Service
  * for them (`metrics.prometheus.service.enabled`, templates/service-metrics.yaml) that the
@@ -445,7 +465,7 @@ export class KubernetesIngress extends pulumi.ComponentResource {
                     // ingress waits for the monitoring stack).
                     metrics: { enabled: true, serviceMonitor: { enabled: true } },
                 },
-            })]
+            }, args.monitoringCrds ? [args.monitoringCrds] : [])]
             : [];
 
         const issuer = new kubernetes.apiextensions.CustomResource("letsencrypt", {

@@ -10,7 +10,7 @@
  */
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AlertProfile, alertGroups, prometheusRuleGroups, renderAlertmanagerConfig } from "../services/alert-rules";
+import { AlertProfile, AlertReceiversInput, alertGroups, alertmanagerConfig, prometheusRuleGroups } from "../services/alert-rules";
 import { BLACKBOX_EXPORTER_PORT, BLACKBOX_MODULES, ProbeTarget } from "../services/exporters";
 import { hostRoutes } from "../services/routes";
 import { ServiceSpec } from "../services/catalog";
@@ -18,6 +18,7 @@ import { metricsPort } from "../compose/monitoring";
 import { DATASOURCE_UIDS, archonDashboardJson } from "../services/grafana-dashboard";
 import { K3S_TRAEFIK, Manifest, NamespaceMap, RoutedService, namespaceOf } from "./ingress";
 import { CHARTS, IMAGES } from "../services/versions";
+import { GRAFANA_ADMIN_PASSWORD_SCRIPT, passwordChecksum } from "../secrets/grafana-admin";
 
 export const MONITORING_NAMESPACE = "monitoring";
 const LOKI_URL = `http://loki.${MONITORING_NAMESPACE}.svc.cluster.local:3100`;
@@ -80,8 +81,8 @@ export interface KubernetesMonitoringArgs {
     services: ServiceSpec[];
     /** `Secrets.grafanaPassword`. */
     grafanaPassword: pulumi.Input<string>;
-    /** Config `alertWebhookUrl`; unset = the null receiver. */
-    alertWebhookUrl?: string;
+    /** Where Alertmanager sends alerts (config `alert*`); none = the null receiver. */
+    alerting?: AlertReceiversInput;
     /** Config `metricsRetentionDays`. */
     metricsRetentionDays: number;
     /** Config `logsRetentionDays`. */
@@ -115,24 +116,29 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
      * Operator CRDs: anything rendering a ServiceMonitor or PrometheusRule elsewhere waits for it.
      */
     public readonly crds: pulumi.Resource;
+    /** The monitoring Namespace: objects of other components in it (the Grafana Ingress) wait for it, not for the whole stack. */
+    public readonly namespaceResource: pulumi.Resource;
 
     constructor(name: string, args: KubernetesMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:KubernetesMonitoring", name, {}, opts);
         const child = { parent: this, provider: args.provider };
-        const size = { prometheus: 20, loki: 20, grafana: 5, alertmanager: 2, ...args.storageGb };
+        // Hetzner volumes are 10 GB at least (a smaller claim is rounded up and billed as 10), so
+        // the small ones ask for 10 and get what they ask for.
+        const size = { prometheus: 20, loki: 20, grafana: HETZNER_MIN_VOLUME_GB, alertmanager: HETZNER_MIN_VOLUME_GB, ...args.storageGb };
         const storageClassName = args.storageClassName;
         const claim = (gb: number) => ({ volumeClaimTemplate: { spec: { accessModes: ["ReadWriteOnce"], storageClassName, resources: { requests: { storage: `${gb}Gi` } } } } });
 
         const addons = args.clusterAddons ?? [];
         const namespace = new kubernetes.core.v1.Namespace(MONITORING_NAMESPACE, { metadata: { name: MONITORING_NAMESPACE } }, { ...child, dependsOn: addons });
+        this.namespaceResource = namespace;
         const ns = namespace.metadata.name;
         const grafanaAdmin = new kubernetes.core.v1.Secret(GRAFANA_ADMIN_SECRET, {
             metadata: { name: GRAFANA_ADMIN_SECRET, namespace: ns },
             stringData: { "admin-user": "admin", "admin-password": pulumi.secret(args.grafanaPassword) },
         }, child);
-        const alertmanagerConfig = new kubernetes.core.v1.Secret(ALERTMANAGER_SECRET, {
+        const alertmanagerSecret = new kubernetes.core.v1.Secret(ALERTMANAGER_SECRET, {
             metadata: { name: ALERTMANAGER_SECRET, namespace: ns },
-            stringData: { "alertmanager.yaml": pulumi.secret(renderAlertmanagerConfig({ webhookUrl: args.alertWebhookUrl })) },
+            stringData: { "alertmanager.yaml": pulumi.secret(alertmanagerConfig(args.alerting ?? {})) },
         }, child);
         const dashboard = new kubernetes.core.v1.ConfigMap("archon-dashboard", {
             metadata: { name: "archon-dashboard", namespace: ns, labels: { grafana_dashboard: "1" } },
@@ -167,6 +173,10 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
             prometheus: {
                 prometheusSpec: {
                     retention: `${args.metricsRetentionDays}d`,
+                    // Whichever comes first: a full volume stops Prometheus, so it drops the oldest
+                    // blocks once the TSDB (blocks, WAL and head chunks) reaches this share of it
+                    // (`--storage.tsdb.retention.size`, power-of-two units).
+                    retentionSize: prometheusRetentionSize(size.prometheus),
                     storageSpec: claim(size.prometheus),
                     // Pick up every ServiceMonitor / PrometheusRule, not only the chart's own.
                     serviceMonitorSelectorNilUsesHelmValues: false,
@@ -187,6 +197,25 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
             grafana: {
                 fullnameOverride: "grafana",
                 admin: { existingSecret: GRAFANA_ADMIN_SECRET, userKey: "admin-user", passwordKey: "admin-password" },
+                // The admin password follows the Secret (Grafana reads it only when it creates the
+                // user): an init container on Grafana's volume sets it with Grafana's CLI, and the pod
+                // rolls when it changes. The init container runs the server's own image (grafana/
+                // helm-charts grafana-10.1.4: image.tag defaults to appVersion 12.2.1; pinned here to
+                // the same tag), with the volume the chart names `storage` (templates/_pod.tpl).
+                image: { tag: imageTag(IMAGES.grafana) },
+                podAnnotations: { "archon.infra/admin-password-sha256": passwordChecksum(args.grafanaPassword) },
+                extraInitContainers: [{
+                    name: "admin-password",
+                    image: `docker.io/${IMAGES.grafana}`,
+                    command: ["sh", "-c", GRAFANA_ADMIN_PASSWORD_SCRIPT],
+                    env: [
+                        { name: "GF_SECURITY_ADMIN_PASSWORD", valueFrom: { secretKeyRef: { name: GRAFANA_ADMIN_SECRET, key: "admin-password" } } },
+                        { name: "GF_PATHS_DATA", value: "/var/lib/grafana" },
+                    ],
+                    volumeMounts: [{ name: "storage", mountPath: "/var/lib/grafana" }],
+                    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, readOnlyRootFilesystem: false, runAsNonRoot: true, runAsUser: 472, runAsGroup: 472 },
+                    resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+                }],
                 persistence: { enabled: true, size: `${size.grafana}Gi`, storageClassName },
                 // One ReadWriteOnce volume: a rolling update starts the new pod (maybe on another
                 // node) while the old one holds the volume, and it hangs on Multi-Attach. Recreate
@@ -201,7 +230,7 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
                 },
                 additionalDataSources: [{ name: "Loki", type: "loki", uid: DATASOURCE_UIDS.loki, access: "proxy", url: LOKI_URL, editable: false }],
             },
-        }, [grafanaAdmin, alertmanagerConfig, dashboard]);
+        }, [grafanaAdmin, alertmanagerSecret, dashboard]);
 
         const loki = release("loki", {
             deploymentMode: "SingleBinary",
@@ -289,8 +318,19 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
     }
 }
 
+/** The smallest Hetzner Cloud volume, GB: a smaller claim is provisioned (and billed) at this size. */
+export const HETZNER_MIN_VOLUME_GB = 10;
+
+/** Share of the Prometheus volume the TSDB may fill before the oldest blocks go. */
+export const PROMETHEUS_RETENTION_SHARE = 0.85;
+
+/** Prometheus's size cap for a volume of `volumeGb`, e.g. 20 -> "17GB". */
+export function prometheusRetentionSize(volumeGb: number): string {
+    return `${Math.floor(volumeGb * PROMETHEUS_RETENTION_SHARE)}GB`;
+}
+
 /** Job names of the Probes, by module (the same as the Compose scrape jobs). */
-export const PROBE_JOBS = { [BLACKBOX_MODULES.http]: "blackbox-http", [BLACKBOX_MODULES.tcp]: "blackbox-tcp", [BLACKBOX_MODULES.public]: "blackbox-public" } as const;
+export const PROBE_JOBS = { [BLACKBOX_MODULES.http]: "blackbox-http", [BLACKBOX_MODULES.tcp]: "blackbox-tcp", [BLACKBOX_MODULES.public]: "blackbox-public", [BLACKBOX_MODULES.tls]: "blackbox-tls" } as const;
 
 /**
  * One Prometheus Operator Probe per blackbox module: the in-cluster health routes and the public
@@ -319,8 +359,9 @@ export function renderProbes(blackbox: { service: string; namespace: string; pro
 
 /**
  * The ServiceMonitor of k3s's bundled Traefik: the chart's metrics Service (traefik/traefik-helm-chart
- * v27.0.2 templates/service-metrics.yaml: labels app.kubernetes.io/name=traefik,
- * app.kubernetes.io/component=metrics, port `metrics`) in kube-system, path /metrics. Rendered by us
+ * v40.1.0 of k3s v1.36 and v27.0.2 of k3s v1.31, templates/service-metrics.yaml: labels
+ * app.kubernetes.io/name=traefik, app.kubernetes.io/component=metrics, port `metrics`; recorded in
+ * test/fixtures/helm-charts/traefik-*.json) in kube-system, path /metrics. Rendered by us
  * rather than the chart's own ServiceMonitor, which fails the chart install while the Prometheus
  * Operator CRDs do not exist yet (templates/servicemonitor.yaml).
  */

@@ -5,8 +5,8 @@
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceSpec } from "../services/catalog";
-import { AlertProfile, IngressSignals, KUBERNETES_BACKUP_SIGNAL, ingressNginxSignals, traefikIngressSignals } from "../services/alert-rules";
-import { blackboxExporterService, internalProbeTargets, postgresExporterService } from "../services/exporters";
+import { AlertProfile, AlertReceiversInput, IngressSignals, KUBERNETES_BACKUP_SIGNAL, ingressNginxSignals, traefikIngressSignals } from "../services/alert-rules";
+import { BLACKBOX_MODULES, blackboxExporterService, internalProbeTargets, postgresExporterService } from "../services/exporters";
 import { publicHosts } from "../services/workload-catalog";
 import { IngressController, KubernetesIngress, renderIngresses } from "./ingress";
 import { KubernetesMonitoring, traefikRouterPrefix } from "./monitoring";
@@ -41,11 +41,16 @@ export interface KubernetesStackArgs {
      * k3s behind the Hetzner load balancer); unset = clients connect directly, no PROXY protocol.
      */
     proxyProtocolTrustedCidrs?: string[];
+    /**
+     * The nodes' kubelets (`<ip>:10250`, `Platform.kubeletEndpoints`, k3s only): blackbox probes their
+     * certificates, which k3s renews only when it restarts, so CertificateExpiringSoon covers them.
+     */
+    kubeletEndpoints?: string[];
     /** Password of the `postgres` role, for postgres-exporter (a Kubernetes Secret). */
     postgresPassword: pulumi.Input<string>;
     grafanaPassword: pulumi.Input<string>;
-    /** Alertmanager webhook; unset = the null receiver. */
-    alertWebhookUrl?: string;
+    /** Where Alertmanager sends alerts (config `alert*`); none = the null receiver. */
+    alerting?: AlertReceiversInput;
     /** Prometheus retention in days. */
     metricsRetentionDays: number;
     /** Loki retention in days. */
@@ -68,7 +73,12 @@ export class KubernetesStack extends pulumi.ComponentResource {
         // The Postgres alerts need pg_* metrics: the exporter runs beside db, in its group's namespace.
         const exporters = db ? [postgresExporterService({ host: db.name, port: db.ports[0].port, user: "postgres", password: args.postgresPassword, target: "kubernetes", group: db.group })] : [];
         // blackbox-exporter runs beside the workloads it probes (their NetworkPolicies admit the stack's own pods).
-        const blackbox = blackboxExporterService({ target: "kubernetes", group: "archon" });
+        const kubelets = (args.kubeletEndpoints ?? []).map((endpoint) => {
+            const [host, port] = endpoint.split(":");
+            return { host, port: Number(port) };
+        });
+        // It also reaches the nodes' kubelets (their certificates), and nothing else of the nodes.
+        const blackbox = { ...blackboxExporterService({ target: "kubernetes", group: "archon" }), egressTo: kubelets.length > 0 ? kubelets : undefined };
         exporters.push(blackbox);
         const workloads = new KubernetesWorkloads("workloads", {
             services: [...args.services, ...exporters],
@@ -85,13 +95,17 @@ export class KubernetesStack extends pulumi.ComponentResource {
             domain: args.domain,
             services: [...args.services, ...exporters],
             grafanaPassword: args.grafanaPassword,
-            alertWebhookUrl: args.alertWebhookUrl,
+            alerting: args.alerting,
             metricsRetentionDays: args.metricsRetentionDays,
             logsRetentionDays: args.logsRetentionDays,
             storageClassName: args.storageClassName,
             metricsServices: exporters.map((e) => e.name),
             alertProfile: kubernetesAlertProfile(args),
-            blackbox: { service: blackbox.name, namespace: WORKLOADS_NAMESPACE, probes: internalProbeTargets(args.services) },
+            blackbox: {
+                service: blackbox.name,
+                namespace: WORKLOADS_NAMESPACE,
+                probes: [...internalProbeTargets(args.services), ...(args.kubeletEndpoints ?? []).map((target) => ({ module: BLACKBOX_MODULES.tls, target, service: "kubelet" }))],
+            },
             traefikMetrics: args.ingressController === "traefik" && (args.bundledTraefik ?? false),
             clusterAddons: args.clusterAddons,
             // The workloads' namespace, not every workload: the registry's Ingress must not wait for
@@ -109,7 +123,11 @@ export class KubernetesStack extends pulumi.ComponentResource {
             clusterAddons: args.clusterAddons,
             proxyProtocolTrustedCidrs: args.proxyProtocolTrustedCidrs,
             certificatesDependOn: args.certificatesDependOn,
-        }, { parent: this, dependsOn: [workloads.namespaceResource, monitoring] });
+            // The namespaces, not the monitoring stack: Traefik's HelmChartConfig (PROXY protocol,
+            // redirect) must land with the ingress, or behind the load balancer Traefik serves nothing
+            // until kube-prometheus-stack, Loki and Alloy are installed. What needs the Prometheus
+            // Operator CRDs (cert-manager's and ingress-nginx's ServiceMonitors) waits for them itself.
+        }, { parent: this, dependsOn: [workloads.namespaceResource, monitoring.namespaceResource] });
         this.hosts = ingress.hosts;
         this.registryServing = [...(workloads.byService.get("registry") ?? []), ...(ingress.byService.get("registry") ?? [])];
         this.registerOutputs({ hosts: this.hosts });

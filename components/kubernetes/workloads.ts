@@ -6,6 +6,7 @@
  */
 import { metricsPort } from "../compose/monitoring";
 import * as crypto from "crypto";
+import { isIPv4 } from "net";
 import * as kubernetes from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { FileSpec, ServiceSpec, forTarget, storageOwner } from "../services/catalog";
@@ -14,6 +15,9 @@ type Input<T> = pulumi.Input<T>;
 type PodSpec = kubernetes.types.input.core.v1.PodSpec;
 type Container = kubernetes.types.input.core.v1.Container;
 type Probe = kubernetes.types.input.core.v1.Probe;
+
+/** Private and link-local ranges an internet egress rule leaves out (the cluster, the Hetzner network, metadata). */
+const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] as const;
 
 /** Label cert-manager puts on its HTTP-01 solver pods (v1.18.2 pkg/apis/acme/v1/types.go). */
 export const ACME_SOLVER_LABEL = "acme.cert-manager.io/http01-solver";
@@ -78,7 +82,7 @@ function probeFor(service: ServiceSpec, kind: "readiness" | "liveness" | "startu
     // so a slow start (archon-agents waits up to ten minutes for its credentials) is never killed.
     const timing = {
         readiness: { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
-        startup: { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: Math.ceil((health.startupSeconds ?? 30) / 10) + 3 },
+        startup: { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: startupFailureThreshold(service) },
         liveness: { periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 },
     }[kind];
     // Liveness asks "is this process stuck"; readiness "can it serve now" (see HealthSpec.live).
@@ -87,6 +91,21 @@ function probeFor(service: ServiceSpec, kind: "readiness" | "liveness" | "startu
     if (check.tcp) return { tcpSocket: { port: check.tcp.port }, ...timing };
     if (check.exec) return { exec: { command: check.exec }, ...timing };
     return undefined;
+}
+
+/** The shortest start window of a stateful service: ten minutes (checked every 10 s). */
+export const STARTUP_PROBE = { periodSeconds: 10, failureThreshold: 60 } as const;
+
+/**
+ * Failures (every 10 s) the startup probe tolerates: the catalog's `startupSeconds` plus three, and
+ * for a stateful service never less than ten minutes, so a first boot that runs longer than its
+ * usual start (the Postgres image initializes its data directory and runs Supabase's init SQL
+ * before it accepts connections) is not killed half-way into a data directory it can no longer
+ * initialize. The longer of the two wins.
+ */
+function startupFailureThreshold(service: ServiceSpec): number {
+    const fromCatalog = Math.ceil((service.health?.startupSeconds ?? 30) / 10) + 3;
+    return service.kind === "stateful" ? Math.max(fromCatalog, STARTUP_PROBE.failureThreshold) : fromCatalog;
 }
 
 /**
@@ -184,15 +203,25 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
         const archonWaitsFor = (service: ServiceSpec) => (archon.has(service.name) ? args.archon?.dependsOn ?? [] : []);
         const record = (service: ServiceSpec, workload: pulumi.Resource) =>
             this.byService.set(service.name, [workload, ...(clusterServices.has(service.name) ? [clusterServices.get(service.name)!] : [])]);
+        // A one-shot waits for the long-running services it depends on to be ready (Pulumi awaits a
+        // StatefulSet's readiness): archon-migrate runs once db answers, as Compose's
+        // `service_healthy` orders it, instead of failing into its Job's retries on a first deploy.
+        const neededByJobs = new Set(services.filter((s) => s.kind === "oneshot").flatMap((s) => s.dependsOn ?? []));
+        const workloads = new Map<string, pulumi.Resource>();
+        const renderService = (service: ServiceSpec, waitFor: pulumi.Resource[]) => {
+            const workload = this.renderWorkload(service, ns, args, opt, pullSecrets, hostAliases, labels(service), waitFor);
+            workloads.set(service.name, workload);
+            record(service, workload);
+            return workload;
+        };
+        const jobWaits = (service: ServiceSpec) => [...(service.dependsOn ?? []).flatMap((d) => jobs.get(d) ?? []), ...archonWaitsFor(service)];
+        const early = services.filter((s) => s.kind !== "oneshot" && neededByJobs.has(s.name) && !(s.dependsOn ?? []).some((d) => services.some((o) => o.name === d && o.kind === "oneshot")));
+        for (const service of early) renderService(service, jobWaits(service));
         for (const service of services.filter((s) => s.kind === "oneshot")) {
-            const job = this.renderWorkload(service, ns, args, opt, pullSecrets, hostAliases, labels(service), archonWaitsFor(service));
-            jobs.set(service.name, job);
-            record(service, job);
+            const dependencies = (service.dependsOn ?? []).flatMap((d) => workloads.get(d) ?? []);
+            jobs.set(service.name, renderService(service, [...dependencies, ...archonWaitsFor(service)]));
         }
-        for (const service of services.filter((s) => s.kind !== "oneshot")) {
-            const waitFor = [...(service.dependsOn ?? []).flatMap((d) => jobs.get(d) ?? []), ...archonWaitsFor(service)];
-            record(service, this.renderWorkload(service, ns, args, opt, pullSecrets, hostAliases, labels(service), waitFor));
-        }
+        for (const service of services.filter((s) => s.kind !== "oneshot" && !early.includes(s))) renderService(service, jobWaits(service));
         this.registerOutputs({ namespace: this.namespace });
     }
 
@@ -474,9 +503,12 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
             }
             const routed = [...new Set((service.routes ?? []).map((r) => r.port))];
             if (routed.length > 0) ingress.push({ from: [namespaces(ingressNamespaces)], ports: routed.map((port) => ({ protocol: "TCP", port })) });
-            const egress = service.egressInternet
-                ? [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] } }], ports: INTERNET_EGRESS_PORTS.map((port) => ({ protocol: "TCP", port })) }]
-                : [];
+            const publicInternet = { ipBlock: { cidr: "0.0.0.0/0", except: [...PRIVATE_RANGES] } };
+            const egress = [
+                ...(service.egressInternet ? [{ to: [publicInternet], ports: INTERNET_EGRESS_PORTS.map((port) => ({ protocol: "TCP", port })) }] : []),
+                // Exact destinations (GoTrue's SMTP server): that port only, to that address when known.
+                ...(service.egressTo ?? []).map((d) => ({ to: [isIPv4(d.host) ? { ipBlock: { cidr: `${d.host}/32` } } : publicInternet], ports: [{ protocol: "TCP", port: d.port }] })),
+            ];
             if (ingress.length === 0 && egress.length === 0) continue;
             new kubernetes.networking.v1.NetworkPolicy(name, {
                 metadata: { name, namespace: ns },

@@ -28,6 +28,19 @@ export interface SupabaseKeyClaims {
     exp: number;
 }
 
+/**
+ * The keepers of a secret kept in two alternating slots, so that the value before the last
+ * `secretsVersion` raise is still known: slot A is regenerated at odd versions, slot B at even
+ * ones, and the current value is the slot regenerated last (A at odd versions). Raising the version
+ * replaces only the slot that becomes current; the other holds the previous value until the next
+ * raise. Slot A's keepers at version 1 are the single secret's of before (`secretsVersion: "1"`), so
+ * a stack at version 1 keeps its value.
+ */
+export function alternatingSlots(version: number): { a: string; b: string; current: "a" | "b" } {
+    const odd = version % 2 === 1;
+    return { a: String(odd ? version : version - 1), b: String(odd ? version - 1 : version), current: odd ? "a" : "b" };
+}
+
 /** The basic-auth users at the ingress: Archon's UI, and the MCP endpoint. */
 export const ARCHON_UI_USER = "archon";
 export const ARCHON_MCP_USER = "mcp";
@@ -137,6 +150,12 @@ export class Secrets extends pulumi.ComponentResource {
      * POSTGRES_PASSWORD: supabase/postgres migrations/db/migrate.sh). 40 alphanumerics.
      */
     public readonly postgresPassword: pulumi.Output<string>;
+    /**
+     * The superuser password before the last `secretsVersion` raise ({@link alternatingSlots}): the
+     * role-password step logs in with it when the database still has it, and sets every role's
+     * password to the current values (components/secrets/role-passwords.ts).
+     */
+    public readonly previousPostgresPassword: pulumi.Output<string>;
     /** Password of `authenticator`, the role PostgREST logs in as. 40 alphanumerics. */
     public readonly authenticatorPassword: pulumi.Output<string>;
     /** Password of `supabase_auth_admin`, the role GoTrue logs in as. 40 alphanumerics. */
@@ -202,6 +221,12 @@ export class Secrets extends pulumi.ComponentResource {
      * backupEncryptionKey` somewhere outside the stack too.
      */
     public readonly backupEncryptionKey: pulumi.Output<string>;
+    /**
+     * restic's key before the last `secretsVersion` raise ({@link alternatingSlots}): the next backup
+     * that finds the repository opening only with it replaces it by {@link backupEncryptionKey}
+     * (`restic key passwd`), so the repository never holds a key the stack does not know.
+     */
+    public readonly previousBackupEncryptionKey: pulumi.Output<string>;
     /** RS256 signing key (PEM, PKCS#1) for asymmetric JWTs. */
     public readonly signingKeyPem: pulumi.Output<string>;
     /** The public JWKS of {@link signingKeyPem}: not a secret. */
@@ -215,7 +240,17 @@ export class Secrets extends pulumi.ComponentResource {
         const password = (id: string, length: number) =>
             new random.RandomPassword(id, { length, special: false, keepers }, { parent: this });
 
-        this.postgresPassword = password("postgres-password", 40).result;
+        // Two slots each (alternatingSlots): the new value and the one before it, for the steps that
+        // move the database and the backup repository from one to the other.
+        const slots = alternatingSlots(args.secretsVersion);
+        const slotted = (id: string, length: number) => {
+            const a = new random.RandomPassword(id, { length, special: false, keepers: { secretsVersion: slots.a } }, { parent: this }).result;
+            const b = new random.RandomPassword(`${id}-alternate`, { length, special: false, keepers: { secretsVersion: slots.b } }, { parent: this }).result;
+            return slots.current === "a" ? { current: a, previous: b } : { current: b, previous: a };
+        };
+        const postgres = slotted("postgres-password", 40);
+        this.postgresPassword = postgres.current;
+        this.previousPostgresPassword = postgres.previous;
         this.authenticatorPassword = password("authenticator-password", 40).result;
         this.authAdminPassword = password("supabase-auth-admin-password", 40).result;
         this.pgsodiumRootKey = pulumi.secret(new random.RandomId("pgsodium-root-key", { byteLength: 32 }, { parent: this, protect: true }).hex);
@@ -239,7 +274,9 @@ export class Secrets extends pulumi.ComponentResource {
         this.secretKeyBase = password("secret-key-base", 64).result;
         this.vaultEncKey = password("vault-enc-key", 32).result;
         this.pgMetaCryptoKey = password("pg-meta-crypto-key", 32).result;
-        this.backupEncryptionKey = password("backup-encryption-key", 64).result;
+        const backupKey = slotted("backup-encryption-key", 64);
+        this.backupEncryptionKey = backupKey.current;
+        this.previousBackupEncryptionKey = backupKey.previous;
 
         const issued = new time.Static("api-keys-issued-at", { triggers: keepers }, { parent: this });
         this.apiKeysIssuedAt = issued.unix;

@@ -3,10 +3,15 @@
  * a PrometheusRule on Kubernetes and as a Prometheus rule file on Compose. Pure renderers, no
  * resources.
  */
+import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
 import { Producer } from "./metric-sources";
 
-export type Severity = "critical" | "warning";
+/**
+ * critical pages (repeated hourly), warning notifies (every 12 h), info only alongside a warning or
+ * critical of the same namespace (InfoInhibitor), none is a heartbeat (Watchdog, InfoInhibitor).
+ */
+export type Severity = "critical" | "warning" | "info" | "none";
 
 /** One alerting rule. Every rule has a `for`, a severity and a summary (Alertmanager routes on severity). */
 export interface AlertRule {
@@ -128,6 +133,12 @@ export interface AlertProfile {
     backup: BackupSignal;
     /** Certificate expiry: blackbox-exporter's probes of the public URLs, and cert-manager's metric where it runs. */
     certManager: boolean;
+    /**
+     * Render Watchdog and InfoInhibitor (Compose). kube-prometheus-stack ships both in its default
+     * `general.rules` (prometheus-community/helm-charts kube-prometheus-stack-79.5.0,
+     * templates/prometheus/rules-1.14/general.rules.yaml), so Kubernetes leaves this off.
+     */
+    heartbeat?: boolean;
 }
 
 const hours = (h: number) => h * 3600;
@@ -257,6 +268,7 @@ export function alertGroups(profile: AlertProfile): AlertGroup[] {
                 },
             ],
         },
+        ...(profile.heartbeat ? [heartbeatGroup()] : []),
         {
             name: "archon-certificates",
             rules: [
@@ -271,6 +283,38 @@ export function alertGroups(profile: AlertProfile): AlertGroup[] {
             ],
         },
     ];
+}
+
+/**
+ * Watchdog (always firing: Alertmanager sends it to the dead man's switch, whose silence means the
+ * host, Prometheus or Alertmanager is down) and InfoInhibitor (firing while an info alert fires
+ * without a warning or critical in its namespace; Alertmanager inhibits info alerts with it), as
+ * kube-prometheus-stack's general.rules define them (expr, severity none).
+ */
+export function heartbeatGroup(): AlertGroup {
+    return {
+        name: "archon-heartbeat",
+        rules: [
+            {
+                alert: "Watchdog",
+                expr: "vector(1)",
+                for: "0m",
+                severity: "none",
+                summary: "Always firing: proves the alerting pipeline works (routed to the dead man's switch)",
+                description: "Prometheus evaluates rules and Alertmanager delivers: its absence at the dead man's switch (config alertDeadMansSwitchUrl) pages.",
+                producers: ["prometheus"],
+            },
+            {
+                alert: "InfoInhibitor",
+                expr: 'ALERTS{severity = "info"} == 1 unless on (namespace) ALERTS{alertname != "InfoInhibitor", severity =~ "warning|critical", alertstate="firing"} == 1',
+                for: "0m",
+                severity: "none",
+                summary: "Info-level alert inhibition: info alerts alone are not sent",
+                description: "Fires while an info alert fires without a warning or critical in its namespace; Alertmanager routes it nowhere and inhibits those info alerts with it.",
+                producers: ["prometheus"],
+            },
+        ],
+    };
 }
 
 /** The `groups` of a Prometheus rule file / a PrometheusRule spec. */
@@ -292,38 +336,120 @@ export function renderRuleFile(groups: AlertGroup[]): string {
     return toYaml({ groups: prometheusRuleGroups(groups) }, { lineWidth: 0 });
 }
 
-export interface AlertmanagerConfigArgs {
-    /** Webhook that receives every alert (a secret). When unset, alerts go to the `null` receiver. */
+/**
+ * Where alerts go (config `alert*`; README "Alerting"). Secret values as plain text: the rendered
+ * configuration is a secret file / Kubernetes Secret whenever it holds one.
+ */
+export interface AlertReceivers {
+    /** A generic webhook (config `alertWebhookUrl`): Alertmanager's JSON payload, resolved alerts too. */
     webhookUrl?: string;
+    /** A Slack incoming webhook (config `alertSlackWebhookUrl`, `alertSlackChannel`); Slack-compatible chats take the same. */
+    slack?: { webhookUrl: string; channel?: string };
+    /** E-mail (config `alertEmailTo`) through the stack's SMTP server (config `smtp*`). */
+    email?: { to: string[]; from: string; smarthost: string; username?: string; password?: string };
+    /**
+     * The dead man's switch (config `alertDeadMansSwitchUrl`): Watchdog is sent there every few
+     * minutes, and the service pages when it stops (healthchecks.io, Dead Man's Snitch, Cronitor...).
+     */
+    deadMansSwitchUrl?: string;
+}
+
+/** As {@link AlertReceivers}, the SMTP password as the Pulumi secret config gives it. */
+export type AlertReceiversInput = Omit<AlertReceivers, "email"> & { email?: Omit<NonNullable<AlertReceivers["email"]>, "password"> & { password?: pulumi.Input<string> } };
+
+/** The receivers that reach a person (the dead man's switch aside). */
+export function configuredReceivers(r: { webhookUrl?: string; slack?: unknown; email?: unknown }): string[] {
+    return [...(r.slack ? ["slack"] : []), ...(r.email ? ["email"] : []), ...(r.webhookUrl ? ["webhook"] : [])];
 }
 
 /**
- * The Alertmanager configuration: routes by severity (critical repeats every hour, warning every
- * 12 h) to the webhook when one is set, otherwise to a receiver that drops them. Holds the webhook
- * URL when set, so then it is a secret file / Kubernetes Secret.
+ * What is missing for alerts to reach a person, one phrase each; empty when a receiver and the
+ * dead man's switch are set. The program warns with it (production: at every preview, synth too).
  */
-export function renderAlertmanagerConfig(args: AlertmanagerConfigArgs): string {
-    const receiver = args.webhookUrl ? "webhook" : "null";
+export function alertingGaps(r: AlertReceiversInput): string[] {
+    return [
+        ...(configuredReceivers(r).length === 0 ? ["no alert receiver (alertSlackWebhookUrl, alertEmailTo or alertWebhookUrl): every alert is dropped"] : []),
+        ...(r.deadMansSwitchUrl ? [] : ["no dead man's switch (alertDeadMansSwitchUrl): a dead host or cluster sends nothing, and nobody notices"]),
+    ];
+}
+
+/** The `alerting` stack output: where alerts go, no URLs. */
+export function alertingRecord(r: AlertReceiversInput): Record<string, unknown> {
+    return {
+        receivers: configuredReceivers(r),
+        deadMansSwitch: r.deadMansSwitchUrl ? `Watchdog every ${DEAD_MANS_SWITCH_INTERVAL}` : null,
+        gaps: alertingGaps(r),
+    };
+}
+
+/** How often Watchdog reaches the dead man's switch: set the switch to expect a ping this often, with a grace period. */
+export const DEAD_MANS_SWITCH_INTERVAL = "5m";
+
+/**
+ * The Alertmanager configuration (valid for Alertmanager 0.25, Debian's, and 0.29, the image's):
+ * - `oncall` holds every configured integration (Slack, e-mail, webhook); with none, alerts go to
+ *   `null` and the program warns (production loudly). critical repeats every hour, warning and info
+ *   every 12 h.
+ * - Watchdog goes to `deadmansswitch` every {@link DEAD_MANS_SWITCH_INTERVAL} (`null` without one);
+ *   InfoInhibitor to `null`.
+ * - Inhibition as kube-prometheus-stack's defaults (values.yaml `alertmanager.config`): critical
+ *   mutes warning and info of the same alert and namespace, warning mutes info, InfoInhibitor mutes
+ *   the info alerts of its namespace (so info is sent only beside a warning or critical).
+ */
+export function renderAlertmanagerConfig(args: AlertReceivers): string {
     const receivers: Record<string, unknown>[] = [{ name: "null" }];
-    if (args.webhookUrl) receivers.push({ name: "webhook", webhook_configs: [{ url: args.webhookUrl, send_resolved: true }] });
+    const oncall = configuredReceivers(args).length > 0;
+    if (oncall) {
+        receivers.push({
+            name: "oncall",
+            ...(args.slack ? { slack_configs: [{ api_url: args.slack.webhookUrl, ...(args.slack.channel ? { channel: args.slack.channel } : {}), send_resolved: true }] } : {}),
+            ...(args.email ? {
+                email_configs: [{
+                    to: args.email.to.join(", "),
+                    from: args.email.from,
+                    smarthost: args.email.smarthost,
+                    ...(args.email.username ? { auth_username: args.email.username } : {}),
+                    ...(args.email.password ? { auth_password: args.email.password } : {}),
+                    send_resolved: true,
+                }],
+            } : {}),
+            ...(args.webhookUrl ? { webhook_configs: [{ url: args.webhookUrl, send_resolved: true }] } : {}),
+        });
+    }
+    if (args.deadMansSwitchUrl) receivers.push({ name: "deadmansswitch", webhook_configs: [{ url: args.deadMansSwitchUrl, send_resolved: false }] });
+    const receiver = oncall ? "oncall" : "null";
     const config = {
         route: {
             receiver,
-            group_by: ["alertname", "job"],
+            group_by: ["alertname", "job", "namespace"],
             group_wait: "30s",
             group_interval: "5m",
             repeat_interval: "12h",
             routes: [
-                // The Watchdog and InfoInhibitor alerts of kube-prometheus-stack are heartbeats, not news.
-                { receiver: "null", matchers: ['alertname=~"Watchdog|InfoInhibitor"'] },
+                { receiver: args.deadMansSwitchUrl ? "deadmansswitch" : "null", matchers: ['alertname="Watchdog"'], group_wait: "0s", group_interval: "1m", repeat_interval: DEAD_MANS_SWITCH_INTERVAL },
+                { receiver: "null", matchers: ['alertname="InfoInhibitor"'] },
                 { receiver, matchers: ['severity="critical"'], repeat_interval: "1h" },
-                { receiver, matchers: ['severity="warning"'], repeat_interval: "12h" },
+                { receiver, matchers: ['severity=~"warning|info"'], repeat_interval: "12h" },
             ],
         },
         inhibit_rules: [
-            { source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: ["alertname", "instance"] },
+            { source_matchers: ['severity="critical"'], target_matchers: ['severity=~"warning|info"'], equal: ["namespace", "alertname"] },
+            { source_matchers: ['severity="warning"'], target_matchers: ['severity="info"'], equal: ["namespace", "alertname"] },
+            { source_matchers: ['alertname="InfoInhibitor"'], target_matchers: ['severity="info"'], equal: ["namespace"] },
         ],
         receivers,
     };
     return toYaml(config, { lineWidth: 0 });
+}
+
+/** The configuration with the SMTP password resolved; a Pulumi secret whenever it holds a URL or password. */
+export function alertmanagerConfig(args: AlertReceiversInput): pulumi.Output<string> {
+    const text = pulumi.output(args.email?.password).apply((password) =>
+        renderAlertmanagerConfig({ ...args, email: args.email ? { ...args.email, password } : undefined }));
+    return holdsSecrets(args) ? pulumi.secret(text) : text;
+}
+
+/** True when the configuration holds a webhook URL, a Slack URL, a switch URL or an SMTP password. */
+export function holdsSecrets(args: AlertReceiversInput): boolean {
+    return Boolean(args.webhookUrl || args.slack || args.deadMansSwitchUrl || args.email?.password);
 }

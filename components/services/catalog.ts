@@ -326,6 +326,12 @@ export interface ServiceSpec {
      * `egress` bridge allows any port and address (README "Network segmentation").
      */
     egressInternet?: boolean;
+    /**
+     * Exact outside destinations the service connects to (TCP), e.g. GoTrue's SMTP server. On
+     * Kubernetes an egress NetworkPolicy admits exactly these ports (to the address when `host` is
+     * an IPv4 address, else to public addresses: a NetworkPolicy cannot name a host). Default none.
+     */
+    egressTo?: { host: string; port: number }[];
     autoscale?: AutoscaleSpec;
     /**
      * Host directories mounted read-only (Compose only): the host agents node-exporter, cAdvisor

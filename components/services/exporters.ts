@@ -49,7 +49,11 @@ export const BLACKBOX_EXPORTER = "blackbox-exporter";
 /** blackbox-exporter's listen port (its default). */
 export const BLACKBOX_EXPORTER_PORT = 9115;
 /** The probe modules blackbox.yml defines. */
-export const BLACKBOX_MODULES = { http: "http_2xx", tcp: "tcp_connect", public: "https_public" } as const;
+/**
+ * tls_connect: a TLS handshake without verification, for probe_ssl_earliest_cert_expiry of
+ * certificates no public CA signs (the k3s nodes' kubelet certificates, issued by the cluster CA).
+ */
+export const BLACKBOX_MODULES = { http: "http_2xx", tcp: "tcp_connect", public: "https_public", tls: "tls_connect" } as const;
 
 /**
  * What a public URL may answer and still count as up: the ingress answered over valid TLS. Hosts
@@ -88,6 +92,14 @@ export function renderBlackboxConfig(): string {
         "    timeout: 5s",
         "    tcp:",
         "      preferred_ip_protocol: ip4",
+        `  ${BLACKBOX_MODULES.tls}:`,
+        "    prober: tcp",
+        "    timeout: 5s",
+        "    tcp:",
+        "      preferred_ip_protocol: ip4",
+        "      tls: true",
+        "      tls_config:",
+        "        insecure_skip_verify: true",
         "",
     ].join("\n");
 }

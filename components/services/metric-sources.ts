@@ -34,9 +34,9 @@ export interface ProducerMetrics {
 
 export const METRIC_SOURCES: Readonly<Record<Producer, ProducerMetrics>> = {
     prometheus: {
-        metrics: ["up", "prometheus_tsdb_lowest_timestamp_seconds"],
-        docs: "https://prometheus.io/docs/concepts/jobs_instances/#automatically-generated-labels-and-time-series ; prometheus/prometheus tsdb/db.go (prometheus_tsdb_lowest_timestamp_seconds)",
-        deployedBy: "Prometheus writes `up` for every scrape; its self-scrape (job prometheus) carries the TSDB metrics",
+        metrics: ["up", "prometheus_tsdb_lowest_timestamp_seconds", "ALERTS"],
+        docs: "https://prometheus.io/docs/concepts/jobs_instances/#automatically-generated-labels-and-time-series ; prometheus/prometheus tsdb/db.go (prometheus_tsdb_lowest_timestamp_seconds) ; https://prometheus.io/docs/prometheus/latest/configuration/alerting_rules/#inspecting-alerts-during-runtime (ALERTS)",
+        deployedBy: "Prometheus writes `up` for every scrape and `ALERTS` for every pending or firing alert; its self-scrape (job prometheus) carries the TSDB metrics",
     },
     "node-exporter": {
         metrics: ["node_cpu_seconds_total", "node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes", "node_filesystem_avail_bytes", "node_filesystem_size_bytes"],
@@ -73,8 +73,8 @@ export const METRIC_SOURCES: Readonly<Record<Producer, ProducerMetrics>> = {
             "traefik_router_requests_total", "traefik_router_request_duration_seconds_bucket",
             "traefik_service_requests_total", "traefik_service_request_duration_seconds_bucket",
         ],
-        docs: "https://doc.traefik.io/traefik/v2.11/observability/metrics/overview/ (router metrics need addRoutersLabels; traefik/traefik pkg/metrics/prometheus.go)",
-        deployedBy: "k3s's bundled Traefik (chart 27.0.201, Traefik v2.11) with metrics.prometheus on entry point `metrics` (HelmChartConfig) and the ServiceMonitor traefik-metrics",
+        docs: "https://doc.traefik.io/traefik/v3.7/observability/metrics/overview/ (router metrics need addRoutersLabels; traefik/traefik v3.7.8 pkg/observability/metrics/prometheus.go, the same names as v2.11's pkg/metrics/prometheus.go)",
+        deployedBy: "k3s's bundled Traefik (k3s v1.36: chart traefik-40.1.4+up40.1.0, Traefik v3.7) with metrics.prometheus on entry point `metrics` (HelmChartConfig) and the ServiceMonitor traefik-metrics",
     },
     "ingress-nginx": {
         metrics: ["nginx_ingress_controller_requests", "nginx_ingress_controller_request_duration_seconds_bucket"],

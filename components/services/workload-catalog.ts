@@ -89,7 +89,8 @@ export const DB_PGDATA = "/var/lib/postgresql/data/pgdata";
 /** Where Studio's Next.js server writes its cache (see the studio service). */
 export const STUDIO_NEXT_CACHE = "/app/apps/studio/.next/cache";
 
-const DB_INIT_SQL = fs.readFileSync(path.join(__dirname, "..", "..", "migrations", "supabase-init.sql"), "utf8");
+/** migrations/supabase-init.sql: the role passwords and JWT settings (components/secrets/role-passwords.ts runs it again on every deploy). */
+export const DB_INIT_SQL = fs.readFileSync(path.join(__dirname, "..", "..", "migrations", "supabase-init.sql"), "utf8");
 
 /** The Supabase and Archon services. */
 export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
@@ -254,6 +255,8 @@ function supabaseServices(args: WorkloadCatalogArgs, { hosts, ha, s, dbUrl, nonR
         security: nonRoot(1000, []),
         dependsOn: ["db"],
         replicas: ha ? 2 : 1,
+        // GoTrue sends its e-mails itself, to the configured SMTP server only.
+        egressTo: args.smtp ? [{ host: args.smtp.host, port: args.smtp.port }] : undefined,
     };
 
     const meta: ServiceSpec = {

@@ -16,6 +16,8 @@ import { componentVersions } from "./versions";
 import { publicHosts, workloadCatalog } from "./workload-catalog";
 import { withPostgresBackups } from "../backups/postgres-backup";
 import { OidcLogin } from "./oauth2-proxy";
+import { alertingGaps } from "./alert-rules";
+import { withRolePasswordSync } from "../secrets/role-passwords";
 
 export interface WorkloadsArgs {
     config: ArchonConfig;
@@ -99,17 +101,33 @@ export class Workloads extends pulumi.ComponentResource {
         if (!backupCredentials && !isOfflineSynth()) {
             pulumi.log.warn("backupAccessKeyId and backupSecretAccessKey are unset: the Postgres backups fail (and PostgresBackupStale fires) until they are set, and migrations run without a backup first. Set both with pulumi config set --secret.", this);
         }
+        // What is committed for production is said in the synth too; a staging stack hears it at deploy.
+        const gaps = alertingGaps(config.alerting);
+        if (gaps.length > 0 && config.isProduction) {
+            pulumi.log.warn(`PRODUCTION ALERTS REACH NOBODY: ${gaps.join("; ")}. Set them with pulumi config set --secret (README "Alerting").`, this);
+        } else if (gaps.length > 0 && !isOfflineSynth()) {
+            pulumi.log.warn(`alerts reach nobody: ${gaps.join("; ")} (README "Alerting")`, this);
+        }
         const withBackups = withPostgresBackups([...catalog, ...(oidcLogin ? [oidcLogin.service] : [])], {
             target: compose ? "compose" : "kubernetes",
             stack: config.stack,
             settings: config.backup,
             encryptionKey: args.secrets.backupEncryptionKey,
+            previousEncryptionKey: args.secrets.previousBackupEncryptionKey,
             accessKeyId: config.backupAccessKeyIdSecret,
             secretAccessKey: config.backupSecretAccessKeySecret,
             postgresPassword: args.secrets.postgresPassword,
             preMigration: backupCredentials,
         });
-        this.services = [...withBackups, ...(args.extraServices ?? [])];
+        // Every deploy sets the database's role passwords to the current secrets before anything logs in.
+        const withRoles = withRolePasswordSync(withBackups, {
+            postgresPassword: args.secrets.postgresPassword,
+            previousPostgresPassword: args.secrets.previousPostgresPassword,
+            authenticatorPassword: args.secrets.authenticatorPassword,
+            authAdminPassword: args.secrets.authAdminPassword,
+            jwtSecret: args.secrets.jwtSecret,
+        });
+        this.services = [...withRoles, ...(args.extraServices ?? [])];
         const hosts = publicHosts(config.domain);
         this.urls = { archon: `https://${hosts.archon}`, mcp: `https://${hosts.mcp}`, supabase: `https://${hosts.supabase}` };
         this.componentVersions = componentVersions();
@@ -125,7 +143,7 @@ export class Workloads extends pulumi.ComponentResource {
                 acmeEmail: config.acmeEmail,
                 grafanaPassword: args.secrets.grafanaPassword,
                 postgresPassword: args.secrets.postgresPassword,
-                alertWebhookUrl: config.alertWebhookUrl,
+                alerting: config.alerting,
                 metricsRetentionDays: config.metricsRetentionDays,
                 logsRetentionDays: config.logsRetentionDays,
                 deliveryDependsOn: args.composeDependsOn,
@@ -155,9 +173,10 @@ export class Workloads extends pulumi.ComponentResource {
                 bundledTraefik: config.target === "k3s",
                 clusterAddons: platform.clusterAddons,
                 proxyProtocolTrustedCidrs: platform.proxyProtocol?.trustedCidrs,
+                kubeletEndpoints: platform.kubeletEndpoints,
                 postgresPassword: args.secrets.postgresPassword,
                 grafanaPassword: args.secrets.grafanaPassword,
-                alertWebhookUrl: config.alertWebhookUrl,
+                alerting: config.alerting,
                 metricsRetentionDays: config.metricsRetentionDays,
                 logsRetentionDays: config.logsRetentionDays,
                 certificatesDependOn: bootstrap?.certificatesDependOn,

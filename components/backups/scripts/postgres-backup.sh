@@ -2,23 +2,31 @@
 # One encrypted, offsite backup of the stack's Postgres database, then retention.
 # Runs unchanged as the Kubernetes CronJob `postgres-backup`, the migration Job's init container,
 # the Compose services `postgres-backup` (scheduled) and `postgres-backup-pre-migration`, and the
-# restore drill in test/backups.spec.ts.
+# restore drills in test/backups.spec.ts and test/restore-drill.spec.ts.
 #
 #   1. pg_dump --format=custom of $PGDATABASE, uncompressed (restic compresses and deduplicates
 #      it, which a compressed dump would defeat), and pg_dumpall --roles-only (role names and
 #      attributes, no passwords) beside it, into a scratch directory.
-#   2. restic backup of that directory to $RESTIC_REPOSITORY (created on first use), encrypted
-#      with $RESTIC_PASSWORD, tagged `postgres` and $BACKUP_TAG, host $BACKUP_HOST.
-#   3. restic forget --keep-daily $BACKUP_KEEP_DAILY --keep-weekly $BACKUP_KEEP_WEEKLY --prune,
-#      per tag, so pre-migration snapshots never push the scheduled ones out.
-#   4. With $METRICS_TEXTFILE_DIR set: the node-exporter textfile metric
+#   2. What the dump holds, counted from the dump: tags `data-rows=<n>` (rows of Archon's tables
+#      beyond what its migration seeds; 0 for a fresh stack), `auth-users=<n>` (GoTrue's users) and
+#      `dump-bytes=<n>`, so a restore can tell an empty database's backup from a real one without
+#      downloading it (postgres-restore.sh --list).
+#   3. restic backup of that directory to $RESTIC_REPOSITORY (created on first use; a key rotated
+#      by secretsVersion is replaced first, backup-common.sh open_repository), encrypted with
+#      $RESTIC_PASSWORD, tagged `postgres`, $BACKUP_TAG and the counts, host $BACKUP_HOST.
+#   4. restic forget --prune per tag, grouped by host (the count tags vary per snapshot):
+#      --keep-daily $BACKUP_KEEP_DAILY --keep-weekly $BACKUP_KEEP_WEEKLY; pre-migration snapshots
+#      also --keep-last $BACKUP_KEEP_PRE_MIGRATION, so a same-day deploy and rollback (two
+#      pre-migration backups in one day) keep the snapshot taken before the first migration.
+#   5. With $METRICS_TEXTFILE_DIR set: the node-exporter textfile metric
 #      archon_postgres_backup_last_success_timestamp_seconds (Compose; Kubernetes reads the
 #      CronJob's last successful time from kube-state-metrics instead).
 #
 # Environment: PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD (libpq); RESTIC_REPOSITORY,
-# RESTIC_PASSWORD, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, BACKUP_S3_REGION (optional);
-# BACKUP_HOST, BACKUP_TAG, BACKUP_KEEP_DAILY, BACKUP_KEEP_WEEKLY, BACKUP_WORK_DIR;
-# RESTIC (the restic binary, default `restic` on PATH); METRICS_TEXTFILE_DIR (optional).
+# RESTIC_PASSWORD, RESTIC_PASSWORD_PREVIOUS (optional), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+# BACKUP_S3_REGION (optional); BACKUP_HOST, BACKUP_TAG, BACKUP_KEEP_DAILY, BACKUP_KEEP_WEEKLY,
+# BACKUP_KEEP_PRE_MIGRATION, BACKUP_WORK_DIR; RESTIC (the restic binary, default `restic` on
+# PATH); METRICS_TEXTFILE_DIR (optional).
 set -eu
 
 : "${PGDATABASE:?PGDATABASE is unset}"
@@ -34,44 +42,44 @@ esac
 : "${BACKUP_KEEP_DAILY:?BACKUP_KEEP_DAILY is unset}"
 : "${BACKUP_KEEP_WEEKLY:?BACKUP_KEEP_WEEKLY is unset}"
 tag="${BACKUP_TAG:-scheduled}"
-restic_bin="${RESTIC:-restic}"
+keep_pre_migration="${BACKUP_KEEP_PRE_MIGRATION:-10}"
 work_root="${BACKUP_WORK_DIR:-/tmp}"
 export RESTIC_CACHE_DIR="${RESTIC_CACHE_DIR:-$work_root/restic-cache}"
-
-# restic's S3 backend takes the region as an extended option.
-restic_cmd() {
-    if [ -n "${BACKUP_S3_REGION:-}" ]; then
-        "$restic_bin" -o s3.region="$BACKUP_S3_REGION" "$@"
-    else
-        "$restic_bin" "$@"
-    fi
-}
-
-log() {
-    echo "postgres-backup: $*" >&2
-}
+log_prefix=postgres-backup
+# shellcheck source=SCRIPTDIR/backup-common.sh
+. "$(dirname "$0")/backup-common.sh"
 
 work=$(mktemp -d "$work_root/postgres-backup.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 dump_dir="$work/postgres"
 mkdir -p "$dump_dir"
+dump="$dump_dir/$PGDATABASE.dump"
 
 log "dumping database $PGDATABASE"
-pg_dump --format=custom --compress=0 --no-password --file="$dump_dir/$PGDATABASE.dump" "$PGDATABASE"
+pg_dump --format=custom --compress=0 --no-password --file="$dump" "$PGDATABASE"
 pg_dumpall --roles-only --no-role-passwords --no-password --file="$dump_dir/roles.sql"
+dump_row_counts "$dump" >"$work/rows"
+data_rows=$(data_rows public <"$work/rows")
+auth_users=$(awk '$1 == "auth.users" { print $2 }' "$work/rows")
+dump_bytes=$(wc -c <"$dump" | tr -d ' ')
+log "the dump holds ${data_rows} rows of Archon data and ${auth_users:-0} GoTrue users (${dump_bytes} bytes)"
 
-if ! restic_cmd cat config >/dev/null 2>&1; then
-    log "initialising the repository $RESTIC_REPOSITORY"
-    restic_cmd init
-fi
+open_repository create
 
 log "uploading to $RESTIC_REPOSITORY (tag $tag)"
 # Relative paths, so every snapshot holds postgres/<db>.dump whatever the scratch directory was.
-(cd "$work" && restic_cmd backup --host "$BACKUP_HOST" --tag postgres --tag "$tag" postgres)
+(cd "$work" && restic_cmd backup --host "$BACKUP_HOST" --tag postgres --tag "$tag" \
+    --tag "data-rows=$data_rows" --tag "auth-users=${auth_users:-0}" --tag "dump-bytes=$dump_bytes" postgres)
 
-log "retention for tag $tag: $BACKUP_KEEP_DAILY daily, $BACKUP_KEEP_WEEKLY weekly"
-restic_cmd forget --host "$BACKUP_HOST" --tag "postgres,$tag" --group-by host,tags \
-    --keep-daily "$BACKUP_KEEP_DAILY" --keep-weekly "$BACKUP_KEEP_WEEKLY" --prune
+if [ "$tag" = pre-migration ]; then
+    log "retention for tag $tag: the last $keep_pre_migration, and $BACKUP_KEEP_DAILY daily, $BACKUP_KEEP_WEEKLY weekly"
+    restic_cmd forget --host "$BACKUP_HOST" --tag "postgres,$tag" --group-by host \
+        --keep-last "$keep_pre_migration" --keep-daily "$BACKUP_KEEP_DAILY" --keep-weekly "$BACKUP_KEEP_WEEKLY" --prune
+else
+    log "retention for tag $tag: $BACKUP_KEEP_DAILY daily, $BACKUP_KEEP_WEEKLY weekly"
+    restic_cmd forget --host "$BACKUP_HOST" --tag "postgres,$tag" --group-by host \
+        --keep-daily "$BACKUP_KEEP_DAILY" --keep-weekly "$BACKUP_KEEP_WEEKLY" --prune
+fi
 
 if [ -n "${METRICS_TEXTFILE_DIR:-}" ]; then
     # node-exporter reads *.prom files; write beside and rename, so it never sees half a file.
