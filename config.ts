@@ -19,6 +19,7 @@ import { K3S_INSTALLERS, k3sInstaller } from "./components/hetzner/k3s-installer
 import { registryHosts } from "./components/registry/hosts";
 import { RecordedRelease, ReleaseRecordError, recordedReleaseFor } from "./scripts/lib/release-record";
 import type { AlertReceiversInput } from "./components/services/alert-rules";
+import { envValueProblem } from "./components/compose/env-file";
 
 export const PROJECT = "archon-infra";
 
@@ -201,6 +202,13 @@ export const configSchema = z
         dnsZone: z.string().regex(DOMAIN, { message: "must be the name of a Hetzner DNS zone that contains domain, e.g. example.com" }).optional(),
         dnsWaitSeconds: z.number({ error: "must be a whole number of seconds" }).int({ message: "must be a whole number of seconds" }).min(0).max(3600, { message: "must be at most 3600 (the preflight then fails and names the records)" }).default(600),
         storageClassName: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { message: "must be the name of a StorageClass in the cluster (lower case, e.g. gp3-retain); unset = the cluster's default" }).optional(),
+        // Docker Hub pulls of the Compose host (components/hetzner/docker-hub.ts). A Docker ID is
+        // 4-30 lower-case letters and digits (Docker Hub's sign-up rule).
+        dockerHubUsername: z.string().regex(/^[a-z0-9]{4,30}$/, { message: "must be a Docker ID (4-30 lower-case letters and digits), the account dockerHubToken belongs to" }).optional(),
+        dockerHubToken: z.string().min(1, { message: "is empty; create a read-only personal access token on Docker Hub and set it: pulumi config set --secret dockerHubToken <token>" }).optional(),
+        dockerHubMirror: z.url({ protocol: /^https$/, error: "must be the https URL of a Docker Hub pull-through cache, e.g. https://mirror.gcr.io" })
+            .refine((u) => /^https:\/\/[^/@?#]+\/?$/.test(u), { message: "must be the cache's https://host[:port] without a path, user, query or fragment (dockerd's registry-mirrors), e.g. https://mirror.gcr.io" })
+            .optional(),
     })
     .superRefine((c, ctx) => {
         const fail = (key: string, message: string) => ctx.addIssue({ code: "custom", path: [key], message });
@@ -228,6 +236,11 @@ export const configSchema = z
             if (c[key] !== undefined && c.smtpHost === undefined) fail(key, "needs smtpHost, the SMTP server GoTrue sends its e-mails through: pulumi config set smtpHost <host>");
         }
         if (c.smtpUser !== undefined && c.smtpPassword === undefined) fail("smtpPassword", "is unset while smtpUser is set: pulumi config set --secret smtpPassword <password>");
+        // Operator secrets reach the Compose host's env files (components/compose/env-file.ts).
+        for (const key of ["smtpPassword", "smtpUser", "oidcClientSecret", "backupAccessKeyId", "backupSecretAccessKey"] as const) {
+            const problem = typeof c[key] === "string" ? envValueProblem(c[key] as string) : undefined;
+            if (problem) fail(key, `${problem}; set it again without it`);
+        }
         const oidcKeys = ["oidcIssuerUrl", "oidcClientId", "oidcClientSecret", "oidcAllowedEmailDomains", "oidcAllowedEmails"] as const;
         if (oidcKeys.some((key) => c[key] !== undefined)) {
             // All or nothing: a half-configured OIDC login would leave the UI without any.
@@ -285,6 +298,12 @@ export const configSchema = z
         if (c.dnsZone !== undefined && c.target === "kubernetes") {
             fail("dnsZone", "target kubernetes has no ingress address this program knows; unset it and point the records at your cluster's ingress");
         }
+        if ((c.dockerHubUsername === undefined) !== (c.dockerHubToken === undefined)) {
+            fail(c.dockerHubUsername === undefined ? "dockerHubUsername" : "dockerHubToken", "authenticated Docker Hub pulls need dockerHubUsername and dockerHubToken (--secret) together");
+        }
+        for (const key of ["dockerHubUsername", "dockerHubToken", "dockerHubMirror"] as const) {
+            if (c[key] !== undefined && c.target !== "compose") fail(key, `is read by target compose only (its Docker host pulls the images); ${c.target} nodes pull through containerd, which this program does not configure: pulumi config rm ${key}`);
+        }
         const external = [c.registryServer, c.registryUsername, c.registryPassword].filter((v) => v !== undefined).length;
         if (external !== 0 && external !== 3) {
             fail(c.registryServer === undefined ? "registryServer" : c.registryUsername === undefined ? "registryUsername" : "registryPassword",
@@ -300,7 +319,7 @@ type RawConfig = z.infer<typeof configSchema>;
  * the alert URLs stay text (in `alerting`) because the Alertmanager config is rendered from them,
  * and both renderers keep that config secret.
  */
-export interface ArchonConfig extends Omit<RawConfig, "alertWebhookUrl" | "alertSlackWebhookUrl" | "alertSlackChannel" | "alertEmailTo" | "alertDeadMansSwitchUrl" | "kubeconfig" | "registryPassword" | "hcloudTokenForCluster" | "smtpHost" | "smtpPort" | "smtpUser" | "smtpPassword" | "smtpAdminEmail" | "smtpSenderName" | "backupEndpoint" | "backupBucket" | "backupRegion" | "backupAccessKeyId" | "backupSecretAccessKey" | "backupSchedule" | "backupKeepDaily" | "backupKeepWeekly" | "backupKeepPreMigration" | "oidcIssuerUrl" | "oidcClientId" | "oidcClientSecret" | "oidcAllowedEmailDomains" | "oidcAllowedEmails"> {
+export interface ArchonConfig extends Omit<RawConfig, "alertWebhookUrl" | "alertSlackWebhookUrl" | "alertSlackChannel" | "alertEmailTo" | "alertDeadMansSwitchUrl" | "kubeconfig" | "registryPassword" | "hcloudTokenForCluster" | "smtpHost" | "smtpPort" | "smtpUser" | "smtpPassword" | "smtpAdminEmail" | "smtpSenderName" | "backupEndpoint" | "backupBucket" | "backupRegion" | "backupAccessKeyId" | "backupSecretAccessKey" | "backupSchedule" | "backupKeepDaily" | "backupKeepWeekly" | "backupKeepPreMigration" | "oidcIssuerUrl" | "oidcClientId" | "oidcClientSecret" | "oidcAllowedEmailDomains" | "oidcAllowedEmails" | "dockerHubUsername" | "dockerHubToken"> {
     /**
      * The optional OIDC login of Archon's UI through oauth2-proxy (config `oidc*`), replacing the
      * UI's basic auth; the client secret only as a Pulumi secret. Unset: basic auth.
@@ -313,6 +332,11 @@ export interface ArchonConfig extends Omit<RawConfig, "alertWebhookUrl" | "alert
      * last 10 pre-migration ones.
      */
     backup: { endpoint: string; bucket: string; region: string; schedule: string; keepDaily: number; keepWeekly: number; keepPreMigration: number };
+    /**
+     * Docker Hub credentials the Compose host pulls with (config `dockerHubUsername`,
+     * `dockerHubToken`); unset, it pulls anonymously. The token only as a secret.
+     */
+    dockerHub?: { username: string; token: pulumi.Output<string> };
     /** Object storage credentials as Pulumi secrets; unset, the backups fail and say what to set. */
     backupAccessKeyIdSecret?: pulumi.Output<string>;
     backupSecretAccessKeySecret?: pulumi.Output<string>;
@@ -355,7 +379,7 @@ export interface ArchonConfig extends Omit<RawConfig, "alertWebhookUrl" | "alert
  * The offline synth treats `--config` values of these keys as set that way, and stands in for their
  * encrypted stack-file values.
  */
-export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl", "alertSlackWebhookUrl", "alertDeadMansSwitchUrl", "hcloudTokenForCluster", "backupAccessKeyId", "backupSecretAccessKey", "smtpPassword", "oidcClientSecret"] as const;
+export const SECRET_KEYS = ["kubeconfig", "registryPassword", "alertWebhookUrl", "alertSlackWebhookUrl", "alertDeadMansSwitchUrl", "hcloudTokenForCluster", "backupAccessKeyId", "backupSecretAccessKey", "smtpPassword", "oidcClientSecret", "dockerHubToken"] as const;
 
 /**
  * A configuration problem. A `RunError` makes the Pulumi CLI print the message alone, without a
@@ -383,7 +407,7 @@ export function loadConfig(): ArchonConfig {
     if (!parsed.success) {
         throw new ConfigError(describeIssues(parsed.error.issues, raw));
     }
-    const { alertWebhookUrl, alertSlackWebhookUrl, alertSlackChannel, alertEmailTo, alertDeadMansSwitchUrl, kubeconfig, registryPassword, hcloudTokenForCluster, smtpHost, smtpPort, smtpUser, smtpPassword, smtpAdminEmail, smtpSenderName, backupEndpoint, backupBucket, backupRegion, backupAccessKeyId, backupSecretAccessKey, backupSchedule, backupKeepDaily, backupKeepWeekly, backupKeepPreMigration, oidcIssuerUrl, oidcClientId, oidcClientSecret, oidcAllowedEmailDomains, oidcAllowedEmails, ...c } = parsed.data;
+    const { alertWebhookUrl, alertSlackWebhookUrl, alertSlackChannel, alertEmailTo, alertDeadMansSwitchUrl, kubeconfig, registryPassword, hcloudTokenForCluster, smtpHost, smtpPort, smtpUser, smtpPassword, smtpAdminEmail, smtpSenderName, backupEndpoint, backupBucket, backupRegion, backupAccessKeyId, backupSecretAccessKey, backupSchedule, backupKeepDaily, backupKeepWeekly, backupKeepPreMigration, oidcIssuerUrl, oidcClientId, oidcClientSecret, oidcAllowedEmailDomains, oidcAllowedEmails, dockerHubUsername, dockerHubToken, ...c } = parsed.data;
     const storageLocation = (EU_LOCATIONS as readonly string[]).includes(c.location) ? c.location : "fsn1";
     return {
         ...c,
@@ -423,6 +447,7 @@ export function loadConfig(): ArchonConfig {
             allowedEmailDomains: oidcAllowedEmailDomains ?? [],
             allowedEmails: oidcAllowedEmails ?? [],
         },
+        dockerHub: dockerHubUsername === undefined || dockerHubToken === undefined ? undefined : { username: dockerHubUsername, token: pulumi.secret(dockerHubToken) },
         backupAccessKeyIdSecret: backupAccessKeyId === undefined ? undefined : pulumi.secret(backupAccessKeyId),
         backupSecretAccessKeySecret: backupSecretAccessKey === undefined ? undefined : pulumi.secret(backupSecretAccessKey),
         stack: pulumi.getStack(),

@@ -29,7 +29,7 @@ const registry = new Registry("registry", {
     externalPassword: config.registryPasswordSecret,
 });
 // PULL credentials on the Compose host (nothing on Kubernetes targets): hosts cannot push.
-const registryLogin = new RegistryLogin("registry-login", { host: platform.composeHost, registry: registry.credentials });
+const registryLogin = new RegistryLogin("registry-login", { host: platform.composeHost, registry: registry.credentials, dockerHub: config.dockerHub });
 // First deploy (README "First deploy"): DNS preflight -> registry serving over TLS -> image push ->
 // Archon workloads. The DNS records need the workloads' hosts and the registry's serving steps are
 // created with the workloads, so both reach the earlier steps as promises, resolved below.

@@ -12,7 +12,7 @@ import { parse as parseYaml } from "yaml";
 import { ARCHON_BUILDS, buildContext, dockerfilePath } from "../components/registry/build-context";
 import { loadArchonSource } from "../components/registry/archon-source";
 import { readSourceRevision } from "../components/registry/release";
-import { PORTS } from "../components/services/workload-catalog";
+import { PORTS, archonUiUpstream } from "../components/services/workload-catalog";
 import { SynthResult, reveal } from "../scripts/lib/synthesize";
 import { ofType, plainInputs, requireTool, run, synth, writeTempFiles } from "./helpers";
 
@@ -54,6 +54,8 @@ function uiFixture(hostsLine: string): string {
     const dir = writeTempFiles({
         "etc-nginx/nginx.conf": NGINX_CONF,
         "etc-nginx/mime.types": fs.readFileSync("/etc/nginx/mime.types", "utf8"),
+        // The file the Kubernetes stack mounts (Compose's per-request variant: test/compose-engine.spec.ts).
+        "etc-nginx/archon-ui/upstream.conf": archonUiUpstream("kubernetes"),
         hosts: `127.0.0.1 localhost\n${hostsLine}\n`,
         ...Object.fromEntries(Object.entries(DIST).map(([file, text]) => [`html/${file}`, text])),
     }, "archon-ui-");
@@ -448,7 +450,10 @@ describe("Archon images and who runs them, in both stacks", () => {
         assert.ok(deployment.volumes.find((v: { name: string; emptyDir?: object }) => v.name === tmp?.name && v.emptyDir), "/tmp is an emptyDir");
         assert.deepStrictEqual(container.ports.map((p: { containerPort: number }) => p.containerPort), [PORTS.ui]);
         assert.match(NGINX_CONF, new RegExp(`listen ${PORTS.ui};`), "nginx listens on the catalog's UI port");
-        assert.match(NGINX_CONF, new RegExp(`server archon-server:${PORTS.server};`), "nginx proxies to the catalog's server port");
+        // The server's address comes from the upstream file the stack mounts for its target.
+        assert.match(NGINX_CONF, /include \/etc\/nginx\/archon-ui\/upstream\.conf;/);
+        assert.match(archonUiUpstream("kubernetes"), new RegExp(`server archon-server:${PORTS.server};`), "nginx proxies to the catalog's server port (Kubernetes)");
+        assert.match(archonUiUpstream("compose"), new RegExp(`default archon-server:${PORTS.server};`), "nginx proxies to the catalog's server port (Compose)");
         assert.ok(!production.files["kubernetes/archon/ConfigMap-archon-ui-env.yaml"]?.includes("VITE"), "no dev-server settings");
 
         const staging = await synth("staging");

@@ -78,7 +78,7 @@ describe("compose health checks", () => {
             const compose = parseYaml((await synth("staging", overrides)).files["project/docker-compose.yml"]) as { services: Record<string, ComposeService> };
             const problems: string[] = [];
             for (const [name, service] of Object.entries(compose.services)) {
-                if (service.restart === "on-failure") {
+                if (service.restart === "no") {
                     assert.equal(service.healthcheck, undefined, `${name} is a one-shot`);
                     continue;
                 }

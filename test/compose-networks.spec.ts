@@ -9,7 +9,7 @@ import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { parse as parseYaml } from "yaml";
-import { EGRESS_NETWORK } from "../components/compose/networks";
+import { PROXY_IPV6_SUBNET, isEgressNetwork } from "../components/compose/networks";
 import { requireTool, synth, writeTempFiles } from "./helpers";
 
 interface NormalisedService {
@@ -43,10 +43,19 @@ async function normalisedProject(overrides: Record<string, unknown> = {}): Promi
     }
 }
 
-/** Which networks each service is on, and the names (service names and aliases) each answers to. */
+/**
+ * Which networks each service is on, and the names (service names and aliases) each answers to.
+ * Docker's embedded DNS answers a peer's name with its address on the first network of the asking
+ * container that both share, networks with a gateway (not internal) first (moby libnetwork
+ * sandbox.go; moby/moby#46162): so two services reach each other by name only when they share an
+ * internal network and NO routed one (test/compose-engine.spec.ts shows it on a real dockerd).
+ */
 function reachability(config: Normalised): { reaches: (a: string, b: string) => boolean; resolves: (client: string, host: string) => string | undefined } {
-    const networksOf = (name: string) => Object.keys(config.services[name]?.networks ?? {}).filter((n) => n !== EGRESS_NETWORK);
-    const reaches = (a: string, b: string) => networksOf(a).some((n) => networksOf(b).includes(n));
+    const routed = (network: string) => config.networks[network]?.internal !== true;
+    const allOf = (name: string) => Object.keys(config.services[name]?.networks ?? {});
+    const sharesRouted = (a: string, b: string) => allOf(a).some((n) => routed(n) && allOf(b).includes(n));
+    const networksOf = (name: string) => allOf(name).filter((n) => !routed(n));
+    const reaches = (a: string, b: string) => !sharesRouted(a, b) && networksOf(a).some((n) => networksOf(b).includes(n));
     const resolves = (client: string, host: string) => Object.entries(config.services).find(([name, s]) =>
         networksOf(client).some((n) => (name === host || (s.networks?.[n]?.aliases ?? []).includes(host)) && networksOf(name).includes(n)))?.[0];
     return { reaches, resolves };
@@ -110,13 +119,16 @@ describe("compose network segmentation", () => {
         it(`${label}: the real docker-compose accepts the networks; the crawler reaches no admin surface; every needed connection is possible`, async () => {
             const { config, files } = await normalisedProject(overrides);
             const { reaches, resolves } = reachability(config);
-            for (const admin of ["meta", "studio", "db", "prometheus", "cadvisor", "alertmanager", "node-exporter", "grafana", "registry"]) {
-                assert.ok(config.services[admin], `${admin} is part of the project`);
-                assert.ok(!reaches("archon-server", admin), `archon-server must not reach ${admin}`);
-            }
+            const admins = ["meta", "studio", "db", "prometheus", "cadvisor", "alertmanager", "node-exporter", "grafana", "registry", "loki", "alloy"];
+            for (const admin of admins) assert.ok(config.services[admin], `${admin} is part of the project`);
+            // Every long-running Archon service, routed ones included: one shared `edge` network
+            // let archon-mcp reach Grafana and the registry (test/compose-engine.spec.ts).
             for (const archon of Object.keys(config.services).filter((n) => n.startsWith("archon-") && n !== "archon-migrate")) {
-                for (const admin of ["meta", "db", "studio", "prometheus", "cadvisor"]) assert.ok(!reaches(archon, admin), `${archon} must not reach ${admin}`);
+                for (const admin of admins) assert.ok(!reaches(archon, admin), `${archon} must not reach ${admin}`);
             }
+            // Routed services share a network with the proxy only, never with one another.
+            const routed = Object.keys(config.services).filter((n) => n !== "proxy" && reaches("proxy", n));
+            for (const a of routed) for (const b of routed) assert.ok(a === b || !Object.keys(config.services[a].networks ?? {}).some((n) => n.startsWith("edge") && Object.keys(config.services[b].networks ?? {}).includes(n)), `${a} and ${b} share an edge network`);
             const needed = neededConnections(config, files);
             assert.ok(needed.some(([client, server]) => client === "blackbox-exporter" && server === "archon-server"), "blackbox-exporter probes archon-server");
             assert.ok(needed.length > 25, `derived ${needed.length} connections`);
@@ -131,23 +143,33 @@ describe("compose network segmentation", () => {
         });
     }
 
-    it("marks every zone network internal; only the egress bridge routes out, with inter-container traffic off", async () => {
-        const { config } = await normalisedProject();
+    it("marks every zone network internal; each service that needs the internet has an egress bridge of its own", async () => {
+        const { config } = await normalisedProject({ smtpHost: "smtp.example.net" });
         for (const [name, network] of Object.entries(config.networks)) {
-            if (name === EGRESS_NETWORK) {
+            if (isEgressNetwork(name)) {
                 assert.equal(network.internal, undefined);
                 assert.equal(network.driver_opts?.["com.docker.network.bridge.enable_icc"], "false");
+                const members = Object.entries(config.services).filter(([, s]) => Object.keys(s.networks ?? {}).includes(name)).map(([n]) => n);
+                // One member: no two containers share a routed network, so Docker's DNS never answers with a routed address.
+                assert.deepEqual(members, [name.replace(/^egress-/, "")], `${name} has exactly its own service`);
             } else {
                 assert.equal(network.internal, true, `${name} is internal`);
             }
         }
-        const onEgress = Object.entries(config.services).filter(([, s]) => Object.keys(s.networks ?? {}).includes(EGRESS_NETWORK)).map(([n]) => n).sort();
-        // The backups upload to object storage (restic over HTTPS); nothing else of theirs needs a way out.
-        assert.deepEqual(onEgress, ["archon-mcp", "archon-server", "blackbox-exporter", "certbot", "postgres-backup", "postgres-backup-pre-migration", "proxy"]);
+        const onEgress = Object.entries(config.services).filter(([, s]) => Object.keys(s.networks ?? {}).some(isEgressNetwork)).map(([n]) => n).sort();
+        // The backups upload to object storage (restic over HTTPS); GoTrue sends e-mail once smtpHost is set.
+        assert.deepEqual(onEgress, ["archon-mcp", "archon-server", "auth", "blackbox-exporter", "certbot", "postgres-backup", "proxy"]);
+        // Only the proxy publishes ports: only its bridge carries IPv6 (real client addresses, docker-daemon.ts).
+        const proxyNetwork = config.networks["egress-proxy"] as { enable_ipv6?: boolean; ipam?: { config: { subnet: string }[] } };
+        assert.equal(proxyNetwork.enable_ipv6, true);
+        assert.deepEqual(proxyNetwork.ipam?.config.map((c) => c.subnet), [PROXY_IPV6_SUBNET]);
         // No service stays on Compose's flat default network.
         for (const [name, service] of Object.entries(config.services)) {
             assert.ok(!Object.keys(service.networks ?? {}).includes("default"), `${name} on the default network`);
             assert.ok(service.network_mode === "none" || Object.keys(service.networks ?? {}).length > 0, `${name} has networks`);
         }
+        // Without SMTP, GoTrue has no way out at all.
+        const { config: withoutSmtp } = await normalisedProject();
+        assert.ok(!Object.keys(withoutSmtp.services.auth.networks ?? {}).some(isEgressNetwork));
     });
 });

@@ -163,8 +163,9 @@ describe("compose deploy", () => {
         const { calls, ...ran } = runComposeUp(await synth("staging"));
         assert.equal(ran.status, 0, ran.output);
         // Other services first, then the Archon images' pull, then the whole project (test/first-deploy.spec.ts).
-        assert.ok(calls.every((c) => /^compose (up -d --wait --remove-orphans|pull --quiet)( |$)/.test(c)), calls.join("\n"));
-        assert.equal(calls[calls.length - 1], "compose up -d --wait --remove-orphans");
+        // Each `up` is followed by the check of the containers it touched (docker ps/inspect).
+        assert.ok(calls.every((c) => /^(compose (up -d --wait --wait-timeout \d+ --remove-orphans|pull --quiet)( |$)|ps -aq --filter label=com\.docker\.compose\.project\.working_dir=)/.test(c)), calls.join("\n"));
+        assert.equal(calls.filter((c) => c.startsWith("compose up")).pop(), "compose up -d --wait --wait-timeout 600 --remove-orphans");
     });
 
     it("has the proxy's entrypoint (PID 1) hand SIGHUP to nginx", () => {

@@ -296,17 +296,21 @@ describe("DNS preflight (run for real)", () => {
 
 describe("compose-up (rendered script, fake docker)", () => {
     it("starts everything else, then Archon once its images pull", async () => {
-        const { status, output, calls } = runComposeUp(await synth("staging"), 0);
+        const { status, output, calls: all } = runComposeUp(await synth("staging"), 0);
         assert.strictEqual(status, 0, output);
-        assert.match(calls[0], /^compose up -d --wait --remove-orphans db rest .*registry .*proxy certbot$/);
+        // Each `up` is bounded and followed by its check of the containers (docker ps, compose-up.sh check_services).
+        const calls = all.filter((c) => !c.startsWith("ps -aq "));
+        assert.match(calls[0], /^compose up -d --wait --wait-timeout 600 --remove-orphans db rest .*registry .*proxy certbot$/);
         assert.strictEqual(calls[1], "compose pull --quiet archon-server archon-mcp archon-ui archon-migrate");
-        assert.strictEqual(calls[2], "compose up -d --wait --remove-orphans");
+        assert.strictEqual(calls[2], "compose up -d --wait --wait-timeout 600 --remove-orphans");
         assert.strictEqual(calls.length, 3);
+        assert.strictEqual(all.filter((c) => c.startsWith("ps -aq ")).length, 2, "both ups are checked");
     });
 
     it("leaves Archon pending with a clear next step when its images are not in the registry yet", async () => {
-        const { status, output, calls } = runComposeUp(await synth("staging"), 1);
+        const { status, output, calls: all } = runComposeUp(await synth("staging"), 1);
         assert.strictEqual(status, 0, output);
+        const calls = all.filter((c) => !c.startsWith("ps -aq "));
         assert.strictEqual(calls.length, 2, "no second up");
         assert.match(output, /NOT STARTED: archon-server archon-mcp archon-ui archon-migrate/);
         assert.match(output, /tag sha-1a2b3c4\) are not in the registry yet/);

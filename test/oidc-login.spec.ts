@@ -174,10 +174,10 @@ describe("OIDC login of Archon's UI through oauth2-proxy (issue 12.1)", function
         }
         const cookieKey = ofType(result, "random:index/randomId:RandomId").find((r) => r.name === "oauth2-proxy-cookie-secret");
         assert.equal(cookieKey?.inputs.byteLength, 32);
-        // Networks: the proxy reaches it on edge; it reaches the issuer through egress.
+        // Networks: the proxy reaches it on edge; it reaches the issuer through its own egress bridge.
         const compose = parseYaml(composeText) as Json;
-        assert.ok(Object.keys(service.networks).includes("egress"));
-        assert.ok(Object.keys(service.networks).some((n) => Object.keys(compose.services.proxy.networks).includes(n) && n !== "egress"));
+        assert.ok(Object.keys(service.networks).includes("egress-oauth2-proxy"));
+        assert.ok(Object.keys(service.networks).some((n) => Object.keys(compose.services.proxy.networks).includes(n) && !n.startsWith("egress")));
     });
 
     for (const controller of ["traefik", "ingress-nginx"]) {

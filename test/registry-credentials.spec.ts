@@ -178,6 +178,7 @@ describe("registry credentials: pull-only for hosts and nodes, push for the buil
             .replace("listen 80 default_server;", `listen 127.0.0.1:${plainPort} default_server;`)
             .replace("listen 443 ssl default_server;", `listen 127.0.0.1:${proxyPort} ssl default_server;`)
             .replace(/listen 443 ssl http2;/g, `listen 127.0.0.1:${proxyPort} ssl http2;`)
+            .replace(/^ *listen \[::\]:.*\n/gm, "")
             .replace(/\/etc\/nginx\/certs\//g, `${workDir}/certs/`)
             .replace(/\/etc\/nginx\/auth\//g, `${workDir}/auth/`)
             .replace(/set \$backend_host registry;\n(\s*)proxy_pass http:\/\/\$backend_host:5000;/, `set $backend_host 127.0.0.1;\n$1proxy_pass http://$backend_host:${readPort};`)

@@ -14,6 +14,7 @@ import { FILES_HASH_LABEL, composeReservedMemoryMib } from "../components/compos
 import { PROXY_CAPABILITIES } from "../components/compose/proxy";
 import { DATA_MOUNT, DOCKER_PACKAGES } from "../components/hetzner/cloud-init";
 import { HETZNER_SERVER_TYPES, PRODUCTION_DENIED_SERVER_TYPES, memoryBudgetProblem, reservableMemoryMib, typesThatFit } from "../components/hetzner/server-types";
+import { SynthMocks } from "../scripts/lib/mocks";
 import { SynthConfigError, SynthResult } from "../scripts/lib/synthesize";
 import { hetznerServerTypes } from "../policies/rules/hetzner-server-types";
 import { named, plainInputs, requireTool, run, synth, synthAgain, writeTempFiles } from "./helpers";
@@ -77,6 +78,52 @@ describe("staging host: project delivery", () => {
         const upOf = (r: SynthResult) => plainInputs(named(r, "command:remote:Command", "compose-up")).triggers;
         assert.deepEqual(upOf(again), upOf(first));
         assert.notDeepEqual(upOf(changed), upOf(first), "a changed file runs `compose up` again");
+    });
+});
+
+/**
+ * The staging synth as it would run against a replaced server: the mock hands the Hetzner server
+ * another ID (a real replacement gets a new one), everything else is as in `synth("staging")`.
+ */
+async function synthWithReplacedServer(): Promise<SynthResult> {
+    const newResource = SynthMocks.prototype.newResource;
+    SynthMocks.prototype.newResource = function (this: SynthMocks, args) {
+        const result = newResource.call(this, args);
+        return args.type === "hcloud:index/server:Server" ? { ...result, id: `${result.id}7` } : result;
+    };
+    try {
+        return await synthAgain("staging");
+    } finally {
+        SynthMocks.prototype.newResource = newResource;
+    }
+}
+
+describe("staging host: a replaced server gets its project back (issue 22 item 7)", () => {
+    it("a new server ID re-runs every step that leaves state on the host, and changes nothing else", async () => {
+        const before = await synth("staging");
+        const after = await synthWithReplacedServer();
+        const inputsOf = (r: SynthResult) => new Map(r.resources.map((resource) => [resource.urn, JSON.stringify(resource.inputs)]));
+        const [was, is] = [inputsOf(before), inputsOf(after)];
+        assert.deepEqual([...is.keys()].sort(), [...was.keys()].sort(), "the same resources");
+        const changed = after.resources.filter((r) => is.get(r.urn) !== was.get(r.urn)).map((r) => `${r.type} ${r.name}`).sort();
+        const all = (test: (r: SynthResult["resources"][number]) => boolean) => before.resources.filter(test).map((r) => `${r.type} ${r.name}`);
+        const expected = [
+            // What pulumi-command re-runs only when its triggers change: the volume mount, the
+            // daemon.json step, the pull login, each secret file, the project copies (CopyToRemote
+            // never re-runs for a new host by itself) and `compose up` (edge-up too, when building).
+            ...all((r) => r.type === "command:remote:Command" && ["mount-data", "docker-daemon-config", "docker-login", "compose-up", "edge-up"].includes(r.name)),
+            ...all((r) => r.type === "command:remote:Command" && r.name.startsWith("secret-")),
+            ...all((r) => r.type === "command:remote:CopyToRemote"),
+            // The attachments that name the server (replaced with it in a real deploy).
+            ...all((r) => r.type.startsWith("hcloud:") && "serverId" in r.inputs),
+        ].sort();
+        for (const step of ["mount-data", "docker-daemon-config", "docker-login", "compose-up", "secret-env-auth.env"]) assert.ok(expected.includes(`command:remote:Command ${step}`), step);
+        assert.ok(expected.includes("command:remote:CopyToRemote project"));
+        assert.deepEqual(changed, expected);
+        for (const [type, name] of [["command:remote:CopyToRemote", "project"], ["command:remote:Command", "compose-up"], ["command:remote:Command", "docker-login"]]) {
+            const triggers = (r: SynthResult) => plainInputs(named(r, type, name)).triggers as unknown[];
+            assert.notDeepEqual(triggers(after), triggers(before), `${name}'s triggers follow the server`);
+        }
     });
 });
 

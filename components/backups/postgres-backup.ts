@@ -233,8 +233,11 @@ function copyResticStep(): InitContainerSpec {
  * `preMigration: false` the migration step is left as it is.
  */
 export function withPostgresBackups(services: ServiceSpec[], args: PostgresBackupArgs & { preMigration: boolean }): ServiceSpec[] {
-    const backups = postgresBackupServices(args);
-    const scheduled = backups.find((s) => s.name === BACKUP_SERVICE)!;
+    const allBackups = postgresBackupServices(args);
+    const scheduled = allBackups.find((s) => s.name === BACKUP_SERVICE)!;
+    // Without object storage credentials a pre-migration backup can only fail: no such step at all
+    // (Compose: no one-shot that exits 1 on every deploy; archon-migrate then waits for none).
+    const backups = args.preMigration ? allBackups : allBackups.filter((b) => b.name !== PRE_MIGRATION_BACKUP_SERVICE);
     const wired = services.map((service): ServiceSpec => {
         if (service.name === "db" && service.allowFrom) {
             return { ...service, allowFrom: [...service.allowFrom, ...backups.map((b) => b.name).filter((n) => n !== BACKUP_TOOLS_SERVICE)] };

@@ -146,7 +146,7 @@ export class ComposeDelivery extends pulumi.ComponentResource {
                 }),
                 stdin: secretContent,
                 logging: "none",
-                triggers: [pulumi.secret(secretContent.apply((text) => contentHash({ [file]: text })))],
+                triggers: [pulumi.secret(secretContent.apply((text) => contentHash({ [file]: text }))), args.host.serverId],
             }, { parent: this, additionalSecretOutputs: ["stdin", "stdout", "stderr"] });
         });
 
@@ -159,7 +159,9 @@ export class ComposeDelivery extends pulumi.ComponentResource {
                 connection: args.host.connection,
                 source: archive,
                 remotePath: args.host.projectDir,
-                triggers: [filesHash],
+                // The server too: a replaced server has no project, and CopyToRemote re-runs only
+                // when its triggers change (pulumi-command 1.2.1), never because the host is new.
+                triggers: [filesHash, args.host.serverId],
             }, { parent: this, dependsOn });
             return { copy, hash: pulumi.secret(pulumi.all([filesHash, secretsHash]).apply(([f, s]) => contentHash({ files: f, secrets: s }))) };
         };
@@ -173,7 +175,7 @@ export class ComposeDelivery extends pulumi.ComponentResource {
                 connection: args.host.connection,
                 create: renderHostScript(["compose-up"], { PROJECT_DIR: args.host.projectDir, START_ONLY: startup.edge.services.join(" ") }),
                 logging: "stdoutAndStderr",
-                triggers: [edge.hash],
+                triggers: [edge.hash, args.host.serverId],
             }, { parent: this, dependsOn: dependsOnAll([edge.copy, ...secretWrites], [startup.certificatesDependOn]) });
         }
         const project = deliver("project", args.files, this.edgeUp ? [this.edgeUp] : []);
@@ -191,7 +193,7 @@ export class ComposeDelivery extends pulumi.ComponentResource {
             connection: args.host.connection,
             create: renderHostScript(["compose-up"], upParameters),
             logging: "stdoutAndStderr",
-            triggers: [this.projectHash],
+            triggers: [this.projectHash, args.host.serverId],
         }, { parent: this, dependsOn: dependsOnAll([project.copy, ...secretWrites], [startup?.certificatesDependOn, startup?.upDependsOn]) });
         this.registerOutputs({ projectHash: this.projectHash });
     }

@@ -26,6 +26,8 @@ export const ACCESS_LOG_FORMAT = "archon_json";
 export const ACCESS_LOG_FIELDS: Readonly<Record<string, string>> = {
     time: "$time_iso8601",
     host: "$host",
+    // The client's own address (the daemon runs without its userland proxy: docker-daemon.ts).
+    client: "$remote_addr",
     service: "$archon_upstream_service",
     method: "$request_method",
     uri: "$request_uri",

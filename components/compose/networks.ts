@@ -9,25 +9,55 @@
  *   to each routed service), host names in plain env
  *   values (`http://meta:8080`, `db`, `db:5432/...`, Kong's alias `kong.localhost`) and in non-secret
  *   config files (`alertmanager:9093` in prometheus.yml, `http://loki:3100` in Grafana's datasources);
- * - each connection then lands on one zone network: `edge` (the proxy and what it routes to),
+ * - each connection then lands on one zone network: `edge-<service>` (the proxy and ONE service
+ *   it routes to, or certbot: one network per routed service, so routed services never share one:
+ *   a single `edge` let archon-mcp reach Grafana and the registry, test/compose-engine.spec.ts),
  *   `data` (db and its direct clients), `supabase` (Kong and the services behind it), `api` (Kong
  *   and the services that call it from outside Supabase), `monitoring` (Prometheus, exporters, Loki,
  *   Grafana, Alertmanager), `<group>` (calls inside one group, e.g. archon-mcp to archon-server) or
  *   `<server>-clients` otherwise.
  *
  * All zone networks are `internal: true` (no route off the host). Services that need the internet
- * (`egressInternet`: Archon's crawler and LLM calls, ACME, the certificate probes, the webhook) and
- * the proxy (whose published ports need a routed bridge) also join `egress`, a bridge on which
- * containers cannot reach each other (`enable_icc` off): it gives a way out, not a way across.
+ * (`egressInternet`: Archon's crawler and LLM calls, ACME, the certificate probes, the webhook;
+ * `egress`: GoTrue's SMTP server) and the proxy (whose published ports need a routed bridge) each
+ * get an egress bridge of their OWN, `egress-<service>`: a way out, never a way across. One shared
+ * egress bridge, even with inter-container traffic off, breaks names: Docker's embedded DNS answers
+ * a peer's name with its address on the first network of the asking container's sandbox, and the
+ * sandbox sorts networks with a gateway (non-internal) first (moby libnetwork sandbox.go, endpoint
+ * ordering; moby/moby#46162, open), so two services sharing `egress` and an internal zone got the
+ * peer's egress address and timed out (certbot -> proxy, proxy -> archon-mcp, archon-mcp ->
+ * archon-server, blackbox -> archon-*: reproduced on a real dockerd in test/compose-engine.spec.ts).
+ * With one member per egress bridge, the only networks two containers share are internal ones.
+ * The proxy's bridge also carries IPv6 (a fixed ULA /64): with the daemon's `userland-proxy: false`
+ * and `ip6tables` (components/hetzner/docker-daemon.ts), an IPv6 client reaches nginx with its own
+ * address instead of the bridge gateway's.
  * Pure: tests compute reachability from the same rendered file.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceSpec } from "../services/catalog";
 
-/** The one network with a route to the internet; containers on it cannot talk to each other. */
+/** Prefix of the per-service networks with a route to the internet: `egress-<service>`. */
 export const EGRESS_NETWORK = "egress";
-/** The zone networks by role. */
+/** The egress bridge of one service (its only member). */
+export function egressNetwork(service: string): string {
+    return `${EGRESS_NETWORK}-${service}`;
+}
+/** True for an `egress-<service>` network. */
+export function isEgressNetwork(network: string): boolean {
+    return network.startsWith(`${EGRESS_NETWORK}-`);
+}
+/**
+ * The IPv6 subnet of the proxy's egress bridge (a ULA /64, RFC 4193; fixed so the network's
+ * definition never changes between deploys). Only the proxy publishes ports, so only its bridge
+ * needs IPv6 for clients to arrive over IPv6 with their own address.
+ */
+export const PROXY_IPV6_SUBNET = "fd4a:7c1e:5a11:80::/64";
+/** The zone networks by role (`edge` is the prefix of the per-service `edge-<service>` networks). */
 export const ZONES = { edge: "edge", data: "data", supabase: "supabase", api: "api", monitoring: "monitoring" } as const;
+/** The network between the proxy and one service it talks to (a routed service, or certbot). */
+export function edgeNetwork(service: string): string {
+    return `${ZONES.edge}-${service}`;
+}
 /** The database service: its clients share `data`. */
 const DATABASE_SERVICE = "db";
 /** The API gateway: its upstreams share `supabase`, its other clients `api`. */
@@ -120,7 +150,8 @@ export function serviceConnections(services: ServiceSpec[]): Connection[] {
 function zoneOf(connection: Connection, byName: Map<string, ServiceSpec>, gatewayUpstreams: Set<string>): string {
     const client = byName.get(connection.client)!;
     const server = byName.get(connection.server)!;
-    if ((client.publish ?? []).length > 0 || (server.publish ?? []).length > 0) return ZONES.edge;
+    if ((client.publish ?? []).length > 0) return edgeNetwork(server.name);
+    if ((server.publish ?? []).length > 0) return edgeNetwork(client.name);
     if (server.name === DATABASE_SERVICE) return ZONES.data;
     if (client.name === GATEWAY_SERVICE) return ZONES.supabase;
     // Studio calls Kong too: over the network it already shares with it, not over `api`.
@@ -141,16 +172,25 @@ export function planNetworks(services: ServiceSpec[]): NetworkPlan {
         membership.get(connection.client)!.add(zone);
         membership.get(connection.server)!.add(zone);
     }
+    const publishers = new Set(services.filter((s) => (s.publish ?? []).length > 0).map((s) => s.name));
     for (const s of services) {
-        if (s.egressInternet || (s.publish ?? []).length > 0) membership.get(s.name)!.add(EGRESS_NETWORK);
+        if (s.egressInternet || (s.egressTo ?? []).length > 0 || publishers.has(s.name)) membership.get(s.name)!.add(egressNetwork(s.name));
     }
     const names = new Set([...membership.values()].flatMap((set) => [...set]));
     const definitions: Record<string, Record<string, unknown>> = {};
     for (const name of [...names].sort()) {
-        definitions[name] = name === EGRESS_NETWORK
-            // A routed bridge for the way out; containers on it cannot reach each other.
-            ? { driver: "bridge", driver_opts: { "com.docker.network.bridge.enable_icc": "false" } }
-            : { driver: "bridge", internal: true };
+        if (!isEgressNetwork(name)) {
+            definitions[name] = { driver: "bridge", internal: true };
+            continue;
+        }
+        // A routed bridge for one service's way out; inter-container traffic stays off should a
+        // second member ever join.
+        const definition: Record<string, unknown> = { driver: "bridge", driver_opts: { "com.docker.network.bridge.enable_icc": "false" } };
+        if (publishers.has(name.slice(EGRESS_NETWORK.length + 1))) {
+            definition.enable_ipv6 = true;
+            definition.ipam = { config: [{ subnet: PROXY_IPV6_SUBNET }] };
+        }
+        definitions[name] = definition;
     }
     return {
         membership: new Map([...membership.entries()].map(([name, set]) => [name, [...set].sort()])),

@@ -14,6 +14,7 @@ import { ServiceSpec, StorageOwner, StorageSpec, forTarget, storageOwner } from 
 import { IMAGES } from "../services/versions";
 import { planNetworks } from "./networks";
 import { COMPOSE_SERVICE_LABEL } from "./logs";
+import { envFileLine } from "./env-file";
 
 export interface ComposeProjectArgs {
     /** Every service of the project; those whose `targets` exclude compose are skipped. */
@@ -32,6 +33,13 @@ export interface ComposeProjectArgs {
 export const DATA_PERMISSIONS_SERVICE = "data-permissions";
 /** The directory under `dataDir` holding shared storage. */
 export const SHARED_STORAGE_DIR = "shared";
+/**
+ * Restart policy of a one-shot. `no`: a one-shot that fails must stay `exited` with its code, so
+ * that `service_completed_successfully` and `docker compose up --wait` fail with its name. With
+ * `on-failure` the engine restarts it (moby container/state.go SetRestarting): it is `restarting`
+ * or `running`, never `exited`, and the deploy waits forever (test/compose-engine.spec.ts).
+ */
+export const ONESHOT_RESTART = "no";
 /** Where data-permissions sees the data directory. */
 const DATA_MOUNT = "/data";
 
@@ -118,11 +126,14 @@ function healthcheck(service: ServiceSpec): Record<string, unknown> | undefined 
     return { test, interval: "10s", timeout: "5s", retries: 5, start_period: `${health.startupSeconds ?? 30}s` };
 }
 
-/** One env file line per variable; Compose env files cannot hold a value over several lines. */
+/** One env file line per variable, quoted for Compose v2's dotenv parser where needed (env-file.ts). */
 function envFile(service: ServiceSpec, values: Record<string, string>): string {
     return Object.entries(values).map(([key, value]) => {
-        if (/[\r\n]/.test(value)) throw new Error(`service ${service.name}: secret ${key} spans lines; an env file cannot hold it`);
-        return `${key}=${value}\n`;
+        try {
+            return envFileLine(key, value);
+        } catch (error) {
+            throw new Error(`service ${service.name}: ${(error as Error).message}`);
+        }
     }).join("");
 }
 
@@ -166,7 +177,7 @@ function dataPermissionsService(dataDir: string, directories: Map<string, Storag
     return {
         image: IMAGES.dataPermissions,
         entrypoint: ["/bin/sh", "-ec", steps.join("\n")],
-        restart: "on-failure",
+        restart: ONESHOT_RESTART,
         volumes: [`${dataDir}:${DATA_MOUNT}`],
         network_mode: "none",
         read_only: true,
@@ -261,7 +272,7 @@ export function renderComposeProject(args: ComposeProjectArgs): ComposeProjectFi
                 image,
                 entrypoint: service.command?.map(literal),
                 command: service.args?.map(literal),
-                restart: service.kind === "oneshot" ? "on-failure" : "unless-stopped",
+                restart: service.kind === "oneshot" ? ONESHOT_RESTART : "unless-stopped",
                 environment: Object.keys(plainEnv).length > 0 ? plainEnv : undefined,
                 env_file: envFiles.length > 0 ? envFiles : undefined,
                 depends_on: Object.keys(dependsOn).length > 0 ? dependsOn : undefined,

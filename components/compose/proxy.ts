@@ -96,7 +96,12 @@ export function renderNginxConf(services: ServiceSpec[], options: NginxConfigOpt
         "    ssl_session_tickets off;",
         "",
         "    server {",
+        // Each port on IPv4 and on IPv6: with the daemon's `userland-proxy: false`, an IPv6
+        // client's connection is DNATed to the container's IPv6 address on the proxy's bridge
+        // (components/hetzner/docker-daemon.ts), where an IPv4-only listen answers with a reset
+        // (reproduced on a real dockerd: test/compose-engine.spec.ts).
         "        listen 80 default_server;",
+        "        listen [::]:80 default_server;",
         "        server_name _;",
         "        location /.well-known/acme-challenge/ {",
         `            root ${ACME_WEBROOT};`,
@@ -113,6 +118,7 @@ export function renderNginxConf(services: ServiceSpec[], options: NginxConfigOpt
         "",
         "    server {",
         "        listen 443 ssl default_server;",
+        "        listen [::]:443 ssl default_server;",
         "        ssl_reject_handshake on;",
         "    }",
         ...hosts.flatMap((host) => serverBlock(host, burst)),
@@ -126,6 +132,7 @@ function serverBlock(host: HostRoutes, burst: number): string[] {
         "",
         "    server {",
         "        listen 443 ssl http2;",
+        "        listen [::]:443 ssl http2;",
         `        server_name ${host.host};`,
         `        ssl_certificate ${CERTIFICATE_DIR}/${host.host}/fullchain.pem;`,
         `        ssl_certificate_key ${CERTIFICATE_DIR}/${host.host}/privkey.pem;`,
@@ -210,6 +217,9 @@ function locationBlock(route: ResolvedRoute): string[] {
             ...route.forwardAuth.responseHeaders.map((header, i) => `            auth_request_set $auth_header_${i} $upstream_http_${header.toLowerCase().replace(/-/g, "_")};`),
         ] : []),
         `            client_max_body_size ${route.maxBodyMb}m;`,
+        // Bodies pass through as they arrive: buffered, a 200 MB layer push would be written to the
+        // proxy's tmpfs and count against its memory limit (test/compose-engine.spec.ts pushes one).
+        ...(route.streamBodies ? ["            proxy_request_buffering off;", "            proxy_buffering off;"] : []),
         "            proxy_http_version 1.1;",
         "            proxy_set_header Host $host;",
         "            proxy_set_header X-Real-IP $remote_addr;",

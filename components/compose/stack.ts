@@ -61,6 +61,20 @@ export interface ComposeStackStartup {
     prePushImages?: Record<string, pulumi.Input<string>>;
 }
 
+/**
+ * A one-shot that only services of `group` wait for (the pre-migration backup, for archon-migrate):
+ * it starts with them. `docker compose up --wait` of the other services alone would count its
+ * exit as a failure: Compose v2 waits for a one-shot's successful exit only when a service of the
+ * same `up` depends on it with `service_completed_successfully`, and otherwise for it to be
+ * running (docker/compose v2.32.4 pkg/compose/start.go getDependencyCondition,
+ * convergence.go isServiceHealthy: "container ... exited (0)").
+ */
+function awaitedOnlyBy(services: ServiceSpec[], name: string, group: string[]): boolean {
+    const service = services.find((s) => s.name === name);
+    const dependents = services.filter((s) => (s.dependsOn ?? []).includes(name)).map((s) => s.name);
+    return service?.kind === "oneshot" && dependents.length > 0 && dependents.every((d) => group.includes(d));
+}
+
 export class ComposeStack extends pulumi.ComponentResource {
     /** Every service of the project, by name. */
     public readonly serviceNames: string[];
@@ -104,7 +118,7 @@ export class ComposeStack extends pulumi.ComponentResource {
             secretFileAccess: project.secretFileAccess,
             startup: startup && {
                 archonServices: startup.archonServices.filter((n) => names.includes(n)),
-                otherServices: names.filter((n) => !startup.archonServices.includes(n)),
+                otherServices: names.filter((n) => !startup.archonServices.includes(n) && !awaitedOnlyBy(services, n, startup.archonServices)),
                 archonImagesRequired: startup.archonImagesRequired,
                 imageTag: startup.imageTag,
                 certificatesDependOn: startup.certificatesDependOn,

@@ -8,7 +8,8 @@ import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import { privateIpFor } from "./network";
 import { DATA_MOUNT, DEPLOY_USER } from "./cloud-init";
-import { renderHostScriptOutput } from "./host-scripts";
+import { renderHostScript, renderHostScriptOutput } from "./host-scripts";
+import { DOCKER_DAEMON_CONFIG_PATH, DockerDaemonOptions, dockerDaemonConfig } from "./docker-daemon";
 import { HetznerServer, HostSummary, ServerPlacement } from "./server";
 
 /** How to reach the Compose host over SSH, and where its persistent data lives. */
@@ -22,6 +23,13 @@ export interface ComposeHostAccess {
     dataDir: string;
     /** Directory the Compose project is delivered to. */
     projectDir: string;
+    /**
+     * The Hetzner server's ID. Every step that leaves state on the host (the project copy, secret
+     * files, the registry login, `docker compose up`) has it among its triggers: a replaced server
+     * (a Docker version bump changes the user-data) starts empty, and pulumi-command 1.2.1 re-runs
+     * a step only when its triggers change (CopyToRemote: only when the archive changes).
+     */
+    serverId: pulumi.Output<string>;
 }
 
 /** Mount point of the data volume (cloud-init orders docker.service after it). */
@@ -38,6 +46,8 @@ export interface ComposeHostArgs {
     serverType: string;
     /** Size of the data volume in GB (config `dataVolumeSizeGb`); it can grow, never shrink. */
     dataVolumeSizeGb: number;
+    /** Docker daemon settings (components/hetzner/docker-daemon.ts); default none beyond the fixed ones. */
+    dockerDaemon?: DockerDaemonOptions;
 }
 
 export class ComposeHost extends pulumi.ComponentResource {
@@ -83,10 +93,20 @@ export class ComposeHost extends pulumi.ComponentResource {
             triggers: [host.serverId, attachment.id],
         }, { parent: this, dependsOn: [attachment] });
 
+        // After the mount: docker.service waits for the data volume (cloud-init's drop-in).
+        const daemonConfig = dockerDaemonConfig(args.dockerDaemon);
+        const daemon = new command.remote.Command("docker-daemon-config", {
+            connection: host.connection,
+            create: renderHostScript(["docker-daemon-config"], { DAEMON_CONFIG: daemonConfig, DAEMON_CONFIG_PATH: DOCKER_DAEMON_CONFIG_PATH }),
+            logging: "stdoutAndStderr",
+            triggers: [host.serverId, daemonConfig],
+        }, { parent: this, dependsOn: [mount] });
+
         this.access = {
-            connection: { ...host.connection, host: pulumi.all([host.publicIpv4, mount.id]).apply(([ip]) => ip) },
+            connection: { ...host.connection, host: pulumi.all([host.publicIpv4, mount.id, daemon.id]).apply(([ip]) => ip) },
             dataDir,
             projectDir,
+            serverId: host.serverId.apply(String),
         };
         this.summary = host.summary;
         this.publicIpv4 = host.publicIpv4;

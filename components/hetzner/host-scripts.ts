@@ -8,7 +8,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 
 /** The scripts under components/hetzner/scripts, by file name without `.sh`. */
-export type HostScriptName = "wait-for-boot" | "mount-data-volume" | "write-secret-file" | "compose-up" | "k3s-install" | "k3s-kubeconfig" | "k3s-certificates" | "k3s-etcd-snapshots";
+export type HostScriptName = "wait-for-boot" | "mount-data-volume" | "write-secret-file" | "compose-up" | "k3s-install" | "k3s-kubeconfig" | "k3s-certificates" | "k3s-etcd-snapshots" | "docker-daemon-config";
 
 export const HOST_SCRIPTS_DIR = path.join(__dirname, "scripts");
 

@@ -128,6 +128,7 @@ export class Platform extends pulumi.ComponentResource {
                 serverName: `${namePrefix}-compose`,
                 serverType: config.serverType,
                 dataVolumeSizeGb: config.dataVolumeSizeGb,
+                dockerDaemon: { registryMirror: config.dockerHubMirror },
             }, { parent: this });
             this.composeHost = host.access;
             this.hostSoftware = { ...DOCKER_PACKAGES };

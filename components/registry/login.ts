@@ -15,7 +15,19 @@ export interface RegistryLoginArgs {
     host?: ComposeHostAccess;
     /** Registry to log in to (Registry.credentials). */
     registry: RegistryCredentials;
+    /**
+     * Docker Hub credentials (config `dockerHubUsername`, `dockerHubToken`): the host's pulls of
+     * Docker Hub images count against that account's limit instead of the anonymous one of its IP
+     * address (README "What a first deploy pulls"). Unset: anonymous pulls.
+     */
+    dockerHub?: { username: pulumi.Input<string>; token: pulumi.Input<string> };
 }
+
+/**
+ * The key `docker login` stores Docker Hub's credentials under, and the one the Docker CLI and
+ * Compose look up for every docker.io image (docker/cli registry.IndexServer).
+ */
+export const DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/";
 
 /**
  * Reads a Docker client config on stdin and installs it as ~/.docker/config.json (mode 0600).
@@ -31,10 +43,14 @@ mv "$HOME/.docker/config.json.new" "$HOME/.docker/config.json"
 /** Drops the stored credentials when the login is deleted. */
 export const REMOVE_DOCKER_CONFIG = `rm -f "$HOME/.docker/config.json"\n`;
 
-/** The Docker client config that `docker login` would write: an `auths` entry of base64(user:password). */
-export function dockerClientConfig(server: string, username: string, password: string): string {
-    const auth = Buffer.from(`${username}:${password}`).toString("base64");
-    return JSON.stringify({ auths: { [server]: { auth } } }, null, 2) + "\n";
+/**
+ * The Docker client config that `docker login` would write: an `auths` entry of
+ * base64(user:password) for `server`, and for each of `more` (server -> credentials).
+ */
+export function dockerClientConfig(server: string, username: string, password: string, more: Record<string, { username: string; password: string }> = {}): string {
+    const auth = (user: string, secret: string) => ({ auth: Buffer.from(`${user}:${secret}`).toString("base64") });
+    const auths = { [server]: auth(username, password), ...Object.fromEntries(Object.entries(more).map(([s, c]) => [s, auth(c.username, c.password)])) };
+    return JSON.stringify({ auths }, null, 2) + "\n";
 }
 
 /**
@@ -55,13 +71,16 @@ export class RegistryLogin extends pulumi.ComponentResource {
             return;
         }
         const { server, username, password } = args.registry;
-        const clientConfig = pulumi.secret(pulumi.all([server, username, password]).apply(([s, u, p]) => dockerClientConfig(s, u, p)));
+        const clientConfig = pulumi.secret(pulumi.all([server, username, password, args.dockerHub?.username, args.dockerHub?.token])
+            .apply(([s, u, p, hubUser, hubToken]) => dockerClientConfig(s, u, p, hubUser !== undefined && hubToken !== undefined ? { [DOCKER_HUB_AUTH_KEY]: { username: hubUser, password: hubToken } } : {})));
         const login = new command.remote.Command("docker-login", {
             connection: args.host.connection,
             create: INSTALL_DOCKER_CONFIG,
             delete: REMOVE_DOCKER_CONFIG,
             // Without an update command, a changed input (a new password) runs create again.
             stdin: clientConfig,
+            // A replaced server has no login: write it again there.
+            triggers: [args.host.serverId],
         }, { parent: this, additionalSecretOutputs: ["stdin"] });
         this.resources.push(login);
         this.registerOutputs({});

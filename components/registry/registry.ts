@@ -187,9 +187,10 @@ export function registryService(hosts: { pull: string; push: string }, storageGb
         security: { runAsNonRoot: true, runAsUser: 1000, readOnlyRootFilesystem: true, writablePaths: ["/tmp"] },
         routes: [
             // The registry checks the login again itself: the ingress forwards it.
-            { host: hosts.pull, path: "/", port: REGISTRY_PORT, basicAuth: { name: REGISTRY_READ_AUTH, realm: `${hosts.pull} registry`, htpasswd: bothLogins, forwardAuthorization: true } },
-            // Layers are pushed in one request each: allow large bodies through the proxy.
-            { host: hosts.push, path: "/", port: REGISTRY_PUSH_PORT, maxBodyMb: 4096, basicAuth: { name: REGISTRY_WRITE_AUTH, realm: `${hosts.push} registry`, htpasswd: pushLogin, forwardAuthorization: true } },
+            // A layer of archon-server's image is several hundred MB: never through the proxy's memory,
+            // neither pulled (responses) nor pushed (requests, one layer per request).
+            { host: hosts.pull, path: "/", port: REGISTRY_PORT, streamBodies: true, basicAuth: { name: REGISTRY_READ_AUTH, realm: `${hosts.pull} registry`, htpasswd: bothLogins, forwardAuthorization: true } },
+            { host: hosts.push, path: "/", port: REGISTRY_PUSH_PORT, maxBodyMb: 4096, streamBodies: true, basicAuth: { name: REGISTRY_WRITE_AUTH, realm: `${hosts.push} registry`, htpasswd: pushLogin, forwardAuthorization: true } },
         ],
     };
 }

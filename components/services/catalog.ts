@@ -125,6 +125,14 @@ export interface RouteSpec {
     websockets?: boolean;
     /** Maximum request body size in MB. Default 10. */
     maxBodyMb?: number;
+    /**
+     * Stream request and response bodies between client and service instead of buffering them at
+     * the ingress (the registry's blob uploads and downloads, hundreds of MB each). Compose nginx:
+     * `proxy_request_buffering off` and `proxy_buffering off`, because nginx otherwise writes each
+     * upload to its temp path first, a tmpfs whose pages count against the proxy's memory limit.
+     * Default false.
+     */
+    streamBodies?: boolean;
     /** Require a login at the ingress (nginx auth_basic; Traefik basicAuth Middleware; ingress-nginx auth annotations). */
     basicAuth?: BasicAuthSpec;
     /**
@@ -327,9 +335,12 @@ export interface ServiceSpec {
      */
     egressInternet?: boolean;
     /**
-     * Exact outside destinations the service connects to (TCP), e.g. GoTrue's SMTP server. On
-     * Kubernetes an egress NetworkPolicy admits exactly these ports (to the address when `host` is
-     * an IPv4 address, else to public addresses: a NetworkPolicy cannot name a host). Default none.
+     * Exact outside destinations the service connects to (TCP), when it needs no more than these,
+     * e.g. GoTrue's SMTP server (`smtpHost:smtpPort`). Kubernetes: an egress NetworkPolicy admits
+     * exactly these ports (to the address when `host` is an IPv4 address, else to public addresses: a
+     * NetworkPolicy cannot name a host). Compose: the service gets its own egress bridge
+     * (components/compose/networks.ts; Docker has no port filter). Default none (see
+     * `egressInternet` for the open internet).
      */
     egressTo?: { host: string; port: number }[];
     autoscale?: AutoscaleSpec;

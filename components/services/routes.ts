@@ -17,6 +17,8 @@ export interface ResolvedRoute {
     portName?: string;
     websockets: boolean;
     maxBodyMb: number;
+    /** Bodies stream through the ingress unbuffered (RouteSpec.streamBodies). */
+    streamBodies: boolean;
     /** Login required at the ingress; unset: public. */
     basicAuth?: BasicAuthSpec;
     /** Login required for methods other than GET and HEAD (RouteSpec.writeAuth); unset: as basicAuth. */
@@ -54,6 +56,7 @@ export function hostRoutes(services: Pick<ServiceSpec, "name" | "ports" | "route
                 portName: port.name,
                 websockets: route.websockets ?? false,
                 maxBodyMb: route.maxBodyMb ?? DEFAULT_MAX_BODY_MB,
+                streamBodies: route.streamBodies ?? false,
                 basicAuth: route.basicAuth,
                 writeAuth: route.writeAuth,
                 forwardAuth: route.forwardAuth,

@@ -92,6 +92,13 @@ export const STUDIO_NEXT_CACHE = "/app/apps/studio/.next/cache";
 /** migrations/supabase-init.sql: the role passwords and JWT settings (components/secrets/role-passwords.ts runs it again on every deploy). */
 export const DB_INIT_SQL = fs.readFileSync(path.join(__dirname, "..", "..", "migrations", "supabase-init.sql"), "utf8");
 
+/** Where the UI image's nginx.conf includes its archon-server upstream from (images/archon-ui/). */
+export const ARCHON_UI_UPSTREAM_PATH = "/etc/nginx/archon-ui/upstream.conf";
+/** The UI's archon-server upstream for `target`: per-request DNS on Compose, the Service on Kubernetes. */
+export function archonUiUpstream(target: RenderTarget): string {
+    return fs.readFileSync(path.join(__dirname, "..", "..", "images", "archon-ui", `upstream-${target}.conf`), "utf8");
+}
+
 /** The Supabase and Archon services. */
 export function workloadCatalog(args: WorkloadCatalogArgs): ServiceSpec[] {
     const context = catalogContext(args);
@@ -255,7 +262,8 @@ function supabaseServices(args: WorkloadCatalogArgs, { hosts, ha, s, dbUrl, nonR
         security: nonRoot(1000, []),
         dependsOn: ["db"],
         replicas: ha ? 2 : 1,
-        // GoTrue sends its e-mails itself, to the configured SMTP server only.
+        // GoTrue sends its e-mails itself (supabase/auth v2.186.0 internal/mailer): a way out to
+        // the SMTP server, and only when one is configured.
         egressTo: args.smtp ? [{ host: args.smtp.host, port: args.smtp.port }] : undefined,
     };
 
@@ -327,6 +335,12 @@ function supabaseServices(args: WorkloadCatalogArgs, { hosts, ha, s, dbUrl, nonR
             KONG_STATUS_LISTEN: `0.0.0.0:${PORTS.kongStatus}`,
             KONG_ADMIN_LISTEN: "off",
             KONG_DNS_ORDER: "LAST,A,CNAME",
+            // Kong caches an upstream's address for the DNS answer's TTL (dns_valid_ttl unset), and
+            // Docker's embedded DNS answers with TTL 600 (moby libnetwork resolver.go respTTL): a
+            // recreated rest/auth/meta/studio would get 502s for up to ten minutes. Re-ask every 10 s
+            // (kong.conf dns_valid_ttl, Kong >= 1.0 #3730) and never serve a stale address.
+            KONG_DNS_VALID_TTL: "10",
+            KONG_DNS_STALE_TTL: "0",
             KONG_PLUGINS: "request-transformer,cors,key-auth,acl,basic-auth",
             KONG_NGINX_PROXY_PROXY_BUFFER_SIZE: "160k",
             KONG_NGINX_PROXY_PROXY_BUFFERS: "64 160k",
@@ -476,6 +490,8 @@ function archonServices(args: WorkloadCatalogArgs, { hosts, ha, s, nonRoot }: Ca
         // /docker-entrypoint.sh would only try to rewrite its default config on a read-only root.
         command: ["nginx", "-g", "daemon off;"],
         ports: [{ name: "http", port: PORTS.ui }],
+        // How its nginx reaches archon-server on this target (images/archon-ui/nginx.conf includes it).
+        files: [{ path: ARCHON_UI_UPSTREAM_PATH, content: archonUiUpstream(args.target) }],
         // busybox wget is part of the nginx alpine image.
         health: { http: { path: "/", port: PORTS.ui }, exec: WGET_CHECK(PORTS.ui, "/"), startupSeconds: 20 },
         resources: { cpu: "50m", memory: "32Mi", cpuLimit: "500m", memoryLimit: "128Mi" },
