@@ -215,6 +215,13 @@ export const configSchema = z
         if (wide !== undefined && c.allowWideAdminCidrs !== true) {
             fail("sshAllowedCidrs", `opens SSH${c.target === "k3s" ? " and the Kubernetes API" : ""} to too much of the internet: ${wide}; list operator addresses (/${ADMIN_CIDR_MIN_PREFIX.ipv4} IPv4, /${ADMIN_CIDR_MIN_PREFIX.ipv6} IPv6 at most), or set allowWideAdminCidrs: true to accept it explicitly`);
         }
+        // The CCM and CSI driver hold their token in kube-system/hcloud: their own, never the deploy's
+        // (README "Who can read what"), so either can be revoked alone.
+        if (c.target === "k3s" && c.hcloudTokenForCluster === undefined) {
+            fail("hcloudTokenForCluster", "k3s needs the cluster's own Hetzner token for its CCM and CSI driver, separate from the deploy's HCLOUD_TOKEN: create one in the Hetzner Console and pulumi config set --secret hcloudTokenForCluster <token>");
+        } else if (c.hcloudTokenForCluster !== undefined && c.hcloudTokenForCluster === process.env.HCLOUD_TOKEN) {
+            fail("hcloudTokenForCluster", "is the deploy's own HCLOUD_TOKEN; give the cluster a token of its own (Hetzner Console, Security, API tokens), so a token read from the cluster is not the deploy's and each can be revoked alone");
+        }
         if (c.target === "k3s" && !k3sInstaller(c.k3sVersion)) {
             fail("k3sVersion", `has no verified installer checksum; use ${Object.keys(K3S_INSTALLERS).join(", ")}, or add its commit and install.sh sha256 to components/hetzner/k3s-installers.ts`);
         }

@@ -9,6 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { EU_LOCATIONS, HETZNER_SERVER_TYPES } from "./components/hetzner/server-types";
 import type { AlertReceiversInput } from "./components/services/alert-rules";
+import { registryHosts } from "./components/registry/hosts";
+import { RecordedRelease, ReleaseRecordError, recordedReleaseFor } from "./scripts/lib/release-record";
 import { PROJECT, RawConfig, SECRET_KEYS, configSchema, unknownKeyProblem } from "./config-schema";
 
 // The schema and the key lists live in ./config-schema (no Pulumi import, for the synth's parent
@@ -65,10 +67,14 @@ export interface ArchonConfig extends Omit<RawConfig, "alertWebhookUrl" | "alert
     registryPasswordSecret?: pulumi.Output<string>;
     /**
      * Hetzner API token the k3s cluster's cloud controller manager and CSI driver use, as a secret:
-     * `hcloudTokenForCluster`, else the provider's own `hcloud:token`, else `HCLOUD_TOKEN` (how the
-     * Pulumi CLI usually passes it). Undefined offline, where the cluster's `hcloud` Secret is skipped.
+     * `hcloudTokenForCluster`, required on k3s and refused when it is the deploy's HCLOUD_TOKEN.
      */
     hcloudTokenForClusterSecret?: pulumi.Output<string>;
+    /**
+     * The release record of `imageTag` when not building (`<releasesDir>/<imageTag>.json`): read here,
+     * before any resource exists, and refused unless it records its digests in this stack's registry.
+     */
+    releaseRecord?: RecordedRelease;
 }
 
 /**
@@ -146,7 +152,18 @@ export function loadConfig(): ArchonConfig {
         kubeconfigSecret: kubeconfig === undefined ? undefined : pulumi.secret(kubeconfig),
         registryPasswordSecret: registryPassword === undefined ? undefined : pulumi.secret(registryPassword),
         hcloudTokenForClusterSecret: clusterHcloudToken(hcloudTokenForCluster),
+        releaseRecord: c.buildImages ? undefined : releaseRecordOf(c.imageTag, c.releasesDir, registryHosts(c.domain, c.registryServer).pull),
     };
+}
+
+/** The release record of `tag` usable with `registry` (scripts/lib/release-record.ts), as a config refusal. */
+function releaseRecordOf(tag: string, releasesDir: string | undefined, registry: string): RecordedRelease | undefined {
+    try {
+        return recordedReleaseFor(releasesDir ?? "releases", tag, registry, pulumi.getStack());
+    } catch (error) {
+        if (error instanceof ReleaseRecordError) throw new ConfigError(`${PROJECT}:imageTag = ${JSON.stringify(tag)}: ${error.message}`);
+        throw error;
+    }
 }
 
 /**
@@ -164,13 +181,9 @@ function plaintextSecretProblem(): string | undefined {
     return `${PROJECT}:${plain[0]} is stored in plain text; it is a secret: pulumi config set --secret ${plain[0]} <value> (this encrypts it in the stack file)`;
 }
 
-/** The cluster's Hetzner token: the explicit key, else the hcloud provider's token (config or environment). */
+/** The cluster's own Hetzner token (`hcloudTokenForCluster`, required on k3s): never the provider's. */
 function clusterHcloudToken(explicit: string | undefined): pulumi.Output<string> | undefined {
-    if (explicit !== undefined) return pulumi.secret(explicit);
-    const providerToken = new pulumi.Config("hcloud").getSecret("token");
-    if (providerToken !== undefined) return providerToken;
-    const environmentToken = process.env.HCLOUD_TOKEN;
-    return environmentToken ? pulumi.secret(environmentToken) : undefined;
+    return explicit === undefined ? undefined : pulumi.secret(explicit);
 }
 
 function describeIssues(issues: readonly z.core.$ZodIssue[], raw: Record<string, unknown>): string {

@@ -39,19 +39,22 @@ const certificates = new DeferredResources();
 const registryServing = new DeferredResources();
 const registryReady = privateRegistry && (config.buildImages || !compose)
     ? new RegistryReady("registry-ready", {
-        server: registry.server,
+        // What waits on it: the pushes (push host) when building, else the presence check (pull host).
+        server: config.buildImages ? registry.pushServer : registry.server,
         dependsOn: Promise.all([registryServing.promise, certificates.promise]).then((lists) => lists.flat()),
     })
     : undefined;
 // Only the image build gets the PUSH credentials.
 const images = new ArchonImages("images", {
     registry: registry.pushCredentials,
+    pullServer: registry.server,
     imageTag: config.imageTag,
     enableAgents: config.enableAgents,
     build: config.buildImages,
     sourceDir: config.archonSourceDir,
     architecture: config.architecture,
     cacheFromTag: config.previousImageTag,
+    record: config.releaseRecord,
     releasesDir: config.releasesDir ?? DEFAULT_RELEASES_DIR,
     warnWithoutRecord: config.isProduction,
     pushAfter: registryReady ? [registryReady.ready] : [],
@@ -62,6 +65,7 @@ const presence = !config.buildImages && !compose
         registry: registry.credentials,
         images: images.deployed,
         imageTag: config.imageTag,
+        digests: images.record?.digests,
         dependsOn: registryReady ? [registryReady.ready] : [],
     })
     : undefined;

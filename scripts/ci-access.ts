@@ -1,12 +1,23 @@
 /**
- * CI access to a stack's hosts: `npm run ci-access -- open --stack <name> --ip <address> [--minutes 60] [--owner <text>]`
- * admits one address to SSH (and the Kubernetes API on k3s) through the stack's CI access firewall;
- * `npm run ci-access -- close --stack <name>` empties it. Needs HCLOUD_TOKEN (read/write) and honours
+ * CI access to a stack's hosts through its CI access firewall (scripts/lib/ci-access.ts):
+ *   npm run ci-access -- open --stack <name> --ip <address> [--minutes 60] [--owner <text>]
+ *       adds rules admitting one address to SSH (and the Kubernetes API on k3s) for <minutes>
+ *   npm run ci-access -- close --stack <name> [--owner <text>]   removes that owner's rules only
+ *   npm run ci-access -- close --stack <name> --all              empties the firewall (cuts running deploys too)
+ *   npm run ci-access -- prune --stack <name>                    removes expired rules (scheduled workflow)
+ * The owner defaults to `manual`; a deploy uses its run's URL. Every call also removes expired
+ * rules and rules without owner and expiry. Needs HCLOUD_TOKEN (read/write) and honours
  * HCLOUD_ENDPOINT like the hcloud provider and CLI. Usage errors exit 2 with one line.
  */
 import { parseCli, runCli } from "./lib/cli";
-import { CiAccessError, HETZNER_API, accessRules, findCiAccessFirewall, setRules } from "./lib/ci-access";
+import { CiAccessError, FirewallRule, HETZNER_API, accessRules, findCiAccessFirewall, getRules, keptRules, setRules } from "./lib/ci-access";
 import { stackConfig } from "./lib/stack-config";
+
+const ACTIONS = ["open", "close", "prune"];
+
+function summary(rules: FirewallRule[]): string {
+    return rules.map((r) => `${r.port} from ${r.source_ips.join(" ")}`).join(", ");
+}
 
 async function main(): Promise<void> {
     const { values, positionals } = parseCli({
@@ -15,34 +26,35 @@ async function main(): Promise<void> {
             stack: { type: "string" },
             ip: { type: "string" },
             minutes: { type: "string", default: "60" },
-            owner: { type: "string" },
+            owner: { type: "string", default: "manual" },
+            all: { type: "boolean", default: false },
         },
     });
     const action = positionals[0];
-    if (positionals.length !== 1 || (action !== "open" && action !== "close")) throw new CiAccessError("say open or close, e.g. npm run ci-access -- open --stack staging --ip 198.51.100.7");
+    if (positionals.length !== 1 || !ACTIONS.includes(action)) throw new CiAccessError("say open, close or prune, e.g. npm run ci-access -- open --stack staging --ip 198.51.100.7");
     if (!values.stack) throw new CiAccessError("--stack is required");
+    if (values.all && action !== "close") throw new CiAccessError("--all goes with close only");
     const token = process.env.HCLOUD_TOKEN;
     if (!token) throw new CiAccessError("HCLOUD_TOKEN is not set: the stack's read/write Hetzner token");
+    let request: Parameters<typeof accessRules>[0] | undefined;
+    if (action === "open") {
+        if (!values.ip) throw new CiAccessError("--ip is required with open: the runner's public address");
+        const minutes = Number(values.minutes);
+        if (!Number.isInteger(minutes) || minutes < 1 || minutes > 360) throw new CiAccessError(`--minutes ${values.minutes}: a whole number from 1 to 360`);
+        const target = stackConfig(values.stack).values["archon-infra:target"];
+        request = { stack: values.stack, kubernetesApi: target === "k3s", address: values.ip, owner: values.owner, expires: new Date(Date.now() + minutes * 60_000) };
+    }
+    const added = request ? accessRules(request) : [];
     const client = { endpoint: process.env.HCLOUD_ENDPOINT || HETZNER_API, token };
     const firewallId = await findCiAccessFirewall(client, values.stack);
-    if (action === "close") {
-        await setRules(client, firewallId, []);
-        console.log(`ci-access ${values.stack}: firewall ${firewallId} closed`);
-        return;
-    }
-    if (!values.ip) throw new CiAccessError("--ip is required with open: the runner's public address");
-    const minutes = Number(values.minutes);
-    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 360) throw new CiAccessError(`--minutes ${values.minutes}: a whole number from 1 to 360`);
-    const target = stackConfig(values.stack).values["archon-infra:target"];
-    const rules = accessRules({
-        stack: values.stack,
-        kubernetesApi: target === "k3s",
-        address: values.ip,
-        owner: values.owner ?? "manual",
-        expires: new Date(Date.now() + minutes * 60_000),
-    });
-    await setRules(client, firewallId, rules);
-    console.log(`ci-access ${values.stack}: firewall ${firewallId} admits ${rules[0].source_ips[0]} to ${rules.map((r) => r.port).join(", ")}`);
+    const current = await getRules(client, firewallId);
+    const change = values.all
+        ? { kept: [], removed: current.map((rule) => ({ rule, why: "closed (--all)" })) }
+        : keptRules(current, new Date(), action === "prune" ? undefined : values.owner);
+    const rules = [...change.kept, ...added];
+    if (change.removed.length > 0 || added.length > 0) await setRules(client, firewallId, rules);
+    for (const { rule, why } of change.removed) console.log(`ci-access ${values.stack}: removed ${rule.port} from ${rule.source_ips.join(" ")} (${why}): ${rule.description ?? ""}`);
+    console.log(`ci-access ${values.stack}: firewall ${firewallId} admits ${summary(rules) || "nobody"}`);
 }
 
 runCli(main, [CiAccessError]);

@@ -1,8 +1,14 @@
 /**
  * Release bookkeeping for the workflows (and for a person when CI is down):
  *   npm run release -- record --tag sha-<c> --archon-commit <sha> --archon-ref <ref> --digests <dir> [--packages <dir>] --scan passed|failed --tool <t> --run <url>
- *   npm run release -- verify --tag sha-<c> | --stack <name>   refuses a tag without a passed scan
+ *   npm run release -- copy --tag sha-<c> --stack <name> --run <url> [--from <registry>]
+ *       copies every image by digest into the stack's registry (skopeo), reads it back from the
+ *       host the stack pulls from, and records that registry in releases/<tag>.json
+ *   npm run release -- verify --tag sha-<c> | --stack <name> [--online]
+ *       refuses a tag without a passed scan; with --stack, also one not recorded in that stack's
+ *       registry; --online reads every image back from that registry by tag (skopeo)
  *   npm run release -- show --stack <name>               prints the imageTag the stack file pins
+ *   npm run release -- hosts --stack <name>              prints the stack's registry pull and push hosts
  *   npm run release -- bump --stack <name> --tag <tag>  sets imageTag in Pulumi.<stack>.yaml
  * `--digests <dir>` holds one file per image, named after it, containing `repository@sha256:...`;
  * `--packages <dir>` one `<image>.json` per Python image, `{name: version}` as the image holds them.
@@ -10,15 +16,17 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { CliError, parseCli } from "./lib/cli";
-import { ReleaseRecordError, bumpImageTag, stackImageTag, verifiedRecord, writeRecord } from "./lib/release-record";
+import { ZodError } from "zod";
+import { CliError, parseCli, runCli } from "./lib/cli";
+import { checkRegistry, copyRelease } from "./lib/release-copy";
+import { ReleaseRecordError, bumpImageTag, recordCopy, recordedRegistries, stackImageTag, stackRegistryHosts, verifiedRecord, writeRecord } from "./lib/release-record";
 import { PROJECT_DIR, readProject } from "./lib/stack-config";
 import { loadArchonSource } from "../components/registry/archon-source";
 
-function required(values: Record<string, string | undefined>, ...names: string[]): string[] {
+function required(values: Record<string, string | boolean | undefined>, ...names: string[]): string[] {
     return names.map((name) => {
         const value = values[name];
-        if (!value) throw new ReleaseRecordError(`--${name} is required`);
+        if (typeof value !== "string" || value === "") throw new ReleaseRecordError(`--${name} is required`);
         return value;
     });
 }
@@ -26,24 +34,50 @@ function required(values: Record<string, string | undefined>, ...names: string[]
 function main(): void {
     const { values, positionals } = parseCli({
         allowPositionals: true,
-        options: Object.fromEntries(["tag", "stack", "archon-commit", "archon-ref", "digests", "packages", "scan", "tool", "run"].map((o) => [o, { type: "string" as const }])),
+        options: {
+            ...Object.fromEntries(["tag", "stack", "archon-commit", "archon-ref", "digests", "packages", "scan", "tool", "run", "from"].map((o) => [o, { type: "string" as const }])),
+            online: { type: "boolean" as const, default: false },
+        },
     });
-    const flags = values as Record<string, string | undefined>;
+    const flags = values as Record<string, string | boolean | undefined>;
+    const project = () => readProject().name;
     switch (positionals[0]) {
         case "show": {
             const [stack] = required(flags, "stack");
-            console.log(stackImageTag(PROJECT_DIR, stack, readProject().name));
+            console.log(stackImageTag(PROJECT_DIR, stack, project()));
+            return;
+        }
+        case "hosts": {
+            const [stack] = required(flags, "stack");
+            const hosts = stackRegistryHosts(PROJECT_DIR, stack, project());
+            console.log(`${hosts.pull} ${hosts.push}`);
             return;
         }
         case "verify": {
-            const tag = flags.stack ? stackImageTag(PROJECT_DIR, flags.stack, readProject().name) : required(flags, "tag")[0];
+            const stack = typeof flags.stack === "string" ? flags.stack : undefined;
+            const tag = stack ? stackImageTag(PROJECT_DIR, stack, project()) : required(flags, "tag")[0];
+            const registry = stack ? stackRegistryHosts(PROJECT_DIR, stack, project()).pull : undefined;
+            const record = verifiedRecord(PROJECT_DIR, tag, registry);
+            if (flags.online) {
+                if (!registry) throw new ReleaseRecordError("--online needs --stack: it reads the images back from that stack's registry");
+                const wrong = checkRegistry(record, registry);
+                if (wrong.length > 0) throw new ReleaseRecordError(`${wrong.join("; ")}: copy it again (npm run release -- copy --tag ${tag} --stack ${stack})`);
+            }
+            console.log(`${tag}: built from ${record.archonCommit} (${record.archonRef}), scan ${record.scan.result} (${record.scan.tool}, ${record.scan.policy}), ${record.run}; in ${recordedRegistries(record).join(", ")}${flags.online ? `; ${registry} serves every recorded digest` : ""}`);
+            return;
+        }
+        case "copy": {
+            const [tag, stack, run] = required(flags, "tag", "stack", "run");
             const record = verifiedRecord(PROJECT_DIR, tag);
-            console.log(`${tag}: built from ${record.archonCommit} (${record.archonRef}), scan ${record.scan.result} (${record.scan.tool}, ${record.scan.policy}), ${record.run}`);
+            const hosts = stackRegistryHosts(PROJECT_DIR, stack, project());
+            copyRelease(record, hosts, typeof flags.from === "string" ? flags.from : undefined, (line) => console.log(line));
+            const updated = recordCopy(PROJECT_DIR, record, hosts.pull, run);
+            console.log(`releases/${tag}.json: ${tag} in ${recordedRegistries(updated).join(", ")}`);
             return;
         }
         case "bump": {
             const [stack, tag] = required(flags, "stack", "tag");
-            const previous = bumpImageTag(PROJECT_DIR, stack, readProject().name, tag);
+            const previous = bumpImageTag(PROJECT_DIR, stack, project(), tag);
             console.log(`Pulumi.${stack}.yaml: imageTag ${previous ?? "(unset)"} -> ${tag}`);
             return;
         }
@@ -52,8 +86,9 @@ function main(): void {
             const images = Object.fromEntries(fs.readdirSync(digests).sort().map((image) => [image, fs.readFileSync(path.join(digests, image), "utf8").trim()]));
             const pin = loadArchonSource();
             if (archonCommit !== pin.commit) throw new ReleaseRecordError(`--archon-commit ${archonCommit} is not the pinned Archon commit ${pin.commit} (images/archon-source.json)`);
-            const packages = flags.packages === undefined ? undefined : Object.fromEntries(fs.readdirSync(flags.packages).filter((f) => f.endsWith(".json")).sort()
-                .map((f) => [path.basename(f, ".json"), JSON.parse(fs.readFileSync(path.join(flags.packages!, f), "utf8")) as Record<string, string>]));
+            const packagesDir = typeof flags.packages === "string" ? flags.packages : undefined;
+            const packages = packagesDir === undefined ? undefined : Object.fromEntries(fs.readdirSync(packagesDir).filter((f) => f.endsWith(".json")).sort()
+                .map((f) => [path.basename(f, ".json"), JSON.parse(fs.readFileSync(path.join(packagesDir, f), "utf8")) as Record<string, string>]));
             const file = writeRecord(PROJECT_DIR, {
                 tag, archonCommit, archonRef, images, run,
                 scan: { tool, policy: "no fixable CRITICAL vulnerability", result: scan as "passed" | "failed" },
@@ -64,16 +99,18 @@ function main(): void {
             return;
         }
         default:
-            throw new ReleaseRecordError("say record, verify, show or bump, e.g. npm run release -- verify --tag sha-1a2b3c4");
+            throw new CliError("say record, copy, verify, show, hosts or bump, e.g. npm run release -- verify --tag sha-1a2b3c4");
     }
 }
 
-try {
-    main();
-} catch (err) {
-    if (err instanceof ReleaseRecordError || err instanceof CliError || (err as { name?: string }).name === "ZodError") {
-        console.error(`error: ${err instanceof ReleaseRecordError || err instanceof CliError ? err.message : "the release record is incomplete: " + (err as Error).message.split("\n")[0]}`);
-        process.exit(2);
+/** zod's refusal of an incomplete record (record), as one line. */
+class IncompleteRecord extends CliError {}
+
+runCli(() => {
+    try {
+        main();
+    } catch (err) {
+        if (err instanceof ZodError) throw new IncompleteRecord(`the release record is incomplete: ${err.issues[0].path.join(".")} ${err.issues[0].message}`);
+        throw err;
     }
-    throw err;
-}
+}, [ReleaseRecordError]);

@@ -1,8 +1,8 @@
 /**
  * CI reaches the hosts without world-open ports: every server carries the stack's CI access
  * firewall, which the program creates empty and never manages the rules of, and `npm run ci-access`
- * opens it to one address and empties it again through Hetzner's API (a stub of that API on
- * loopback answers as the documented endpoints do).
+ * adds and removes one owner's expiring rules through Hetzner's API (a stub of that API on
+ * loopback answers as the documented endpoints do, keeping the rules set_rules wrote).
  */
 import * as assert from "assert";
 import { execFile } from "child_process";
@@ -36,17 +36,24 @@ describe("npm run ci-access (against a stub of Hetzner's API)", () => {
     let endpoint: string;
     const calls: { method: string; url: string; auth?: string; body: unknown }[] = [];
     let firewalls: { id: number }[] = [{ id: 4711 }];
+    /** The firewall's rules as Hetzner holds them (set_rules replaces them, GET returns them). */
+    let rules: Record<string, unknown>[] = [];
 
     before(async () => {
         server = http.createServer((req, res) => {
             let text = "";
             req.on("data", (chunk) => (text += chunk));
             req.on("end", () => {
-                calls.push({ method: req.method!, url: req.url!, auth: req.headers.authorization, body: text ? JSON.parse(text) : undefined });
+                const body = text ? JSON.parse(text) : undefined;
+                calls.push({ method: req.method!, url: req.url!, auth: req.headers.authorization, body });
                 res.setHeader("content-type", "application/json");
                 if (req.method === "GET" && req.url!.startsWith("/v1/firewalls?label_selector=")) {
                     res.end(JSON.stringify({ firewalls }));
+                } else if (req.method === "GET" && req.url === "/v1/firewalls/4711") {
+                    // The documented shape: an "in" rule carries destination_ips [] and a description.
+                    res.end(JSON.stringify({ firewall: { id: 4711, name: "archon-x-ci-access", labels: {}, rules: rules.map((r) => ({ destination_ips: [], ...r })), applied_to: [] } }));
                 } else if (req.method === "POST" && req.url === "/v1/firewalls/4711/actions/set_rules") {
+                    rules = (body as { rules: Record<string, unknown>[] }).rules;
                     res.writeHead(201).end(JSON.stringify({ actions: [{ id: 1, command: "set_firewall_rules", status: "running" }] }));
                 } else {
                     res.writeHead(404).end(JSON.stringify({ error: { code: "not_found", message: "not found" } }));
@@ -60,6 +67,7 @@ describe("npm run ci-access (against a stub of Hetzner's API)", () => {
     beforeEach(() => {
         calls.length = 0;
         firewalls = [{ id: 4711 }];
+        rules = [];
     });
 
     function ciAccess(args: string[], token: string | null = "hetzner-token"): Promise<{ status: number; output: string }> {
@@ -70,27 +78,61 @@ describe("npm run ci-access (against a stub of Hetzner's API)", () => {
         });
     }
 
+    const RUN = "https://github.com/o/r/actions/runs/1";
+    const rule = (port: string, ip: string, owner: string, until: string) => ({ direction: "in", protocol: "tcp", port, source_ips: [ip], description: `SSH for CI until ${until}: ${owner}` });
+    const future = () => new Date(Date.now() + 30 * 60_000).toISOString().replace(/\.\d+Z$/, "Z");
+    const ports = () => rules.map((r) => [r.port, (r.source_ips as string[])[0]]);
+
     it("opens SSH and the Kubernetes API (k3s) to exactly the runner's address, found by the stack's labels", async () => {
-        const result = await ciAccess(["open", "--stack", "production", "--ip", "198.51.100.7", "--minutes", "30", "--owner", "https://github.com/o/r/actions/runs/1"]);
+        const result = await ciAccess(["open", "--stack", "production", "--ip", "198.51.100.7", "--minutes", "30", "--owner", RUN]);
         assert.strictEqual(result.status, 0, result.output);
         assert.strictEqual(calls[0].url, `/v1/firewalls?label_selector=${encodeURIComponent("stack=production,role=ci-access")}`);
         assert.strictEqual(calls[0].auth, "Bearer hetzner-token");
-        const rules = (calls[1].body as { rules: { port: string; source_ips: string[]; description: string }[] }).rules;
-        assert.deepStrictEqual(rules.map((r) => [r.port, r.source_ips]), [["22", ["198.51.100.7/32"]], ["6443", ["198.51.100.7/32"]]]);
-        assert.match(rules[0].description, /^SSH for CI until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: https:\/\/github.com\/o\/r\/actions\/runs\/1$/);
+        assert.deepStrictEqual(ports(), [["22", "198.51.100.7/32"], ["6443", "198.51.100.7/32"]]);
+        assert.match(String(rules[0].description), /^SSH for CI until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: https:\/\/github.com\/o\/r\/actions\/runs\/1$/);
     });
 
     it("opens only SSH on the compose host, and takes IPv6 as a /128", async () => {
         const result = await ciAccess(["open", "--stack", "staging", "--ip", "2001:db8::7"]);
         assert.strictEqual(result.status, 0, result.output);
-        const rules = (calls[1].body as { rules: { port: string; source_ips: string[] }[] }).rules;
-        assert.deepStrictEqual(rules.map((r) => [r.port, r.source_ips]), [["22", ["2001:db8::7/128"]]]);
+        assert.deepStrictEqual(ports(), [["22", "2001:db8::7/128"]]);
     });
 
-    it("closes by emptying the firewall", async () => {
-        const result = await ciAccess(["close", "--stack", "staging"]);
+    it("a manual open and close never cut a running deploy's rule", async () => {
+        rules = [rule("22", "198.51.100.7/32", RUN, future())];
+        assert.strictEqual((await ciAccess(["open", "--stack", "staging", "--ip", "203.0.113.9"])).status, 0);
+        assert.deepStrictEqual(ports(), [["22", "198.51.100.7/32"], ["22", "203.0.113.9/32"]]);
+        const closed = await ciAccess(["close", "--stack", "staging"]);
+        assert.strictEqual(closed.status, 0, closed.output);
+        assert.deepStrictEqual(ports(), [["22", "198.51.100.7/32"]], "the deploy's rule stays");
+        assert.match(closed.output, /removed 22 from 203\.0\.113\.9\/32 \(closed\)/);
+        // The deploy closes its own.
+        assert.strictEqual((await ciAccess(["close", "--stack", "staging", "--owner", RUN])).status, 0);
+        assert.deepStrictEqual(rules, []);
+    });
+
+    it("removes expired rules and rules without owner and expiry on every call, and on prune alone", async () => {
+        const keep = rule("22", "198.51.100.7/32", RUN, future());
+        rules = [rule("22", "192.0.2.1/32", "manual", "2020-01-01T00:00:00Z"), { direction: "in", protocol: "tcp", port: "22", source_ips: ["0.0.0.0/0"], description: "" }, keep];
+        const pruned = await ciAccess(["prune", "--stack", "staging"]);
+        assert.strictEqual(pruned.status, 0, pruned.output);
+        assert.deepStrictEqual(rules, [keep]);
+        assert.match(pruned.output, /removed 22 from 192\.0\.2\.1\/32 \(expired 2020-01-01T00:00:00Z\)/);
+        assert.match(pruned.output, /removed 22 from 0\.0\.0\.0\/0 \(no owner or expiry\)/);
+        // Nothing to remove: nothing is written.
+        calls.length = 0;
+        assert.strictEqual((await ciAccess(["prune", "--stack", "staging"])).status, 0);
+        assert.ok(!calls.some((c) => c.method === "POST"));
+        rules = [rule("22", "192.0.2.1/32", "manual", "2020-01-01T00:00:00Z"), keep];
+        assert.strictEqual((await ciAccess(["open", "--stack", "staging", "--ip", "203.0.113.9", "--owner", "https://github.com/o/r/actions/runs/2"])).status, 0);
+        assert.deepStrictEqual(ports(), [["22", "198.51.100.7/32"], ["22", "203.0.113.9/32"]]);
+    });
+
+    it("close --all empties the firewall", async () => {
+        rules = [rule("22", "198.51.100.7/32", RUN, future())];
+        const result = await ciAccess(["close", "--stack", "staging", "--all"]);
         assert.strictEqual(result.status, 0, result.output);
-        assert.deepStrictEqual(calls[1].body, { rules: [] });
+        assert.deepStrictEqual(rules, []);
     });
 
     it("refuses bad input and a missing firewall in one line, exit 2", async () => {
@@ -98,7 +140,8 @@ describe("npm run ci-access (against a stub of Hetzner's API)", () => {
             [["open", "--stack", "staging", "--ip", "0.0.0.0/0"], "t", /^error: --ip "0.0.0.0\/0" is not an IP address/],
             [["open", "--stack", "staging"], "t", /^error: --ip is required with open/],
             [["close", "--stack", "staging"], null, /^error: HCLOUD_TOKEN is not set/],
-            [["wipe", "--stack", "staging"], "t", /^error: say open or close/],
+            [["wipe", "--stack", "staging"], "t", /^error: say open, close or prune/],
+            [["prune", "--stack", "staging", "--all"], "t", /^error: --all goes with close only/],
         ];
         for (const [args, token, message] of cases) {
             const result = await ciAccess(args, token);

@@ -167,7 +167,9 @@ describe("staging on a real Docker engine (issue 22)", function () {
         fs.writeFileSync(path.join(binDir, "cloud-init"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
         const registryHost = outputs.registryServer as string;
         hostClientConfig = plainInputs(named(result, "command:remote:Command", "docker-login")).stdin as string;
-        await engine.start({ daemonConfig, publicHosts: outputs.publicHosts as string[], otherHosts: { [SMTP_HOST]: SMTP_IPV4, [mirror.hostname]: MIRROR_IPV4 }, insecureRegistries: [registryHost, mirror.host] });
+        // Both registry hosts: pulls at registry.<domain>, pushes at registry-push.<domain> (components/registry/hosts.ts).
+        const pushHost = (outputs.registryPush as { server: string }).server;
+        await engine.start({ daemonConfig, publicHosts: outputs.publicHosts as string[], otherHosts: { [SMTP_HOST]: SMTP_IPV4, [mirror.hostname]: MIRROR_IPV4 }, insecureRegistries: [registryHost, pushHost, mirror.host] });
 
         // Images: the rendered references, each built once; Archon's go through the stack's registry.
         compose = parseYaml(fs.readFileSync(path.join(projectDir, "docker-compose.yml"), "utf8"));
@@ -213,15 +215,20 @@ describe("staging on a real Docker engine (issue 22)", function () {
     it("starts the edge (proxy, certbot, registry), takes a 200 MB layer push through the real nginx, and starts everything with the rendered compose-up.sh", () => {
         const edge = runComposeUp({ START_ONLY: "proxy certbot registry" });
         assert.equal(edge.status, 0, edge.output);
-        // Push the Archon images (stand-ins) as the image build does, archon-server with a 200 MB layer.
+        // Push the Archon images (stand-ins) as the image build does, to the registry's push host
+        // (its read-write instance), archon-server with a 200 MB layer; the pull host serves them
+        // from the same storage.
         const push = outputs.registryPush as { server: string; username: string; password: string };
+        const pullHost = outputs.registryServer as string;
         engine.docker(["login", "-u", push.username, "--password-stdin", push.server], { input: push.password });
-        for (const [name, service] of Object.entries(compose.services).filter(([, s]) => s.image.startsWith(`${push.server}/`))) {
+        for (const [name, service] of Object.entries(compose.services).filter(([, s]) => s.image.startsWith(`${pullHost}/`))) {
             // archon-server's image is several hundred MB: its stand-in gets a 200 MB layer.
             const big = name === "archon-server" ? 200 : 0;
             if (big) addLayer(service.image, big);
+            const pushed = `${push.server}/${service.image.slice(pullHost.length + 1)}`;
+            engine.docker(["tag", service.image, pushed]);
             const begin = Date.now();
-            engine.docker(["push", service.image]);
+            engine.docker(["push", pushed]);
             if (big) {
                 const seconds = (Date.now() - begin) / 1000;
                 const proxy = containerOf("proxy");
@@ -235,7 +242,9 @@ describe("staging on a real Docker engine (issue 22)", function () {
         }
         // Gone from the host, as on a first deploy: compose-up.sh pulls them back through the proxy
         // with the client config the docker-login step writes (the pull login, and Docker Hub's).
-        for (const service of Object.values(compose.services).filter((s) => s.image.startsWith(`${push.server}/`))) engine.docker(["rmi", service.image]);
+        for (const service of Object.values(compose.services).filter((s) => s.image.startsWith(`${pullHost}/`))) {
+            engine.docker(["rmi", service.image, `${push.server}/${service.image.slice(pullHost.length + 1)}`]);
+        }
         engine.docker(["logout", push.server]);
         fs.writeFileSync(path.join(engine.env.DOCKER_CONFIG!, "config.json"), hostClientConfig);
         const up = runComposeUp({ ARCHON_SERVICES: composeUpList("ARCHON_SERVICES"), OTHER_SERVICES: composeUpList("OTHER_SERVICES") });

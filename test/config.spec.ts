@@ -265,3 +265,26 @@ describe("config", () => {
         assert.throws(() => stackConfig("prod"), /no stack file Pulumi.prod.yaml; the stacks are production, staging/);
     });
 });
+
+describe("config: the cluster's own Hetzner token (issue 24.2, 27.7)", () => {
+    it("k3s refuses to run without hcloudTokenForCluster, naming the key and the fix", () => {
+        assert.match(refusal("production", { hcloudTokenForCluster: null }), /^archon-infra:hcloudTokenForCluster = \(not set\): k3s needs the cluster's own Hetzner token for its CCM and CSI driver, separate from the deploy's HCLOUD_TOKEN: create one in the Hetzner Console and pulumi config set --secret hcloudTokenForCluster <token>$/);
+    });
+
+    it("refuses the deploy's own HCLOUD_TOKEN as the cluster's", () => {
+        const saved = process.env.HCLOUD_TOKEN;
+        process.env.HCLOUD_TOKEN = "deploy-token-0123456789";
+        try {
+            assert.match(refusal("production", { hcloudTokenForCluster: "deploy-token-0123456789" }), /^archon-infra:hcloudTokenForCluster = \[secret\]: is the deploy's own HCLOUD_TOKEN; give the cluster a token of its own/);
+            assert.doesNotThrow(() => configOf("production", { hcloudTokenForCluster: "cluster-token-9876543210" }));
+        } finally {
+            if (saved === undefined) delete process.env.HCLOUD_TOKEN;
+            else process.env.HCLOUD_TOKEN = saved;
+        }
+    });
+
+    it("compose needs none", () => {
+        assert.strictEqual(configOf("staging").hcloudTokenForClusterSecret, undefined);
+    });
+});
+

@@ -85,7 +85,8 @@ describe("first deploy: staging (Compose)", () => {
         assertWaits(result, up, preflight);
         assert.match(plainInputs(edge).create, /^export START_ONLY='proxy certbot registry'$/m);
         assert.match(plainInputs(up).create, /^export ARCHON_IMAGES_REQUIRED='1'$/m);
-        assert.strictEqual(plainInputs(ready).environment.REGISTRY_SERVER, "registry.staging.archon.example.com");
+        // The pushes go to the read-write instance's host (components/registry/hosts.ts).
+        assert.strictEqual(plainInputs(ready).environment.REGISTRY_SERVER, "registry-push.staging.archon.example.com");
     });
 
     it("delivers the project with image tags before the push and with the pushed digests after it", async () => {
@@ -100,7 +101,7 @@ describe("first deploy: staging (Compose)", () => {
         const before = composeFile(edgeCopy).services;
         const after = composeFile(copy).services;
         assert.strictEqual(before["archon-server"].image, "registry.staging.archon.example.com/archon-server:sha-1a2b3c4");
-        assert.match(after["archon-server"].image, /^registry\.staging\.archon\.example\.com\/archon-server@sha256:[0-9a-f]{64}$/);
+        assert.match(after["archon-server"].image, /^registry\.staging\.archon\.example\.com\/archon-server:sha-1a2b3c4@sha256:[0-9a-f]{64}$/);
         for (const service of ["proxy", "certbot", "registry"]) assert.deepStrictEqual(before[service], after[service], `${service} must not change between the two deliveries`);
     });
 
@@ -158,6 +159,8 @@ describe("first deploy: production (k3s)", () => {
         const env = plainInputs(check).environment;
         assert.deepStrictEqual(JSON.parse(env.REGISTRY_IMAGES), ["archon-server", "archon-mcp", "archon-ui", "archon-agents", "archon-migrate"]);
         assert.strictEqual(env.REGISTRY_TAG, "sha-1a2b3c4");
+        assert.strictEqual(env.REGISTRY_SERVER, "registry.archon.example.com", "it asks the host the nodes pull from");
+        assert.deepStrictEqual(JSON.parse(env.REGISTRY_DIGESTS), {}, "the committed example tag has no release record");
         const password = (check.inputs.environment as Record<string, unknown>).REGISTRY_PASSWORD;
         assert.ok(typeof password === "object" && password !== null && "$secret" in password, "the registry password stays secret");
         for (const name of ARCHON_IMAGES) {
@@ -340,8 +343,9 @@ describe("registry probe (real docker-registry over TLS)", () => {
         fs.writeFileSync(path.join(dir, "htpasswd"), hash.output.trim() + "\n");
         const port = await freePort();
         address = `localhost:${port}`;
-        // The stack's own registry config, with a local address, storage and TLS (nginx/the ingress terminate TLS in the stack).
-        const config = parseYaml(registryConfigYaml(address)) as Record<string, any>;
+        // The stack's own registry config (its read-write instance, which the test pushes to), with a
+        // local address, storage and TLS (nginx/the ingress terminate TLS in the stack).
+        const config = parseYaml(registryConfigYaml(address, "push")) as Record<string, any>;
         config.storage.filesystem.rootdirectory = path.join(dir, "data");
         config.http.addr = `127.0.0.1:${port}`;
         delete config.http.debug;
@@ -391,11 +395,24 @@ describe("registry probe (real docker-registry over TLS)", () => {
         assert.strictEqual(wrong.status, 1, wrong.output);
         assert.match(wrong.output, /answered 401 \(are the registry credentials right\?\)/);
     });
+
+    it("images: with recorded digests, asks for each digest and FAILS when one is missing (the deploy stops before Archon moves)", async () => {
+        const pushed = await pushEmptyImage(address, "archon-mcp", "sha-abcdef1", PASSWORD, fs.readFileSync(path.join(dir, "tls", "fullchain.pem")));
+        const env = { REGISTRY_PROBE: "images", REGISTRY_IMAGES: JSON.stringify(["archon-mcp"]), REGISTRY_TAG: "sha-abcdef1", REGISTRY_USERNAME: "archon", REGISTRY_PASSWORD: PASSWORD, ...trusted() };
+        const right = probe({ ...env, REGISTRY_DIGESTS: JSON.stringify({ "archon-mcp": pushed }) });
+        assert.strictEqual(right.status, 0, right.output);
+        assert.match(right.output, /^present$/m);
+        // The tag exists, but not with the digest the record names (another build, or a lost copy).
+        const other = `sha256:${"0".repeat(64)}`;
+        const missing = probe({ ...env, REGISTRY_DIGESTS: JSON.stringify({ "archon-mcp": other }) });
+        assert.strictEqual(missing.status, 1, missing.output);
+        assert.match(missing.output, new RegExp(`${address}/archon-mcp@${other} not in the registry, though the release record of sha-abcdef1 names it there: copy it again \\(npm run release -- copy --tag sha-abcdef1 --stack <stack>\\)`));
+    });
 });
 
 
-/** Pushes an image with an empty config and no layers through the registry API, as `docker push` would. */
-async function pushEmptyImage(address: string, name: string, tag: string, password: string, ca: Buffer): Promise<void> {
+/** Pushes an image with an empty config and no layers through the registry API, as `docker push` would; returns its digest. */
+async function pushEmptyImage(address: string, name: string, tag: string, password: string, ca: Buffer): Promise<string> {
     const auth = `Basic ${Buffer.from(`archon:${password}`).toString("base64")}`;
     const call = (method: string, url: string, body?: string, headers: Record<string, string> = {}) => new Promise<{ status: number; location?: string }>((resolve, reject) => {
         const req = https.request(url.startsWith("http") ? url : `https://${address}${url}`, { method, ca, headers: { Authorization: auth, ...headers } }, (res) => {
@@ -415,4 +432,5 @@ async function pushEmptyImage(address: string, name: string, tag: string, passwo
     const manifest = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.image.config.v1+json", digest, size: configBlob.length }, layers: [] });
     const put = await call("PUT", `/v2/${name}/manifests/${tag}`, manifest, { "Content-Type": "application/vnd.oci.image.manifest.v1+json" });
     assert.strictEqual(put.status, 201);
+    return `sha256:${crypto.createHash("sha256").update(manifest).digest("hex")}`;
 }

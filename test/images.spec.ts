@@ -47,7 +47,8 @@ describe("images", () => {
         const images = ofType(result, IMAGE);
         assert.deepStrictEqual(images.map((i) => i.name).sort(), ["archon-agents", "archon-mcp", "archon-migrate", "archon-server", "archon-ui"]);
         const byName = Object.fromEntries(images.map((i) => [i.name, plainInputs(i)]));
-        assert.strictEqual(byName["archon-server"].imageName, "registry.archon.example.com/archon-server:sha-1a2b3c4");
+        // Pushed at the read-write instance's host (components/registry/hosts.ts).
+        assert.strictEqual(byName["archon-server"].imageName, "registry-push.archon.example.com/archon-server:sha-1a2b3c4");
         // The Python services build from this repository's Dockerfile, one target each, in a staged
         // copy of the checkout's python/ (uv sync --locked from its uv.lock: images/archon-python/).
         for (const name of ["archon-server", "archon-mcp", "archon-agents"]) {
@@ -61,17 +62,18 @@ describe("images", () => {
         assert.strictEqual(byName["archon-ui"].build.dockerfile, path.resolve(__dirname, "..", "images", "archon-ui", "Dockerfile"));
         for (const inputs of Object.values(byName)) {
             assert.strictEqual(inputs.build.platform, "linux/amd64");
-            assert.deepStrictEqual({ server: inputs.registry.server, username: inputs.registry.username }, { server: "registry.archon.example.com", username: "archon-push" }); // the push login (issue 12.7b)
+            assert.deepStrictEqual({ server: inputs.registry.server, username: inputs.registry.username }, { server: "registry-push.archon.example.com", username: "archon-push" }); // the push login and host (issue 12.7b, 27.7)
             for (const file of [inputs.build.dockerfile]) assert.ok(fs.existsSync(file), `${file} is missing from the checkout`);
         }
         const password = images.map((i) => (i.inputs.registry as { password: unknown }).password);
         assert.ok(password.every((p) => typeof p === "object" && p !== null && "$secret" in p), "the push password must stay secret");
     });
 
-    it("references the pushed digests when built, and the tag otherwise", async () => {
+    it("references the pushed digests at the pull host when built, and the tag otherwise", async () => {
         const built = outputsOf((await synth("production", BUILD)).outputs);
         for (const name of ["archon-server", "archon-mcp", "archon-ui", "archon-agents", "archon-migrate"]) {
-            assert.match(built.imageRefs[name], new RegExp(`^registry\\.archon\\.example\\.com/${name}@sha256:[0-9a-f]{64}$`));
+            // Pushed to registry-push.<domain>, pulled from registry.<domain>: one storage, one digest.
+            assert.match(built.imageRefs[name], new RegExp(`^registry\\.archon\\.example\\.com/${name}:sha-1a2b3c4@sha256:[0-9a-f]{64}$`));
             assert.strictEqual(built.release.images[name], built.imageRefs[name]);
         }
         const referenced = outputsOf((await synth("production")).outputs);
@@ -95,7 +97,7 @@ describe("images", () => {
         const result = await synth("production", { ...BUILD, previousImageTag: "sha-0000000" });
         const server = ofType(result, IMAGE).find((i) => i.name === "archon-server");
         assert.ok(server);
-        assert.deepStrictEqual(plainInputs(server).build.cacheFrom.images, ["registry.archon.example.com/archon-server:sha-0000000"]);
+        assert.deepStrictEqual(plainInputs(server).build.cacheFrom.images, ["registry-push.archon.example.com/archon-server:sha-0000000"]);
     });
 
     it("records the source commit of a git checkout whose commit the sha- tag names", async () => {

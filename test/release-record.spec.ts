@@ -5,7 +5,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { ReleaseRecordFile, bumpImageTag, stackImageTag, verifiedRecord, writeRecord } from "../scripts/lib/release-record";
+import { ReleaseRecordFile, bumpImageTag, recordCopy, recordedRegistries, stackImageTag, stackRegistryHosts, verifiedRecord, writeRecord } from "../scripts/lib/release-record";
 import { loadArchonSource } from "../components/registry/archon-source";
 import { run, writeTempFiles } from "./helpers";
 
@@ -37,6 +37,28 @@ describe("release records", () => {
         fs.writeFileSync(path.join(dir, "releases", "sha-0000000.json"), JSON.stringify({ ...record({ tag: "sha-0000000" }), images: { "archon-ui": "registry/archon-ui:latest" } }));
         assert.throws(() => verifiedRecord(dir, "sha-0000000"), /is not a release record: images.archon-ui/);
         assert.throws(() => writeRecord(dir, record({ archonCommit: "abc" })));
+    });
+
+    it("a digest counts only for the registries the record names: the build's, then each copy's", () => {
+        const dir = writeTempFiles({});
+        const built = record();
+        writeRecord(dir, built);
+        assert.deepStrictEqual(recordedRegistries(built), ["registry.example.com"]);
+        assert.throws(() => verifiedRecord(dir, "sha-1a2b3c4", "registry.archon.example.com"),
+            /^Error: releases\/sha-1a2b3c4.json records sha-1a2b3c4 in registry.example.com, not in registry.archon.example.com: copy it there by digest first \(npm run release -- copy --tag sha-1a2b3c4 --stack <stack>\)$/);
+        const copied = recordCopy(dir, built, "registry.archon.example.com", "https://github.com/example/archon-infra/actions/runs/2");
+        assert.deepStrictEqual(recordedRegistries(copied), ["registry.example.com", "registry.archon.example.com"]);
+        assert.strictEqual(recordCopy(dir, copied, "registry.archon.example.com", "https://x.example/again"), copied, "a second copy to the same host records nothing new");
+        assert.strictEqual(verifiedRecord(dir, "sha-1a2b3c4", "registry.archon.example.com").copies?.length, 1);
+        // One build pushes to one registry; a reference must end in the image's own name.
+        assert.throws(() => writeRecord(dir, record({ images: { "archon-ui": digest("archon-ui"), "archon-mcp": `ghcr.io/x/archon-mcp@sha256:${"cd".repeat(32)}` } })), /the build pushes to one registry/);
+        assert.throws(() => writeRecord(dir, record({ images: { "archon-ui": digest("archon-server") } })), /<registry>\/<image name>@sha256/);
+    });
+
+    it("reads a stack's registry hosts from its stack file: pulls at registry.<domain>, pushes at registry-push.<domain>", () => {
+        assert.deepStrictEqual(stackRegistryHosts(PROJECT_DIR, "production", "archon-infra"), { pull: "registry.archon.example.com", push: "registry-push.archon.example.com", external: false });
+        const external = fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.staging.yaml"), "utf8") + "  archon-infra:registryServer: ghcr.io\n";
+        assert.deepStrictEqual(stackRegistryHosts(writeTempFiles({ "Pulumi.staging.yaml": external }), "staging", "archon-infra"), { pull: "ghcr.io", push: "ghcr.io", external: true });
     });
 
     it("bumping a stack's imageTag changes that line only, comments included", () => {

@@ -1,6 +1,12 @@
 /**
  * The release log read from recorded `pulumi stack history --json` output (the CLI's updateInfoJSON
- * format): which updates count, who made them, which tag, release vs rollback, and the result.
+ * format, pulumi/pulumi pkg/cmd/pulumi/stack/stack_history.go): which updates count, who made them,
+ * which tag, release vs rollback, and the result. Fixtures, of our own making, in the shape each
+ * backend gives: stack-history-production.json (an older CLI's Go time format), stack-history-cloud.json
+ * (Pulumi Cloud: numbered versions, RFC 5424 times with milliseconds as cmd.FormatTime writes them,
+ * an update still in progress without endTime/resourceChanges) and stack-history-diy.json (S3 and
+ * file:// backends: pkg/backend/diy/backend.go records no version, so every entry says 0, and an
+ * empty environment map is null).
  */
 import * as assert from "assert";
 import * as fs from "fs";
@@ -56,6 +62,33 @@ describe("release log", () => {
     it("refuses JSON that is not stack history", () => {
         assert.throws(() => releaseLog([{ version: 1 }], "archon-infra"));
         assert.throws(() => releaseLog({ updates: [] }, "archon-infra"));
+    });
+
+    it("Pulumi Cloud: numbered versions, approvers from the @-logins (a login may be `nobody`), an update in progress", () => {
+        const cloud = releaseLog(JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "stack-history-cloud.json"), "utf8")), "archon-infra");
+        assert.deepStrictEqual(cloud.map((e) => [e.version, e.imageTag, e.change, e.result, e.approvedBy]), [
+            [1, "sha-1a2b3c4", "release", "succeeded", undefined],
+            [2, "sha-2b3c4d5", "release", "succeeded", "alice-lead"],
+            [4, "sha-1a2b3c4", "rollback", "succeeded", "nobody"],
+            [5, "sha-3c4d5e6", "release", "in-progress", "alice-lead, bob-sre"],
+        ]);
+        assert.strictEqual(cloud[1].when, "2026-03-02T09:14:07.000Z");
+        assert.strictEqual(cloud[1].run, "https://github.com/example/archon-infra/actions/runs/7001");
+        assert.deepStrictEqual(cloud[3].resourceChanges, {});
+    });
+
+    it("S3/file backends: no version (not #0), no approver where none was required, an empty environment", () => {
+        const file = path.join(__dirname, "fixtures", "stack-history-diy.json");
+        const diy = releaseLog(JSON.parse(fs.readFileSync(file, "utf8")), "archon-infra");
+        assert.deepStrictEqual(diy.map((e) => [e.version, e.imageTag, e.result, e.approvedBy, e.who]), [
+            [undefined, "sha-3b4c5d6", "succeeded", undefined, "unknown"],
+            [undefined, "sha-4c5d6e7", "succeeded", undefined, "CI Bot <ci@example.com>"],
+            [undefined, "sha-5d6e7f8", "failed", undefined, "CI Bot <ci@example.com>"],
+        ]);
+        const printed = run(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/releases.ts", "--stack", "staging", "--file", file], { cwd: path.join(__dirname, "..") });
+        assert.strictEqual(printed.status, 0, printed.output);
+        assert.doesNotMatch(printed.output, /#0|nobody/, printed.output);
+        assert.match(printed.output.split("\n")[1], /^ +2026-02-09T17:45:00Z  release +sha-3b4c5d6 +succeeded +unknown$/);
     });
 
     it("prints one row per update through `npm run releases -- --file`", () => {

@@ -1,7 +1,8 @@
 /**
  * The first deploy's order around the stack's own registry (README "First deploy"): the registry
  * must serve at `https://registry.<domain>` (DNS, ingress, certificate) before anything pushes to
- * it, and the Archon workloads must not wait on images that nothing has pushed yet. Two local steps,
+ * it, and the Archon workloads must not wait on images that nothing has pushed yet (nor roll to
+ * images a promotion did not copy). Two local steps,
  * run by Pulumi on the machine that runs `pulumi up` (scripts/registry-probe.js with `node -e`):
  * {@link RegistryReady} gates the image pushes, {@link ArchonImagesPresence} tells the Kubernetes
  * workloads whether their images exist.
@@ -75,13 +76,22 @@ export interface ArchonImagesPresenceArgs {
     images: string[];
     /** The tag the workloads run (`imageTag`). */
     imageTag: string;
+    /**
+     * The digests the workloads pull, by repository name, when the release record names them
+     * (ArchonImages.record). Then the check asks for each digest, and a missing one FAILS the
+     * deploy before any Archon workload changes: the record says it was copied, so a missing
+     * image is a fault, not a first deploy (and `Recreate` would stop archon-server before its
+     * pull failed). Without digests a missing tag only lets the workloads skip Pulumi's await.
+     */
+    digests?: Record<string, string>;
     /** RegistryReady.ready for the stack's own registry; none for an external one. */
     dependsOn?: pulumi.Input<pulumi.Resource[]>;
 }
 
 /**
  * Asks the registry whether every Archon image of `imageTag` exists (when this program does not
- * push them: CI does, and may not have yet). Runs when the tag, the images or the registry change.
+ * push them: CI does, and may not have yet), by its recorded digest when there is one. Runs when
+ * the tag, the digests, the images or the registry change.
  */
 export class ArchonImagesPresence extends pulumi.ComponentResource {
     /** True when an image was missing when the check ran: the workloads then skip Pulumi's await. */
@@ -99,10 +109,11 @@ export class ArchonImagesPresence extends pulumi.ComponentResource {
                 REGISTRY_SERVER: args.registry.server,
                 REGISTRY_IMAGES: JSON.stringify(args.images),
                 REGISTRY_TAG: args.imageTag,
+                REGISTRY_DIGESTS: JSON.stringify(args.digests ?? {}),
                 REGISTRY_USERNAME: args.registry.username,
                 REGISTRY_PASSWORD: pulumi.secret(args.registry.password),
             },
-            triggers: [args.registry.server, args.imageTag, args.images.join(",")],
+            triggers: [args.registry.server, args.imageTag, args.images.join(","), JSON.stringify(args.digests ?? {})],
         }, { parent: this, dependsOn: args.dependsOn, additionalSecretOutputs: ["environment"] });
         this.check = check;
         // The answer (`present` / `missing: ...`) holds no secret, though the step reads one.

@@ -9,13 +9,15 @@ import { ConfigError } from "../../config";
 import { RegistryCredentials } from "./registry";
 import { ARCHON_BUILDS, ARCHON_IMAGES, ArchonImageName, buildContext, dockerfilePath } from "./build-context";
 import { loadArchonSource } from "./archon-source";
-import { RecordedDigests, SourceRevision, digestReference, readRecordedDigests, readSourceRevision, shaTag, tagMatchesCommit } from "./release";
+import { RecordedDigests, SourceRevision, digestReference, readSourceRevision, shaTag, tagMatchesCommit } from "./release";
 
 export { ARCHON_BUILDS, ARCHON_IMAGES, ArchonImageName } from "./build-context";
 
 export interface ArchonImagesArgs {
-    /** Registry the images are pushed to and pulled from (Registry.credentials). */
+    /** The PUSH login and host (Registry.pushCredentials): where a build pushes. */
     registry: RegistryCredentials;
+    /** The host workloads pull from (Registry.server): every image reference names it. */
+    pullServer: string;
     /** Pinned tag (sha-<commit> or a release version). Tags are immutable: a new build takes a new tag. */
     imageTag: string;
     /** Deploy archon-agents (`enableAgents`); its image is built only then. */
@@ -29,9 +31,12 @@ export interface ArchonImagesArgs {
     /** An earlier tag whose layers seed the build cache (`previousImageTag`); none by default. */
     cacheFromTag?: string;
     /**
-     * Where the image workflow's release records live (`releasesDir`, default `releases`). When not
-     * building, the images are referenced by the digests `<releasesDir>/<imageTag>.json` records.
+     * The release record of `imageTag` (config `releaseRecord`: `<releasesDir>/<imageTag>.json`,
+     * read and checked against {@link pullServer} before any resource exists). When not building,
+     * the images are referenced by its digests; without one, by tag.
      */
+    record?: RecordedDigests;
+    /** Where the release records live (`releasesDir`, default `releases`): named in the warning. */
     releasesDir: string;
     /**
      * Warn when not building and the tag has no release record (production: `environment`
@@ -51,7 +56,7 @@ export interface ArchonImagesArgs {
  * `buildImages` false: the references change, nothing is rebuilt.
  */
 export class ArchonImages extends pulumi.ComponentResource {
-    /** Image reference each workload uses: the digest when built here, else registry/name:tag. */
+    /** Image reference each workload uses: pull host, tag and digest (built here, or recorded), else pull host and tag. */
     public readonly refs: Record<ArchonImageName, pulumi.Output<string>>;
     /** registry/name:tag of every image: known before any push (the first deploy starts the registry from these). */
     public readonly taggedRefs: Record<ArchonImageName, pulumi.Output<string>>;
@@ -69,8 +74,9 @@ export class ArchonImages extends pulumi.ComponentResource {
     constructor(name: string, args: ArchonImagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:ArchonImages", name, {}, opts);
         this.deployed = ARCHON_IMAGES.filter((image) => image !== "archon-agents" || args.enableAgents);
-        const repository = (image: ArchonImageName) => pulumi.interpolate`${args.registry.server}/${image}`;
-        const tagged = (image: ArchonImageName) => pulumi.interpolate`${repository(image)}:${args.imageTag}`;
+        const pushRepository = (image: ArchonImageName) => pulumi.interpolate`${args.registry.server}/${image}`;
+        const pullRepository = (image: ArchonImageName) => `${args.pullServer}/${image}`;
+        const tagged = (image: ArchonImageName) => pulumi.output(`${pullRepository(image)}:${args.imageTag}`);
         const refs = Object.fromEntries(ARCHON_IMAGES.map((image) => [image, tagged(image)])) as Record<ArchonImageName, pulumi.Output<string>>;
         this.taggedRefs = { ...refs };
         this.builds = [];
@@ -81,9 +87,9 @@ export class ArchonImages extends pulumi.ComponentResource {
             this.source = checkSource(sourceDir, args.imageTag);
             for (const image of this.deployed) {
                 const spec = ARCHON_BUILDS[image];
-                const cacheFrom = args.cacheFromTag ? [pulumi.interpolate`${repository(image)}:${args.cacheFromTag}`] : [];
+                const cacheFrom = args.cacheFromTag ? [pulumi.interpolate`${pushRepository(image)}:${args.cacheFromTag}`] : [];
                 const built = new docker.Image(image, {
-                    imageName: tagged(image),
+                    imageName: pulumi.interpolate`${pushRepository(image)}:${args.imageTag}`,
                     build: {
                         context: buildContext(image, sourceDir),
                         dockerfile: dockerfilePath(spec, sourceDir),
@@ -96,16 +102,17 @@ export class ArchonImages extends pulumi.ComponentResource {
                     registry: { server: args.registry.server, username: args.registry.username, password: args.registry.password },
                 }, { parent: this, dependsOn: args.pushAfter ?? [] });
                 this.builds.push(built);
-                refs[image] = built.repoDigest;
+                // Pushed at the push host, pulled from the pull host: the same storage, so the same digest.
+                refs[image] = built.repoDigest.apply((pushed) => digestReference(pullRepository(image), args.imageTag, pushed.slice(pushed.lastIndexOf("@") + 1)));
             }
         }
         if (!args.build) {
-            this.record = readRecordedDigests(args.releasesDir, args.imageTag);
+            this.record = args.record;
             if (this.record) {
                 const missing: string[] = [];
                 for (const image of this.deployed) {
                     const digest = this.record.digests[image];
-                    if (digest) refs[image] = pulumi.output(repository(image)).apply((repo) => digestReference(repo, args.imageTag, digest));
+                    if (digest) refs[image] = pulumi.output(digestReference(pullRepository(image), args.imageTag, digest));
                     else missing.push(image);
                 }
                 if (missing.length > 0) pulumi.log.warn(`${this.record.file} records no digest for ${missing.join(", ")}: referenced by tag ${args.imageTag} only`, this);

@@ -3,5 +3,5 @@ export { Registry, RegistryArgs, RegistryCredentials } from "./registry";
 export { RegistryLogin, RegistryLoginArgs } from "./login";
 export { ArchonImages, ArchonImagesArgs } from "./images";
 export { ARCHON_BUILDS, ARCHON_IMAGES, ArchonBuild, ArchonImageName, buildContext, dockerfilePath } from "./build-context";
-export { DEFAULT_RELEASES_DIR, digestReference, readRecordedDigests, RecordedDigests, releaseRecord, ReleaseArgs, ReleaseRecord } from "./release";
+export { DEFAULT_RELEASES_DIR, digestReference, RecordedDigests, releaseRecord, ReleaseArgs, ReleaseRecord } from "./release";
 export { ArchonImagesPresence, ArchonImagesPresenceArgs, DeferredResources, RegistryReady, RegistryReadyArgs } from "./bootstrap";

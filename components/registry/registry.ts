@@ -1,29 +1,59 @@
 /**
- * Where the Archon images live: a private registry at `registry.<domain>` deployed with the stack
- * (as a catalog service, so both renderers run it), or an external registry when the stack names one.
+ * Where the Archon images live: a private registry deployed with the stack (as a catalog service,
+ * so both renderers run it), pulled from at `registry.<domain>` and pushed to at
+ * `registry-push.<domain>`, or an external registry when the stack names one.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { stringify as toYaml } from "yaml";
 import { ConfigError } from "../../config";
 import { ServiceSpec } from "../services/catalog";
+import { IMAGES } from "../services/versions";
 import { loginHash } from "../secrets/secrets";
+import { registryHosts } from "./hosts";
 
-/** The upstream registry image (CNCF distribution 2.8), pinned. */
-export const REGISTRY_IMAGE = "registry:2.8.3"; // confirmed: public pins incl. digest registry:2.8.3@sha256:a3d8aaa6... (search 2026)
-/** The private registry's PULL user (hosts, nodes, imagePullSecrets): reads only. */
+/** The upstream registry image (CNCF distribution 2.8), pinned with the other third-party images. */
+export const REGISTRY_IMAGE = IMAGES.registry;
+/** The private registry's PULL user (hosts, nodes, imagePullSecrets): the read-only instance only. */
 export const REGISTRY_USER = "archon";
-/** The private registry's PUSH user: the only one the ingress lets write; given to the image build alone. */
+/** The private registry's PUSH user: the only user of the instance that writes; given to the image build alone. */
 export const REGISTRY_PUSH_USER = "archon-push";
 /** Names of the ingress credential sets (nginx `/etc/nginx/auth/<name>`, Kubernetes Secret `<name>-htpasswd`). */
 export const REGISTRY_READ_AUTH = "registry-pull";
 export const REGISTRY_WRITE_AUTH = "registry-push";
-/** Container port of the registry's API. */
+/** Container port of the read-only instance (pulls, `registry.<domain>`). */
 export const REGISTRY_PORT = 5000;
-/** Container port of the registry's debug server (Prometheus metrics at /metrics). */
+/** Container port of the read-only instance's debug server (Prometheus metrics at /metrics). */
 export const REGISTRY_METRICS_PORT = 5001;
+/** Container port of the read-write instance (pushes, `registry-push.<domain>`). */
+export const REGISTRY_PUSH_PORT = 5002;
+/** The read-only instance's config (the image's default config path). */
 export const REGISTRY_CONFIG_PATH = "/etc/docker/registry/config.yml";
+export const REGISTRY_PUSH_CONFIG_PATH = "/etc/docker/registry/config-push.yml";
+/** Starts both instances (the container's entrypoint). */
+export const REGISTRY_SERVE_PATH = "/etc/docker/registry/serve.sh";
+/** htpasswd of the read-only instance: the pull and the push user (the build reads too). */
 export const REGISTRY_HTPASSWD_PATH = "/auth/htpasswd";
+/** htpasswd of the read-write instance: the push user alone. */
+export const REGISTRY_PUSH_HTPASSWD_PATH = "/auth/htpasswd-push";
 export const REGISTRY_DATA_PATH = "/var/lib/registry";
+
+/**
+ * Runs the two instances in one container, over the one data directory they share (a volume can
+ * be mounted by one pod only: one container keeps both on it), and ends the container when either
+ * ends, so Docker / the kubelet restarts both. The image's /bin/sh is BusyBox ash; `registry` is
+ * the image's binary (/bin/registry, registry:2.8.3's Dockerfile), what its entrypoint.sh runs.
+ */
+export const REGISTRY_SERVE_SCRIPT = `#!/bin/sh
+set -u
+registry serve ${REGISTRY_PUSH_CONFIG_PATH} & push=$!
+registry serve ${REGISTRY_CONFIG_PATH} & read=$!
+stopping=0
+trap 'stopping=1; kill -TERM "$push" "$read" 2>/dev/null' TERM INT
+while [ "$stopping" = 0 ] && kill -0 "$push" 2>/dev/null && kill -0 "$read" 2>/dev/null; do sleep 1; done
+kill -TERM "$push" "$read" 2>/dev/null
+wait
+[ "$stopping" = 1 ] || { echo "registry: an instance ended; stopping the container so both restart" >&2; exit 1; }
+`;
 
 /** One registry login: the pull one (imagePullSecret, compose-host login) or the push one (docker.Image). */
 export interface RegistryCredentials {
@@ -35,7 +65,7 @@ export interface RegistryCredentials {
 }
 
 export interface RegistryArgs {
-    /** The stack's DNS name; the private registry answers at `registry.<domain>`. */
+    /** The stack's DNS name; the private registry answers at `registry.<domain>` (pulls) and `registry-push.<domain>` (pushes). */
     domain: string;
     /** Size in GB of the private registry's protected storage (`registryStorageGb`, default 20). */
     storageGb: number;
@@ -59,28 +89,36 @@ export interface RegistryArgs {
 }
 
 /**
- * The registry's config.yml (distribution 2.8). Plain HTTP inside the cluster or compose network:
- * TLS ends at the ingress/proxy in front of `registry.<domain>`, so `http.host` names the public
- * https URL the registry puts into its Location headers. Deletes stay disabled: tags are never
- * removed, so a rollback always finds its images.
+ * The config of one of the two registry instances (distribution 2.8). Plain HTTP inside the cluster
+ * or compose network: TLS ends at the ingress/proxy in front of `registry[-push].<domain>`, so
+ * `http.host` names the public https URL the registry puts into its Location headers. Deletes stay
+ * disabled: tags are never removed, so a rollback always finds its images.
+ *
+ * `read`: `storage.maintenance.readonly` refuses every write with 405 whoever asks (distribution
+ * registry/handlers/app.go, `readOnly`; verified with the real docker-registry), so the pull login
+ * cannot push at the registry itself, whatever the ingress admits; it purges no upload (a write).
+ * `push`: the only instance that writes; its htpasswd holds the push user alone.
  */
-export function registryConfigYaml(publicHost: string): string {
+export function registryConfigYaml(publicHost: string, mode: "read" | "push" = "read"): string {
+    const read = mode === "read";
     return toYaml({
         version: 0.1,
-        log: { level: "info", formatter: "json", fields: { service: "registry" } },
+        log: { level: "info", formatter: "json", fields: { service: read ? "registry" : "registry-push" } },
         storage: {
             filesystem: { rootdirectory: REGISTRY_DATA_PATH },
             delete: { enabled: false },
             cache: { blobdescriptor: "inmemory" },
-            maintenance: { uploadpurging: { enabled: true, age: "168h", interval: "24h", dryrun: false } },
+            maintenance: read
+                ? { uploadpurging: { enabled: false }, readonly: { enabled: true } }
+                : { uploadpurging: { enabled: true, age: "168h", interval: "24h", dryrun: false } },
         },
         http: {
-            addr: `:${REGISTRY_PORT}`,
+            addr: `:${read ? REGISTRY_PORT : REGISTRY_PUSH_PORT}`,
             host: `https://${publicHost}`,
             headers: { "X-Content-Type-Options": ["nosniff"] },
-            debug: { addr: `:${REGISTRY_METRICS_PORT}`, prometheus: { enabled: true, path: "/metrics" } },
+            ...(read ? { debug: { addr: `:${REGISTRY_METRICS_PORT}`, prometheus: { enabled: true, path: "/metrics" } } } : {}),
         },
-        auth: { htpasswd: { realm: `${publicHost} registry`, path: REGISTRY_HTPASSWD_PATH } },
+        auth: { htpasswd: { realm: `${publicHost} registry`, path: read ? REGISTRY_HTPASSWD_PATH : REGISTRY_PUSH_HTPASSWD_PATH } },
         health: { storagedriver: { enabled: true, interval: "10s", threshold: 3 } },
     });
 }
@@ -107,54 +145,53 @@ export interface RegistryHashes {
 }
 
 /**
- * The private registry as a catalog service: stateful, protected storage, one public route.
+ * The private registry as a catalog service: stateful, protected storage, two public routes.
  *
- * distribution's htpasswd auth has no per-user permissions (any valid user may push), so the
- * pull-only user is enforced at the ingress: reads (GET, HEAD) admit either user, every other
- * method only the push user (route `writeAuth`). The registry itself keeps htpasswd with both
- * users as a second line: a container that reaches it past the proxy still needs a credential
- * (none of them holds one: the pull login lives in the host's Docker config / the kubelet's pull
- * Secret).
+ * distribution's htpasswd auth has no per-user permissions (any valid user may push), so pulls and
+ * pushes are two instances over the same storage: `registry.<domain>` reaches the read-only one
+ * (pull and push user), `registry-push.<domain>` the read-write one (push user only). The pull
+ * login cannot write anywhere: the read-only instance refuses every write itself, and the
+ * read-write instance does not know the pull user. The ingress checks the same sets first.
  */
-export function registryService(publicHost: string, storageGb: number, hashes: RegistryHashes): ServiceSpec {
+export function registryService(hosts: { pull: string; push: string }, storageGb: number, hashes: RegistryHashes): ServiceSpec {
     const pullLine = pulumi.output(hashes.pull).apply((hash) => htpasswdLine(REGISTRY_USER, hash));
-    const pushLine = pulumi.output(hashes.push).apply((hash) => htpasswdLine(REGISTRY_PUSH_USER, hash));
+    const pushLine = pulumi.secret(pulumi.output(hashes.push).apply((hash) => htpasswdLine(REGISTRY_PUSH_USER, hash)));
     const bothUsers = pulumi.secret(pulumi.all([pullLine, pushLine]).apply(([pull, push]) => pull + push));
+    // The ingress checks its own cheap hashes (`loginHash`, APR1); the registry keeps bcrypt, the only hash distribution accepts.
     const pullLogin = pulumi.output(hashes.pullLogin).apply((hash) => htpasswdLine(REGISTRY_USER, hash));
-    const pushLogin = pulumi.output(hashes.pushLogin).apply((hash) => htpasswdLine(REGISTRY_PUSH_USER, hash));
+    const pushLogin = pulumi.secret(pulumi.output(hashes.pushLogin).apply((hash) => htpasswdLine(REGISTRY_PUSH_USER, hash)));
     const bothLogins = pulumi.secret(pulumi.all([pullLogin, pushLogin]).apply(([pull, push]) => pull + push));
-    const realm = `${publicHost} registry`;
     return {
         name: "registry",
         group: "registry",
         image: REGISTRY_IMAGE,
         kind: "stateful",
+        command: ["/bin/sh", REGISTRY_SERVE_PATH],
         ports: [
             { name: "http", port: REGISTRY_PORT },
             { name: "metrics", port: REGISTRY_METRICS_PORT },
+            { name: "push", port: REGISTRY_PUSH_PORT },
         ],
         files: [
-            { path: REGISTRY_CONFIG_PATH, content: registryConfigYaml(publicHost) },
+            { path: REGISTRY_SERVE_PATH, content: REGISTRY_SERVE_SCRIPT },
+            { path: REGISTRY_CONFIG_PATH, content: registryConfigYaml(hosts.pull, "read") },
+            { path: REGISTRY_PUSH_CONFIG_PATH, content: registryConfigYaml(hosts.push, "push") },
             { path: REGISTRY_HTPASSWD_PATH, content: bothUsers, secret: true },
+            { path: REGISTRY_PUSH_HTPASSWD_PATH, content: pushLine, secret: true },
         ],
-        // `/` answers 200 without credentials once the registry serves; /v2/ would answer 401.
+        // `/` answers 200 without credentials once the instance serves; /v2/ would answer 401.
         health: { http: { path: "/", port: REGISTRY_PORT }, startupSeconds: 20 },
         resources: { cpu: "50m", memory: "64Mi", cpuLimit: "500m", memoryLimit: "512Mi" },
         storage: [{ name: "data", mountPath: REGISTRY_DATA_PATH, sizeGb: storageGb }],
         // The image declares no USER; distribution needs no root, only its data directory.
         security: { runAsNonRoot: true, runAsUser: 1000, readOnlyRootFilesystem: true, writablePaths: ["/tmp"] },
-        // Layers are pushed in one request each: allow large bodies through the proxy.
-        routes: [{
-            host: publicHost,
-            path: "/",
-            port: REGISTRY_PORT,
-            maxBodyMb: 4096,
-            // A layer of archon-server's image is several hundred MB: never through the proxy's memory.
-            streamBodies: true,
+        routes: [
             // The registry checks the login again itself: the ingress forwards it.
-            basicAuth: { name: REGISTRY_READ_AUTH, realm, htpasswd: bothLogins, forwardAuthorization: true },
-            writeAuth: { name: REGISTRY_WRITE_AUTH, realm, htpasswd: pulumi.secret(pushLogin), forwardAuthorization: true },
-        }],
+            // A layer of archon-server's image is several hundred MB: never through the proxy's memory,
+            // neither pulled (responses) nor pushed (requests, one layer per request).
+            { host: hosts.pull, path: "/", port: REGISTRY_PORT, streamBodies: true, basicAuth: { name: REGISTRY_READ_AUTH, realm: `${hosts.pull} registry`, htpasswd: bothLogins, forwardAuthorization: true } },
+            { host: hosts.push, path: "/", port: REGISTRY_PUSH_PORT, maxBodyMb: 4096, streamBodies: true, basicAuth: { name: REGISTRY_WRITE_AUTH, realm: `${hosts.push} registry`, htpasswd: pushLogin, forwardAuthorization: true } },
+        ],
     };
 }
 
@@ -164,8 +201,10 @@ export function registryService(publicHost: string, storageGb: number, hashes: R
  * services (storage protected / PVC retained by them).
  */
 export class Registry extends pulumi.ComponentResource {
-    /** Registry host, e.g. `registry.archon.example.com`. */
+    /** Host the workloads pull from, e.g. `registry.archon.example.com`: every image reference names it. */
     public readonly server: string;
+    /** Host the image build pushes to (`registry-push.<domain>`; {@link server} for an external registry). */
+    public readonly pushServer: string;
     public readonly username: string;
     /** Secret. */
     public readonly password: pulumi.Output<string>;
@@ -173,7 +212,7 @@ export class Registry extends pulumi.ComponentResource {
     public readonly services: ServiceSpec[];
     /** {@link server}, {@link username} and {@link password} together: the PULL login. */
     public readonly credentials: RegistryCredentials;
-    /** The PUSH login, for the image build only (the same login as {@link credentials} for an external registry). */
+    /** The PUSH host and login (`registry-push.<domain>`), for the image build only (the same as {@link credentials} for an external registry). */
     public readonly pushCredentials: RegistryCredentials;
 
     constructor(name: string, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -186,22 +225,25 @@ export class Registry extends pulumi.ComponentResource {
             this.username = args.externalUsername;
             this.password = pulumi.secret(args.externalPassword);
             this.services = [];
+            this.pushServer = this.server;
             this.pushCredentials = { server: this.server, username: this.username, password: this.password };
         } else {
-            this.server = `registry.${args.domain}`;
+            const hosts = registryHosts(args.domain);
+            this.server = hosts.pull;
             this.username = REGISTRY_USER;
             this.password = pulumi.secret(args.password);
             const login = (password: pulumi.Output<string>, bcrypt: pulumi.Output<string>) => pulumi.secret(pulumi.all([password, bcrypt]).apply(([p, b]) => loginHash(p, b)));
-            this.services = [registryService(this.server, args.storageGb, {
+            this.services = [registryService(hosts, args.storageGb, {
                 pull: args.passwordBcrypt,
                 push: args.pushPasswordBcrypt,
                 pullLogin: login(args.password, args.passwordBcrypt),
                 pushLogin: login(args.pushPassword, args.pushPasswordBcrypt),
             })];
-            this.pushCredentials = { server: this.server, username: REGISTRY_PUSH_USER, password: pulumi.secret(args.pushPassword) };
+            this.pushServer = hosts.push;
+            this.pushCredentials = { server: hosts.push, username: REGISTRY_PUSH_USER, password: pulumi.secret(args.pushPassword) };
         }
         this.credentials = { server: this.server, username: this.username, password: this.password };
         const files = Object.fromEntries((this.services[0]?.files ?? []).map((f) => [f.path, f.content]));
-        this.registerOutputs({ server: this.server, username: this.username, pushUsername: this.pushCredentials.username, external: this.services.length === 0, files });
+        this.registerOutputs({ server: this.server, pushServer: this.pushCredentials.server, username: this.username, pushUsername: this.pushCredentials.username, external: this.services.length === 0, files });
     }
 }

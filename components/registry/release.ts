@@ -7,8 +7,6 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError } from "../../config";
-import { releaseRecordSchema } from "../../scripts/lib/release-record";
 
 /** A source checkout's commit, when the directory is the top of a git work tree. */
 export interface SourceRevision {
@@ -93,39 +91,8 @@ export function releaseRecord(args: ReleaseArgs): pulumi.Output<ReleaseRecord> {
 /** Default place of the image workflow's release records: `releases/` of the project (the program's working directory). */
 export const DEFAULT_RELEASES_DIR = "releases";
 
-/** What the release record of a tag says about its images, when there is one. */
-export interface RecordedDigests {
-    /** The record's path. */
-    file: string;
-    /** Image name -> `sha256:<64 hex>`, as the image workflow pushed it. */
-    digests: Record<string, string>;
-}
-
-/**
- * Reads `<dir>/<tag>.json`, the record the image workflow writes (scripts/lib/release-record.ts),
- * and returns each image's digest. Undefined when there is no record; throws a ConfigError when the
- * file exists but is no record of `tag` (a broken record must not silently deploy by tag).
- * Digests are never guessed: they come from the workflow's push only.
- */
-export function readRecordedDigests(dir: string, tag: string): RecordedDigests | undefined {
-    const file = path.join(dir, `${tag}.json`);
-    if (!fs.existsSync(file)) return undefined;
-    let parsed: ReturnType<typeof releaseRecordSchema.safeParse>;
-    try {
-        parsed = releaseRecordSchema.safeParse(JSON.parse(fs.readFileSync(file, "utf8")));
-    } catch (error) {
-        throw new ConfigError(`archon-infra:imageTag = ${JSON.stringify(tag)}: ${file} is not JSON (${(error as Error).message}); restore it from git or remove it to deploy by tag`);
-    }
-    if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new ConfigError(`archon-infra:imageTag = ${JSON.stringify(tag)}: ${file} is not a release record (${issue.path.join(".")}: ${issue.message}); restore it from git or remove it to deploy by tag`);
-    }
-    if (parsed.data.tag !== tag) {
-        throw new ConfigError(`archon-infra:imageTag = ${JSON.stringify(tag)}: ${file} records tag ${parsed.data.tag}; restore the record of ${tag} from git`);
-    }
-    const digests = Object.fromEntries(Object.entries(parsed.data.images).map(([image, ref]) => [image, ref.slice(ref.lastIndexOf("@") + 1)]));
-    return { file, digests };
-}
+/** What the release record of a tag says about its images (config `releaseRecord`). */
+export type { RecordedRelease as RecordedDigests } from "../../scripts/lib/release-record";
 
 /** `repo:tag@sha256:...`: the tag stays readable, the digest decides what runs (Docker and containerd pull by digest). */
 export function digestReference(repository: string, tag: string, digest: string): string {

@@ -1,11 +1,19 @@
 /**
- * Every third-party image the workloads run, pinned in one place. The Supabase images are the set
+ * Every third-party image the workloads run, pinned in one place, and referred to by the digest
+ * image-digests.lock.json records for each pin (components/services/image-lock.ts; `image:tag`
+ * alone while an entry is not resolved yet). The Supabase images are the set
  * Supabase's self-hosting docker-compose.yml pins together (supabase/supabase, docker/), so they are
  * upgraded together: change them here and nowhere else. The stack exports this table as
  * `componentVersions`. The ingress and monitoring charts and images follow; a bump there changes the
  * Helm release / the compose image and nothing else.
  */
-export const SUPABASE_IMAGES = {
+import { IMAGE_LOCK_FILE, lockImages, readImageLock, tagOf } from "./image-lock";
+
+/** The digest lock, read once. */
+const LOCK = readImageLock(IMAGE_LOCK_FILE);
+
+/** The pins as written: `image:tag`. */
+const SUPABASE_PINS = {
     /** Postgres 15 with pgvector and the Supabase roles (supabase_admin, authenticator, anon, ...). */
     db: "supabase/postgres:15.8.1.085", // confirmed: supabase/supabase docker/docker-compose.yml (commit 00069a4c), search 2026
     /** PostgREST: /rest/v1 and /graphql/v1. */
@@ -20,13 +28,14 @@ export const SUPABASE_IMAGES = {
     studio: "supabase/studio:2026.02.16-sha-26c615c", // confirmed: supabase/supabase docker/docker-compose.yml (commit 00069a4c), search 2026
 } as const;
 
-export type SupabaseComponent = keyof typeof SUPABASE_IMAGES;
+/** The Supabase images, `image:tag@sha256:...` where the lock has the digest. */
+export const SUPABASE_IMAGES = lockImages(SUPABASE_PINS, LOCK);
+
+export type SupabaseComponent = keyof typeof SUPABASE_PINS;
 
 /** The version part of each pinned image, for the stack outputs. */
 export function componentVersions(): Record<SupabaseComponent, string> {
-    return Object.fromEntries(
-        Object.entries(SUPABASE_IMAGES).map(([name, image]) => [name, image.slice(image.lastIndexOf(":") + 1)]),
-    ) as Record<SupabaseComponent, string>;
+    return Object.fromEntries(Object.entries(SUPABASE_PINS).map(([name, image]) => [name, tagOf(image)])) as Record<SupabaseComponent, string>;
 }
 
 /** Helm charts (repository + chart + version), installed as `kubernetes.helm.v3.Release`. */
@@ -40,8 +49,8 @@ export const CHARTS = {
 
 export type ChartName = keyof typeof CHARTS;
 
-/** Container images of the Compose proxy and monitoring services. */
-export const IMAGES = {
+/** Container images of the Compose proxy and monitoring services, and the private registry. */
+const SERVICE_PINS = {
     nginx: "nginx:1.28.0-alpine", // confirmed: public pins incl. digest nginx:1.28.0-alpine@sha256:30f1c0d7... (search 2026)
     certbot: "certbot/certbot:v4.1.1", // confirmed: public compose files and scripts pin certbot/certbot:v4.1.1 (search 2026)
     prometheus: "prom/prometheus:v3.7.3", // confirmed (public pins, search 2026)
@@ -65,10 +74,21 @@ export const IMAGES = {
     oauth2Proxy: "quay.io/oauth2-proxy/oauth2-proxy:v7.15.3-alpine", // confirmed: tag v7.15.3 in oauth2-proxy/oauth2-proxy (fetched 2026) and public pins of quay.io/oauth2-proxy/oauth2-proxy:v7.15.3; the -alpine flavour of each release per the Makefile (public pin v7.11.0-alpine)
     /** The Compose project's one-shot that creates and chowns the data directories. */
     dataPermissions: "busybox:1.37.0", // confirmed: public pins incl. digest busybox:1.37.0@sha256:f10e809b... (search 2026)
+    /** The private registry (CNCF distribution 2.8; components/registry/registry.ts). */
+    registry: "registry:2.8.3", // confirmed: public pins incl. digest registry:2.8.3@sha256:a3d8aaa6... (search 2026)
 } as const;
 
+/** The service images, `image:tag@sha256:...` where the lock has the digest. */
+export const IMAGES = lockImages(SERVICE_PINS, LOCK);
+
 /** Images of the Postgres backups (components/backups). */
-export const BACKUP_IMAGES = {
+const BACKUP_PINS = {
     /** restic's official image: Alpine with the static binary at /usr/bin/restic (restic/restic docker/Dockerfile.release). */
     restic: "restic/restic:0.18.1", // confirmed: public compose files, scripts and Dockerfiles pin restic/restic:0.18.1 (search 2026)
 } as const;
+
+/** The backup images, `image:tag@sha256:...` where the lock has the digest. */
+export const BACKUP_IMAGES = lockImages(BACKUP_PINS, LOCK);
+
+/** Every third-party `image:tag` this file pins: what image-digests.lock.json must have an entry for. */
+export const PINNED_IMAGES: readonly string[] = [...new Set([SUPABASE_PINS, SERVICE_PINS, BACKUP_PINS].flatMap((pins) => Object.values(pins)))].sort();

@@ -1,9 +1,14 @@
 /**
  * Opens and closes a stack's CI access firewall (components/hetzner/ci-access-firewall.ts) through
- * Hetzner's API: `open` sets its rules to SSH (and, on k3s, the Kubernetes API) from one address,
- * `close` empties them. The firewall is found by its labels, so the job needs neither Pulumi state
- * nor the firewall's ID. API: https://docs.hetzner.cloud/reference/cloud#firewalls
- * (GET /firewalls?label_selector=..., POST /firewalls/{id}/actions/set_rules).
+ * Hetzner's API. Every rule belongs to an owner (a deploy's run URL, or `manual`) and expires; both
+ * are written into its description. `open` adds the owner's rules for one address (SSH and, on
+ * k3s, the Kubernetes API), `close` removes the owner's rules only, so a person's open/close never
+ * cuts a running deploy's access; every call also drops expired rules and rules without an owner
+ * and expiry (nobody may leave the firewall open), and `prune` does only that (the scheduled
+ * workflow). The firewall is found by its labels, so the job needs neither Pulumi state nor the
+ * firewall's ID. API: https://docs.hetzner.cloud/reference/cloud#firewalls (GET
+ * /firewalls?label_selector=..., GET /firewalls/{id}, POST /firewalls/{id}/actions/set_rules,
+ * which replaces the whole set: there is no single-rule add or remove).
  */
 import * as net from "net";
 
@@ -31,14 +36,53 @@ export interface CiAccessRequest {
 
 export class CiAccessError extends Error {}
 
+/** Hetzner limits a rule's description to 255 characters. */
+const DESCRIPTION_LIMIT = 255;
+/** `<what> for CI until <ISO 8601>: <owner>`, as {@link accessRules} writes it. */
+const DESCRIPTION = /^(.+?) for CI until (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ): (.+)$/s;
+
+/** When a rule expires and whose it is, from its description; undefined when it has neither. */
+export function ruleOwnership(rule: FirewallRule): { until: Date; owner: string } | undefined {
+    const match = DESCRIPTION.exec(rule.description ?? "");
+    if (!match) return undefined;
+    const until = new Date(match[2]);
+    return Number.isNaN(until.getTime()) ? undefined : { until, owner: match[3] };
+}
+
+/** True when the rule's owner is `owner` (its description may have been cut at the limit). */
+function ownedBy(rule: FirewallRule, written: string, owner: string): boolean {
+    return written === owner || (rule.description.length === DESCRIPTION_LIMIT && owner.startsWith(written));
+}
+
+export interface RuleChange {
+    kept: FirewallRule[];
+    /** Removed rules with why: `expired <when>`, `no owner or expiry`, or `closed`. */
+    removed: { rule: FirewallRule; why: string }[];
+}
+
+/**
+ * The rules to keep of `current` at `now`: drops expired rules, rules without an owner and expiry,
+ * and, with `closing`, the rules of that owner.
+ */
+export function keptRules(current: FirewallRule[], now: Date, closing?: string): RuleChange {
+    const change: RuleChange = { kept: [], removed: [] };
+    for (const rule of current) {
+        const ownership = ruleOwnership(rule);
+        if (!ownership) change.removed.push({ rule, why: "no owner or expiry" });
+        else if (ownership.until.getTime() <= now.getTime()) change.removed.push({ rule, why: `expired ${ownership.until.toISOString().replace(/\.\d+Z$/, "Z")}` });
+        else if (closing !== undefined && ownedBy(rule, ownership.owner, closing)) change.removed.push({ rule, why: "closed" });
+        else change.kept.push({ direction: rule.direction, protocol: rule.protocol, port: rule.port, source_ips: rule.source_ips, description: rule.description });
+    }
+    return change;
+}
+
 /** The rules that admit exactly `address` to SSH (and the Kubernetes API). */
 export function accessRules(request: CiAccessRequest): FirewallRule[] {
     const family = net.isIP(request.address);
     if (family === 0) throw new CiAccessError(`--ip ${JSON.stringify(request.address)} is not an IP address; pass the runner's public address`);
     const source = `${request.address}/${family === 4 ? 32 : 128}`;
     const until = request.expires.toISOString().replace(/\.\d+Z$/, "Z");
-    // Hetzner limits a rule's description to 255 characters.
-    const description = (what: string) => `${what} for CI until ${until}: ${request.owner}`.slice(0, 255);
+    const description = (what: string) => `${what} for CI until ${until}: ${request.owner}`.slice(0, DESCRIPTION_LIMIT);
     const rule = (port: number, what: string): FirewallRule => ({ direction: "in", protocol: "tcp", port: String(port), source_ips: [source], description: description(what) });
     return [rule(22, "SSH"), ...(request.kubernetesApi ? [rule(6443, "Kubernetes API")] : [])];
 }
@@ -77,6 +121,12 @@ export async function findCiAccessFirewall(client: HetznerClient, stack: string)
         throw new CiAccessError(`expected one firewall labelled ${selector}, found ${firewalls.length}: deploy the stack once from an address in sshAllowedCidrs, which creates it`);
     }
     return firewalls[0].id;
+}
+
+/** The firewall's current rules. */
+export async function getRules(client: HetznerClient, firewallId: number): Promise<FirewallRule[]> {
+    const found = (await call(client, "GET", `/firewalls/${firewallId}`)) as { firewall?: { rules?: FirewallRule[] } };
+    return found.firewall?.rules ?? [];
 }
 
 /** Replaces the firewall's rules (Hetzner has no single-rule add or remove). */

@@ -1,8 +1,11 @@
 /**
  * Turns `pulumi stack history --json` into a release log: when, who, which image tag, what kind of
- * change (release, rollback, redeploy) and how it ended. The JSON is the CLI's documented
- * `updateInfoJSON` list (newest first): version, kind, startTime, endTime, message, environment
- * (git.* and ci.* keys), config (`{value?, objectValue?, secret}` per key), result, resourceChanges.
+ * change (release, rollback, redeploy) and how it ended. The JSON is the CLI's `updateInfoJSON`
+ * list (pulumi/pulumi pkg/cmd/pulumi/stack/stack_history.go), newest first: version, kind,
+ * startTime, endTime, message, environment (git.* and ci.* keys), config (`{value?, objectValue?,
+ * secret}` per key), result, resourceChanges. `version` is always written, and is 0 on the DIY
+ * backends (S3, file://): their UpdateInfo has no version (pkg/backend/diy/backend.go builds it
+ * without one), so 0 means "none", not update #0. `environment` is a Go map: null when empty.
  */
 import { z } from "zod";
 
@@ -14,7 +17,7 @@ const updateInfo = z.object({
     startTime: z.string(),
     endTime: z.string().optional(),
     message: z.string().optional().default(""),
-    environment: z.record(z.string(), z.string()).optional().default({}),
+    environment: z.record(z.string(), z.string()).nullable().optional().transform((e) => e ?? {}),
     config: z.record(z.string(), configValue).optional().default({}),
     result: z.string().optional().default("in-progress"),
     resourceChanges: z.record(z.string(), z.number()).optional(),
@@ -24,6 +27,7 @@ export const stackHistorySchema = z.array(updateInfo);
 export type StackHistoryEntry = z.infer<typeof updateInfo>;
 
 export interface ReleaseLogEntry {
+    /** The backend's update number; absent on the DIY backends (S3, file://), which number nothing. */
     version?: number;
     /** ISO 8601, UTC. */
     when: string;
@@ -38,14 +42,20 @@ export interface ReleaseLogEntry {
     message: string;
     /** The CI run that made the update (the CLI records `ci.build.url`); its page shows the approval. */
     run?: string;
-    /** Who approved a CI deploy, as the deploy workflow writes it into the update message ("approved by a, b"). */
+    /** Who approved a CI deploy, as the deploy workflow writes it into the update message ("approved by @a, @b"); absent when nobody did. */
     approvedBy?: string;
     resourceChanges: Record<string, number>;
 }
 
-/** The deploy workflows write "approved by <login>[, <login>]" into the update's message. */
+/**
+ * The deploy workflow writes "approved by @<login>[, @<login>]" into the update's message, or "no
+ * approval required". Earlier runs wrote "approved by nobody (no reviewers required)": nobody
+ * approved those, whatever the word looks like (a GitHub login may be `nobody`, hence the `@`).
+ */
 function approvers(message: string): string | undefined {
-    return /approved by ([\w-]+(?:, ?[\w-]+)*)/.exec(message)?.[1];
+    const match = /approved by (@?[\w-]+(?:, ?@?[\w-]+)*)( \(no reviewers required\))?/.exec(message);
+    if (!match || match[2]) return undefined;
+    return match[1].split(/, ?/).map((login) => login.replace(/^@/, "")).join(", ");
 }
 
 /**
@@ -81,7 +91,7 @@ export function releaseLog(historyJson: unknown, project: string): ReleaseLogEnt
         previous = imageTag ?? previous;
         if (imageTag !== undefined && update.result === "succeeded") deployed.add(imageTag);
         return {
-            version: update.version,
+            version: update.version !== undefined && update.version > 0 ? update.version : undefined,
             when: parseHistoryTime(update.startTime).toISOString(),
             who: who(update.environment),
             imageTag,

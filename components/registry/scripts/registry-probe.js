@@ -7,7 +7,10 @@
 //   (default 900) naming the last error (a self-signed certificate means certbot / cert-manager has
 //   not obtained the real one yet).
 // REGISTRY_PROBE=images: prints one line on stdout, `present` when every image in REGISTRY_IMAGES
-//   (JSON list of repository names) has the tag REGISTRY_TAG, else `missing: <names>`. Credentials
+//   (JSON list of repository names) has the tag REGISTRY_TAG, else `missing: <names>`. An image
+//   named in REGISTRY_DIGESTS (JSON, name -> sha256:...; the release record's digests) is asked for
+//   by that digest instead, and a missing one fails the probe (exit 1): the deploy stops before any
+//   workload moves to an image the record promised but the registry lacks. Credentials
 //   REGISTRY_USERNAME / REGISTRY_PASSWORD: Basic auth (distribution's htpasswd), or the token flow of
 //   the Docker registry auth spec when the registry answers 401 with a Bearer challenge (ghcr.io, Docker
 //   Hub). Fails only when the registry cannot answer at all.
@@ -56,8 +59,8 @@ async function bearerToken(challenge, scope) {
     return body.token || body.access_token;
 }
 
-async function hasTag(name, tag) {
-    const url = `${scheme}://${server}/v2/${name}/manifests/${encodeURIComponent(tag)}`;
+async function hasManifest(name, reference) {
+    const url = `${scheme}://${server}/v2/${name}/manifests/${encodeURIComponent(reference)}`;
     const headers = { Accept: MANIFEST_TYPES, ...(username ? { Authorization: basic() } : {}) };
     let res = await request(url, { method: "HEAD", headers });
     const challenge = String(res.headers["www-authenticate"] || "");
@@ -101,8 +104,21 @@ async function ready() {
 async function images() {
     const names = JSON.parse(process.env.REGISTRY_IMAGES || "[]");
     const tag = process.env.REGISTRY_TAG;
+    const digests = JSON.parse(process.env.REGISTRY_DIGESTS || "{}");
     const missing = [];
-    for (const name of names) if (!(await hasTag(name, tag))) missing.push(name);
+    const missingDigests = [];
+    for (const name of names) {
+        if (digests[name]) {
+            if (!(await hasManifest(name, digests[name]))) missingDigests.push(`${server}/${name}@${digests[name]}`);
+        } else if (!(await hasManifest(name, tag))) {
+            missing.push(name);
+        }
+    }
+    if (missingDigests.length > 0) {
+        console.error(`${missingDigests.join(", ")} not in the registry, though the release record of ${tag} names it there: ` +
+            `copy it again (npm run release -- copy --tag ${tag} --stack <stack>); nothing of Archon was changed.`);
+        return 1;
+    }
     console.log(missing.length === 0 ? "present" : `missing: ${missing.join(", ")}`);
     if (missing.length > 0) {
         console.error(`${missing.map((n) => `${server}/${n}:${tag}`).join(", ")} not in the registry yet: ` +
