@@ -72,6 +72,7 @@ interface Service {
     healthcheck?: { test: string[] };
     depends_on?: Record<string, { condition: string }>;
     restart?: string;
+    volumes?: (string | { target: string })[];
 }
 
 interface ProbeResult { check: { host?: string; ip?: string; port: number }; answers?: { address: string; ttl: number }[]; address?: string; connected?: boolean; status?: string; error?: string }
@@ -198,6 +199,10 @@ describe("staging on a real Docker engine (issue 22)", function () {
         for (const m of health.matchAll(/127\.0\.0\.1(?::|', *)(\d+)/g)) ports.add(Number(m[1]));
         const paths = [...flows.filter((f) => f.server === name && f.path).map((f) => f.path!), ...[...health.matchAll(/127\.0\.0\.1:\d+(\/[^'"\s)]*)/g)].map((m) => m[1]), ...(ANSWERED_PATHS[name] ?? [])];
         const commands = [service.entrypoint?.[0], service.command?.[0], service.healthcheck?.test[1]].filter((c): c is string => !!c && !c.startsWith("/") && !c.startsWith("-")).map((c) => path.basename(c));
+        // A program the image itself holds at an absolute path, which the rendered entrypoint or
+        // command hands on to (Grafana's: `sh grafana-admin-password.sh /run.sh`); mounted files are the stack's own.
+        const mounted = new Set((service.volumes ?? []).map((v) => (typeof v === "string" ? v.split(":")[1] : v.target)));
+        commands.push(...[...(service.entrypoint ?? []), ...(service.command ?? [])].filter((c) => /^\/[\w./-]+$/.test(c) && !mounted.has(c)));
         const oneshot = service.healthcheck === undefined && name === "archon-migrate"
             ? { connect: flows.filter((f) => f.client === name).map((f) => `${f.host}:${f.port}`), exitCode: 0 } : undefined;
         return { ports: [...ports].sort((a, b) => a - b), paths, commands, oneshot };

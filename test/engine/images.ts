@@ -25,7 +25,7 @@ const PATH_ENV = "ENV PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 export interface StandinSpec {
     /** Ports it listens on. */
     ports: number[];
-    /** Command names installed as the stand-in (the service's command, its health check's). */
+    /** Command names installed as the stand-in (the service's command, its health check's), or absolute paths in the image. */
     commands: string[];
     /** URL paths answered with 200. */
     paths: string[];
@@ -53,7 +53,8 @@ export function buildStandin(engine: Engine, tag: string, spec: StandinSpec): vo
     copyWithLibraries(root, "/bin/bash");
     write(root, "standin/serve", fs.readFileSync(STANDIN, "utf8"), 0o755);
     for (const command of new Set(["python", "python3", "node", "postgrest", "kong", "uvicorn", "certbot", ...spec.commands])) {
-        if (!fs.existsSync(path.join(root, "bin", command))) symlink(root, "/standin/serve", `usr/local/bin/${command}`);
+        if (command.startsWith("/")) symlink(root, "/standin/serve", command.slice(1));
+        else if (!fs.existsSync(path.join(root, "bin", command))) symlink(root, "/standin/serve", `usr/local/bin/${command}`);
     }
     for (const urlPath of new Set(["/", "/health", "/ready", "/live", "/healthz", "/status", "/metrics", "/-/ready", "/-/healthy", ...spec.paths])) {
         write(root, path.posix.join("standin/www", urlPath === "/" ? "index.html" : urlPath), urlPath === "/metrics" ? "standin_up 1\n" : "ok\n");
@@ -135,10 +136,12 @@ export function buildArchonUi(engine: Engine, tag: string): void {
 
 /**
  * supabase/postgres's contract with Debian's PostgreSQL 15: docker-entrypoint.sh initialises
- * PGDATA as root, sets the superusers' password (supabase_admin and postgres, POSTGRES_PASSWORD),
- * then runs the CMD as `postgres` (uid 101, as in the image); the client binaries the backups
- * and the health checks call are on PATH. The image's own init SQL (Supabase's roles and schemas,
- * the mounted 99-archon-infra.sql) is not run: nothing here logs in as those roles.
+ * PGDATA as root with supabase_admin as the bootstrap superuser, creates what the image's own init
+ * scripts create (Supabase's roles and schemas, test/fixtures/supabase/init.sql, so that the
+ * db-role-passwords one-shot's ALTER USER authenticator/supabase_auth_admin finds them), sets the
+ * superusers' password (supabase_admin and postgres, POSTGRES_PASSWORD), then runs the CMD as
+ * `postgres` (uid 101, as in the image); the client binaries the backups and the health checks
+ * call are on PATH. The mounted 99-archon-infra.sql is not run: nothing here logs in as its roles.
  */
 export function buildPostgres(engine: Engine, tag: string): void {
     const root = baseRoot({ postgres: 101 });
@@ -148,6 +151,8 @@ export function buildPostgres(engine: Engine, tag: string): void {
         symlink(root, `${bin}/${tool}`, `usr/local/bin/${tool}`);
     }
     copyTree(root, "/usr/lib/postgresql/15/lib");
+    // The extensions Supabase's init creates, with what they link (uuid-ossp: libuuid).
+    for (const extension of ["uuid-ossp", "pgcrypto"]) copyWithLibraries(root, `/usr/lib/postgresql/15/lib/${extension}.so`);
     copyTree(root, "/usr/share/postgresql/15");
     copyTree(root, "/usr/share/zoneinfo");
     write(root, "etc/postgresql/postgresql.conf", "listen_addresses = '*'\nunix_socket_directories = '/var/run/postgresql'\nhba_file = '/etc/postgresql/pg_hba.conf'\n");
@@ -164,8 +169,9 @@ export function buildPostgres(engine: Engine, tag: string): void {
         "        umask 077",
         '        printf "%s\\n" "$POSTGRES_PASSWORD" >/tmp/pwfile && chown postgres /tmp/pwfile',
         '        su -s /bin/sh postgres -c "initdb -D \'$PGDATA\' -U supabase_admin --pwfile=/tmp/pwfile --auth-host=scram-sha-256 --locale=C -E UTF8 >/dev/null"',
-        '        echo "CREATE ROLE postgres SUPERUSER LOGIN PASSWORD \'$POSTGRES_PASSWORD\';" | su -s /bin/sh postgres -c "postgres --single -D \'$PGDATA\' postgres >/dev/null"',
         "        rm -f /tmp/pwfile",
+        // The image's init scripts, as postgres, on a server that listens on its socket only.
+        '        su -s /bin/sh postgres -c "PGDATA=\'$PGDATA\' sh /usr/local/bin/supabase-image-init.sh"',
         "    fi",
         // The arguments carry no spaces (postgres -c key=value ...): one command line for su.
         '    exec su -s /bin/sh postgres -c "exec $*"',
@@ -173,6 +179,17 @@ export function buildPostgres(engine: Engine, tag: string): void {
         'exec "$@"',
         "",
     ].join("\n"), 0o755);
+    write(root, "usr/local/bin/supabase-image-init.sh", [
+        "#!/bin/sh",
+        "set -e",
+        'pg_ctl -D "$PGDATA" -w -s -o "-c listen_addresses= -c unix_socket_directories=/var/run/postgresql" start',
+        "psql -X -q -h /var/run/postgresql -U supabase_admin -d postgres -v ON_ERROR_STOP=1 -f /supabase-image-init.sql",
+        // psql interpolates :'pw' in what it reads, not in -c.
+        "echo \"ALTER ROLE postgres PASSWORD :'pw';\" | psql -X -q -h /var/run/postgresql -U supabase_admin -d postgres -v ON_ERROR_STOP=1 -v pw=\"$POSTGRES_PASSWORD\"",
+        'pg_ctl -D "$PGDATA" -w -s stop',
+        "",
+    ].join("\n"), 0o755);
+    write(root, "supabase-image-init.sql", fs.readFileSync(path.join(__dirname, "..", "fixtures", "supabase", "init.sql"), "utf8"));
     importImage(engine, root, tag, [PATH_ENV, "ENV TZ=UTC", 'ENTRYPOINT ["docker-entrypoint.sh"]', 'CMD ["postgres"]']);
 }
 
