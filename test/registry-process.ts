@@ -46,7 +46,7 @@ export interface StagedRegistry {
  */
 export function stageRegistry(result: SynthResult, dir: string, readAddr: string, pushAddr: string, plainHttp = false): StagedRegistry {
     const registryBinary = requireTool("docker-registry", "docker-registry");
-    const busybox = requireTool("busybox", "busybox");
+    const busybox = requireTool("busybox", "busybox-static");
     const at = (containerPath: string) => path.join(dir, containerPath.slice(1));
     const data = at(REGISTRY_DATA_PATH);
     fs.mkdirSync(data, { recursive: true });
