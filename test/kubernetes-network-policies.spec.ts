@@ -84,7 +84,9 @@ const EXPECTED: Record<string, Policy["spec"]> = {
     "allow-meta": allow("meta", served([8080], [8080], [], pods("kong", "studio"))),
     "allow-studio": allow("studio", served([3000], [3000], [], pods("kong"))),
     "allow-kong": allow("kong", served([8000, 8100], [8000, 8100], [8000])),
-    "allow-registry": allow("registry", served([5000, 5001], [5000, 5001], [5000])),
+    // Pulls (5000) from the nodes and pods; pushes (5002, the read-write instance) only through the
+    // ingress at registry-push.<domain>: no pod of the stack reaches the instance that writes.
+    "allow-registry": allow("registry", served([5000, 5001], [5000, 5001], [5000, 5002])),
     "allow-postgres-exporter": allow("postgres-exporter", served([9187], [9187])),
     // The backup writes to S3-compatible object storage on the internet; nothing connects to it.
     "allow-postgres-backup": allow("postgres-backup", [], [INTERNET_WEB]),

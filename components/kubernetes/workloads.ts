@@ -493,7 +493,8 @@ export class KubernetesWorkloads extends pulumi.ComponentResource {
                 const peers = service.allowFrom
                     ? service.allowFrom.map((from) => ({ podSelector: { matchLabels: { "app.kubernetes.io/name": from } } }))
                     : [{ podSelector: {} }];
-                ingress.push({ from: peers, ports: service.ports.map((p) => ({ protocol: "TCP", port: p.port })) });
+                const reachable = service.ports.filter((p) => !p.routedOnly);
+                if (reachable.length > 0) ingress.push({ from: peers, ports: reachable.map((p) => ({ protocol: "TCP", port: p.port })) });
                 // Monitoring reaches only the port it scrapes and the port its probes use, not every API.
                 // (A port named metrics or http, as metricsPort picks for the ServiceMonitor; never a
                 // database port: db's metrics come from postgres-exporter.)

@@ -170,7 +170,7 @@ export function registryService(hosts: { pull: string; push: string }, storageGb
         ports: [
             { name: "http", port: REGISTRY_PORT },
             { name: "metrics", port: REGISTRY_METRICS_PORT },
-            { name: "push", port: REGISTRY_PUSH_PORT },
+            { name: "push", port: REGISTRY_PUSH_PORT, routedOnly: true },
         ],
         files: [
             { path: REGISTRY_SERVE_PATH, content: REGISTRY_SERVE_SCRIPT },

@@ -16,6 +16,12 @@ export interface PortSpec {
     name: string;
     /** Container port. */
     port: number;
+    /**
+     * Kubernetes: reached through the ingress controller alone, never from another pod of the stack
+     * (the registry's push instance: pushes come from CI and the deploy through registry-push.<domain>,
+     * so a pod of the namespace, the crawler's archon-server among them, gets no path to it). Default false.
+     */
+    routedOnly?: boolean;
 }
 
 export interface FileSpec {
