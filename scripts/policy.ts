@@ -27,7 +27,7 @@ function readJson<T>(file: string, flag: string): T {
         throw new UsageError(`${flag} ${file}: not JSON`);
     }
 }
-import { PolicyPackConfig, checkResources, committedPolicyConfig, formatViolations } from "./lib/policy-check";
+import { PolicyPackConfig, checkResources, committedPolicyConfig, policyEnvironment, policyReport } from "./lib/policy-check";
 import { PROJECT } from "../config";
 import { MissingRenderedFilesError } from "../policies/lib/files";
 import { ResourceRecord, safeName, synthesize } from "./lib/synthesize";
@@ -102,18 +102,13 @@ async function main(): Promise<void> {
     }
     const overrides = Object.fromEntries((values.config ?? []).map(parseOverride));
     const loaded = await load(values.stack, overrides, values.from);
-    // The pack is strict for the stack tag environment=production or a stack named production; the
-    // workflows tag the production stack from its config, so either one selects production here.
-    const environment = values.environment ?? (values.stack === PRODUCTION || loaded.environment === PRODUCTION ? PRODUCTION : loaded.environment ?? "staging");
+    const environment = values.environment ?? policyEnvironment(values.stack, loaded.environment);
     const policyConfig = values["policy-config"] === undefined
         ? committedPolicyConfig(environment)
         : readJson<PolicyPackConfig>(values["policy-config"], "--policy-config");
     const violations = await checkResources(loaded.resources, { environment, policyConfig });
-    const mandatory = violations.filter((v) => v.enforcementLevel === "mandatory").length;
-    if (violations.length > 0) console.log(formatViolations(violations));
-    const custom = loaded.resources.filter((r) => r.custom).length;
-    console.log(`policy ${values.stack} (${environment}): ${custom} resources, ${mandatory} mandatory and ${violations.length - mandatory} advisory violations`);
-    if (mandatory > 0) process.exitCode = 1;
+    console.log(policyReport(values.stack, environment, loaded.resources, violations));
+    if (violations.some((v) => v.enforcementLevel === "mandatory")) process.exitCode = 1;
 }
 
 runCli(main, [MissingRenderedFilesError]);

@@ -12,8 +12,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, loadConfig } from "../config";
 import { COMPOSE_HEADER } from "../components/compose/project";
 import { OUT_MARKER } from "../scripts/lib/out-dir";
-import { PROJECT_DIR, StackConfigError, stackConfig } from "../scripts/lib/stack-config";
+import { PROJECT_DIR, StackConfigError, parseOverride, stackConfig } from "../scripts/lib/stack-config";
 import { SynthResult, reveal } from "../scripts/lib/synthesize";
+import { checkResources, committedPolicyConfig, policyEnvironment, policyReport } from "../scripts/lib/policy-check";
+import { DEFAULT_REGISTRY_USER, SmokeOutputs, smokeChecks } from "../scripts/lib/smoke";
+import { SECRET_KEYS } from "../config-schema";
+import { policies, resourcePolicies, stackPolicies } from "../policies/all";
 import { inProgram, run, synth } from "./helpers";
 
 // Absolute: node resolves --require from the working directory, and some cases run elsewhere.
@@ -53,14 +57,44 @@ function projectWithStack(extraConfigLines: string, replace?: [RegExp, string]):
     return dir;
 }
 
+const README = fs.readFileSync(path.join(PROJECT_DIR, "README.md"), "utf8");
+
+/** A command line split as a POSIX shell splits plain and single-quoted words (all README's quotes use). */
+function shellWords(line: string): string[] {
+    return [...line.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]);
+}
+
+/**
+ * The output README quotes for a command: the fenced block after `<!-- quoted-output: <command> -->`,
+ * exactly one per npm script. `args` are the script's arguments (after `--`).
+ */
+function readmeQuote(prefix: string, text = README): { args: string[]; output: string } {
+    const quotes = [...text.matchAll(/^<!-- quoted-output: (.+) -->\n```\n([\s\S]*?)\n```$/gm)].filter((m) => m[1].startsWith(`${prefix} `));
+    assert.equal(quotes.length, 1, `README quotes the output of ${prefix} once`);
+    const words = shellWords(quotes[0][1]);
+    assert.equal(words.indexOf("--"), 3, quotes[0][1]);
+    return { args: words.slice(4), output: quotes[0][2] };
+}
+
+/** The lines of the first fenced block after `marker` (a heading or an HTML comment line). */
+function blockAfter(marker: string, text = README): string[] {
+    const at = text.indexOf(`\n${marker}\n`);
+    assert.ok(at >= 0, `README has ${marker}`);
+    const block = /```[a-z]*\n([\s\S]*?)\n```/.exec(text.slice(at))!;
+    return block[1].split("\n");
+}
+
 describe("synth --out: only ever replaces what the synth wrote (issue 10.2)", function () {
     this.timeout(300_000);
     let out: string;
     let first: { status: number | null; output: string; stdout: string };
 
     before(() => {
-        out = path.join(tempDir("archon-out-"), "staging");
-        first = script("synth", ["--stack", "staging", "--out", out]);
+        // README's command, run from a directory of its own so the summary names out/staging as in
+        // the checkout (the default --out), without writing into the checkout.
+        const cwd = tempDir("archon-out-");
+        out = path.join(cwd, "out", "staging");
+        first = script("synth", [...readmeQuote("npm run synth").args, "--out", path.join("out", "staging")], { cwd });
     });
 
     it("writes into a new directory and marks it as its own", () => {
@@ -128,6 +162,12 @@ describe("synth --out: only ever replaces what the synth wrote (issue 10.2)", fu
         // The by-type table accounts for every resource.
         const byType = [...plan.matchAll(/^\| `([^`]+)` \| (\d+) \|$/gm)];
         assert.equal(byType.reduce((sum, m) => sum + Number(m[2]), 0), resources.filter((r) => r.custom).length);
+    });
+
+    it("prints exactly the summary README quotes under \"Try it\" (issue 28.5)", () => {
+        const quote = readmeQuote("npm run synth");
+        assert.deepEqual(quote.args, ["--stack", "staging"]);
+        assert.equal(first.stdout.trimEnd(), quote.output, "README's quoted synth summary is stale: paste what npm run synth -- --stack staging prints now");
     });
 
     it("is quiet: no warning a newcomer cannot act on (issue 10.5)", () => {
@@ -374,5 +414,86 @@ describe("the plan of production (issue 10.6)", function () {
         assert.deepEqual(plan.protectedResources.map((p) => p.name), ["cp-1", "cp-2", "cp-3", "db-data", "pgsodium-root-key", "registry-data"]);
         assert.ok(plan.images.some((i) => i.endsWith("/archon-agents:sha-1a2b3c4")));
         assert.match(planMarkdown(plan), /^- db-data \(`kubernetes:core\/v1:PersistentVolumeClaim`\): protect, retainOnDelete$/m);
+    });
+});
+
+describe("README as one path: what it quotes and lists is what the program has today (issue 28.5)", function () {
+    this.timeout(300_000);
+
+    it("\"Try it\" gives exactly two commands, the synth it quotes and the test command CI runs", () => {
+        const commands = blockAfter("## Try it: two commands, no cloud account").map((line) => line.replace(/\s+#.*$/, "")).filter((line) => line.trim() !== "");
+        assert.deepEqual(commands, ["npm run synth -- --stack staging", "npm test"]);
+        assert.deepEqual(readmeQuote("npm run synth").args, shellWords(commands[0]).slice(4));
+        const pkg = JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8")) as { scripts: Record<string, string> };
+        assert.ok(pkg.scripts.synth && pkg.scripts.test);
+        assert.match(fs.readFileSync(path.join(PROJECT_DIR, ".ci", "run"), "utf8"), /^npm test$/m);
+    });
+
+    it("quotes exactly what npm run policy prints for the command it shows (stdout)", async () => {
+        const quote = readmeQuote("npm run policy");
+        const stack = quote.args[quote.args.indexOf("--stack") + 1];
+        const overrides: Record<string, unknown> = {};
+        for (let i = 0; i < quote.args.length; i += 2) {
+            assert.ok(["--stack", "--config"].includes(quote.args[i]), `README's policy command: ${quote.args[i]} is not replayed here`);
+            if (quote.args[i] === "--config") Object.assign(overrides, Object.fromEntries([parseOverride(quote.args[i + 1])]));
+        }
+        const result = await synth(stack, overrides);
+        const environment = policyEnvironment(stack, stackConfig(stack, overrides).values["archon-infra:environment"]);
+        const violations = await checkResources(result.resources, { environment, policyConfig: committedPolicyConfig(environment) });
+        assert.equal(policyReport(stack, environment, result.resources, violations), quote.output, "README's quoted policy output is stale: paste what the command prints now");
+    });
+
+    it("states the pack's policy count, in README and policies/README.md, and policies/README.md has one row per policy", () => {
+        assert.equal(Number(/CrossGuard pack of (\d+) policies/.exec(README)?.[1]), policies.length);
+        const pack = fs.readFileSync(path.join(PROJECT_DIR, "policies", "README.md"), "utf8");
+        const stated = /The pack has (\d+) policies \(`policies\/all\.ts`: (\d+) that look at one resource, (\d+) marked \(stack\)/.exec(pack);
+        assert.deepEqual(stated?.slice(1).map(Number), [policies.length, resourcePolicies.length, stackPolicies.length]);
+        const table = pack.slice(pack.indexOf("\n## Policies\n"), pack.indexOf("\nThe offline check fails closed"));
+        const rows = [...table.matchAll(/^\| ([a-z][a-z-]*)( \(stack\))? \|/gm)].filter((m) => m[1] !== "policy");
+        assert.deepEqual(rows.map((m) => m[1]).sort(), policies.map((p) => p.name).sort());
+        assert.deepEqual(rows.filter((m) => m[2]).map((m) => m[1]).sort(), stackPolicies.map((p) => p.name).sort());
+    });
+
+    it("lists every secret key of config-schema.ts, and only those, in the first deploy's secrets table", () => {
+        const at = README.indexOf("<!-- secret-keys: config-schema.ts SECRET_KEYS -->");
+        assert.ok(at >= 0);
+        const table = README.slice(at, README.indexOf("\n\n", README.indexOf("| --- |", at)));
+        const keys = [...table.matchAll(/^\| ([^|]+) \|/gm)].flatMap((m) => [...m[1].matchAll(/`([A-Za-z]+)`/g)].map((k) => k[1]));
+        assert.deepEqual(keys.sort(), [...SECRET_KEYS].sort());
+    });
+
+    it("names stack outputs that exist, the SSH key path sshCommands expects, and the smoke test's check count", async () => {
+        const staging = reveal((await synth("staging")).outputs) as Record<string, unknown>;
+        const production = reveal((await synth("production")).outputs) as Record<string, unknown>;
+        const named = [...README.matchAll(/pulumi stack output((?: (?:--stack \S+|--show-secrets|--json))*) ([A-Za-z]+)/g)].map((m) => m[2]);
+        assert.ok(named.length >= 10, named.join(", "));
+        for (const name of named) assert.ok(name in staging, `README reads the stack output ${name}, which index.ts does not export`);
+        assert.match(README, /pulumi stack output --stack staging --show-secrets sshPrivateKey > ~\/\.ssh\/archon-staging\)/);
+        assert.ok(Object.values(staging.sshCommands as Record<string, string>).every((c) => c.startsWith("ssh -i ~/.ssh/archon-staging ")));
+        const checks = Number(/`smoke: all (\d+) checks passed`/.exec(README)?.[1]);
+        for (const outputs of [staging, production]) assert.equal(smokeChecks(outputs as unknown as SmokeOutputs, DEFAULT_REGISTRY_USER).length, checks);
+    });
+
+    it("runs only npm scripts package.json has", () => {
+        const scripts = (JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+        for (const m of README.matchAll(/npm run (?:-s )?([a-z-]+)/g)) assert.ok(scripts[m[1]], `README runs npm run ${m[1]}, which package.json does not have`);
+    });
+
+    it("lays out every top-level entry of the repository, every components/ folder and every script", () => {
+        const layout = blockAfter("<!-- layout: every top-level entry of git ls-files, every components/ folder, every scripts/*.ts -->").join("\n");
+        const files = run("git", ["ls-files"], { cwd: PROJECT_DIR });
+        assert.equal(files.status, 0, files.output);
+        const tracked = files.output.trim().split("\n");
+        for (const top of new Set(tracked.map((f) => f.split("/")[0]))) {
+            const isDir = tracked.some((f) => f.startsWith(`${top}/`));
+            assert.ok(isDir ? new RegExp(`^${top.replace(/\./g, "\\.")}/`, "m").test(layout) : layout.includes(top), `Layout misses ${top}${isDir ? "/" : ""}`);
+        }
+        for (const dir of fs.readdirSync(path.join(PROJECT_DIR, "components"), { withFileTypes: true }).filter((d) => d.isDirectory())) {
+            assert.match(layout, new RegExp(`^  ${dir.name}/ `, "m"), `Layout misses components/${dir.name}/`);
+        }
+        const scriptsLine = layout.split("\n").find((line) => line.startsWith("scripts/"))!;
+        for (const file of fs.readdirSync(path.join(PROJECT_DIR, "scripts")).filter((f) => f.endsWith(".ts"))) {
+            assert.match(scriptsLine, new RegExp(`[ ,]${path.basename(file, ".ts")}[,;]`), `Layout's scripts/ line misses ${file}`);
+        }
     });
 });

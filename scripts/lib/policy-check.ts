@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { EnforcementLevel, Policies, PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { policies as ALL_POLICIES } from "../../policies/all";
-import { ENVIRONMENT_TAG, PolicyArgs } from "../../policies/lib/context";
+import { ENVIRONMENT_TAG, PRODUCTION, PolicyArgs } from "../../policies/lib/context";
 import { ResourceRecord } from "./synthesize";
 import { PROJECT_DIR } from "./stack-config";
 
@@ -161,4 +161,24 @@ export async function checkResources(resources: ResourceRecord[], options: Check
 /** One line per violation, as `pulumi preview` prints them: level, policy, URN, message. */
 export function formatViolations(violations: Violation[]): string {
     return violations.map((v) => `${v.enforcementLevel}: [${v.policy}] ${v.urn}\n    ${v.message}`).join("\n");
+}
+
+/**
+ * The environment the offline check applies: under the CLI the pack is strict for the stack tag
+ * environment=production or, without the tag, a stack named production (no workflow sets the tag);
+ * offline the stack's config `environment` stands in for the tag.
+ */
+export function policyEnvironment(stack: string, configEnvironment: string | undefined): string {
+    return stack === PRODUCTION || configEnvironment === PRODUCTION ? PRODUCTION : configEnvironment ?? "staging";
+}
+
+/**
+ * What `npm run policy` prints: every violation, then the count line. README quotes one run of it
+ * (test/newcomer.spec.ts compares the quote with this).
+ */
+export function policyReport(stack: string, environment: string, resources: ResourceRecord[], violations: Violation[]): string {
+    const mandatory = violations.filter((v) => v.enforcementLevel === "mandatory").length;
+    const custom = resources.filter((r) => r.custom).length;
+    const count = `policy ${stack} (${environment}): ${custom} resources, ${mandatory} mandatory and ${violations.length - mandatory} advisory violations`;
+    return violations.length > 0 ? `${formatViolations(violations)}\n${count}` : count;
 }
