@@ -23,11 +23,20 @@ async function main(): Promise<void> {
     const { values, positionals } = parseCli({
         allowPositionals: true,
         options: {
-            stack: { type: "string" },
-            ip: { type: "string" },
-            minutes: { type: "string", default: "60" },
-            owner: { type: "string", default: "manual" },
-            all: { type: "boolean", default: false },
+            stack: { type: "string", help: "the stack whose CI access firewall to change; required" },
+            ip: { type: "string", help: "the runner's public IPv4 or IPv6 address, without a prefix length (open)" },
+            minutes: { type: "string", default: "60", help: "how long the rules stay before any later call removes them, 1-360 (open)" },
+            owner: { type: "string", default: "manual", help: "whose rules these are, written into them (a deploy passes its run's URL); close removes only this owner's" },
+            all: { type: "boolean", default: false, help: "remove every rule, running deploys' included (close)" },
+        },
+        help: {
+            summary: "Opens a stack's CI access firewall to one address for SSH (and the Kubernetes API on k3s) for a while, closes it again, or prunes expired rules, through Hetzner's API. Needs HCLOUD_TOKEN (read/write); honours HCLOUD_ENDPOINT.",
+            usage: [
+                "npm run ci-access -- open --stack <name> --ip <address> [--minutes <1-360>] [--owner <text>]",
+                "npm run ci-access -- close --stack <name> [--owner <text> | --all]",
+                "npm run ci-access -- prune --stack <name>",
+            ],
+            examples: ["npm run ci-access -- open --stack staging --ip 198.51.100.7 --minutes 30", "npm run ci-access -- close --stack staging"],
         },
     });
     const action = positionals[0];

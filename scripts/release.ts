@@ -35,8 +35,29 @@ function main(): void {
     const { values, positionals } = parseCli({
         allowPositionals: true,
         options: {
-            ...Object.fromEntries(["tag", "stack", "archon-commit", "archon-ref", "digests", "packages", "scan", "tool", "run", "from"].map((o) => [o, { type: "string" as const }])),
-            online: { type: "boolean" as const, default: false },
+            tag: { type: "string", help: "the release's image tag, sha-<commit> (record, copy, verify, bump)" },
+            stack: { type: "string", help: "the stack whose stack file or registry is meant (copy, verify, show, hosts, bump)" },
+            "archon-commit": { type: "string", help: "the 40-digit Archon commit the images were built from: the pinned one (record)" },
+            "archon-ref": { type: "string", help: "the branch or tag that commit is on (record)" },
+            digests: { type: "string", help: "directory with one file per image, named after it, holding repository@sha256:... (record)" },
+            packages: { type: "string", help: "directory with one <image>.json per Python image, {name: version} as the image holds them (record)" },
+            scan: { type: "string", help: "the image scan's result, passed or failed (record)" },
+            tool: { type: "string", help: "the scanner and its version, e.g. \"trivy v0.70.0\" (record)" },
+            run: { type: "string", help: "the URL of the workflow run that built (record) or copied (copy) the images" },
+            from: { type: "string", help: "the recorded registry to copy from (copy; default the one the build pushed to)" },
+            online: { type: "boolean", default: false, help: "also read every image back from the stack's registry by tag (verify --stack)" },
+        },
+        help: {
+            summary: "Release bookkeeping for the workflows (and for a person when CI is down): record a build in releases/<tag>.json, copy its images by digest into a stack's registry, verify a tag, show or bump the imageTag a stack file pins.",
+            usage: [
+                "npm run release -- record --tag sha-<commit> --archon-commit <sha> --archon-ref <ref> --digests <dir> [--packages <dir>] --scan passed|failed --tool <text> --run <url>",
+                "npm run release -- copy --tag sha-<commit> --stack <name> --run <url> [--from <registry>]",
+                "npm run release -- verify (--tag sha-<commit> | --stack <name> [--online])",
+                "npm run release -- show --stack <name>",
+                "npm run release -- hosts --stack <name>",
+                "npm run release -- bump --stack <name> --tag <tag>",
+            ],
+            examples: ["npm run release -- verify --stack production", "npm run release -- bump --stack staging --tag sha-1a2b3c4"],
         },
     });
     const flags = values as Record<string, string | boolean | undefined>;

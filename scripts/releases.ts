@@ -30,9 +30,14 @@ function history(stack: string, file: string | undefined): string {
 function main(): void {
     const { values } = parseCli({
         options: {
-            stack: { type: "string" },
-            file: { type: "string" },
-            json: { type: "boolean", default: false },
+            stack: { type: "string", help: "the stack whose release log to print; required" },
+            file: { type: "string", help: "read this saved pulumi stack history --json output instead of running the Pulumi CLI" },
+            json: { type: "boolean", default: false, help: "print the entries as JSON instead of a table" },
+        },
+        help: {
+            summary: "Prints a stack's release log from pulumi stack history: when, who, which image tag, release, redeploy or rollback, the result, the CI run and who approved it.",
+            usage: "npm run releases -- --stack <name> [--file <history.json>] [--json]",
+            examples: ["npm run releases -- --stack production", "pulumi stack history --json --stack production > history.json && npm run releases -- --stack production --file history.json"],
         },
     });
     if (!values.stack) throw new UsageError("--stack is required, e.g. npm run releases -- --stack production");

@@ -19,8 +19,11 @@ type OneLineError = abstract new (...args: never[]) => Error;
 export interface CliHelp {
     /** One or two sentences: what the script does and when to run it. */
     summary: string;
-    /** The synopsis, e.g. `npm run synth -- --stack <name> [--config key=value]... [--out dir]`. */
-    usage: string;
+    /**
+     * The synopsis, e.g. `npm run synth -- --stack <name> [--config key=value]... [--out dir]`; one
+     * line per command for a script with several (release, ci-access).
+     */
+    usage: string | readonly string[];
     /** Complete command lines a person can copy. */
     examples: readonly string[];
 }
@@ -57,11 +60,11 @@ export function helpText(config: ParseArgsConfig & { help: CliHelp; options?: Re
     return [
         config.help.summary,
         "",
-        `Usage: ${config.help.usage}`,
+        ...(typeof config.help.usage === "string" ? [config.help.usage] : config.help.usage).map((line, i) => `${i === 0 ? "Usage: " : "       "}${line}`),
         "",
         "Options:",
         ...options,
-        `  ${"--help".padEnd(26)} print this help and exit`,
+        `  ${"--help, -h".padEnd(26)} print this help and exit`,
         "",
         config.help.examples.length === 1 ? "Example:" : "Examples:",
         ...config.help.examples.map((example) => `  ${example}`),
