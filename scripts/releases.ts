@@ -7,7 +7,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import { UsageError, parseCli, runCli } from "./lib/cli";
-import { formatReleaseLog, releaseLog } from "./lib/release-log";
+import { StackHistoryError, formatReleaseLog, releaseLog } from "./lib/release-log";
 import { readProject } from "./lib/stack-config";
 
 function history(stack: string, file: string | undefined): string {
@@ -48,7 +48,14 @@ function main(): void {
     } catch {
         throw new UsageError(`${values.file ?? "pulumi stack history"}: not JSON; give it the output of pulumi stack history --json`);
     }
-    const entries = releaseLog(parsed as Parameters<typeof releaseLog>[0], readProject().name);
+    const source = values.file ?? `pulumi stack history --stack ${values.stack}`;
+    let entries: ReturnType<typeof releaseLog>;
+    try {
+        entries = releaseLog(parsed, readProject().name);
+    } catch (err) {
+        if (!(err instanceof StackHistoryError)) throw err;
+        throw new UsageError(`${source}: not the stack history the Pulumi CLI prints (${err.message}); save it with pulumi stack history --json --stack ${values.stack} > <file>`);
+    }
     process.stdout.write(values.json ? JSON.stringify(entries, null, 2) + "\n" : formatReleaseLog(entries));
 }
 
