@@ -54,7 +54,9 @@ async function main(): Promise<void> {
         request = { stack: values.stack, kubernetesApi: target === "k3s", address: values.ip, owner: values.owner, expires: new Date(Date.now() + minutes * 60_000) };
     }
     const added = request ? accessRules(request) : [];
-    const client = { endpoint: process.env.HCLOUD_ENDPOINT || HETZNER_API, token };
+    const endpoint = process.env.HCLOUD_ENDPOINT || HETZNER_API;
+    if (!URL.canParse(endpoint) || !/^https?:$/.test(new URL(endpoint).protocol)) throw new CiAccessError(`HCLOUD_ENDPOINT=${endpoint} is not an http(s) URL: unset it to use ${HETZNER_API}`);
+    const client = { endpoint, token };
     const firewallId = await findCiAccessFirewall(client, values.stack);
     const current = await getRules(client, firewallId);
     const change = values.all
