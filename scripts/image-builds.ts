@@ -45,7 +45,7 @@ async function main(): Promise<void> {
         },
         help: {
             summary: "Prints the Archon image build definitions CI builds from (the same ones pulumi up uses with buildImages), or stages their build contexts from an Archon checkout.",
-            usage: "npm run image-builds [-- [--source <archon checkout> [--stage <dir>]] [--image <name>]... [--matrix]]",
+            usage: "npm run image-builds [-- [--source <archon checkout> [--stage <dir>] [--record <archon-source.json>]] [--image <name>]... [--matrix]]",
             examples: ["npm run -s image-builds", "npm run -s image-builds -- --source ../Archon --stage /tmp/contexts --image archon-server"],
         },
     });

@@ -18,7 +18,7 @@ import { reveal } from "./lib/reveal";
 import { BackupSource, bashShell, printingShell, restore, restoreStackFromOutputs } from "./lib/restore";
 import { UsageError, parseCli, runCli } from "./lib/cli";
 
-const USAGE = "npm run restore -- --stack <name> --backup <snapshot-id|latest|latest:scheduled|latest:pre-migration> [--into <new-database>] [--allow-empty] [--from-stack <name>] [--dry-run]";
+const USAGE = "npm run restore -- --stack <name> --backup <snapshot-id|latest|latest:scheduled|latest:pre-migration> [--into <new-database>] [--allow-empty] [--from-stack <name>] [--outputs <file>] [--from-outputs <file>] [--dry-run]";
 
 /** A stack's outputs: `pulumi stack output --json --show-secrets`, or a file holding them. */
 export function readStackOutputs(stack: string, file: string | undefined, flag = "--outputs"): Record<string, unknown> {

@@ -65,7 +65,7 @@ async function main(): Promise<void> {
         },
         help: {
             summary: "Checks every public surface of a deployed stack over HTTPS (UI, API health, MCP, Supabase REST and auth, Grafana, registry), logins included; exits 1 naming what failed.",
-            usage: "npm run smoke -- (--stack <name> | --outputs <file>) [--timeout <s>] [--retries <n>] [--retry-delay <s>] [--ca <pem>] [--resolve host=address]... [--port <n>]",
+            usage: "npm run smoke -- (--stack <name> | --outputs <file>) [--timeout <s>] [--retries <n>] [--retry-delay <s>] [--ca <pem>] [--resolve host=address]... [--port <n>] [--registry-user <name>]",
             examples: ["npm run smoke -- --stack staging", "npm run smoke -- --outputs outputs.json --resolve '*=203.0.113.10' --ca bootstrap-ca.pem"],
         },
     });

@@ -80,6 +80,8 @@ describe("every script answers --help, and refuses an unknown flag in one line (
                 assert.match(described.get(option)!, /\w{3,}/, `--${option} has no help text`);
             }
             assert.deepStrictEqual([...described.keys()].sort(), [...declared, "help"].sort(), "--help lists exactly the options the script takes");
+            const usage = text.split("\nUsage: ")[1].split("\n\n")[0];
+            for (const option of declared) assert.match(usage, new RegExp(`--${option}\\b`), `the usage shows --${option}:\n${usage}`);
         });
     }
 });
