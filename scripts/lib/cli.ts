@@ -38,7 +38,9 @@ type DescribedOptions<T extends ParseArgsConfig> = { [K in keyof NonNullable<T["
  */
 export function parseCli<T extends ParseArgsConfig>(config: T & { options: DescribedOptions<T>; help: CliHelp }): ReturnType<typeof parseArgs<T>> {
     const args = config.args ?? process.argv.slice(2);
-    if (args.includes("--help") || args.includes("-h")) {
+    const terminator = args.indexOf("--");
+    const flags = terminator === -1 ? args : args.slice(0, terminator);
+    if (flags.includes("--help") || flags.includes("-h")) {
         process.stdout.write(helpText(config));
         process.exit(0);
     }
