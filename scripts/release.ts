@@ -19,7 +19,7 @@ import * as path from "path";
 import { ZodError } from "zod";
 import { CliError, parseCli, runCli } from "./lib/cli";
 import { checkRegistry, copyRelease } from "./lib/release-copy";
-import { ReleaseRecordError, buildTagProblem, bumpImageTag, recordCopy, recordedRegistries, stackImageTag, stackRegistryHosts, verifiedRecord, writeRecord } from "./lib/release-record";
+import { ReleaseRecordError, buildTagProblem, bumpImageTag, releaseRecordSchema, recordCopy, recordedRegistries, stackImageTag, stackRegistryHosts, verifiedRecord, writeRecord } from "./lib/release-record";
 import { PROJECT_DIR, readProject, stackConfig } from "./lib/stack-config";
 import { imageTagProblem } from "../config-schema";
 import { loadArchonSource } from "../components/registry/archon-source";
@@ -48,6 +48,15 @@ function filesOf(flag: string, dir: string, holds: string): string[] {
     const files = entries.filter((entry) => entry.isFile()).map((entry) => entry.name).sort();
     if (files.length === 0) throw new ReleaseRecordError(`--${flag} ${dir} is empty: it must hold ${holds}`);
     return files;
+}
+
+/** One file of --digests: the reference the build pushed, `<registry>/<image>@sha256:<digest>`. */
+function pushedReference(file: string, image: string): string {
+    const ref = fs.readFileSync(file, "utf8").trim();
+    if (!releaseRecordSchema.shape.images.valueType.safeParse(ref).success) {
+        throw new ReleaseRecordError(`--digests ${file} holds ${JSON.stringify(ref.slice(0, 120))}, not <registry>/${image}@sha256:<64 hex digits>: it must hold the reference the build pushed (its digest-${image} artifact)`);
+    }
+    return ref;
 }
 
 /** One `<image>.json` of --packages: package name -> version. */
@@ -144,7 +153,7 @@ function main(): void {
             const tagProblem = buildTagProblem(tag, archonCommit);
             if (tagProblem !== undefined) throw new ReleaseRecordError(`--tag ${tag} ${tagProblem}`);
             if (scan !== "passed" && scan !== "failed") throw new ReleaseRecordError(`--scan ${scan}: say passed or failed, as the image scan ended`);
-            const images = Object.fromEntries(filesOf("digests", digests, DIGESTS_HOLD).map((image) => [image, fs.readFileSync(path.join(digests, image), "utf8").trim()]));
+            const images = Object.fromEntries(filesOf("digests", digests, DIGESTS_HOLD).map((image) => [image, pushedReference(path.join(digests, image), image)]));
             const packagesDir = typeof flags.packages === "string" ? flags.packages : undefined;
             const packages = packagesDir === undefined ? undefined : Object.fromEntries(filesOf("packages", packagesDir, PACKAGES_HOLD).filter((f) => f.endsWith(".json"))
                 .map((f) => [path.basename(f, ".json"), packageVersions(path.join(packagesDir, f))]));

@@ -132,9 +132,12 @@ describe("npm run release refuses bad input in one line, exit 2, and writes noth
     }
 
     it("record: a missing, non-directory or empty --digests, and a tag that is not the commit's, are named with the fix", async () => {
-        const dir = writeTempFiles({ "digests/archon-server": digest("archon-server"), "empty/.keep-out/x": "", "not-a-dir": "" });
-        const record = (tag: string, digests: string, commit = pin.commit) => release(["record", "--tag", tag, "--archon-commit", commit, "--archon-ref", pin.ref, "--digests", digests,
-            "--scan", "passed", "--tool", "trivy v0.70.0", "--run", "https://github.com/example/archon-infra/actions/runs/3"]);
+        const dir = writeTempFiles({
+            "digests/archon-server": digest("archon-server"), "empty/.keep-out/x": "", "not-a-dir": "",
+            "short/archon-server": "sha256:abc\n", "packages/archon-server.json": "{\"uvicorn\": ",
+        });
+        const record = (tag: string, digests: string, more: string[] = []) => release(["record", "--tag", tag, "--archon-commit", pin.commit, "--archon-ref", pin.ref, "--digests", digests,
+            "--scan", "passed", "--tool", "trivy v0.70.0", "--run", "https://github.com/example/archon-infra/actions/runs/3", ...more]);
         const holds = "one file per image, named after it, holding <registry>/<image>@sha256:<digest> (the build jobs' digest-* artifacts)";
         const cases: [Promise<{ status: number; output: string }>, string][] = [
             [record(pinTag, path.join(dir, "missing")), `--digests ${path.join(dir, "missing")} does not exist: give it the directory with ${holds}`],
@@ -144,13 +147,18 @@ describe("npm run release refuses bad input in one line, exit 2, and writes noth
             [record("sha-1a2b3c4", path.join(dir, "digests")), `--tag sha-1a2b3c4 does not name commit ${pin.commit}: a build of it is tagged ${pinTag}`],
             [record(`sha-${pin.commit.slice(1, 9)}`, path.join(dir, "digests")), `--tag sha-${pin.commit.slice(1, 9)} does not name commit ${pin.commit}: a build of it is tagged ${pinTag}`],
             [record("v0.1.0", path.join(dir, "digests")), "--tag v0.1.0 is not sha-<commit> (7-40 lower-case hex digits), as the image workflow tags a build"],
+            [record(pinTag, path.join(dir, "short")), `--digests ${path.join(dir, "short", "archon-server")} holds "sha256:abc", not <registry>/archon-server@sha256:<64 hex digits>: it must hold the reference the build pushed (its digest-archon-server artifact)`],
+            // (The parser's own words in the parentheses vary with the Node version.)
+            [record(pinTag, path.join(dir, "digests"), ["--packages", path.join(dir, "packages")]), `--packages ${path.join(dir, "packages", "archon-server.json")} is not JSON (*): it must hold {"name": "version"} as the image holds them`],
         ];
         try {
             for (const [result, message] of cases) {
                 const { status, output } = await result;
                 assert.strictEqual(status, 2, output);
                 assert.match(output, refusal);
-                assert.strictEqual(output, `error: ${message}\n`);
+                const [head, tail] = message.split("(*)");
+                if (tail === undefined) assert.strictEqual(output, `error: ${message}\n`);
+                else assert.ok(output.startsWith(`error: ${head}(`) && output.endsWith(`)${tail}\n`), output);
             }
             assert.deepStrictEqual(fs.readdirSync(path.join(project.dir, "releases")), ["README.md"], "nothing recorded");
             // The same inputs with the commit's own tag, longer or not, are recorded.
