@@ -33,6 +33,7 @@ const DOCKER_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
  * promoted through staging as the sha- tag it was built under (the policy pack holds the same rule).
  */
 const PRODUCTION_TAG = /^sha-[0-9a-f]{7,40}$/;
+const PRODUCTION_TAG_RULE = "production needs the immutable tag of one Archon commit: sha-<commit> (7-40 hex digits), as built and run on staging";
 /** Every `sha-` tag, on any stack: the commit's hex digits, as CI tags its builds. */
 const SHA_TAG = /^sha-/;
 /**
@@ -209,7 +210,7 @@ export const configSchema = z
     .superRefine((c, ctx) => {
         const fail = (key: string, message: string) => ctx.addIssue({ code: "custom", path: [key], message });
         if (c.environment === "production" && !PRODUCTION_TAG.test(c.imageTag)) {
-            fail("imageTag", "production needs the immutable tag of one Archon commit: sha-<commit> (7-40 hex digits), as built and run on staging");
+            fail("imageTag", PRODUCTION_TAG_RULE);
         }
         const wide = wideCidrProblem(c.sshAllowedCidrs);
         if (wide !== undefined && c.allowWideAdminCidrs !== true) {
@@ -309,6 +310,17 @@ export const configSchema = z
 
 /** What the schema yields: every key, validated, before config.ts derives the rest. */
 export type RawConfig = z.infer<typeof configSchema>;
+
+/**
+ * Why config refuses `tag` as the imageTag of a stack of `environment`, in its own words; undefined
+ * when it takes it. For tools that write the key (`npm run release -- bump`): they refuse what a
+ * deploy would.
+ */
+export function imageTagProblem(tag: string, environment: string | undefined): string | undefined {
+    const parsed = configSchema.shape.imageTag.safeParse(tag);
+    if (!parsed.success) return parsed.error.issues[0].message;
+    return environment === "production" && !PRODUCTION_TAG.test(tag) ? PRODUCTION_TAG_RULE : undefined;
+}
 
 /**
  * Keys that hold secrets. They are optional, so Pulumi.yaml cannot declare them (`secret: true` on a

@@ -17,7 +17,16 @@ import { readSourceRevision } from "../components/registry/release";
 async function main(): Promise<void> {
     const { values, positionals } = parseCli({
         allowPositionals: true,
-        options: { source: { type: "string" }, ref: { type: "string" }, why: { type: "string" } },
+        options: {
+            source: { type: "string", help: "an Archon git checkout (record, check)" },
+            ref: { type: "string", help: "the branch or tag the recorded commit is on (record)" },
+            why: { type: "string", help: "why this commit is pinned, kept in the record (record)" },
+        },
+        help: {
+            summary: "Records, checks or prints the pinned Archon commit (images/archon-source.json): record writes it from a clean checkout, check exits 2 unless a checkout is that commit, commit prints it.",
+            usage: "npm run archon-source -- record --source <checkout> --ref <branch or tag> --why <text> | check --source <checkout> | commit",
+            examples: ["npm run -s archon-source -- commit", "npm run archon-source -- check --source ../Archon"],
+        },
     });
     const [command] = positionals;
     const source = () => {

@@ -85,7 +85,14 @@ function figuresOf(label: string, runs: Run[]): Figures {
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 function main(): void {
-    const { values } = parseCli({ options: { runs: { type: "string", default: "5" } } });
+    const { values } = parseCli({
+        options: { runs: { type: "string", default: "5", help: "fresh processes per case, in interleaved rounds (1-100)" } },
+        help: {
+            summary: "Measures the offline synth side by side with its floor (a process that only loads the Pulumi SDK and providers): wall time, CPU, peak memory, the program's own preview cost; exits 1 when a target is missed.",
+            usage: "npm run bench [-- --runs <n>]",
+            examples: ["npm run bench", "npm run bench -- --runs 9"],
+        },
+    });
     const rounds = Number(values.runs);
     if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new UsageError(`--runs ${values.runs}: a whole number from 1 to 100`);
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "archon-bench-"));

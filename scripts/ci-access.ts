@@ -23,11 +23,20 @@ async function main(): Promise<void> {
     const { values, positionals } = parseCli({
         allowPositionals: true,
         options: {
-            stack: { type: "string" },
-            ip: { type: "string" },
-            minutes: { type: "string", default: "60" },
-            owner: { type: "string", default: "manual" },
-            all: { type: "boolean", default: false },
+            stack: { type: "string", help: "the stack whose CI access firewall to change; required" },
+            ip: { type: "string", help: "the runner's public IPv4 or IPv6 address, without a prefix length (open)" },
+            minutes: { type: "string", default: "60", help: "how long the rules stay before any later call removes them, 1-360 (open)" },
+            owner: { type: "string", default: "manual", help: "whose rules these are, written into them (a deploy passes its run's URL); close removes only this owner's" },
+            all: { type: "boolean", default: false, help: "remove every rule, running deploys' included (close)" },
+        },
+        help: {
+            summary: "Opens a stack's CI access firewall to one address for SSH (and the Kubernetes API on k3s) for a while, closes it again, or prunes expired rules, through Hetzner's API. Needs HCLOUD_TOKEN (read/write); honours HCLOUD_ENDPOINT.",
+            usage: [
+                "npm run ci-access -- open --stack <name> --ip <address> [--minutes <1-360>] [--owner <text>]",
+                "npm run ci-access -- close --stack <name> [--owner <text> | --all]",
+                "npm run ci-access -- prune --stack <name>",
+            ],
+            examples: ["npm run ci-access -- open --stack staging --ip 198.51.100.7 --minutes 30", "npm run ci-access -- close --stack staging"],
         },
     });
     const action = positionals[0];
@@ -45,7 +54,9 @@ async function main(): Promise<void> {
         request = { stack: values.stack, kubernetesApi: target === "k3s", address: values.ip, owner: values.owner, expires: new Date(Date.now() + minutes * 60_000) };
     }
     const added = request ? accessRules(request) : [];
-    const client = { endpoint: process.env.HCLOUD_ENDPOINT || HETZNER_API, token };
+    const endpoint = process.env.HCLOUD_ENDPOINT || HETZNER_API;
+    if (!URL.canParse(endpoint) || !/^https?:$/.test(new URL(endpoint).protocol)) throw new CiAccessError(`HCLOUD_ENDPOINT=${endpoint} is not an http(s) URL: unset it to use ${HETZNER_API}`);
+    const client = { endpoint, token };
     const firewallId = await findCiAccessFirewall(client, values.stack);
     const current = await getRules(client, firewallId);
     const change = values.all

@@ -132,11 +132,16 @@ async function main(argv: string[]): Promise<number> {
     const { values } = parseCli({
         args: argv,
         options: {
-            stack: { type: "string" },
-            "drill-stack": { type: "string" },
-            "dry-run": { type: "boolean", default: false },
-            keep: { type: "boolean", default: false },
-            "smoke-option": { type: "string", multiple: true, default: [] },
+            stack: { type: "string", help: "the stack whose backups are restored; required" },
+            "drill-stack": { type: "string", help: "name of the throwaway stack (default <stack>-drill-<date>)" },
+            "dry-run": { type: "boolean", default: false, help: "print, offline, every step the drill would run, in order" },
+            keep: { type: "boolean", default: false, help: "leave the throwaway stack up for inspection instead of destroying it" },
+            "smoke-option": { type: "string", multiple: true, default: [], help: "pass one more argument to the smoke test" },
+        },
+        help: {
+            summary: "Disaster recovery, rehearsed: brings up a throwaway copy of the stack, restores its latest backup that holds data, runs the smoke test, prints the measured RTO and RPO, destroys the copy.",
+            usage: "npm run dr-drill -- --stack <name> [--dry-run] [--keep] [--drill-stack <name>] [--smoke-option <arg>]...",
+            examples: ["npm run dr-drill -- --stack production --dry-run", "npm run dr-drill -- --stack staging"],
         },
     });
     if (!values.stack) throw new UsageError("--stack is required: npm run dr-drill -- --stack <name> [--dry-run] [--keep] [--drill-stack <name>] [--smoke-option <arg>]...");

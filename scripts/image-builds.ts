@@ -37,11 +37,16 @@ function missingEntryPoint(image: ArchonPythonService, context: string): string 
 async function main(): Promise<void> {
     const { values } = parseCli({
         options: {
-            source: { type: "string" },
-            stage: { type: "string" },
-            record: { type: "string" },
-            image: { type: "string", multiple: true, default: [] },
-            matrix: { type: "boolean", default: false },
+            source: { type: "string", help: "an Archon checkout of the pinned commit: stage each image's build context from it" },
+            stage: { type: "string", help: "directory to stage the build contexts in (default the OS temp directory)" },
+            record: { type: "string", help: "the Archon source record to check the checkout against (default images/archon-source.json)" },
+            image: { type: "string", multiple: true, default: [], help: "only this image (archon-server, archon-mcp, archon-agents, archon-ui, archon-migrate)" },
+            matrix: { type: "boolean", default: false, help: "print the image names as a GitHub Actions matrix" },
+        },
+        help: {
+            summary: "Prints the Archon image build definitions CI builds from (the same ones pulumi up uses with buildImages), or stages their build contexts from an Archon checkout.",
+            usage: "npm run image-builds [-- [--source <archon checkout> [--stage <dir>] [--record <archon-source.json>]] [--image <name>]... [--matrix]]",
+            examples: ["npm run -s image-builds", "npm run -s image-builds -- --source ../Archon --stage /tmp/contexts --image archon-server"],
         },
     });
     const unknown = values.image.filter((name) => !(ARCHON_IMAGES as readonly string[]).includes(name));

@@ -25,7 +25,15 @@ function write(lock: ImageLock): void {
 function main(): void {
     const { values, positionals } = parseCli({
         allowPositionals: true,
-        options: { run: { type: "string" }, resolved: { type: "boolean", default: false } },
+        options: {
+            run: { type: "string", help: "the URL of the workflow run that resolves the digests, recorded in the lock (resolve; required)" },
+            resolved: { type: "boolean", default: false, help: "also require a digest for every pin, as production deploys do (check)" },
+        },
+        help: {
+            summary: "The third-party image digest lock (image-digests.lock.json): list the image:tag pins of components/services/versions.ts, check the lock against them, or resolve each pin's digest from its registry (skopeo) and write the lock.",
+            usage: ["npm run image-lock -- list", "npm run image-lock -- check [--resolved]", "npm run image-lock -- resolve --run <workflow run URL>"],
+            examples: ["npm run image-lock -- check", "npm run image-lock -- check --resolved"],
+        },
     });
     const pinned = [...PINNED_IMAGES];
     switch (positionals[0]) {

@@ -12,11 +12,19 @@ import { losesProtected, planDiff, planDiffMarkdown, readSynthDir } from "./lib/
 function main(): void {
     const { values } = parseCli({
         options: {
-            base: { type: "string" },
-            head: { type: "string" },
-            title: { type: "string" },
-            out: { type: "string" },
-            "fail-on-protected": { type: "boolean", default: false },
+            base: { type: "string", help: "the base branch's synth directory (npm run synth -- --out); required" },
+            head: { type: "string", help: "the change's synth directory of the same stack; required" },
+            title: { type: "string", help: "the Markdown heading (default \"Plan diff: <stack>\")" },
+            out: { type: "string", help: "also write the Markdown to this file" },
+            "fail-on-protected": { type: "boolean", default: false, help: "exit 1 when a protected or retained resource would be deleted or replaced" },
+        },
+        help: {
+            summary: "What a change does to a stack, offline: compares two synths of one stack and prints the Markdown a pull request shows (resources created, updated, replaced, deleted; protected ones touched; cost).",
+            usage: "npm run plan-diff -- --base <synth dir> --head <synth dir> [--title <text>] [--out <file.md>] [--fail-on-protected]",
+            examples: [
+                "npm run plan-diff -- --base /tmp/base/production --head out/production --fail-on-protected",
+                "npm run plan-diff -- --base plan/base/staging --head plan/head/staging --title \"staging: plan diff\" --out plan/staging.md",
+            ],
         },
     });
     if (!values.base || !values.head) throw new UsageError("--base and --head are required: two npm run synth -- --out directories of one stack");

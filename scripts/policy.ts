@@ -89,11 +89,16 @@ function relocateRenderedFiles(resource: ResourceRecord, from: string, stack: st
 async function main(): Promise<void> {
     const { values } = parseCli({
         options: {
-            stack: { type: "string" },
-            config: { type: "string", multiple: true, default: [] },
-            from: { type: "string" },
-            environment: { type: "string" },
-            "policy-config": { type: "string" },
+            stack: { type: "string", help: "the stack to check; required" },
+            config: { type: "string", multiple: true, default: [], help: "override one config key for the synth, key=value" },
+            from: { type: "string", help: "check a synth's output directory (resources.json, files/) instead of synthesizing" },
+            environment: { type: "string", help: "staging or production: which strictness the pack applies (default: the stack's)" },
+            "policy-config": { type: "string", help: "a policy pack config JSON (default policies/config/<environment>.json)" },
+        },
+        help: {
+            summary: "Runs the CrossGuard pack's own policies over the offline synth; exits 1 on a mandatory violation, naming the policy and the resource.",
+            usage: "npm run policy -- --stack <name> [--config key=value]... [--from <dir>] [--environment staging|production] [--policy-config <file.json>]",
+            examples: ["npm run policy -- --stack production", "npm run synth -- --stack staging && npm run policy -- --stack staging --from out/staging"],
         },
     });
     if (!values.stack) throw new UsageError(`--stack is required; the stacks are ${listStacks().join(", ")}`);

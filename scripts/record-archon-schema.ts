@@ -45,7 +45,18 @@ function sqlFiles(dir: string): Record<string, string> {
 const runnerLines = (output: string) => output.split("\n").filter((l) => /^(archon-migrate:|WARNING:|ERROR:|psql:.*ERROR)/.test(l));
 
 async function main(): Promise<void> {
-    const { values } = parseCli({ options: { archon: { type: "string" }, ref: { type: "string" }, from: { type: "string" } } });
+    const { values } = parseCli({
+        options: {
+            archon: { type: "string", help: "an Archon git directory; required" },
+            ref: { type: "string", help: "the ref the program builds (the pinned commit); required" },
+            from: { type: "string", help: "an older ref, for the upgrade run; required" },
+        },
+        help: {
+            summary: "Records what Archon's real migration SQL does when the real runner applies it (test/fixtures/archon-schema/), against PostgreSQL with a real pgvector; for a developer with an Archon checkout.",
+            usage: "npm run record-archon-schema -- --archon <git dir> --ref <ref> --from <older ref>",
+            examples: ["npm run record-archon-schema -- --archon ../Archon/.git --ref ecaece460c1924e9a81a409aebee692146f8a301 --from 3ff3f7f2d"],
+        },
+    });
     const { archon: gitDir, ref, from } = values;
     if (!gitDir || !ref || !from) throw new UsageError("--archon <Archon git directory>, --ref <the ref the program builds> and --from <an older ref> are required");
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "archon-schema-"));

@@ -332,7 +332,14 @@ function lookup(values: unknown, at: string[]): unknown {
 }
 
 async function main(): Promise<void> {
-    const { values } = parseCli({ options: { mirrors: { type: "string" } } });
+    const { values } = parseCli({
+        options: { mirrors: { type: "string", help: "directory holding <owner>+<name>/repo git directories of the charts' repositories; required" } },
+        help: {
+            summary: "Records what the pinned Helm charts do with the program's values (test/fixtures/helm-charts/*.json), with the real helm; for a developer with the charts' repositories checked out.",
+            usage: "npm run record-chart-facts -- --mirrors <dir>",
+            examples: ["npm run record-chart-facts -- --mirrors /work/.mirror"],
+        },
+    });
     const mirrors = values.mirrors;
     if (!mirrors) throw new UsageError("--mirrors <dir> is required: the directory of <owner>+<name>/repo git directories of the charts' repositories");
     for (const source of Object.values(SOURCES)) {

@@ -19,8 +19,9 @@ import * as path from "path";
 import { ZodError } from "zod";
 import { CliError, parseCli, runCli } from "./lib/cli";
 import { checkRegistry, copyRelease } from "./lib/release-copy";
-import { ReleaseRecordError, bumpImageTag, recordCopy, recordedRegistries, stackImageTag, stackRegistryHosts, verifiedRecord, writeRecord } from "./lib/release-record";
-import { PROJECT_DIR, readProject } from "./lib/stack-config";
+import { ReleaseRecordError, buildTagProblem, bumpImageTag, releaseRecordSchema, recordCopy, recordedRegistries, stackImageTag, stackRegistryHosts, verifiedRecord, writeRecord } from "./lib/release-record";
+import { PROJECT_DIR, readProject, stackConfig } from "./lib/stack-config";
+import { imageTagProblem } from "../config-schema";
 import { loadArchonSource } from "../components/registry/archon-source";
 
 function required(values: Record<string, string | boolean | undefined>, ...names: string[]): string[] {
@@ -31,12 +32,74 @@ function required(values: Record<string, string | boolean | undefined>, ...names
     });
 }
 
+const DIGESTS_HOLD = "one file per image, named after it, holding <registry>/<image>@sha256:<digest> (the build jobs' digest-* artifacts)";
+const PACKAGES_HOLD = "one <image>.json per Python image, {\"name\": \"version\"} as the image holds them (the build jobs' packages-* artifacts)";
+
+/** The files in a directory a record is made from, sorted, or one line naming the flag and what it must hold. */
+function filesOf(flag: string, dir: string, holds: string): string[] {
+    let entries: fs.Dirent[];
+    try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const what = code === "ENOENT" ? "does not exist" : code === "ENOTDIR" ? "is not a directory" : `cannot be read (${code ?? String(err)})`;
+        throw new ReleaseRecordError(`--${flag} ${dir} ${what}: give it the directory with ${holds}`);
+    }
+    const files = entries.filter((entry) => entry.isFile()).map((entry) => entry.name).sort();
+    if (files.length === 0) throw new ReleaseRecordError(`--${flag} ${dir} is empty: it must hold ${holds}`);
+    return files;
+}
+
+/** One file of --digests: the reference the build pushed, `<registry>/<image>@sha256:<digest>`. */
+function pushedReference(file: string, image: string): string {
+    const ref = fs.readFileSync(file, "utf8").trim();
+    if (!releaseRecordSchema.shape.images.valueType.safeParse(ref).success) {
+        throw new ReleaseRecordError(`--digests ${file} holds ${JSON.stringify(ref.slice(0, 120))}, not <registry>/${image}@sha256:<64 hex digits>: it must hold the reference the build pushed (its digest-${image} artifact)`);
+    }
+    return ref;
+}
+
+/** One `<image>.json` of --packages: package name -> version. */
+function packageVersions(file: string): Record<string, string> {
+    let json: unknown;
+    try {
+        json = JSON.parse(fs.readFileSync(file, "utf8"));
+    } catch (err) {
+        throw new ReleaseRecordError(`--packages ${file} is not JSON (${(err as Error).message}): it must hold {"name": "version"} as the image holds them`);
+    }
+    if (json === null || typeof json !== "object" || Array.isArray(json) || Object.values(json).some((v) => typeof v !== "string")) {
+        throw new ReleaseRecordError(`--packages ${file} is not {"name": "version", ...}: write it as the image workflow does (importlib.metadata, name -> version)`);
+    }
+    return json as Record<string, string>;
+}
+
 function main(): void {
     const { values, positionals } = parseCli({
         allowPositionals: true,
         options: {
-            ...Object.fromEntries(["tag", "stack", "archon-commit", "archon-ref", "digests", "packages", "scan", "tool", "run", "from"].map((o) => [o, { type: "string" as const }])),
-            online: { type: "boolean" as const, default: false },
+            tag: { type: "string", help: "the release's image tag, sha-<commit> (record, copy, verify, bump)" },
+            stack: { type: "string", help: "the stack whose stack file or registry is meant (copy, verify, show, hosts, bump)" },
+            "archon-commit": { type: "string", help: "the 40-digit Archon commit the images were built from: the pinned one (record)" },
+            "archon-ref": { type: "string", help: "the branch or tag that commit is on (record)" },
+            digests: { type: "string", help: "directory with one file per image, named after it, holding repository@sha256:... (record)" },
+            packages: { type: "string", help: "directory with one <image>.json per Python image, {name: version} as the image holds them (record)" },
+            scan: { type: "string", help: "the image scan's result, passed or failed (record)" },
+            tool: { type: "string", help: "the scanner and its version, e.g. \"trivy v0.70.0\" (record)" },
+            run: { type: "string", help: "the URL of the workflow run that built (record) or copied (copy) the images" },
+            from: { type: "string", help: "the recorded registry to copy from (copy; default the one the build pushed to)" },
+            online: { type: "boolean", default: false, help: "also read every image back from the stack's registry by tag (verify --stack)" },
+        },
+        help: {
+            summary: "Release bookkeeping for the workflows (and for a person when CI is down): record a build in releases/<tag>.json, copy its images by digest into a stack's registry, verify a tag, show or bump the imageTag a stack file pins.",
+            usage: [
+                "npm run release -- record --tag sha-<commit> --archon-commit <sha> --archon-ref <ref> --digests <dir> [--packages <dir>] --scan passed|failed --tool <text> --run <url>",
+                "npm run release -- copy --tag sha-<commit> --stack <name> --run <url> [--from <registry>]",
+                "npm run release -- verify (--tag sha-<commit> | --stack <name> [--online])",
+                "npm run release -- show --stack <name>",
+                "npm run release -- hosts --stack <name>",
+                "npm run release -- bump --stack <name> --tag <tag>",
+            ],
+            examples: ["npm run release -- verify --stack production", "npm run release -- bump --stack staging --tag sha-1a2b3c4"],
         },
     });
     const flags = values as Record<string, string | boolean | undefined>;
@@ -77,21 +140,26 @@ function main(): void {
         }
         case "bump": {
             const [stack, tag] = required(flags, "stack", "tag");
+            const problem = imageTagProblem(tag, stackConfig(stack).values[`${project()}:environment`]);
+            if (problem !== undefined) throw new ReleaseRecordError(`--tag ${tag}: ${problem}; Pulumi.${stack}.yaml is left as it was`);
             const previous = bumpImageTag(PROJECT_DIR, stack, project(), tag);
             console.log(`Pulumi.${stack}.yaml: imageTag ${previous ?? "(unset)"} -> ${tag}`);
             return;
         }
         case "record": {
             const [tag, archonCommit, archonRef, digests, scan, tool, run] = required(flags, "tag", "archon-commit", "archon-ref", "digests", "scan", "tool", "run");
-            const images = Object.fromEntries(fs.readdirSync(digests).sort().map((image) => [image, fs.readFileSync(path.join(digests, image), "utf8").trim()]));
             const pin = loadArchonSource();
             if (archonCommit !== pin.commit) throw new ReleaseRecordError(`--archon-commit ${archonCommit} is not the pinned Archon commit ${pin.commit} (images/archon-source.json)`);
+            const tagProblem = buildTagProblem(tag, archonCommit);
+            if (tagProblem !== undefined) throw new ReleaseRecordError(`--tag ${tag} ${tagProblem}`);
+            if (scan !== "passed" && scan !== "failed") throw new ReleaseRecordError(`--scan ${scan}: say passed or failed, as the image scan ended`);
+            const images = Object.fromEntries(filesOf("digests", digests, DIGESTS_HOLD).map((image) => [image, pushedReference(path.join(digests, image), image)]));
             const packagesDir = typeof flags.packages === "string" ? flags.packages : undefined;
-            const packages = packagesDir === undefined ? undefined : Object.fromEntries(fs.readdirSync(packagesDir).filter((f) => f.endsWith(".json")).sort()
-                .map((f) => [path.basename(f, ".json"), JSON.parse(fs.readFileSync(path.join(packagesDir, f), "utf8")) as Record<string, string>]));
+            const packages = packagesDir === undefined ? undefined : Object.fromEntries(filesOf("packages", packagesDir, PACKAGES_HOLD).filter((f) => f.endsWith(".json"))
+                .map((f) => [path.basename(f, ".json"), packageVersions(path.join(packagesDir, f))]));
             const file = writeRecord(PROJECT_DIR, {
                 tag, archonCommit, archonRef, images, run,
-                scan: { tool, policy: "no fixable CRITICAL vulnerability", result: scan as "passed" | "failed" },
+                scan: { tool, policy: "no fixable CRITICAL vulnerability", result: scan },
                 locks: pin.files,
                 packages,
             });

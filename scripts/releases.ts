@@ -7,7 +7,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import { UsageError, parseCli, runCli } from "./lib/cli";
-import { formatReleaseLog, releaseLog } from "./lib/release-log";
+import { StackHistoryError, formatReleaseLog, releaseLog } from "./lib/release-log";
 import { readProject } from "./lib/stack-config";
 
 function history(stack: string, file: string | undefined): string {
@@ -30,9 +30,14 @@ function history(stack: string, file: string | undefined): string {
 function main(): void {
     const { values } = parseCli({
         options: {
-            stack: { type: "string" },
-            file: { type: "string" },
-            json: { type: "boolean", default: false },
+            stack: { type: "string", help: "the stack whose release log to print; required" },
+            file: { type: "string", help: "read this saved pulumi stack history --json output instead of running the Pulumi CLI" },
+            json: { type: "boolean", default: false, help: "print the entries as JSON instead of a table" },
+        },
+        help: {
+            summary: "Prints a stack's release log from pulumi stack history: when, who, which image tag, release, redeploy or rollback, the result, the CI run and who approved it.",
+            usage: "npm run releases -- --stack <name> [--file <history.json>] [--json]",
+            examples: ["npm run releases -- --stack production", "pulumi stack history --json --stack production > history.json && npm run releases -- --stack production --file history.json"],
         },
     });
     if (!values.stack) throw new UsageError("--stack is required, e.g. npm run releases -- --stack production");
@@ -43,7 +48,14 @@ function main(): void {
     } catch {
         throw new UsageError(`${values.file ?? "pulumi stack history"}: not JSON; give it the output of pulumi stack history --json`);
     }
-    const entries = releaseLog(parsed as Parameters<typeof releaseLog>[0], readProject().name);
+    const source = values.file ?? `pulumi stack history --stack ${values.stack}`;
+    let entries: ReturnType<typeof releaseLog>;
+    try {
+        entries = releaseLog(parsed, readProject().name);
+    } catch (err) {
+        if (!(err instanceof StackHistoryError)) throw err;
+        throw new UsageError(`${source}: not the stack history the Pulumi CLI prints (${err.message}); save it with pulumi stack history --json --stack ${values.stack} > <file>`);
+    }
     process.stdout.write(values.json ? JSON.stringify(entries, null, 2) + "\n" : formatReleaseLog(entries));
 }
 

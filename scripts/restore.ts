@@ -18,7 +18,7 @@ import { reveal } from "./lib/reveal";
 import { BackupSource, bashShell, printingShell, restore, restoreStackFromOutputs } from "./lib/restore";
 import { UsageError, parseCli, runCli } from "./lib/cli";
 
-const USAGE = "npm run restore -- --stack <name> --backup <snapshot-id|latest|latest:scheduled|latest:pre-migration> [--into <new-database>] [--allow-empty] [--from-stack <name>] [--dry-run]";
+const USAGE = "npm run restore -- --stack <name> --backup <snapshot-id|latest|latest:scheduled|latest:pre-migration> [--into <new-database>] [--allow-empty] [--from-stack <name>] [--outputs <file>] [--from-outputs <file>] [--dry-run]";
 
 /** A stack's outputs: `pulumi stack output --json --show-secrets`, or a file holding them. */
 export function readStackOutputs(stack: string, file: string | undefined, flag = "--outputs"): Record<string, unknown> {
@@ -62,14 +62,19 @@ async function main(argv: string[]): Promise<number> {
     const { values } = parseCli({
         args: argv,
         options: {
-            stack: { type: "string" },
-            backup: { type: "string" },
-            into: { type: "string" },
-            "allow-empty": { type: "boolean", default: false },
-            "from-stack": { type: "string" },
-            outputs: { type: "string" },
-            "from-outputs": { type: "string" },
-            "dry-run": { type: "boolean", default: false },
+            stack: { type: "string", help: "the stack to restore into; required" },
+            backup: { type: "string", help: "a snapshot id, latest (the newest holding data), latest:scheduled or latest:pre-migration; required" },
+            into: { type: "string", help: "restore into this new database instead of the stack's own (the app keeps running)" },
+            "allow-empty": { type: "boolean", default: false, help: "accept a snapshot whose dump holds no Archon rows" },
+            "from-stack": { type: "string", help: "restore another stack's backups (disaster recovery into a replacement stack)" },
+            outputs: { type: "string", help: "the stack's outputs as JSON instead of pulumi stack output" },
+            "from-outputs": { type: "string", help: "the --from-stack stack's outputs as JSON instead of pulumi stack output" },
+            "dry-run": { type: "boolean", default: false, help: "list the snapshots and print every step, without running any" },
+        },
+        help: {
+            summary: "Restores a Postgres backup into a stack: stops the writers, restores in one transaction (Supabase's auth data included), runs archon-migrate, starts the writers at their previous replica counts.",
+            usage: USAGE,
+            examples: ["npm run restore -- --stack staging --backup latest --dry-run", "npm run restore -- --stack production --backup latest:pre-migration", "npm run restore -- --stack production --backup 4f2a9c1e --into archon_inspect"],
         },
     });
     const stack = values.stack;

@@ -53,15 +53,20 @@ function readOutputs(stack: string | undefined, file: string | undefined): Smoke
 async function main(): Promise<void> {
     const { values } = parseCli({
         options: {
-            stack: { type: "string" },
-            outputs: { type: "string" },
-            timeout: { type: "string", default: "10" },
-            retries: { type: "string", default: "5" },
-            "retry-delay": { type: "string", default: "6" },
-            ca: { type: "string" },
-            resolve: { type: "string", multiple: true, default: [] },
-            port: { type: "string" },
-            "registry-user": { type: "string", default: DEFAULT_REGISTRY_USER },
+            stack: { type: "string", help: "read the stack's outputs with pulumi stack output (needs the Pulumi CLI)" },
+            outputs: { type: "string", help: "read the outputs from this JSON file instead (pulumi stack output --json --show-secrets, or a synth's outputs.json)" },
+            timeout: { type: "string", default: "10", help: "seconds per request" },
+            retries: { type: "string", default: "5", help: "attempts per check before it fails" },
+            "retry-delay": { type: "string", default: "6", help: "seconds between attempts" },
+            ca: { type: "string", help: "a PEM file of CA certificates to trust (a bootstrap certificate before Let's Encrypt's)" },
+            resolve: { type: "string", multiple: true, default: [], help: "host=address to connect to instead of DNS (*=address for every host), before DNS points at the stack" },
+            port: { type: "string", help: "HTTPS port to connect to (default 443)" },
+            "registry-user": { type: "string", default: DEFAULT_REGISTRY_USER, help: "the registry's pull user" },
+        },
+        help: {
+            summary: "Checks every public surface of a deployed stack over HTTPS (UI, API health, MCP, Supabase REST and auth, Grafana, registry), logins included; exits 1 naming what failed.",
+            usage: "npm run smoke -- (--stack <name> | --outputs <file>) [--timeout <s>] [--retries <n>] [--retry-delay <s>] [--ca <pem>] [--resolve host=address]... [--port <n>] [--registry-user <name>]",
+            examples: ["npm run smoke -- --stack staging", "npm run smoke -- --outputs outputs.json --resolve '*=203.0.113.10' --ca bootstrap-ca.pem"],
         },
     });
     const outputs = readOutputs(values.stack, values.outputs);

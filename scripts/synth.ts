@@ -20,12 +20,17 @@ const SECRET_FILE = /(^|\/)(env\/[^/]+\.env|secrets\/.+)$/;
 async function main(): Promise<void> {
     const { values } = parseCli({
         options: {
-            stack: { type: "string" },
-            config: { type: "string", multiple: true, default: [] },
-            out: { type: "string" },
+            stack: { type: "string", help: "the stack to synthesize (Pulumi.<stack>.yaml); required" },
+            config: { type: "string", multiple: true, default: [], help: "override one config key, key=value (JSON where it parses)" },
+            out: { type: "string", help: "output directory (default out/<stack>); only a directory the synth wrote is ever replaced" },
             // Prices from Hetzner's Cloud API (GET /v1/pricing) with HCLOUD_TOKEN, instead of the
             // committed table: what a deploy job with a token prints. The only network call the synth makes.
-            "live-prices": { type: "boolean", default: false },
+            "live-prices": { type: "boolean", default: false, help: "price the plan from Hetzner's GET /v1/pricing with HCLOUD_TOKEN instead of the committed table" },
+        },
+        help: {
+            summary: "Runs the real program offline under Pulumi's mocks with the stack's config (no cloud, no credentials) and writes resources.json, outputs.json, plan.md and files/.",
+            usage: "npm run synth -- --stack <name> [--config key=value]... [--out <dir>] [--live-prices]",
+            examples: ["npm run synth -- --stack staging", "npm run synth -- --stack production --config agentNodes=5 --out /tmp/prod-5"],
         },
     });
     if (!values.stack) throw new UsageError(`--stack is required; the stacks are ${listStacks().join(", ")}`);

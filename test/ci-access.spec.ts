@@ -9,7 +9,7 @@ import { execFile } from "child_process";
 import * as http from "http";
 import { AddressInfo } from "net";
 import * as path from "path";
-import { named, ofType, plainInputs, synth } from "./helpers";
+import { freePort, named, ofType, plainInputs, requireTool, synth } from "./helpers";
 
 const PROJECT_DIR = path.resolve(__dirname, "..");
 
@@ -70,10 +70,12 @@ describe("npm run ci-access (against a stub of Hetzner's API)", () => {
         rules = [];
     });
 
-    function ciAccess(args: string[], token: string | null = "hetzner-token"): Promise<{ status: number; output: string }> {
-        const env = { ...process.env, HCLOUD_ENDPOINT: endpoint, HCLOUD_TOKEN: token ?? "" };
+    /** The script, against the stub unless `extraEnv` says otherwise, under `wrapper` (e.g. unshare -n) if given. */
+    function ciAccess(args: string[], token: string | null = "hetzner-token", extraEnv: NodeJS.ProcessEnv = {}, wrapper: string[] = []): Promise<{ status: number; output: string }> {
+        const env = { ...process.env, HCLOUD_ENDPOINT: endpoint, HCLOUD_TOKEN: token ?? "", ...extraEnv };
+        const argv = [process.execPath, "--require", "ts-node/register/transpile-only", "scripts/ci-access.ts", ...args];
         return new Promise((resolve) => {
-            execFile(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/ci-access.ts", ...args], { cwd: PROJECT_DIR, env, encoding: "utf8" }, (err, stdout, stderr) =>
+            execFile([...wrapper, ...argv][0], [...wrapper, ...argv].slice(1), { cwd: PROJECT_DIR, env, encoding: "utf8" }, (err, stdout, stderr) =>
                 resolve({ status: err ? (typeof err.code === "number" ? err.code : 1) : 0, output: `${stdout}${stderr}` }));
         });
     }
@@ -154,5 +156,33 @@ describe("npm run ci-access (against a stub of Hetzner's API)", () => {
         assert.strictEqual(missing.status, 2);
         assert.match(missing.output, /^error: expected one firewall labelled stack=staging,role=ci-access, found 0: deploy the stack once from an address in sshAllowedCidrs/);
         assert.ok(!calls.some((c) => c.method === "POST"), "nothing was changed");
+    });
+
+    it("an API it cannot reach, or that is not Hetzner's, is one line naming the URL and what to check (issue 28.1)", async () => {
+        const selector = `/firewalls?label_selector=${encodeURIComponent("stack=staging,role=ci-access")}`;
+        // A loopback port nothing listens on: connection refused.
+        const closed = `http://127.0.0.1:${await freePort()}/v1`;
+        const refused = await ciAccess(["prune", "--stack", "staging"], "t", { HCLOUD_ENDPOINT: closed });
+        assert.strictEqual(refused.status, 2, refused.output);
+        assert.strictEqual(refused.output, `error: cannot reach Hetzner's API: GET ${closed}${selector} failed (ECONNREFUSED: nothing listens there); check this machine's network, DNS and outbound HTTPS to ${new URL(closed).host} (HCLOUD_ENDPOINT=${closed}: unset it to use https://api.hetzner.cloud/v1)\n`);
+        // Hetzner's own endpoint from a network namespace with no network at all: no name resolves,
+        // and nothing leaves the machine.
+        requireTool("unshare", "util-linux");
+        const offline = await ciAccess(["prune", "--stack", "staging"], "t", { HCLOUD_ENDPOINT: "" }, ["unshare", "-n"]);
+        assert.strictEqual(offline.status, 2, offline.output);
+        assert.match(offline.output, new RegExp(`^error: cannot reach Hetzner's API: GET https://api\\.hetzner\\.cloud/v1${selector.replace(/[?.]/g, "\\$&")} failed \\((EAI_AGAIN|ENOTFOUND): [^;]+\\); check this machine's network, DNS and outbound HTTPS to api\\.hetzner\\.cloud\n$`));
+        // Something that answers, but not as Hetzner's API does (a captive portal, a proxy's page).
+        const page = http.createServer((_req, res) => res.writeHead(200, { "content-type": "text/html" }).end("<html>Sign in to the network</html>"));
+        await new Promise<void>((resolve) => page.listen(0, "127.0.0.1", resolve));
+        try {
+            const portal = `http://127.0.0.1:${(page.address() as AddressInfo).port}/v1`;
+            const html = await ciAccess(["prune", "--stack", "staging"], "t", { HCLOUD_ENDPOINT: portal });
+            assert.strictEqual(html.status, 2, html.output);
+            assert.strictEqual(html.output, `error: Hetzner API GET ${portal}${selector} answered 200 with something other than JSON ("<html>Sign in to the network</html>"); is ${portal} Hetzner's API? (HCLOUD_ENDPOINT overrides https://api.hetzner.cloud/v1)\n`);
+        } finally {
+            page.close();
+        }
+        const malformed = await ciAccess(["prune", "--stack", "staging"], "t", { HCLOUD_ENDPOINT: "api.hetzner.cloud" });
+        assert.strictEqual(malformed.output, "error: HCLOUD_ENDPOINT=api.hetzner.cloud is not an http(s) URL: unset it to use https://api.hetzner.cloud/v1\n");
     });
 });

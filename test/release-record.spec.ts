@@ -3,11 +3,13 @@
  * tag without a passed scan, and the bump of a stack file changes its imageTag line and nothing else.
  */
 import * as assert from "assert";
+import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { ReleaseRecordFile, bumpImageTag, recordCopy, recordedRegistries, stackImageTag, stackRegistryHosts, verifiedRecord, writeRecord } from "../scripts/lib/release-record";
 import { loadArchonSource } from "../components/registry/archon-source";
 import { run, writeTempFiles } from "./helpers";
+import { ProjectCopy, copyProject } from "./project-copy";
 
 const PROJECT_DIR = path.resolve(__dirname, "..");
 const COMMIT = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d";
@@ -106,5 +108,88 @@ describe("release records", () => {
         const result = run(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/release.ts", "verify", "--stack", "production"], { cwd: PROJECT_DIR });
         assert.strictEqual(result.status, 2, result.output);
         assert.match(result.output, /^error: releases\/sha-[0-9a-f]+\.json does not exist: sha-[0-9a-f]+ was not built and scanned by the image workflow\n$/);
+    });
+});
+
+describe("npm run release refuses bad input in one line, exit 2, and writes nothing (issue 28.1, 28.2)", function () {
+    this.timeout(120_000);
+    let project: ProjectCopy;
+    const pin = loadArchonSource();
+    const pinTag = `sha-${pin.commit.slice(0, 7)}`;
+    const refusal = /^error: [^\n]+\n$/;
+
+    before(() => {
+        project = copyProject("archon-release-cli-");
+    });
+    after(() => project.remove());
+
+    /** The release script of the copy, as the workflows run it; several at a time. */
+    function release(args: string[]): Promise<{ status: number; output: string }> {
+        return new Promise((resolve) => {
+            execFile(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/release.ts", ...args], { cwd: project.dir, encoding: "utf8" }, (err, stdout, stderr) =>
+                resolve({ status: err ? (typeof err.code === "number" ? err.code : -1) : 0, output: `${stdout}${stderr}` }));
+        });
+    }
+
+    it("record: a missing, non-directory or empty --digests, and a tag that is not the commit's, are named with the fix", async () => {
+        const dir = writeTempFiles({
+            "digests/archon-server": digest("archon-server"), "empty/.keep-out/x": "", "not-a-dir": "",
+            "short/archon-server": "sha256:abc\n", "packages/archon-server.json": "{\"uvicorn\": ",
+        });
+        const record = (tag: string, digests: string, more: string[] = []) => release(["record", "--tag", tag, "--archon-commit", pin.commit, "--archon-ref", pin.ref, "--digests", digests,
+            "--scan", "passed", "--tool", "trivy v0.70.0", "--run", "https://github.com/example/archon-infra/actions/runs/3", ...more]);
+        const holds = "one file per image, named after it, holding <registry>/<image>@sha256:<digest> (the build jobs' digest-* artifacts)";
+        const cases: [Promise<{ status: number; output: string }>, string][] = [
+            [record(pinTag, path.join(dir, "missing")), `--digests ${path.join(dir, "missing")} does not exist: give it the directory with ${holds}`],
+            [record(pinTag, path.join(dir, "not-a-dir")), `--digests ${path.join(dir, "not-a-dir")} is not a directory: give it the directory with ${holds}`],
+            [record(pinTag, path.join(dir, "empty")), `--digests ${path.join(dir, "empty")} is empty: it must hold ${holds}`],
+            // The image workflow tags a build of commit c sha-<c's first 7 digits>: another commit's tag would name other bytes.
+            [record("sha-1a2b3c4", path.join(dir, "digests")), `--tag sha-1a2b3c4 does not name commit ${pin.commit}: a build of it is tagged ${pinTag}`],
+            [record(`sha-${pin.commit.slice(1, 9)}`, path.join(dir, "digests")), `--tag sha-${pin.commit.slice(1, 9)} does not name commit ${pin.commit}: a build of it is tagged ${pinTag}`],
+            [record("v0.1.0", path.join(dir, "digests")), "--tag v0.1.0 is not sha-<commit> (7-40 lower-case hex digits), as the image workflow tags a build"],
+            [record(pinTag, path.join(dir, "short")), `--digests ${path.join(dir, "short", "archon-server")} holds "sha256:abc", not <registry>/archon-server@sha256:<64 hex digits>: it must hold the reference the build pushed (its digest-archon-server artifact)`],
+            // (The parser's own words in the parentheses vary with the Node version.)
+            [record(pinTag, path.join(dir, "digests"), ["--packages", path.join(dir, "packages")]), `--packages ${path.join(dir, "packages", "archon-server.json")} is not JSON (*): it must hold {"name": "version"} as the image holds them`],
+        ];
+        try {
+            for (const [result, message] of cases) {
+                const { status, output } = await result;
+                assert.strictEqual(status, 2, output);
+                assert.match(output, refusal);
+                const [head, tail] = message.split("(*)");
+                if (tail === undefined) assert.strictEqual(output, `error: ${message}\n`);
+                else assert.ok(output.startsWith(`error: ${head}(`) && output.endsWith(`)${tail}\n`), output);
+            }
+            assert.deepStrictEqual(fs.readdirSync(path.join(project.dir, "releases")), ["README.md"], "nothing recorded");
+            // The same inputs with the commit's own tag, longer or not, are recorded.
+            const recorded = await record(`sha-${pin.commit.slice(0, 12)}`, path.join(dir, "digests"));
+            assert.strictEqual(recorded.status, 0, recorded.output);
+            assert.strictEqual(verifiedRecord(project.dir, `sha-${pin.commit.slice(0, 12)}`).images["archon-server"], digest("archon-server"));
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("bump: a tag config would refuse (moving, unpinned, a bare number; production's non-sha) is refused with config's own words", async () => {
+        const files = ["staging", "production"].map((stack) => path.join(project.dir, `Pulumi.${stack}.yaml`));
+        const before = files.map((file) => fs.readFileSync(file, "utf8"));
+        const bump = (stack: string, tag: string) => release(["bump", "--stack", stack, "--tag", tag]);
+        const cases: [Promise<{ status: number; output: string }>, string][] = [
+            [bump("staging", "latest"), "--tag latest: is a moving tag; pin it to sha-<commit> or a release version such as v0.1.0; Pulumi.staging.yaml is left as it was"],
+            [bump("production", "Stable"), "--tag Stable: is a moving tag; pin it to sha-<commit> or a release version such as v0.1.0; Pulumi.production.yaml is left as it was"],
+            [bump("staging", "v1"), "--tag v1: is not a pinned tag: use sha-<commit> (as CI tags each build) or a full release version vMAJOR.MINOR.PATCH such as v0.1.0 (tags like v1 or v1.2 move with each release); Pulumi.staging.yaml is left as it was"],
+            [bump("staging", "1.10"), "--tag 1.10: is a bare number, which a stack file turns into a YAML number (1.10 becomes 1.1, 0x1F becomes 31); use sha-<commit> or a release version such as v0.1.0; Pulumi.staging.yaml is left as it was"],
+            [bump("production", "v0.2.0"), "--tag v0.2.0: production needs the immutable tag of one Archon commit: sha-<commit> (7-40 hex digits), as built and run on staging; Pulumi.production.yaml is left as it was"],
+        ];
+        for (const [result, message] of cases) {
+            const { status, output } = await result;
+            assert.strictEqual(status, 2, output);
+            assert.strictEqual(output, `error: ${message}\n`);
+        }
+        assert.deepStrictEqual(files.map((file) => fs.readFileSync(file, "utf8")), before, "no stack file changed");
+        // What config takes, bump writes: a release version on staging.
+        const accepted = await bump("staging", "v0.2.0");
+        assert.strictEqual(accepted.status, 0, accepted.output);
+        assert.strictEqual(stackImageTag(project.dir, "staging", "archon-infra"), "v0.2.0");
     });
 });

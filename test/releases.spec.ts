@@ -11,8 +11,8 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { formatReleaseLog, parseHistoryTime, releaseLog } from "../scripts/lib/release-log";
-import { run } from "./helpers";
+import { StackHistoryError, formatReleaseLog, parseHistoryTime, releaseLog } from "../scripts/lib/release-log";
+import { run, writeTempFiles } from "./helpers";
 
 const FIXTURE = path.join(__dirname, "fixtures", "stack-history-production.json");
 const history = JSON.parse(fs.readFileSync(FIXTURE, "utf8")) as unknown;
@@ -60,8 +60,8 @@ describe("release log", () => {
     });
 
     it("refuses JSON that is not stack history", () => {
-        assert.throws(() => releaseLog([{ version: 1 }], "archon-infra"));
-        assert.throws(() => releaseLog({ updates: [] }, "archon-infra"));
+        assert.throws(() => releaseLog([{ version: 1 }], "archon-infra"), (err) => err instanceof StackHistoryError && err.message === "entry 0, kind, is missing");
+        assert.throws(() => releaseLog({ updates: [] }, "archon-infra"), (err) => err instanceof StackHistoryError && err.message === "is not a list of updates");
     });
 
     it("Pulumi Cloud: numbered versions, approvers from the @-logins (a login may be `nobody`), an update in progress", () => {
@@ -96,5 +96,32 @@ describe("release log", () => {
         assert.strictEqual(result.status, 0, result.output);
         assert.strictEqual(result.output, formatReleaseLog(log));
         assert.match(result.output.split("\n")[5], /^#6 .* rollback +sha-5d6e7f8 +succeeded +Ana Ops <ana@example.com>/);
+    });
+
+    it("refuses a --file that is not JSON, or JSON of another shape, in one line naming the file, what is wrong and the fix (issue 28.1)", () => {
+        const update = { version: 1, kind: "update", startTime: "2026-01-12 08:15:30 +0000 UTC", config: {} };
+        const dir = writeTempFiles({
+            "truncated.json": JSON.stringify([update]).slice(0, 40),
+            "object.json": JSON.stringify({ updates: [update] }),
+            "no-start.json": JSON.stringify([update, { ...update, startTime: undefined }]),
+            "bad-time.json": JSON.stringify([{ ...update, startTime: "yesterday" }]),
+        });
+        const save = "; save it with pulumi stack history --json --stack production > <file>";
+        const cases: [string, string][] = [
+            ["truncated.json", "not JSON; give it the output of pulumi stack history --json"],
+            ["object.json", `not the stack history the Pulumi CLI prints (is not a list of updates)${save}`],
+            ["no-start.json", `not the stack history the Pulumi CLI prints (entry 1, startTime, is missing)${save}`],
+            ["bad-time.json", `not the stack history the Pulumi CLI prints (unreadable time in stack history: "yesterday")${save}`],
+        ];
+        try {
+            for (const [name, message] of cases) {
+                const file = path.join(dir, name);
+                const result = run(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/releases.ts", "--stack", "production", "--file", file], { cwd: path.join(__dirname, "..") });
+                assert.strictEqual(result.status, 2, result.output);
+                assert.strictEqual(result.output, `error: ${file}: ${message}\n`);
+            }
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });

@@ -92,14 +92,50 @@ export interface HetznerClient {
     token: string;
 }
 
+/** Seconds a call to Hetzner's API may take. */
+const API_TIMEOUT_SECONDS = 30;
+
+/** The network errors a runner meets most, in words (Node's error codes, from getaddrinfo and connect). */
+const NETWORK_ERRORS: Record<string, string> = {
+    EAI_AGAIN: "the host name could not be resolved (no DNS answer)",
+    ENOTFOUND: "no such host name",
+    ECONNREFUSED: "nothing listens there",
+    ECONNRESET: "the connection was reset",
+    ENETUNREACH: "no route to that network",
+    EHOSTUNREACH: "no route to that host",
+    ETIMEDOUT: "the connection timed out",
+    UND_ERR_CONNECT_TIMEOUT: "the connection timed out",
+};
+
+/**
+ * What to check when `endpoint` cannot be reached: a network the runner lacks, or an endpoint
+ * override (HCLOUD_ENDPOINT) pointing elsewhere.
+ */
+function unreachable(method: string, url: string, endpoint: string, err: unknown): CiAccessError {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const code = cause?.code;
+    const why = (err as Error).name === "TimeoutError" ? `no answer within ${API_TIMEOUT_SECONDS} s`
+        : code !== undefined ? `${code}${NETWORK_ERRORS[code] ? `: ${NETWORK_ERRORS[code]}` : cause?.message && !cause.message.includes(code) ? `: ${cause.message}` : ""}`
+        : cause?.message ?? (err as Error).message;
+    const override = endpoint === HETZNER_API ? "" : ` (HCLOUD_ENDPOINT=${endpoint}: unset it to use ${HETZNER_API})`;
+    return new CiAccessError(`cannot reach Hetzner's API: ${method} ${url} failed (${why}); check this machine's network, DNS and outbound HTTPS to ${new URL(endpoint).host}${override}`);
+}
+
 async function call(client: HetznerClient, method: string, path: string, body?: unknown): Promise<unknown> {
-    const response = await fetch(`${client.endpoint.replace(/\/$/, "")}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${client.token}`, "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
-    });
-    const text = await response.text();
+    const url = `${client.endpoint.replace(/\/$/, "")}${path}`;
+    let response: Response;
+    let text: string;
+    try {
+        response = await fetch(url, {
+            method,
+            headers: { authorization: `Bearer ${client.token}`, "content-type": "application/json" },
+            body: body === undefined ? undefined : JSON.stringify(body),
+            signal: AbortSignal.timeout(API_TIMEOUT_SECONDS * 1000),
+        });
+        text = await response.text();
+    } catch (err) {
+        throw unreachable(method, url, client.endpoint, err);
+    }
     if (!response.ok) {
         let reason = text.slice(0, 200);
         try {
@@ -109,7 +145,11 @@ async function call(client: HetznerClient, method: string, path: string, body?: 
         }
         throw new CiAccessError(`Hetzner API ${method} ${path}: ${response.status} ${reason}`);
     }
-    return text ? JSON.parse(text) : {};
+    try {
+        return text ? JSON.parse(text) : {};
+    } catch {
+        throw new CiAccessError(`Hetzner API ${method} ${url} answered ${response.status} with something other than JSON (${JSON.stringify(text.slice(0, 80))}); is ${client.endpoint} Hetzner's API? (HCLOUD_ENDPOINT overrides ${HETZNER_API})`);
+    }
 }
 
 /** The ID of the stack's CI access firewall, found by its labels. */

@@ -15,16 +15,63 @@ export class UsageError extends CliError {}
 /** Error classes a script throws for bad input, besides the shared ones. */
 type OneLineError = abstract new (...args: never[]) => Error;
 
+/** What `--help` prints for a script: what it does, its synopsis, and at least one example. */
+export interface CliHelp {
+    /** One or two sentences: what the script does and when to run it. */
+    summary: string;
+    /**
+     * The synopsis, e.g. `npm run synth -- --stack <name> [--config key=value]... [--out dir]`; one
+     * line per command for a script with several (release, ci-access).
+     */
+    usage: string | readonly string[];
+    /** Complete command lines a person can copy. */
+    examples: readonly string[];
+}
+
+/** Every option carries the sentence `--help` shows for it, so no script can add an undocumented flag. */
+type DescribedOptions<T extends ParseArgsConfig> = { [K in keyof NonNullable<T["options"]>]: NonNullable<T["options"]>[K] & { help: string } };
+
 /**
  * `util.parseArgs` (strict), with its refusals turned into one line naming the flag and what the
  * script takes: an unknown option, a flag without its value, a value given to a boolean flag.
+ * `--help` (or `-h`) anywhere prints the script's help and exits 0 before anything else runs.
  */
-export function parseCli<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+export function parseCli<T extends ParseArgsConfig>(config: T & { options: DescribedOptions<T>; help: CliHelp }): ReturnType<typeof parseArgs<T>> {
+    const args = config.args ?? process.argv.slice(2);
+    const terminator = args.indexOf("--");
+    const flags = terminator === -1 ? args : args.slice(0, terminator);
+    if (flags.includes("--help") || flags.includes("-h")) {
+        process.stdout.write(helpText(config));
+        process.exit(0);
+    }
+    const { help: _help, ...parseConfig } = config;
     try {
-        return parseArgs<T>({ strict: true, ...config });
+        return parseArgs<T>({ strict: true, ...(parseConfig as unknown as T) });
     } catch (err) {
         throw new UsageError(describeParseError(err, config));
     }
+}
+
+/** The text `--help` prints: summary, usage, every option with its sentence, examples. */
+export function helpText(config: ParseArgsConfig & { help: CliHelp; options?: Record<string, { type: string; help?: string; default?: unknown; multiple?: boolean }> }): string {
+    const options = Object.entries(config.options ?? {}).map(([name, option]) => {
+        const flag = option.type === "string" ? `--${name} <value>` : `--${name}`;
+        const extra = [option.multiple ? "repeatable" : "", option.default !== undefined && option.default !== false && !(Array.isArray(option.default) && option.default.length === 0) ? `default ${JSON.stringify(option.default)}` : ""].filter(Boolean).join("; ");
+        return `  ${flag.padEnd(26)} ${option.help ?? ""}${extra ? ` (${extra})` : ""}`;
+    });
+    return [
+        config.help.summary,
+        "",
+        ...(typeof config.help.usage === "string" ? [config.help.usage] : config.help.usage).map((line, i) => `${i === 0 ? "Usage: " : "       "}${line}`),
+        "",
+        "Options:",
+        ...options,
+        `  ${"--help, -h".padEnd(26)} print this help and exit`,
+        "",
+        config.help.examples.length === 1 ? "Example:" : "Examples:",
+        ...config.help.examples.map((example) => `  ${example}`),
+        "",
+    ].join("\n");
 }
 
 /** The options a script takes, as they are written on its command line. */

@@ -58,13 +58,27 @@ function approvers(message: string): string | undefined {
     return match[1].split(/, ?/).map((login) => login.replace(/^@/, "")).join(", ");
 }
 
+/** JSON that is not `pulumi stack history --json` output: what is wrong, and where. */
+export class StackHistoryError extends Error {}
+
+/** The history's entries, or a StackHistoryError naming the first entry and key that do not fit. */
+function readStackHistory(json: unknown): z.infer<typeof stackHistorySchema> {
+    const parsed = stackHistorySchema.safeParse(json, {
+        error: (issue) => (issue.code === "invalid_type" ? (issue.input === undefined ? "is missing" : `is not ${issue.expected === "array" ? "a list" : issue.expected === "object" ? "an object" : `a ${issue.expected}`}`) : undefined),
+    });
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0];
+    const [entry, ...key] = issue.path.map(String);
+    throw new StackHistoryError(entry === undefined ? `${issue.message.replace(/^is not a list$/, "is not a list of updates")}` : `entry ${entry}${key.length > 0 ? `, ${key.join(".")},` : ""} ${issue.message}`);
+}
+
 /**
  * Parses Go's time rendering (`2024-05-02 10:15:00 +0000 UTC`, older CLIs) and RFC 3339 (newer ones).
  */
 export function parseHistoryTime(text: string): Date {
     const go = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?) ([+-]\d{2})(\d{2})(?: \S+)?$/.exec(text);
     const date = new Date(go ? `${go[1]}T${go[2]}${go[3]}:${go[4]}` : text);
-    if (Number.isNaN(date.getTime())) throw new Error(`unreadable time in stack history: ${JSON.stringify(text)}`);
+    if (Number.isNaN(date.getTime())) throw new StackHistoryError(`unreadable time in stack history: ${JSON.stringify(text)}`);
     return date;
 }
 
@@ -80,7 +94,7 @@ function who(environment: Record<string, string>): string {
  * releases). `project` qualifies the imageTag key (`<project>:imageTag`).
  */
 export function releaseLog(historyJson: unknown, project: string): ReleaseLogEntry[] {
-    const history = stackHistorySchema.parse(historyJson);
+    const history = readStackHistory(historyJson);
     const updates = history.filter((h) => h.kind === "update").sort((a, b) => parseHistoryTime(a.startTime).getTime() - parseHistoryTime(b.startTime).getTime());
     // A tag that once deployed successfully, named again after another tag was tried, is a rollback.
     const deployed = new Set<string>();

@@ -84,6 +84,16 @@ export function recordedDigests(record: ReleaseRecordFile): Record<string, strin
     return Object.fromEntries(Object.entries(record.images).map(([image, ref]) => [image, ref.slice(ref.lastIndexOf("@") + 1)]));
 }
 
+/**
+ * Why `tag` is not the tag the image workflow gives a build of `commit` (sha- and a prefix of the
+ * commit's hex digits, at least 7), or undefined when it is.
+ */
+export function buildTagProblem(tag: string, commit: string): string | undefined {
+    if (!SHA_TAG.test(tag)) return "is not sha-<commit> (7-40 lower-case hex digits), as the image workflow tags a build";
+    if (!commit.startsWith(tag.slice("sha-".length))) return `does not name commit ${commit}: a build of it is tagged sha-${commit.slice(0, 7)}`;
+    return undefined;
+}
+
 export function recordPath(projectDir: string, tag: string): string {
     return path.join(projectDir, RELEASES_DIR, `${tag}.json`);
 }
