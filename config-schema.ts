@@ -176,7 +176,10 @@ export const configSchema = z
             error: "must be traefik (bundled with k3s) or ingress-nginx",
         }),
         registryServer: z.string().regex(/^[a-z0-9.-]+(:\d+)?$/, { message: "must be a registry host such as ghcr.io" }).optional(),
-        registryUsername: z.string().min(1).optional(),
+        // Docker's config.json and Kubernetes' image pull secrets hold `user:password` as one base64
+        // `auth` and split it at the first ':' (docker/cli config/configfile decodeAuth; RFC 7617 2: a
+        // user-id holds no colon), so a colon moves the rest of the user name into the password.
+        registryUsername: z.string().min(1).refine((v) => !v.includes(":"), { message: "contains ':', which a registry login cannot carry (Docker's config.json and Kubernetes' pull secrets split user:password at the first colon); use the registry's user name without it" }).optional(),
         registryPassword: z.string().min(1).optional(),
         enableAgents: z.boolean({ error: "must be true or false" }),
         alertWebhookUrl: urlReadByGo(z.url({ protocol: /^https?$/, error: "must be an http(s) URL that receives Alertmanager webhooks, e.g. https://hooks.example.com/alertmanager" }), "alertWebhookUrl", "Alertmanager", true).optional(),

@@ -314,6 +314,7 @@ describe("config: bad input refused before any resource, through the real synth 
         ["a tab in dockerHubMirror", "staging", { dockerHubMirror: "https://mirror.gcr.io\t" }, "dockerHubMirror", /dockerd refuses in a URL/],
         ["a line break in smtpSenderName (a From: header)", "staging", { smtpHost: "smtp.example.com", smtpSenderName: "Archon\nBcc: all@example.com" }, "smtpSenderName", /From: header .*set it again on one line/],
         ["a control character in oidcClientId (an argument)", "staging", { ...OIDC, oidcClientId: "archon\u0001" }, "oidcClientId", /no spaces or control characters/],
+        ["a colon in registryUsername (user:password in one auth)", "staging", { registryServer: "ghcr.io", registryUsername: "ci:bot", registryPassword: "tok" }, "registryUsername", /= "ci:bot": contains ':', which a registry login cannot carry/],
         ["an Archon checkout without the UI's build context", "staging", { buildImages: true, archonSourceDir: partialCheckout }, "archonSourceDir", /has no archon-ui-main \(the build context of archon-ui\); point it at a full checkout/],
     ];
     for (const [what, stack, overrides, key, expected] of refused) {
