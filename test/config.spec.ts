@@ -1,5 +1,8 @@
 import { strict as assert } from "assert";
+import { execFile } from "child_process";
 import * as fs from "fs";
+import * as http from "http";
+import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -8,7 +11,8 @@ import { ArchonConfig, ConfigError, configSchema, loadConfig } from "../config";
 import { PROJECT_DIR, StackConfigError, stackConfig } from "../scripts/lib/stack-config";
 import { SynthConfigError } from "../scripts/lib/synthesize";
 import { composeMemoryReservations } from "../components/compose/memory-budget";
-import { KUBECONFIG, run, synth } from "./helpers";
+import { KUBECONFIG, requireTool, run, synth, writeTempFiles } from "./helpers";
+import { AlertReceivers, renderAlertmanagerConfig } from "../components/services/alert-rules";
 
 
 /** The validated config of a stack with overrides, as the program sees it. */
@@ -339,6 +343,40 @@ describe("config: bad input refused before any resource, through the real synth 
             const deployed = Object.entries(result.componentOutputs).find(([urn]) => urn.endsWith("archon:infra:ComposeStack::compose"))?.[1].reservedMemoryMib;
             const checked = composeMemoryReservations(configOf("staging", overrides)).reduce((sum, r) => sum + r.mib, 0);
             assert.equal(checked, deployed, JSON.stringify(overrides));
+        }
+    });
+
+    it("Alertmanager refuses a control character in a URL as the program renders it, and takes one in the SMTP password (why only URLs are refused)", () => {
+        requireTool("amtool", "prometheus-alertmanager");
+        const check = (receivers: AlertReceivers) => run("amtool", ["check-config", path.join(writeTempFiles({ "alertmanager.yml": renderAlertmanagerConfig(receivers) }), "alertmanager.yml")]);
+        const refused = check({ webhookUrl: "https://hooks.example.com/a\u0001b" });
+        assert.notEqual(refused.status, 0, refused.output);
+        assert.match(refused.output, /net\/url: invalid control character in URL/);
+        const email = { to: ["oncall@example.com"], from: "alerts@example.com", smarthost: "smtp.example.com:587", username: "archon", password: "pa\nss" };
+        const carried = check({ email });
+        assert.equal(carried.status, 0, carried.output);
+    });
+
+    it("restic cannot send a line break in the access key ID, and does send one in the secret key (why only the ID is refused)", async () => {
+        requireTool("restic", "restic");
+        const requests: string[] = [];
+        const server = http.createServer((req, res) => {
+            requests.push(req.url ?? "");
+            res.writeHead(404).end();
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        const { port } = server.address() as AddressInfo;
+        const restic = (accessKeyId: string, secretAccessKey: string) => new Promise<string>((resolve) => {
+            execFile("restic", ["--no-cache", "-r", `s3:http://127.0.0.1:${port}/bucket/staging`, "snapshots"], { env: { ...process.env, AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, RESTIC_PASSWORD: "x" }, timeout: 60_000 },
+                (_error, stdout, stderr) => resolve(stdout + stderr));
+        });
+        try {
+            assert.match(await restic("AKIA\nEXAMPLE", "secret"), /net\/http: invalid header field value for "Authorization"/);
+            assert.equal(requests.length, 0, "nothing was sent");
+            const output = await restic("AKIAEXAMPLE", "sec\nret");
+            assert.ok(requests.length > 0, output);
+        } finally {
+            server.close();
         }
     });
 
