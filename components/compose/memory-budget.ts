@@ -51,7 +51,7 @@ export function composeMemoryReservations(config: ArchonConfig): { service: stri
         alerting: config.alerting,
         metricsRetentionDays: config.metricsRetentionDays,
         logsRetentionDays: config.logsRetentionDays,
-    }, "/data");
+    }, "/data"); // the host directory only names the backup textfile mount, never a reservation
     // composeReservedMemoryMib's terms, one per service.
     return forTarget(project, "compose").map((service) => ({ service: service.name, mib: composeReservedMemoryMib([service]) }));
 }
