@@ -16,6 +16,7 @@ import { bucketNameProblem } from "./components/backups/bucket-name";
 import { cronScheduleProblem, dailyTime } from "./components/backups/cron-schedule";
 import { K3S_INSTALLERS, k3sInstaller } from "./components/hetzner/k3s-installers";
 import { envValueProblem } from "./components/compose/env-file";
+import { ARCHON_BUILDS, ARCHON_IMAGES } from "./components/registry/build-context";
 
 export const PROJECT = "archon-infra";
 
@@ -70,6 +71,33 @@ const cidr = z.union([z.cidrv4(), z.cidrv6()], {
 const kubeconfigText = z.string().refine(isKubeconfig, {
     message: "not a kubeconfig (YAML with clusters, users and contexts); set it with: pulumi config set --secret kubeconfig -- \"$(cat ~/.kube/config)\"",
 });
+
+/** ASCII control characters: C0 and DEL. */
+const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
+/** The control characters an HTTP header value cannot hold (it may hold HTAB: RFC 9110 5.5). */
+const HEADER_CONTROL_CHARACTER = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/**
+ * A URL that a Go program parses (`reader`). Go's net/url refuses every ASCII control character
+ * ("net/url: invalid control character in URL"; amtool 0.25 check-config says so of a webhook URL
+ * with a line break), and zod's URL check drops a line break or tab without a word, so the program
+ * would deploy a URL other than the one set: the raw text is checked first.
+ */
+function urlReadByGo(url: z.ZodType<string, string>, key: string, reader: string, secret = false) {
+    return z.string({ error: "must be a URL" })
+        .refine((v) => !CONTROL_CHARACTER.test(v), { message: `contains a line break or other control character, which ${reader} refuses in a URL (Go's net/url: "invalid control character in URL"); set it again without it: pulumi config set${secret ? " --secret" : ""} ${key} <url>` })
+        .pipe(url);
+}
+
+/**
+ * A secret that a Go program sends inside an HTTP header (`how`): Go's net/http refuses a header
+ * value with a line break or other control character ("net/http: invalid header field value"), so
+ * every request would fail.
+ */
+function headerSecret(key: string, how: string, emptyMessage: string) {
+    return z.string().min(1, { message: emptyMessage })
+        .refine((v) => !HEADER_CONTROL_CHARACTER.test(v), { message: `contains a line break or other control character, which ${how}, where Go's net/http refuses it ("invalid header field value"); set it again without it: pulumi config set --secret ${key} <value>` });
+}
 
 /** A volume size in GB: Hetzner volumes are 10 GB to 10 TB. */
 function volumeGb() {
@@ -149,30 +177,38 @@ export const configSchema = z
             error: "must be traefik (bundled with k3s) or ingress-nginx",
         }),
         registryServer: z.string().regex(/^[a-z0-9.-]+(:\d+)?$/, { message: "must be a registry host such as ghcr.io" }).optional(),
-        registryUsername: z.string().min(1).optional(),
+        // Docker's config.json and Kubernetes' image pull secrets hold `user:password` as one base64
+        // `auth` and split it at the first ':' (docker/cli config/configfile decodeAuth; RFC 7617 2: a
+        // user-id holds no colon), so a colon moves the rest of the user name into the password.
+        registryUsername: z.string().min(1).refine((v) => !v.includes(":"), { message: "contains ':', which a registry login cannot carry (Docker's config.json and Kubernetes' pull secrets split user:password at the first colon); use the registry's user name without it" }).optional(),
         registryPassword: z.string().min(1).optional(),
         enableAgents: z.boolean({ error: "must be true or false" }),
-        alertWebhookUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL that receives Alertmanager webhooks, e.g. https://hooks.example.com/alertmanager" }).optional(),
-        alertSlackWebhookUrl: z.url({ protocol: /^https$/, error: "must be the https URL of a Slack incoming webhook, e.g. https://hooks.slack.com/services/T000/B000/XXXX" }).optional(),
+        alertWebhookUrl: urlReadByGo(z.url({ protocol: /^https?$/, error: "must be an http(s) URL that receives Alertmanager webhooks, e.g. https://hooks.example.com/alertmanager" }), "alertWebhookUrl", "Alertmanager", true).optional(),
+        alertSlackWebhookUrl: urlReadByGo(z.url({ protocol: /^https$/, error: "must be the https URL of a Slack incoming webhook, e.g. https://hooks.slack.com/services/T000/B000/XXXX" }), "alertSlackWebhookUrl", "Alertmanager", true).optional(),
         alertSlackChannel: z.string().regex(/^[#@]?[a-z0-9._-]{1,80}$/, { message: "must be a Slack channel such as #ops (unset: the webhook's own channel)" }).optional(),
         alertEmailTo: z.array(z.email({ error: "must list e-mail addresses, e.g. [\"oncall@example.com\"]" }), {
             error: "must be a list of e-mail addresses: pulumi config set --path 'alertEmailTo[0]' oncall@example.com",
         }).min(1, { message: "must list at least one address, or be unset" }).optional(),
-        alertDeadMansSwitchUrl: z.url({ protocol: /^https?$/, error: "must be the http(s) URL of a dead man's switch that expects a ping every 5 minutes, e.g. https://hc-ping.com/<uuid>" }).optional(),
+        alertDeadMansSwitchUrl: urlReadByGo(z.url({ protocol: /^https?$/, error: "must be the http(s) URL of a dead man's switch that expects a ping every 5 minutes, e.g. https://hc-ping.com/<uuid>" }), "alertDeadMansSwitchUrl", "Alertmanager", true).optional(),
         metricsRetentionDays: retentionDays(),
         logsRetentionDays: retentionDays(),
         previousImageTag: z.string().regex(DOCKER_TAG, { message: "is not a valid image tag; set it to the tag the stack ran before this build, e.g. sha-1a2b3c4" })
             .refine((t) => !BARE_NUMBER_TAG.test(t), { message: "is a bare number, which a stack file turns into a YAML number (1.10 becomes 1.1); use the sha-<commit> tag the stack ran before" })
             .optional(),
-        hcloudTokenForCluster: z.string().min(1, { message: "is empty; set the Hetzner API token the cluster's CCM/CSI use: pulumi config set --secret hcloudTokenForCluster <token>" }).optional(),
+        // The CCM and CSI driver send it as `Authorization: Bearer <token>` (hcloud-go).
+        hcloudTokenForCluster: headerSecret("hcloudTokenForCluster", "the cluster's CCM and CSI driver send as Authorization: Bearer <token>", "is empty; set the Hetzner API token the cluster's CCM/CSI use: pulumi config set --secret hcloudTokenForCluster <token>").optional(),
         podCidr: z.cidrv4({ error: "must be the existing cluster's pod CIDR as IPv4 CIDR, e.g. 172.20.0.0/16 (kubectl cluster-info dump | grep -m1 cluster-cidr)" }).optional(),
-        backupEndpoint: z.url({ protocol: /^https$/, error: "must be the https URL of the S3-compatible endpoint, e.g. https://fsn1.your-objectstorage.com (restic sends the keys with every request)" }).optional(),
+        backupEndpoint: urlReadByGo(z.url({ protocol: /^https$/, error: "must be the https URL of the S3-compatible endpoint, e.g. https://fsn1.your-objectstorage.com (restic sends the keys with every request)" }), "backupEndpoint", "restic").optional(),
         backupBucket: z.string().superRefine((name, ctx) => {
             const problem = bucketNameProblem(name);
             if (problem !== undefined) ctx.addIssue({ code: "custom", message: `${problem}; e.g. archon-backups-staging` });
         }).optional(),
         backupRegion: z.string().regex(/^[a-z0-9-]+$/, { message: "must be the S3 region of the endpoint, e.g. fsn1" }).optional(),
-        backupAccessKeyId: z.string().min(1, { message: "is empty; set the object storage access key: pulumi config set --secret backupAccessKeyId <key>" }).optional(),
+        // restic (minio-go) and k3s's etcd snapshots sign S3 requests with SigV4, whose Authorization
+        // header carries the key ID (Credential=<key>/...): restic 0.14 with a line break in
+        // AWS_ACCESS_KEY_ID fails every request with `net/http: invalid header field value for "Authorization"`.
+        // The secret key is only an HMAC key, never sent: the env file and the Secret carry any character of it.
+        backupAccessKeyId: headerSecret("backupAccessKeyId", "restic and k3s send inside every S3 request's Authorization header (SigV4 Credential=<key>/...)", "is empty; set the object storage access key: pulumi config set --secret backupAccessKeyId <key>").optional(),
         backupSecretAccessKey: z.string().min(1, { message: "is empty; set the object storage secret key: pulumi config set --secret backupSecretAccessKey <key>" }).optional(),
         backupSchedule: z.string().superRefine((schedule, ctx) => {
             const problem = cronScheduleProblem(schedule);
@@ -186,9 +222,10 @@ export const configSchema = z
         smtpUser: z.string().min(1, { message: "is empty; set the SMTP user name or unset the key" }).optional(),
         smtpPassword: z.string().min(1, { message: "is empty; set it with pulumi config set --secret smtpPassword <password>" }).optional(),
         smtpAdminEmail: z.email({ error: "must be the sender address of the auth e-mails, e.g. noreply@example.com" }).optional(),
-        smtpSenderName: z.string().min(1).max(100, { message: "must be at most 100 characters" }).optional(),
-        oidcIssuerUrl: z.url({ protocol: /^https$/, error: "must be the https URL of the OIDC provider's issuer, e.g. https://accounts.google.com (oauth2-proxy reads <issuer>/.well-known/openid-configuration)" }).optional(),
-        oidcClientId: z.string().min(1, { message: "is empty; set the client ID registered with the OIDC provider" }).regex(/^\S+$/, { message: "must be the client ID registered with the OIDC provider (no spaces)" }).optional(),
+        // GoTrue writes it into the From: header of its e-mails, one header line (RFC 5322 3.6.2).
+        smtpSenderName: z.string().min(1).max(100, { message: "must be at most 100 characters" }).refine((v) => !CONTROL_CHARACTER.test(v), { message: "contains a line break or other control character, which the From: header of GoTrue's e-mails cannot hold; set it again on one line: pulumi config set smtpSenderName <name>" }).optional(),
+        oidcIssuerUrl: urlReadByGo(z.url({ protocol: /^https$/, error: "must be the https URL of the OIDC provider's issuer, e.g. https://accounts.google.com (oauth2-proxy reads <issuer>/.well-known/openid-configuration)" }), "oidcIssuerUrl", "oauth2-proxy").optional(),
+        oidcClientId: z.string().min(1, { message: "is empty; set the client ID registered with the OIDC provider" }).regex(/^[^\s\x00-\x1f\x7f]+$/, { message: "must be the client ID registered with the OIDC provider (no spaces or control characters: oauth2-proxy gets it as --client-id=<id>)" }).optional(),
         oidcClientSecret: z.string().min(1, { message: "is empty; set it with pulumi config set --secret oidcClientSecret <secret>" }).optional(),
         oidcAllowedEmailDomains: z.array(z.string().regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, { message: "must list e-mail domains (lower case), e.g. [\"example.com\"]; \"*\" is not accepted: it admits every account of the provider" }), {
             error: "must be a list of e-mail domains: pulumi config set --path 'oidcAllowedEmailDomains[0]' example.com",
@@ -203,8 +240,8 @@ export const configSchema = z
         // 4-30 lower-case letters and digits (Docker Hub's sign-up rule).
         dockerHubUsername: z.string().regex(/^[a-z0-9]{4,30}$/, { message: "must be a Docker ID (4-30 lower-case letters and digits), the account dockerHubToken belongs to" }).optional(),
         dockerHubToken: z.string().min(1, { message: "is empty; create a read-only personal access token on Docker Hub and set it: pulumi config set --secret dockerHubToken <token>" }).optional(),
-        dockerHubMirror: z.url({ protocol: /^https$/, error: "must be the https URL of a Docker Hub pull-through cache, e.g. https://mirror.gcr.io" })
-            .refine((u) => /^https:\/\/[^/@?#]+\/?$/.test(u), { message: "must be the cache's https://host[:port] without a path, user, query or fragment (dockerd's registry-mirrors), e.g. https://mirror.gcr.io" })
+        dockerHubMirror: urlReadByGo(z.url({ protocol: /^https$/, error: "must be the https URL of a Docker Hub pull-through cache, e.g. https://mirror.gcr.io" })
+            .refine((u) => /^https:\/\/[^/@?#]+\/?$/.test(u), { message: "must be the cache's https://host[:port] without a path, user, query or fragment (dockerd's registry-mirrors), e.g. https://mirror.gcr.io" }), "dockerHubMirror", "dockerd")
             .optional(),
     })
     .superRefine((c, ctx) => {
@@ -275,6 +312,11 @@ export const configSchema = z
                 fail("archonSourceDir", "buildImages is true, so set archonSourceDir to a checkout of the pinned Archon commit (images/archon-source.json)");
             } else if (!fs.existsSync(path.join(c.archonSourceDir, "python", "Dockerfile.server"))) {
                 fail("archonSourceDir", "is not an Archon v1 checkout (python/Dockerfile.server is missing); check out the pinned Archon commit (images/archon-source.json)");
+            } else {
+                // Each image's build context (components/registry/build-context.ts), else its staging throws mid-deploy.
+                const built = ARCHON_IMAGES.filter((image) => image !== "archon-agents" || c.enableAgents);
+                const missing = [...new Set(built.map((image) => ARCHON_BUILDS[image].archonContext))].filter((dir) => !fs.existsSync(path.join(c.archonSourceDir!, dir)));
+                if (missing.length > 0) fail("archonSourceDir", `has no ${missing.join(", ")} (the build context of ${built.filter((image) => missing.includes(ARCHON_BUILDS[image].archonContext)).join(", ")}); point it at a full checkout of the pinned Archon commit (images/archon-source.json)`);
             }
         }
         if (c.target === "compose" && cronScheduleProblem(c.backupSchedule) === undefined && dailyTime(c.backupSchedule) === undefined) {

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { EU_LOCATIONS, HETZNER_SERVER_TYPES } from "./components/hetzner/server-types";
 import type { AlertReceiversInput } from "./components/services/alert-rules";
 import { registryHosts } from "./components/registry/hosts";
+import { readSourceRevision, shaTag, tagMatchesCommit } from "./components/registry/release";
 import { RecordedRelease, ReleaseRecordError, recordedReleaseFor } from "./scripts/lib/release-record";
 import { PROJECT, RawConfig, SECRET_KEYS, configSchema, unknownKeyProblem } from "./config-schema";
 
@@ -104,6 +105,7 @@ export function loadConfig(): ArchonConfig {
         throw new ConfigError(describeIssues(parsed.error.issues, raw));
     }
     const { alertWebhookUrl, alertSlackWebhookUrl, alertSlackChannel, alertEmailTo, alertDeadMansSwitchUrl, kubeconfig, registryPassword, hcloudTokenForCluster, smtpHost, smtpPort, smtpUser, smtpPassword, smtpAdminEmail, smtpSenderName, backupEndpoint, backupBucket, backupRegion, backupAccessKeyId, backupSecretAccessKey, backupSchedule, backupKeepDaily, backupKeepWeekly, backupKeepPreMigration, oidcIssuerUrl, oidcClientId, oidcClientSecret, oidcAllowedEmailDomains, oidcAllowedEmails, dockerHubUsername, dockerHubToken, ...c } = parsed.data;
+    if (c.buildImages && c.archonSourceDir !== undefined) checkBuildSource(c.imageTag, c.archonSourceDir);
     const storageLocation = (EU_LOCATIONS as readonly string[]).includes(c.location) ? c.location : "fsn1";
     return {
         ...c,
@@ -154,6 +156,18 @@ export function loadConfig(): ArchonConfig {
         hcloudTokenForClusterSecret: clusterHcloudToken(hcloudTokenForCluster),
         releaseRecord: c.buildImages ? undefined : releaseRecordOf(c.imageTag, c.releasesDir, registryHosts(c.domain, c.registryServer).pull),
     };
+}
+
+/**
+ * Refuses to publish a `sha-<commit>` tag built from another commit: tags are immutable, and a
+ * rollback with buildImages left on would otherwise rebuild an old tag from new source. A checkout
+ * git cannot read is let through (ArchonImages warns that the release cannot record its commit).
+ */
+function checkBuildSource(imageTag: string, sourceDir: string): void {
+    const source = readSourceRevision(sourceDir);
+    if (source !== undefined && !tagMatchesCommit(imageTag, source.commit)) {
+        throw new ConfigError(`${PROJECT}:imageTag = ${JSON.stringify(imageTag)}: archonSourceDir is at commit ${source.commit.slice(0, 12)}; tags are immutable, so build it as ${shaTag(source.commit)} (pulumi config set imageTag ${shaTag(source.commit)}), or set buildImages false to deploy the existing ${imageTag}`);
+    }
 }
 
 /** The release record of `tag` usable with `registry` (scripts/lib/release-record.ts), as a config refusal. */

@@ -5,6 +5,7 @@
 import "./components/runtime/promise-stack-traces";
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config";
+import { checkComposeMemory } from "./components/compose/memory-budget";
 import { Platform } from "./components/hetzner";
 import { PublicDns } from "./components/hetzner/dns";
 import { ArchonImages, ArchonImagesPresence, DEFAULT_RELEASES_DIR, DeferredResources, Registry, RegistryLogin, RegistryReady, releaseRecord } from "./components/registry";
@@ -13,7 +14,8 @@ import { Workloads, mcpClientConfig } from "./components/services";
 import { backupRecord } from "./components/backups/postgres-backup";
 import { alertingRecord } from "./components/services/alert-rules";
 
-const config = loadConfig();
+// The Compose host's memory budget needs the service catalog: checked here, before the first resource.
+const config = checkComposeMemory(loadConfig());
 
 const secrets = new Secrets("secrets", { secretsVersion: config.secretsVersion });
 const platform = new Platform("platform", { config, secrets });

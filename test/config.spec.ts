@@ -1,5 +1,8 @@
 import { strict as assert } from "assert";
+import { execFile } from "child_process";
 import * as fs from "fs";
+import * as http from "http";
+import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -7,7 +10,9 @@ import { parse as parseYaml } from "yaml";
 import { ArchonConfig, ConfigError, configSchema, loadConfig } from "../config";
 import { PROJECT_DIR, StackConfigError, stackConfig } from "../scripts/lib/stack-config";
 import { SynthConfigError } from "../scripts/lib/synthesize";
-import { KUBECONFIG, run, synth } from "./helpers";
+import { composeMemoryReservations } from "../components/compose/memory-budget";
+import { KUBECONFIG, requireTool, run, synth, writeTempFiles } from "./helpers";
+import { AlertReceivers, renderAlertmanagerConfig } from "../components/services/alert-rules";
 
 
 /** The validated config of a stack with overrides, as the program sees it. */
@@ -29,10 +34,11 @@ function refusal(stack: string, overrides: Record<string, unknown>): string {
     assert.fail(`config ${JSON.stringify(overrides)} was accepted`);
 }
 
-function archonCheckout(withDockerfile: boolean, withMigrations = true): string {
+function archonCheckout(withDockerfile: boolean, withMigrations = true, withUi = true): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "archon-checkout-"));
     fs.mkdirSync(path.join(dir, "python"));
     fs.mkdirSync(path.join(dir, "migration"));
+    if (withUi) fs.mkdirSync(path.join(dir, "archon-ui-main"));
     if (withDockerfile) fs.writeFileSync(path.join(dir, "python", "Dockerfile.server"), "FROM python:3.12-slim\n");
     if (withMigrations) fs.writeFileSync(path.join(dir, "migration", "complete_setup.sql"), "SELECT 1;\n");
     return dir;
@@ -288,3 +294,99 @@ describe("config: the cluster's own Hetzner token (issue 24.2, 27.7)", () => {
     });
 });
 
+
+describe("config: bad input refused before any resource, through the real synth (issue 28.1, 28.3)", () => {
+    /** `npm run synth` as an operator runs it: status and everything it printed. */
+    function synthCli(stack: string, overrides: Record<string, unknown>): { status: number | null; output: string } {
+        const args = Object.entries(overrides).flatMap(([key, value]) => ["--config", `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`]);
+        return run("npm", ["run", "--silent", "synth", "--", "--stack", stack, "--out", fs.mkdtempSync(path.join(os.tmpdir(), "synth-refused-")), ...args], { cwd: PROJECT_DIR });
+    }
+    const OIDC = { oidcIssuerUrl: "https://accounts.google.com", oidcClientId: "archon", oidcClientSecret: "s3cret", oidcAllowedEmailDomains: ["example.com"] };
+    const BACKUP_KEYS = { backupAccessKeyId: "AKIAEXAMPLE", backupSecretAccessKey: "secret" };
+    const partialCheckout = archonCheckout(true, true, false);
+    const refused: [string, string, Record<string, unknown>, string, RegExp][] = [
+        ["a server type too small for the Compose services' memory", "staging", { serverType: "cx23" }, "serverType",
+            /^archon-infra:serverType = "cx23": cx23 \(4 GB\) leaves 2457 MiB for containers, but the Compose services reserve \d+ MiB \(largest: [^)]*\); use cx33 \(or cpx32, ccx13\): pulumi config set serverType cx33$/],
+        ["a backup schedule out of range on Compose", "staging", { backupSchedule: "99 99 * * *" }, "backupSchedule", /minute 99 is outside 0-59; e\.g\. "17 3 \* \* \*" \(UTC\)$/],
+        ["a line break in backupAccessKeyId (the S3 Authorization header)", "staging", { ...BACKUP_KEYS, backupAccessKeyId: "AKIA\nEXAMPLE" }, "backupAccessKeyId", /= \[secret\]: contains a line break .*Authorization header.*pulumi config set --secret backupAccessKeyId <value>$/],
+        ["a line break in hcloudTokenForCluster (a Bearer header)", "production", { hcloudTokenForCluster: "cluster-token\n" }, "hcloudTokenForCluster", /= \[secret\]: contains a line break .*Authorization: Bearer.*pulumi config set --secret hcloudTokenForCluster <value>$/],
+        ["a line break in alertWebhookUrl (Alertmanager's URL)", "staging", { alertWebhookUrl: "https://hooks.example.com/a\nb" }, "alertWebhookUrl", /= \[secret\]: contains a line break .*Alertmanager refuses in a URL.*pulumi config set --secret alertWebhookUrl <url>$/],
+        ["a carriage return in alertSlackWebhookUrl", "staging", { alertSlackWebhookUrl: "https://hooks.slack.com/services/T0/B0/X\r" }, "alertSlackWebhookUrl", /Alertmanager refuses in a URL/],
+        ["a control character in alertDeadMansSwitchUrl", "staging", { alertDeadMansSwitchUrl: "https://hc-ping.com/\u0001x" }, "alertDeadMansSwitchUrl", /Alertmanager refuses in a URL/],
+        ["a line break in backupEndpoint (restic's repository URL)", "staging", { backupEndpoint: "https://fsn1.your-objectstorage.com\n" }, "backupEndpoint", /= "https:\/\/fsn1\.your-objectstorage\.com\\n": contains a line break .*restic refuses in a URL/],
+        ["a line break in oidcIssuerUrl", "staging", { ...OIDC, oidcIssuerUrl: "https://accounts.google.com\n" }, "oidcIssuerUrl", /oauth2-proxy refuses in a URL/],
+        ["a tab in dockerHubMirror", "staging", { dockerHubMirror: "https://mirror.gcr.io\t" }, "dockerHubMirror", /dockerd refuses in a URL/],
+        ["a line break in smtpSenderName (a From: header)", "staging", { smtpHost: "smtp.example.com", smtpSenderName: "Archon\nBcc: all@example.com" }, "smtpSenderName", /From: header .*set it again on one line/],
+        ["a control character in oidcClientId (an argument)", "staging", { ...OIDC, oidcClientId: "archon\u0001" }, "oidcClientId", /no spaces or control characters/],
+        ["a colon in registryUsername (user:password in one auth)", "staging", { registryServer: "ghcr.io", registryUsername: "ci:bot", registryPassword: "tok" }, "registryUsername", /= "ci:bot": contains ':', which a registry login cannot carry/],
+        ["an Archon checkout without the UI's build context", "staging", { buildImages: true, archonSourceDir: partialCheckout }, "archonSourceDir", /has no archon-ui-main \(the build context of archon-ui\); point it at a full checkout/],
+    ];
+    for (const [what, stack, overrides, key, expected] of refused) {
+        it(`refuses ${what}: exit 2, one line naming ${key}, no resource`, async () => {
+            const cli = synthCli(stack, overrides);
+            assert.equal(cli.status, 2, cli.output);
+            const lines = cli.output.trimEnd().split("\n");
+            assert.equal(lines.length, 1, cli.output);
+            assert.ok(lines[0].startsWith(`error: archon-infra:${key} = `), lines[0]);
+            assert.match(lines[0].slice("error: ".length), expected);
+            await assert.rejects(synth(stack, overrides), (err: unknown) => {
+                assert.ok(err instanceof SynthConfigError, String(err));
+                assert.equal(err.resourcesRegistered, 0, "no resource registered before the refusal");
+                return true;
+            });
+        });
+    }
+
+    it("checks the memory of exactly the services the Compose project deploys (agents, OIDC, backups, external registry)", async () => {
+        for (const overrides of [{}, { enableAgents: true, ...OIDC, ...BACKUP_KEYS }, { registryServer: "ghcr.io", registryUsername: "ci", registryPassword: "tok" }]) {
+            const result = await synth("staging", overrides);
+            const deployed = Object.entries(result.componentOutputs).find(([urn]) => urn.endsWith("archon:infra:ComposeStack::compose"))?.[1].reservedMemoryMib;
+            const checked = composeMemoryReservations(configOf("staging", overrides)).reduce((sum, r) => sum + r.mib, 0);
+            assert.equal(checked, deployed, JSON.stringify(overrides));
+        }
+    });
+
+    it("Alertmanager refuses a control character in a URL as the program renders it, and takes one in the SMTP password (why only URLs are refused)", () => {
+        requireTool("amtool", "prometheus-alertmanager");
+        const check = (receivers: AlertReceivers) => run("amtool", ["check-config", path.join(writeTempFiles({ "alertmanager.yml": renderAlertmanagerConfig(receivers) }), "alertmanager.yml")]);
+        const refused = check({ webhookUrl: "https://hooks.example.com/a\u0001b" });
+        assert.notEqual(refused.status, 0, refused.output);
+        assert.match(refused.output, /net\/url: invalid control character in URL/);
+        const email = { to: ["oncall@example.com"], from: "alerts@example.com", smarthost: "smtp.example.com:587", username: "archon", password: "pa\nss" };
+        const carried = check({ email });
+        assert.equal(carried.status, 0, carried.output);
+    });
+
+    it("restic cannot send a line break in the access key ID, and does send one in the secret key (why only the ID is refused)", async () => {
+        requireTool("restic", "restic");
+        const requests: string[] = [];
+        const server = http.createServer((req, res) => {
+            requests.push(req.url ?? "");
+            res.writeHead(404).end();
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        const { port } = server.address() as AddressInfo;
+        const restic = (accessKeyId: string, secretAccessKey: string) => new Promise<string>((resolve) => {
+            execFile("restic", ["--no-cache", "-r", `s3:http://127.0.0.1:${port}/bucket/staging`, "snapshots"], { env: { ...process.env, AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, RESTIC_PASSWORD: "x" }, timeout: 60_000 },
+                (_error, stdout, stderr) => resolve(stdout + stderr));
+        });
+        try {
+            assert.match(await restic("AKIA\nEXAMPLE", "secret"), /net\/http: invalid header field value for "Authorization"/);
+            assert.equal(requests.length, 0, "nothing was sent");
+            const output = await restic("AKIAEXAMPLE", "sec\nret");
+            assert.ok(requests.length > 0, output);
+        } finally {
+            server.close();
+        }
+    });
+
+    it("carries a line break in the secrets whose destinations take one (GoTrue's, oauth2-proxy's, restic's env)", async () => {
+        // compose-go's dotenv reads "\n" inside double quotes as a line break (components/compose/env-file.ts,
+        // test/fixtures/compose-go-dotenv.json); SMTP AUTH, the OAuth token request and SigV4's HMAC carry any byte.
+        const result = await synth("staging", { smtpHost: "smtp.example.com", smtpUser: "archon", smtpPassword: "pa\nss", ...OIDC, oidcClientSecret: "cli\nent", ...BACKUP_KEYS, backupSecretAccessKey: "sec\nret" });
+        const envFiles = Object.entries(result.files).filter(([file]) => /\/env\/[^/]+\.env$/.test(file)).map(([, text]) => text).join("");
+        assert.match(envFiles, /^GOTRUE_SMTP_PASS="pa\\nss"$/m);
+        assert.match(envFiles, /^OAUTH2_PROXY_CLIENT_SECRET="cli\\nent"$/m);
+        assert.match(envFiles, /^AWS_SECRET_ACCESS_KEY="sec\\nret"$/m);
+    });
+});

@@ -109,12 +109,13 @@ describe("images", () => {
         fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    it("refuses to build a sha- tag from another commit", async () => {
+    it("refuses to build a sha- tag from another commit, before any resource", async () => {
         const { dir, commit } = gitCheckout();
         await assert.rejects(synth("production", { buildImages: true, archonSourceDir: dir, imageTag: "sha-1111111" }), (err: Error) => {
             assert.ok(err instanceof SynthConfigError, String(err));
             assert.match(err.message, /archon-infra:imageTag/);
             assert.ok(err.message.includes(`sha-${commit.slice(0, 7)}`), err.message);
+            assert.equal(err.resourcesRegistered, 0, "refused by the config, before any resource");
             return true;
         });
         fs.rmSync(dir, { recursive: true, force: true });

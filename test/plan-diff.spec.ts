@@ -10,6 +10,7 @@ import * as path from "path";
 import { PlanDiff, changedPaths, losesProtected, planDiff, readSynthDir } from "../scripts/lib/plan-diff";
 import { SynthResult } from "../scripts/lib/synthesize";
 import { PROJECT_DIR } from "../scripts/lib/stack-config";
+import { COMMITTED_PRICES } from "../components/hetzner/prices";
 import { run, synth, writeTempFiles } from "./helpers";
 
 /** Writes a synth result as `npm run synth -- --out` does (resources.json, outputs.json, files/). */
@@ -105,5 +106,23 @@ describe("plan diff (offline, against the base branch's synth)", () => {
         assert.deepStrictEqual(planDiff(production, read).updated, []);
         fs.rmSync(dir, { recursive: true, force: true });
         assert.throws(() => readSynthDir(path.join(PROJECT_DIR, "components")), /holds no resources\.json/);
+    });
+
+    it("shows the monthly cost change: a larger serverType on staging, priced from the committed table, by item; unpriced items named", async () => {
+        const [base, head] = [await synth("staging"), await synth("staging", { serverType: "cpx42" })];
+        const diff = planDiff(base, head);
+        const price = (type: string) => COMMITTED_PRICES.serverTypes[type].monthly;
+        const delta = price("cpx42") - price("cx33");
+        assert.strictEqual(Math.round((diff.cost.after.total - diff.cost.before.total) * 100) / 100, Math.round(delta * 100) / 100);
+        assert.deepStrictEqual(diff.cost.items.map((i) => [i.kind, i.name, i.before?.monthly, i.after?.monthly]), [["server", "compose", price("cx33"), price("cpx42")]]);
+        const [baseDir, headDir] = [writeSynthDir(base), writeSynthDir(head)];
+        const cli = run(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/plan-diff.ts", "--base", baseDir, "--head", headDir], { cwd: PROJECT_DIR });
+        assert.strictEqual(cli.status, 0, cli.output);
+        const [before, after] = [diff.cost.before.total, diff.cost.after.total].map((n) => n.toFixed(2));
+        assert.ok(cli.output.includes(`**Monthly cost**: +EUR ${delta.toFixed(2)} per month (${before} -> ${after}, net), committed table (components/hetzner/prices.ts); unpriced, so not in the totals: primary IPv4 compose\n`), cli.output);
+        assert.match(cli.output, new RegExp(`^\\| server \\| compose \\| cx33, fsn1 \\| cpx42, fsn1 \\| ${price("cx33").toFixed(2)} \\| ${price("cpx42").toFixed(2)} \\| \\+${delta.toFixed(2)} \\|$`, "m"));
+        const same = run(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/plan-diff.ts", "--base", baseDir, "--head", baseDir], { cwd: PROJECT_DIR });
+        assert.match(same.output, new RegExp(`^\\*\\*Monthly cost\\*\\*: no change, EUR ${before} per month \\(net\\)`, "m"));
+        for (const dir of [baseDir, headDir]) fs.rmSync(dir, { recursive: true, force: true });
     });
 });

@@ -263,67 +263,77 @@ export class ComposeProxy extends pulumi.ComponentResource {
 
     constructor(name: string, args: ComposeProxyArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:ComposeProxy", name, {}, opts);
-        const routed = forTarget(args.services, "compose");
-        this.hosts = hostRoutes(routed).map((h) => h.host);
-        const domains = this.hosts.join(" ");
-        const credentialSets = new Map(hostRoutes(routed).flatMap((h) => h.routes).flatMap((r) => [r.basicAuth, r.writeAuth]).filter((a): a is BasicAuthSpec => a !== undefined).map((a) => [a.name, a]));
-        const htpasswdFiles: FileSpec[] = [...credentialSets.values()].map((auth) => ({ path: `${AUTH_DIR}/${auth.name}`, content: auth.htpasswd, secret: true, ownerUid: NGINX_WORKER_UID }));
-        const nginx: ServiceSpec = {
-            name: PROXY_SERVICE,
-            group: "ingress",
-            image: IMAGES.nginx,
-            kind: "service",
-            // Replaces the image's /docker-entrypoint.sh (templates into a writable conf.d, not used here).
-            command: ["/bin/sh", "/opt/proxy/nginx-entrypoint.sh"],
-            ports: [{ name: "http", port: 80 }, { name: "https", port: 443 }],
-            publish: [{ host: 80, container: 80 }, { host: 443, container: 443 }],
-            env: { DOMAINS: domains },
-            files: [
-                { path: "/etc/nginx/nginx.conf", content: renderNginxConf(routed, args.nginx) },
-                { path: "/opt/proxy/nginx-entrypoint.sh", content: script("nginx-entrypoint.sh") },
-                ...htpasswdFiles,
-            ],
-            health: { http: { path: "/healthz", port: 80 }, startupSeconds: 30 },
-            resources: { cpu: "100m", memory: "64Mi", cpuLimit: "1", memoryLimit: "256Mi" },
-            storage: [...SHARED_PROXY_STORAGE],
-            // nginx's master runs as root: it chowns its temp directories (/var/cache/nginx/*_temp)
-            // to the worker user (CHOWN) and starts workers as `nginx` (SETUID, SETGID); nothing
-            // else. Binding 80/443 needs no NET_BIND_SERVICE: Docker (>= 20.10, moby/moby#41030)
-            // sets net.ipv4.ip_unprivileged_port_start=0 in every container's network namespace.
-            // test/compose-proxy-runtime.spec.ts runs the real nginx with exactly these.
-            security: {
-                runAsNonRoot: false,
-                readOnlyRootFilesystem: true,
-                writablePaths: [CERTIFICATE_DIR, "/var/cache/nginx", "/var/run", "/tmp"],
-                addCapabilities: [...PROXY_CAPABILITIES],
-            },
-            dependsOn: [CERTBOT_SERVICE],
-            targets: ["compose"],
-        };
-        const certbot: ServiceSpec = {
-            name: CERTBOT_SERVICE,
-            group: "ingress",
-            image: IMAGES.certbot,
-            kind: "service",
-            // The image's ENTRYPOINT is `certbot` itself: the loop script replaces it.
-            command: ["/bin/sh", "/opt/certbot/certbot-loop.sh"],
-            ports: [],
-            env: { DOMAINS: domains, ACME_EMAIL: args.acmeEmail, PROXY_HOST: PROXY_SERVICE },
-            files: [
-                { path: "/opt/certbot/certbot-loop.sh", content: script("certbot-loop.sh") },
-                { path: "/opt/certbot/bootstrap-cert.py", content: script("bootstrap-cert.py") },
-            ],
-            // Healthy once every host has at least the bootstrap certificate: then nginx can start.
-            health: { exec: ["test", "-f", "/etc/letsencrypt/bootstrap/ready"], startupSeconds: 60 },
-            resources: { cpu: "10m", memory: "64Mi", cpuLimit: "500m", memoryLimit: "256Mi" },
-            storage: [...SHARED_PROXY_STORAGE],
-            security: { runAsNonRoot: false, readOnlyRootFilesystem: true, writablePaths: ["/var/lib/letsencrypt", "/var/log/letsencrypt", "/tmp"] },
-            // Let's Encrypt's ACME API.
-            egressInternet: true,
-            targets: ["compose"],
-        };
-        this.services = [nginx, certbot];
+        this.hosts = composeProxyHosts(args.services);
+        this.services = composeProxyServices(args);
         this.serviceNames = this.services.map((s) => s.name);
         this.registerOutputs({ services: this.serviceNames, hosts: this.hosts });
     }
+}
+
+/** Public host names the proxy serves, sorted. */
+function composeProxyHosts(services: ServiceSpec[]): string[] {
+    return hostRoutes(forTarget(services, "compose")).map((h) => h.host);
+}
+
+/** nginx then certbot (pure: the Compose memory check sums them before any resource exists). */
+export function composeProxyServices(args: ComposeProxyArgs): ServiceSpec[] {
+    const routed = forTarget(args.services, "compose");
+    const domains = composeProxyHosts(args.services).join(" ");
+    const credentialSets = new Map(hostRoutes(routed).flatMap((h) => h.routes).flatMap((r) => [r.basicAuth, r.writeAuth]).filter((a): a is BasicAuthSpec => a !== undefined).map((a) => [a.name, a]));
+    const htpasswdFiles: FileSpec[] = [...credentialSets.values()].map((auth) => ({ path: `${AUTH_DIR}/${auth.name}`, content: auth.htpasswd, secret: true, ownerUid: NGINX_WORKER_UID }));
+    const nginx: ServiceSpec = {
+        name: PROXY_SERVICE,
+        group: "ingress",
+        image: IMAGES.nginx,
+        kind: "service",
+        // Replaces the image's /docker-entrypoint.sh (templates into a writable conf.d, not used here).
+        command: ["/bin/sh", "/opt/proxy/nginx-entrypoint.sh"],
+        ports: [{ name: "http", port: 80 }, { name: "https", port: 443 }],
+        publish: [{ host: 80, container: 80 }, { host: 443, container: 443 }],
+        env: { DOMAINS: domains },
+        files: [
+            { path: "/etc/nginx/nginx.conf", content: renderNginxConf(routed, args.nginx) },
+            { path: "/opt/proxy/nginx-entrypoint.sh", content: script("nginx-entrypoint.sh") },
+            ...htpasswdFiles,
+        ],
+        health: { http: { path: "/healthz", port: 80 }, startupSeconds: 30 },
+        resources: { cpu: "100m", memory: "64Mi", cpuLimit: "1", memoryLimit: "256Mi" },
+        storage: [...SHARED_PROXY_STORAGE],
+        // nginx's master runs as root: it chowns its temp directories (/var/cache/nginx/*_temp)
+        // to the worker user (CHOWN) and starts workers as `nginx` (SETUID, SETGID); nothing
+        // else. Binding 80/443 needs no NET_BIND_SERVICE: Docker (>= 20.10, moby/moby#41030)
+        // sets net.ipv4.ip_unprivileged_port_start=0 in every container's network namespace.
+        // test/compose-proxy-runtime.spec.ts runs the real nginx with exactly these.
+        security: {
+            runAsNonRoot: false,
+            readOnlyRootFilesystem: true,
+            writablePaths: [CERTIFICATE_DIR, "/var/cache/nginx", "/var/run", "/tmp"],
+            addCapabilities: [...PROXY_CAPABILITIES],
+        },
+        dependsOn: [CERTBOT_SERVICE],
+        targets: ["compose"],
+    };
+    const certbot: ServiceSpec = {
+        name: CERTBOT_SERVICE,
+        group: "ingress",
+        image: IMAGES.certbot,
+        kind: "service",
+        // The image's ENTRYPOINT is `certbot` itself: the loop script replaces it.
+        command: ["/bin/sh", "/opt/certbot/certbot-loop.sh"],
+        ports: [],
+        env: { DOMAINS: domains, ACME_EMAIL: args.acmeEmail, PROXY_HOST: PROXY_SERVICE },
+        files: [
+            { path: "/opt/certbot/certbot-loop.sh", content: script("certbot-loop.sh") },
+            { path: "/opt/certbot/bootstrap-cert.py", content: script("bootstrap-cert.py") },
+        ],
+        // Healthy once every host has at least the bootstrap certificate: then nginx can start.
+        health: { exec: ["test", "-f", "/etc/letsencrypt/bootstrap/ready"], startupSeconds: 60 },
+        resources: { cpu: "10m", memory: "64Mi", cpuLimit: "500m", memoryLimit: "256Mi" },
+        storage: [...SHARED_PROXY_STORAGE],
+        security: { runAsNonRoot: false, readOnlyRootFilesystem: true, writablePaths: ["/var/lib/letsencrypt", "/var/log/letsencrypt", "/tmp"] },
+        // Let's Encrypt's ACME API.
+        egressInternet: true,
+        targets: ["compose"],
+    };
+    return [nginx, certbot];
 }

@@ -5,22 +5,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceSpec } from "../services/catalog";
 import { ComposeDelivery, LaterResources } from "./delivery";
-import { ComposeMonitoring } from "./monitoring";
+import { ComposeMonitoring, ComposeMonitoringArgs, composeMonitoringServices } from "./monitoring";
 import { AlertReceiversInput } from "../services/alert-rules";
 import { SHARED_STORAGE_DIR, composeReservedMemoryMib, renderComposeProject } from "./project";
 import { TEXTFILE_STORAGE } from "../backups/postgres-backup";
-import { CERTBOT_SERVICE, ComposeProxy, PROXY_SERVICE } from "./proxy";
-import { ConfigError } from "../../config";
+import { CERTBOT_SERVICE, ComposeProxy, PROXY_SERVICE, composeProxyServices } from "./proxy";
 import { ComposeHostAccess } from "../hetzner/platform";
-import { memoryBudgetProblem } from "../hetzner/server-types";
 
 export interface ComposeStackArgs {
     host: ComposeHostAccess;
-    /**
-     * The host's Hetzner server type and location (config `serverType`, `location`): the sum of the
-     * services' memory reservations must fit it with headroom (components/hetzner/server-types.ts).
-     */
-    server: { type: string; location: string };
     /** The catalog: Supabase, Archon, the registry. Monitoring and the proxy are added here. */
     services: ServiceSpec[];
     /** Public DNS name; monitoring probes its hosts' certificates. */
@@ -75,6 +68,31 @@ function awaitedOnlyBy(services: ServiceSpec[], name: string, group: string[]): 
     return service?.kind === "oneshot" && dependents.length > 0 && dependents.every((d) => group.includes(d));
 }
 
+/** What the project's services are built from besides the catalog: the parts of {@link ComposeStackArgs} they read. */
+export type ComposeProjectServicesArgs = Pick<ComposeStackArgs, "services" | "domain" | "acmeEmail" | "grafanaPassword" | "postgresPassword" | "alerting" | "metricsRetentionDays" | "logsRetentionDays">;
+
+function monitoringArgs(args: ComposeProjectServicesArgs, dataDir: string): ComposeMonitoringArgs {
+    return {
+        services: args.services,
+        domain: args.domain,
+        grafanaPassword: args.grafanaPassword,
+        alerting: args.alerting,
+        metricsRetentionDays: args.metricsRetentionDays,
+        logsRetentionDays: args.logsRetentionDays,
+        postgres: { host: "db", port: 5432, user: "postgres", password: args.postgresPassword },
+        backupTextfileDirectory: `${dataDir}/${SHARED_STORAGE_DIR}/${TEXTFILE_STORAGE}`,
+    };
+}
+
+/**
+ * Every service of the Compose project: the catalog, monitoring, then the proxy, as
+ * {@link ComposeStack} deploys them. Pure, for the memory check that runs before any resource.
+ */
+export function composeProjectServices(args: ComposeProjectServicesArgs, dataDir: string): ServiceSpec[] {
+    const routed = [...args.services, ...composeMonitoringServices(monitoringArgs(args, dataDir))];
+    return [...routed, ...composeProxyServices({ services: routed, acmeEmail: args.acmeEmail })];
+}
+
 export class ComposeStack extends pulumi.ComponentResource {
     /** Every service of the project, by name. */
     public readonly serviceNames: string[];
@@ -87,22 +105,12 @@ export class ComposeStack extends pulumi.ComponentResource {
 
     constructor(name: string, args: ComposeStackArgs, opts?: pulumi.ComponentResourceOptions) {
         super("archon:infra:ComposeStack", name, {}, opts);
-        const monitoring = new ComposeMonitoring("monitoring", {
-            services: args.services,
-            domain: args.domain,
-            grafanaPassword: args.grafanaPassword,
-            alerting: args.alerting,
-            metricsRetentionDays: args.metricsRetentionDays,
-            logsRetentionDays: args.logsRetentionDays,
-            postgres: { host: "db", port: 5432, user: "postgres", password: args.postgresPassword },
-            backupTextfileDirectory: `${args.host.dataDir}/${SHARED_STORAGE_DIR}/${TEXTFILE_STORAGE}`,
-        }, { parent: this });
+        const monitoring = new ComposeMonitoring("monitoring", monitoringArgs(args, args.host.dataDir), { parent: this });
         const routed = [...args.services, ...monitoring.services];
         const proxy = new ComposeProxy("proxy", { services: routed, acmeEmail: args.acmeEmail }, { parent: this });
         const services = [...routed, ...proxy.services];
+        // Checked against serverType before any resource exists (./memory-budget.ts, from index.ts).
         this.reservedMemoryMib = composeReservedMemoryMib(services);
-        const problem = memoryBudgetProblem(args.server.type, this.reservedMemoryMib, args.server.location);
-        if (problem) throw new ConfigError(`archon-infra:serverType = ${JSON.stringify(args.server.type)}: ${problem}`);
         const project = renderComposeProject({ services, dataDir: args.host.dataDir });
         const startup = args.startup;
         const names = services.map((s) => s.name);

@@ -84,9 +84,10 @@ export function typesThatFit(reservedMib: number, location: string, architecture
 
 /**
  * Null when `type` holds `reservedMib` of container memory reservations with headroom; otherwise
- * one sentence naming the total and the smallest type in `location` that fits.
+ * one sentence naming the total (with `detail`, e.g. the largest reservations) and the smallest type
+ * in `location` that fits, as the command that sets it.
  */
-export function memoryBudgetProblem(type: string, reservedMib: number, location: string): string | null {
+export function memoryBudgetProblem(type: string, reservedMib: number, location: string, detail?: string): string | null {
     const spec = HETZNER_SERVER_TYPES[type];
     if (!spec) return `${type} is not a known Hetzner server type`;
     const budget = reservableMemoryMib(type);
@@ -94,6 +95,6 @@ export function memoryBudgetProblem(type: string, reservedMib: number, location:
     const all = typesThatFit(reservedMib, location, spec.architecture);
     // THE fit first, then the other types of the same memory (a different price/CPU trade-off).
     const fits = all.filter((t) => HETZNER_SERVER_TYPES[t].memoryGb === HETZNER_SERVER_TYPES[all[0]]?.memoryGb);
-    const advice = fits.length > 0 ? `use ${fits[0]}${fits.length > 1 ? ` (or ${fits.slice(1).join(", ")})` : ""}` : `no ${spec.architecture} type in ${location} fits; reduce the services' memory reservations`;
-    return `${type} (${spec.memoryGb} GB) leaves ${budget} MiB for containers, but the Compose services reserve ${reservedMib} MiB; ${advice}`;
+    const advice = fits.length > 0 ? `use ${fits[0]}${fits.length > 1 ? ` (or ${fits.slice(1).join(", ")})` : ""}: pulumi config set serverType ${fits[0]}` : `no ${spec.architecture} type in ${location} fits; reduce the services' memory reservations`;
+    return `${type} (${spec.memoryGb} GB) leaves ${budget} MiB for containers, but the Compose services reserve ${reservedMib} MiB${detail ? ` (${detail})` : ""}; ${advice}`;
 }

@@ -9,7 +9,7 @@ import { ConfigError } from "../../config";
 import { RegistryCredentials } from "./registry";
 import { ARCHON_BUILDS, ARCHON_IMAGES, ArchonImageName, buildContext, dockerfilePath } from "./build-context";
 import { loadArchonSource } from "./archon-source";
-import { RecordedDigests, SourceRevision, digestReference, readSourceRevision, shaTag, tagMatchesCommit } from "./release";
+import { RecordedDigests, SourceRevision, digestReference, readSourceRevision } from "./release";
 
 export { ARCHON_BUILDS, ARCHON_IMAGES, ArchonImageName } from "./build-context";
 
@@ -127,18 +127,15 @@ export class ArchonImages extends pulumi.ComponentResource {
 }
 
 /**
- * Refuses to publish a `sha-<commit>` tag built from another commit: tags are immutable, and a
- * rollback with buildImages left on would otherwise rebuild an old tag from new source. Warns
- * when the commit cannot be read or the work tree has uncommitted changes.
+ * The source commit of the build (a `sha-` tag naming another commit is refused by loadConfig,
+ * before any resource). Warns when the commit cannot be read, is not the pinned one, or the work
+ * tree has uncommitted changes.
  */
 function checkSource(sourceDir: string, imageTag: string): SourceRevision | undefined {
     const source = readSourceRevision(sourceDir);
     if (!source) {
         pulumi.log.warn(`archonSourceDir ${sourceDir} is not a git checkout: the release output cannot record the source commit of ${imageTag}`);
         return undefined;
-    }
-    if (!tagMatchesCommit(imageTag, source.commit)) {
-        throw new ConfigError(`archon-infra:imageTag = ${JSON.stringify(imageTag)}: archonSourceDir is at commit ${source.commit.slice(0, 12)}; tags are immutable, so build it as ${shaTag(source.commit)} (pulumi config set imageTag ${shaTag(source.commit)}), or set buildImages false to deploy the existing ${imageTag}`);
     }
     const pin = loadArchonSource();
     if (source.commit !== pin.commit) {

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ArchonConfig, isOfflineSynth } from "../../config";
-import { ServiceSpec } from "./catalog";
+import { ForwardAuthSpec, ServiceSpec } from "./catalog";
 import { ComposeStack } from "../compose/stack";
 import { ARCHON_IMAGES, ArchonImageName } from "../registry/images";
 import { KubernetesStack } from "../kubernetes/stack";
@@ -13,7 +13,7 @@ import { Platform } from "../hetzner/platform";
 import { RegistryCredentials } from "../registry/registry";
 import { Secrets } from "../secrets/secrets";
 import { componentVersions } from "./versions";
-import { publicHosts, workloadCatalog } from "./workload-catalog";
+import { WorkloadSecrets, publicHosts, workloadCatalog } from "./workload-catalog";
 import { withPostgresBackups } from "../backups/postgres-backup";
 import { OidcLogin } from "./oauth2-proxy";
 import { alertingGaps } from "./alert-rules";
@@ -61,6 +61,63 @@ export interface WorkloadsBootstrap {
     archonSkipAwait?: pulumi.Output<boolean>;
 }
 
+/** What {@link targetServices} builds the catalog from, besides the config. */
+export interface TargetServicesInputs {
+    /** The generated secrets (Secrets): only their values are read. */
+    secrets: WorkloadSecrets & { backupEncryptionKey: pulumi.Input<string>; previousBackupEncryptionKey: pulumi.Input<string>; previousPostgresPassword: pulumi.Input<string> };
+    imageRefs: Record<ArchonImageName, pulumi.Input<string>>;
+    /** oauth2-proxy (OidcLogin.service) when config `oidc*` is set. */
+    oidcService?: ServiceSpec;
+    uiForwardAuth?: ForwardAuthSpec;
+    /** Services of other components that run beside these (the private registry). */
+    extraServices?: ServiceSpec[];
+}
+
+function hasBackupCredentials(config: ArchonConfig): boolean {
+    return config.backupAccessKeyIdSecret !== undefined && config.backupSecretAccessKeySecret !== undefined;
+}
+
+/**
+ * Every service of the stack's target before the renderer adds its own (Compose: monitoring and the
+ * proxy): the catalog, oauth2-proxy, the Postgres backups, the role-password sync, `extraServices`.
+ * Pure: {@link Workloads} deploys exactly this list, and the Compose memory check
+ * (components/compose/memory-budget.ts) sums it before any resource exists.
+ */
+export function targetServices(config: ArchonConfig, inputs: TargetServicesInputs): ServiceSpec[] {
+    const compose = config.target === "compose";
+    const catalog = workloadCatalog({
+        domain: config.domain,
+        target: compose ? "compose" : "kubernetes",
+        highAvailability: !compose && config.isProduction,
+        enableAgents: config.enableAgents,
+        archonImages: inputs.imageRefs,
+        secrets: inputs.secrets,
+        smtp: config.smtp,
+        uiForwardAuth: inputs.uiForwardAuth,
+    });
+    const backupCredentials = hasBackupCredentials(config);
+    const withBackups = withPostgresBackups([...catalog, ...(inputs.oidcService ? [inputs.oidcService] : [])], {
+        target: compose ? "compose" : "kubernetes",
+        stack: config.stack,
+        settings: config.backup,
+        encryptionKey: inputs.secrets.backupEncryptionKey,
+        previousEncryptionKey: inputs.secrets.previousBackupEncryptionKey,
+        accessKeyId: config.backupAccessKeyIdSecret,
+        secretAccessKey: config.backupSecretAccessKeySecret,
+        postgresPassword: inputs.secrets.postgresPassword,
+        preMigration: backupCredentials,
+    });
+    // Every deploy sets the database's role passwords to the current secrets before anything logs in.
+    const withRoles = withRolePasswordSync(withBackups, {
+        postgresPassword: inputs.secrets.postgresPassword,
+        previousPostgresPassword: inputs.secrets.previousPostgresPassword,
+        authenticatorPassword: inputs.secrets.authenticatorPassword,
+        authAdminPassword: inputs.secrets.authAdminPassword,
+        jwtSecret: inputs.secrets.jwtSecret,
+    });
+    return [...withRoles, ...(inputs.extraServices ?? [])];
+}
+
 export class Workloads extends pulumi.ComponentResource {
     /** Every service of the target (the catalog plus extraServices): ingress and monitoring read it. */
     public readonly services: ServiceSpec[];
@@ -87,18 +144,7 @@ export class Workloads extends pulumi.ComponentResource {
             secretsVersion: config.secretsVersion,
             highAvailability: !compose && config.isProduction,
         }, { parent: this });
-        const catalog = workloadCatalog({
-            domain: config.domain,
-            target: compose ? "compose" : "kubernetes",
-            highAvailability: !compose && config.isProduction,
-            enableAgents: config.enableAgents,
-            archonImages: args.imageRefs,
-            secrets: args.secrets,
-            smtp: config.smtp,
-            uiForwardAuth: oidcLogin?.forwardAuth,
-        });
-        const backupCredentials = config.backupAccessKeyIdSecret !== undefined && config.backupSecretAccessKeySecret !== undefined;
-        if (!backupCredentials && !isOfflineSynth()) {
+        if (!hasBackupCredentials(config) && !isOfflineSynth()) {
             pulumi.log.warn("backupAccessKeyId and backupSecretAccessKey are unset: the Postgres backups fail (and PostgresBackupStale fires) until they are set, and migrations run without a backup first. Set both with pulumi config set --secret.", this);
         }
         // What is committed for production is said in the synth too; a staging stack hears it at deploy.
@@ -108,26 +154,13 @@ export class Workloads extends pulumi.ComponentResource {
         } else if (gaps.length > 0 && !isOfflineSynth()) {
             pulumi.log.warn(`alerts reach nobody: ${gaps.join("; ")} (README "Alerting")`, this);
         }
-        const withBackups = withPostgresBackups([...catalog, ...(oidcLogin ? [oidcLogin.service] : [])], {
-            target: compose ? "compose" : "kubernetes",
-            stack: config.stack,
-            settings: config.backup,
-            encryptionKey: args.secrets.backupEncryptionKey,
-            previousEncryptionKey: args.secrets.previousBackupEncryptionKey,
-            accessKeyId: config.backupAccessKeyIdSecret,
-            secretAccessKey: config.backupSecretAccessKeySecret,
-            postgresPassword: args.secrets.postgresPassword,
-            preMigration: backupCredentials,
+        this.services = targetServices(config, {
+            secrets: args.secrets,
+            imageRefs: args.imageRefs,
+            oidcService: oidcLogin?.service,
+            uiForwardAuth: oidcLogin?.forwardAuth,
+            extraServices: args.extraServices,
         });
-        // Every deploy sets the database's role passwords to the current secrets before anything logs in.
-        const withRoles = withRolePasswordSync(withBackups, {
-            postgresPassword: args.secrets.postgresPassword,
-            previousPostgresPassword: args.secrets.previousPostgresPassword,
-            authenticatorPassword: args.secrets.authenticatorPassword,
-            authAdminPassword: args.secrets.authAdminPassword,
-            jwtSecret: args.secrets.jwtSecret,
-        });
-        this.services = [...withRoles, ...(args.extraServices ?? [])];
         const hosts = publicHosts(config.domain);
         this.urls = { archon: `https://${hosts.archon}`, mcp: `https://${hosts.mcp}`, supabase: `https://${hosts.supabase}` };
         this.componentVersions = componentVersions();
@@ -137,7 +170,6 @@ export class Workloads extends pulumi.ComponentResource {
             if (!host) throw new pulumi.RunError("target compose: the platform did not provide a Compose host");
             const stack = new ComposeStack("compose", {
                 host,
-                server: { type: config.serverType, location: config.location },
                 services: this.services,
                 domain: config.domain,
                 acmeEmail: config.acmeEmail,

@@ -10,6 +10,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { BillableItem, CostEstimate, CostLine, costChange } from "./cost";
 import { Plan, planOf } from "./plan";
 import { ResourceRecord, SynthResult } from "./synthesize";
 
@@ -82,6 +83,39 @@ export interface PlanDiff {
     images: { added: string[]; removed: string[] };
     charts: { added: string[]; removed: string[] };
     files: { added: string[]; removed: string[]; changed: string[] };
+    /** The monthly Hetzner cost before and after (./cost.ts, the committed price table). */
+    cost: CostDiff;
+}
+
+/** The monthly cost of the stack before and after, and the billable items whose price changes. */
+export interface CostDiff {
+    before: CostEstimate;
+    after: CostEstimate;
+    /** Items added, removed, or changed in type, size, location or price; a missing side is undefined. */
+    items: { kind: BillableItem["kind"]; name: string; before?: CostLine; after?: CostLine }[];
+}
+
+/** What identifies a billable item across two synths: kind, resource, and its place among equals (claims of one StatefulSet). */
+function costKeys(lines: CostLine[]): Map<string, CostLine> {
+    const seen = new Map<string, number>();
+    return new Map(lines.map((line) => {
+        const base = `${line.item.kind}\0${line.item.name}`;
+        const n = seen.get(base) ?? 0;
+        seen.set(base, n + 1);
+        return [`${base}\0${n}`, line];
+    }));
+}
+
+function costDiff(before: CostEstimate, after: CostEstimate): CostDiff {
+    const [a, b] = [costKeys(before.lines), costKeys(after.lines)];
+    const same = (x: CostLine, y: CostLine) => JSON.stringify([x.item, x.monthly]) === JSON.stringify([y.item, y.monthly]);
+    const items = [...new Set([...a.keys(), ...b.keys()])]
+        .filter((key) => !a.has(key) || !b.has(key) || !same(a.get(key)!, b.get(key)!))
+        .map((key) => {
+            const line = (b.get(key) ?? a.get(key))!;
+            return { kind: line.item.kind, name: line.item.name, before: a.get(key), after: b.get(key) };
+        });
+    return { before, after, items };
 }
 
 /** Leaf paths (dotted, `$secret` wrappers dropped) where `a` and `b` differ. */
@@ -142,6 +176,8 @@ function protections(resource: ResourceRecord): string[] {
 }
 
 export function planDiff(base: SynthResult, head: SynthResult): PlanDiff {
+    const basePlan: Plan = planOf(base);
+    const headPlan: Plan = planOf(head);
     const baseCustom = base.resources.filter((r) => r.custom);
     const headCustom = head.resources.filter((r) => r.custom);
     const baseByUrn = new Map(baseCustom.map((r) => [r.urn, r]));
@@ -149,6 +185,7 @@ export function planDiff(base: SynthResult, head: SynthResult): PlanDiff {
     const diff: PlanDiff = {
         stack: head.stack, added: [], deleted: [], replaced: [], updated: [], protectedTouched: [],
         images: { added: [], removed: [] }, charts: { added: [], removed: [] }, files: { added: [], removed: [], changed: [] },
+        cost: costDiff(basePlan.cost, headPlan.cost),
     };
     for (const resource of headCustom) {
         const before = [resource.urn, ...(resource.options.aliases ?? [])].map((urn) => baseByUrn.get(urn)).find((r) => r !== undefined);
@@ -178,8 +215,6 @@ export function planDiff(base: SynthResult, head: SynthResult): PlanDiff {
         const guarded = protections(resource);
         if (guarded.length > 0) diff.protectedTouched.push({ type: resource.type, name: resource.name, how: `DELETED; ${guarded.join("+")}` });
     }
-    const basePlan: Plan = planOf(base);
-    const headPlan: Plan = planOf(head);
     diff.images = listDiff(basePlan.images, headPlan.images);
     diff.charts = listDiff(basePlan.charts, headPlan.charts);
     const baseFiles = Object.keys(base.files);
@@ -195,6 +230,32 @@ export function losesProtected(diff: PlanDiff): boolean {
 
 const code = (text: string) => `\`${text.replace(/`/g, "'")}\``;
 
+/** The monthly cost before -> after, and a table of the items whose price changes (unpriced ones named so). */
+function costChangeMarkdown(cost: CostDiff): string[] {
+    const { before, after } = cost;
+    const unpriced = [...new Set(after.lines.filter((l) => l.monthly === undefined).map((l) => `${l.item.kind} ${l.item.name}`))];
+    const notCounted = unpriced.length > 0 ? `; unpriced, so not in the totals: ${unpriced.join(", ")}` : "";
+    const head = before.total === after.total && cost.items.length === 0
+        ? `**Monthly cost**: no change, ${after.currency} ${after.total.toFixed(2)} per month (${after.basis}), ${after.origin}${notCounted}`
+        : `**Monthly cost**: ${costChange(before, after)}, ${after.origin}${notCounted}`;
+    if (cost.items.length === 0) return [head, ""];
+    const what = (line: CostLine | undefined) => (line === undefined ? "none" : [line.item.type, line.item.sizeGb !== undefined ? `${line.item.sizeGb} GB` : undefined, line.item.location].filter(Boolean).join(", ") || "-");
+    const money = (line: CostLine | undefined) => (line === undefined ? "0.00" : line.monthly === undefined ? "unpriced" : line.monthly.toFixed(2));
+    const delta = (x: CostLine | undefined, y: CostLine | undefined) => {
+        if ((x !== undefined && x.monthly === undefined) || (y !== undefined && y.monthly === undefined)) return "unpriced";
+        const d = Math.round(((y?.monthly ?? 0) - (x?.monthly ?? 0)) * 100) / 100;
+        return `${d > 0 ? "+" : d < 0 ? "-" : "±"}${Math.abs(d).toFixed(2)}`;
+    };
+    return [
+        head,
+        "",
+        `| item | resource | before | after | ${after.currency}/month before | ${after.currency}/month after | change |`,
+        "| --- | --- | --- | --- | ---: | ---: | ---: |",
+        ...cost.items.map((i) => `| ${i.kind} | ${i.name} | ${what(i.before)} | ${what(i.after)} | ${money(i.before)} | ${money(i.after)} | ${delta(i.before, i.after)} |`),
+        "",
+    ];
+}
+
 /** The diff as the Markdown a pull request shows. */
 export function planDiffMarkdown(diff: PlanDiff, title: string): string {
     const lines: string[] = [
@@ -205,6 +266,7 @@ export function planDiffMarkdown(diff: PlanDiff, title: string): string {
         `| ${diff.added.length} | ${diff.replaced.length} | ${diff.updated.length} | ${diff.deleted.length} | ${diff.protectedTouched.length} |`,
         "",
     ];
+    lines.push(...costChangeMarkdown(diff.cost));
     if (diff.protectedTouched.length > 0) {
         lines.push("**Protected resources touched**", "", ...diff.protectedTouched.map((t) => `- ${code(t.type)} ${t.name}: ${t.how}`), "");
     }
