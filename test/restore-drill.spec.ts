@@ -30,9 +30,14 @@ function requireDrillTools(): void {
 }
 
 /** The snapshot lines postgres-restore.sh --list printed: id -> data-rows. */
-/** [snapshot id, rows] in the order listed (an array: an id of decimal digits would sort first as an object key). */
+/**
+ * [snapshot id, rows] in the order first listed (the restore lists them again before it restores),
+ * as an array: an id of decimal digits would sort first as an object key.
+ */
 function listedSnapshots(output: string): Array<[string, string]> {
-    return [...output.matchAll(/^([0-9a-f]{8}) +\S+ +(\S+) +(\S+) +(\S+) +(\S+)$/gm)].map((m) => [m[1], m[3]]);
+    const rows = new Map<string, string>();
+    for (const m of output.matchAll(/^([0-9a-f]{8}) +\S+ +(\S+) +(\S+) +(\S+) +(\S+)$/gm)) if (!rows.has(m[1])) rows.set(m[1], m[3]);
+    return [...rows];
 }
 
 describe("restore drill on Compose: npm run restore over ssh and docker compose (staging, no archon-agents)", function () {
