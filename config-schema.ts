@@ -297,6 +297,11 @@ export const configSchema = z
         if (c.target === "kubernetes" && c.kubeconfig === undefined) {
             fail("kubeconfig", "target kubernetes needs the cluster's kubeconfig: pulumi config set --secret kubeconfig -- \"$(cat ~/.kube/config)\"");
         }
+        // The agents' own server type sizes k3s agent nodes; a Compose host or an existing cluster
+        // has none, and a key that changes nothing would read as if it did.
+        if (c.target !== "k3s" && c.agentServerType !== undefined) {
+            fail("agentServerType", `sizes k3s agent nodes, and target ${c.target} has none; remove it (pulumi config rm agentServerType)${c.target === "compose" ? ", or size the Compose host with serverType" : ""}`);
+        }
         for (const key of ["serverType", "agentServerType"] as const) {
             const type = c[key];
             const sold = type ? HETZNER_SERVER_TYPES[type]?.locations ?? [] : [];

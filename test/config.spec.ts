@@ -319,6 +319,7 @@ describe("config: bad input refused before any resource, through the real synth 
         ["a line break in smtpSenderName (a From: header)", "staging", { smtpHost: "smtp.example.com", smtpSenderName: "Archon\nBcc: all@example.com" }, "smtpSenderName", /From: header .*set it again on one line/],
         ["a control character in oidcClientId (an argument)", "staging", { ...OIDC, oidcClientId: "archon\u0001" }, "oidcClientId", /no spaces or control characters/],
         ["a colon in registryUsername (user:password in one auth)", "staging", { registryServer: "ghcr.io", registryUsername: "ci:bot", registryPassword: "tok" }, "registryUsername", /= "ci:bot": contains ':', which a registry login cannot carry/],
+        ["agentServerType on a Compose stack (it sizes k3s agents only)", "staging", { agentServerType: "cpx42" }, "agentServerType", /= "cpx42": sizes k3s agent nodes, and target compose has none; remove it \(pulumi config rm agentServerType\), or size the Compose host with serverType$/],
         ["an Archon checkout without the UI's build context", "staging", { buildImages: true, archonSourceDir: partialCheckout }, "archonSourceDir", /has no archon-ui-main \(the build context of archon-ui\); point it at a full checkout/],
     ];
     for (const [what, stack, overrides, key, expected] of refused) {
