@@ -23,6 +23,7 @@ import { ReleaseRecordError, buildTagProblem, bumpImageTag, releaseRecordSchema,
 import { PROJECT_DIR, readProject, stackConfig } from "./lib/stack-config";
 import { imageTagProblem } from "../config-schema";
 import { loadArchonSource } from "../components/registry/archon-source";
+import { ARCHON_IMAGES } from "../components/registry/build-context";
 
 function required(values: Record<string, string | boolean | undefined>, ...names: string[]): string[] {
     return names.map((name) => {
@@ -157,6 +158,9 @@ function main(): void {
             const packagesDir = typeof flags.packages === "string" ? flags.packages : undefined;
             const packages = packagesDir === undefined ? undefined : Object.fromEntries(filesOf("packages", packagesDir, PACKAGES_HOLD).filter((f) => f.endsWith(".json"))
                 .map((f) => [path.basename(f, ".json"), packageVersions(path.join(packagesDir, f))]));
+            // A build job that failed leaves its image out: such a record would deploy that image by tag.
+            const unrecorded = ARCHON_IMAGES.filter((image) => !(image in images));
+            if (unrecorded.length > 0) throw new ReleaseRecordError(`--digests ${digests} has no digest of ${unrecorded.join(", ")}: every image the workflow builds must be recorded (the digest-<image> artifact of each build job); rerun the failed build jobs`);
             const file = writeRecord(PROJECT_DIR, {
                 tag, archonCommit, archonRef, images, run,
                 scan: { tool, policy: "no fixable CRITICAL vulnerability", result: scan },

@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { ReleaseRecordFile, bumpImageTag, recordCopy, recordedRegistries, stackImageTag, stackRegistryHosts, verifiedRecord, writeRecord } from "../scripts/lib/release-record";
 import { loadArchonSource } from "../components/registry/archon-source";
+import { ARCHON_IMAGES } from "../components/registry/build-context";
 import { run, writeTempFiles } from "./helpers";
 import { ProjectCopy, copyProject } from "./project-copy";
 
@@ -79,8 +80,7 @@ describe("release records", () => {
         const file = path.join(PROJECT_DIR, "releases", `${tag}.json`);
         assert.ok(!fs.existsSync(file), `${file} exists already`);
         const dir = writeTempFiles({
-            "digests/archon-server": digest("archon-server"),
-            "digests/archon-ui": digest("archon-ui"),
+            ...Object.fromEntries(ARCHON_IMAGES.map((image) => [`digests/${image}`, digest(image)])),
             // As the image workflow reads them from the built image (importlib.metadata).
             "packages/archon-server.json": JSON.stringify({ "pydantic-ai": "0.0.55", uvicorn: "0.38.0" }),
         });
@@ -133,7 +133,7 @@ describe("npm run release refuses bad input in one line, exit 2, and writes noth
 
     it("record: a missing, non-directory or empty --digests, and a tag that is not the commit's, are named with the fix", async () => {
         const dir = writeTempFiles({
-            "digests/archon-server": digest("archon-server"), "empty/.keep-out/x": "", "not-a-dir": "",
+            ...Object.fromEntries(ARCHON_IMAGES.map((image) => [`digests/${image}`, digest(image)])), "partial/archon-server": digest("archon-server"), "empty/.keep-out/x": "", "not-a-dir": "",
             "short/archon-server": "sha256:abc\n", "packages/archon-server.json": "{\"uvicorn\": ",
         });
         const record = (tag: string, digests: string, more: string[] = []) => release(["record", "--tag", tag, "--archon-commit", pin.commit, "--archon-ref", pin.ref, "--digests", digests,
@@ -148,6 +148,8 @@ describe("npm run release refuses bad input in one line, exit 2, and writes noth
             [record(`sha-${pin.commit.slice(1, 9)}`, path.join(dir, "digests")), `--tag sha-${pin.commit.slice(1, 9)} does not name commit ${pin.commit}: a build of it is tagged ${pinTag}`],
             [record("v0.1.0", path.join(dir, "digests")), "--tag v0.1.0 is not sha-<commit> (7-40 lower-case hex digits), as the image workflow tags a build"],
             [record(pinTag, path.join(dir, "short")), `--digests ${path.join(dir, "short", "archon-server")} holds "sha256:abc", not <registry>/archon-server@sha256:<64 hex digits>: it must hold the reference the build pushed (its digest-archon-server artifact)`],
+            // A build job that failed: its image would be deployed by tag.
+            [record(pinTag, path.join(dir, "partial")), `--digests ${path.join(dir, "partial")} has no digest of ${ARCHON_IMAGES.filter((i) => i !== "archon-server").join(", ")}: every image the workflow builds must be recorded (the digest-<image> artifact of each build job); rerun the failed build jobs`],
             // (The parser's own words in the parentheses vary with the Node version.)
             [record(pinTag, path.join(dir, "digests"), ["--packages", path.join(dir, "packages")]), `--packages ${path.join(dir, "packages", "archon-server.json")} is not JSON (*): it must hold {"name": "version"} as the image holds them`],
         ];
