@@ -90,8 +90,9 @@ describe("restore drill on Compose: npm run restore over ssh and docker compose 
         const before = drill.state<ComposeState>().log.length;
         const run = await drill.script("restore", ["--stack", "staging", "--backup", "latest"]);
         assert.equal(run.status, 0, run.output);
-        const listed = Object.fromEntries(listedSnapshots(run.output));
-        assert.deepEqual(listedSnapshots(run.output).map(([id]) => id), [goodId, emptyId], run.output);
+        const snapshots = listedSnapshots(run.output);
+        const listed = Object.fromEntries(snapshots);
+        assert.deepEqual(snapshots.map(([id]) => id), [goodId, emptyId], run.output);
         assert.notEqual(listed[goodId], "0");
         assert.equal(listed[emptyId], "0", "the newest snapshot's dump holds no Archon data");
         assert.match(run.output, new RegExp(`restored snapshot ${goodId} into the running database`));

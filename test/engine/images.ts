@@ -151,7 +151,7 @@ export function buildPostgres(engine: Engine, tag: string): void {
         symlink(root, `${bin}/${tool}`, `usr/local/bin/${tool}`);
     }
     copyTree(root, "/usr/lib/postgresql/15/lib");
-    // The extensions Supabase's init creates, with what they link (uuid-ossp: libuuid).
+    // The shared libraries of the extensions Supabase's init creates (uuid-ossp links libuuid).
     for (const extension of ["uuid-ossp", "pgcrypto"]) copyWithLibraries(root, `/usr/lib/postgresql/15/lib/${extension}.so`);
     copyTree(root, "/usr/share/postgresql/15");
     copyTree(root, "/usr/share/zoneinfo");
